@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Loading, probing and attaching the BPF programs, and draining their ring
+ * buffer. Everything libbpf lives behind this interface.
+ */
+#ifndef PW_BPFWATCH_H
+#define PW_BPFWATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/types.h>
+#include "pw_event.h"
+
+struct pw_bpf;
+
+struct pw_bpf_opts {
+	size_t ringbuf_bytes;		/* 0: default (4 MiB); rounded up to a power of 2 >= page size */
+	const char *cgroup_path;	/* NULL: cgroup v2 mount from /proc/self/mountinfo */
+};
+
+/* Called once per ring-buffer event, from pw_bpf_consume(). Return 0. */
+typedef int (*pw_bpf_event_fn)(void *ctx, const struct pw_event *ev);
+
+/*
+ * Probe what the kernel offers, load and attach. Returns 0, or a negative
+ * errno with *ret untouched (the daemon then runs in polling mode). Logs what
+ * it attached and, on failure, why.
+ */
+int pw_bpf_new(struct pw_bpf **ret, const struct pw_bpf_opts *opts, pw_bpf_event_fn fn, void *ctx);
+void pw_bpf_free(struct pw_bpf *b);
+
+/* The ring buffer's epoll fd: readable when events are waiting. */
+int pw_bpf_fd(const struct pw_bpf *b);
+/* Drain the ring buffer, calling fn per event. Returns events consumed or -errno. */
+int pw_bpf_consume(struct pw_bpf *b);
+/* BPF-side count of events that could not be reserved in the ring buffer. */
+__u64 pw_bpf_dropped(const struct pw_bpf *b);
+/* Comma-separated hooks in use, e.g. "cgroup/post_bind4,cgroup/post_bind6,...". */
+const char *pw_bpf_hooks(const struct pw_bpf *b);
+/* Cgroup path the programs are attached to. */
+const char *pw_bpf_cgroup(const struct pw_bpf *b);
+
+/* Make the BPF side report the release of a socket it did not see bound
+ * (sockets from a snapshot). Idempotent. 0 or -errno. */
+int pw_bpf_track_socket(struct pw_bpf *b, __u64 cookie);
+/* Report the exit of this process (owners of allocations). 0 or -errno. */
+int pw_bpf_track_pid(struct pw_bpf *b, __u32 pid);
+
+#endif

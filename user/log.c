@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Daemon logging to stderr with a level prefix; libbpf messages routed here. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <time.h>
+#include <bpf/libbpf.h>
+
+#include "log.h"
+
+static enum pw_log_level max_level = PW_LOG_INFO;
+
+static const char *const level_names[] = {
+	[PW_LOG_ERR] = "error",
+	[PW_LOG_WARN] = "warning",
+	[PW_LOG_INFO] = "info",
+	[PW_LOG_DEBUG] = "debug",
+};
+
+void pw_log_set_level(enum pw_log_level max)
+{
+	max_level = max;
+}
+
+enum pw_log_level pw_log_get_level(void)
+{
+	return max_level;
+}
+
+static void vlog(enum pw_log_level lvl, const char *fmt, va_list ap)
+{
+	struct timespec ts;
+	struct tm tm;
+	char when[32];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	localtime_r(&ts.tv_sec, &tm);
+	strftime(when, sizeof(when), "%H:%M:%S", &tm);
+	fprintf(stderr, "%s.%03ld portwatchd %s: ", when, ts.tv_nsec / 1000000, level_names[lvl]);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void pw_log(enum pw_log_level lvl, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (lvl > max_level)
+		return;
+	va_start(ap, fmt);
+	vlog(lvl, fmt, ap);
+	va_end(ap);
+}
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	enum pw_log_level lvl;
+	char buf[1024];
+	size_t n;
+
+	lvl = level == LIBBPF_WARN ? PW_LOG_WARN : PW_LOG_DEBUG;
+	/* libbpf warnings are expected while probing; keep them at debug
+	 * unless asked, the caller reports the outcome itself. */
+	if (lvl == PW_LOG_WARN)
+		lvl = PW_LOG_DEBUG;
+	if (lvl > max_level)
+		return 0;
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	n = 0;
+	while (buf[n])
+		n++;
+	while (n && buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	pw_log(lvl, "libbpf: %s", buf);
+	return 0;
+}
+
+void pw_log_route_libbpf(void)
+{
+	libbpf_set_print(libbpf_print);
+}

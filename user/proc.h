@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Facts about processes, from /proc. */
+#ifndef PW_PROC_H
+#define PW_PROC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <linux/types.h>
+
+struct pw_proc {
+	pid_t pid;
+	pid_t ppid;
+	uid_t uid;		/* real uid */
+	__u64 start_time;	/* field 22 of /proc/PID/stat, clock ticks since boot */
+	char comm[16];
+};
+
+/* Read /proc/PID/stat and status. 0, -ENOENT if gone, or -errno. */
+int pw_proc_read(pid_t pid, struct pw_proc *out);
+/* true when pid is alive and its start time equals start_time. */
+bool pw_proc_alive(pid_t pid, __u64 start_time);
+/* true when anc is pid itself or one of its ancestors. */
+bool pw_proc_is_ancestor(pid_t anc, pid_t pid);
+
+#endif
