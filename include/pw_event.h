@@ -8,6 +8,10 @@
 #ifndef PW_EVENT_H
 #define PW_EVENT_H
 
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
 #define PW_COMM_LEN 16
 
 enum pw_event_kind {
@@ -42,5 +46,9 @@ struct pw_event {
 	__s32 exit_code;	/* EXIT only: task->exit_code */
 	__u32 __pad1;
 };
+
+#ifndef __VMLINUX_H__
+_Static_assert(sizeof(struct pw_event) == 80, "struct pw_event layout changed");
+#endif
 
 #endif /* PW_EVENT_H */

@@ -34,6 +34,7 @@ struct pw_alloc {
 	enum pw_alloc_state state;
 	int64_t created_at;		/* unix time, milliseconds */
 	char project[PW_PROJECT_MAX];	/* may be empty */
+	bool adopted;			/* rebuilt from a live socket (sticky) */
 };
 
 const char *pw_alloc_state_name(enum pw_alloc_state s);

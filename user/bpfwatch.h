@@ -35,6 +35,9 @@ int pw_bpf_fd(const struct pw_bpf *b);
 int pw_bpf_consume(struct pw_bpf *b);
 /* BPF-side count of events that could not be reserved in the ring buffer. */
 __u64 pw_bpf_dropped(const struct pw_bpf *b);
+/* BPF-side count of sockets/pids that could not be tracked (map full or no
+ * memory): their release or exit goes unreported. */
+__u64 pw_bpf_track_full(const struct pw_bpf *b);
 /* Comma-separated hooks in use, e.g. "cgroup/post_bind4,cgroup/post_bind6,...". */
 const char *pw_bpf_hooks(const struct pw_bpf *b);
 /* Cgroup path the programs are attached to. */

@@ -22,5 +22,10 @@ int pw_proc_read(pid_t pid, struct pw_proc *out);
 bool pw_proc_alive(pid_t pid, __u64 start_time);
 /* true when anc is pid itself or one of its ancestors. */
 bool pw_proc_is_ancestor(pid_t anc, pid_t pid);
+/*
+ * Parse the text of /proc/PID/stat: pid, comm, ppid, start_time (uid is left
+ * 0, it is not in stat). 0 or -EINVAL.
+ */
+int pw_proc_parse_stat(const char *buf, struct pw_proc *out);
 
 #endif

@@ -1,0 +1,308 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * portwatch kernel side: report binds, listens and releases of TCP/UDP sockets
+ * and the exit of the processes that bound them, through one ring buffer.
+ *
+ * Every cgroup program here runs in the bind()/close() path of every process
+ * on the host: they must always return 1 (0 denies the operation) and do as
+ * little as possible for sockets nobody asked about.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include "pw_event.h"
+
+/* Not in vmlinux.h: these are macros in the kernel. */
+#define AF_INET		2
+#define AF_INET6	10
+
+/* cgroup sock programs: 1 lets the operation proceed. */
+#define SK_PASS		1
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	/* Sized by userspace before load (bpf_map__set_max_entries). */
+} events SEC(".maps");
+
+/*
+ * Sockets whose release we report: bound while we were attached, or handed to
+ * us by userspace from a snapshot. Not preallocated: a host has a few hundred
+ * bound sockets, not 262144, and the cgroup hooks run in process context where
+ * allocation is fine.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 262144);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u64);	/* socket cookie */
+	__type(value, __u8);
+} tracked_socks SEC(".maps");
+
+/* Processes (tgid) whose exit we report: binders and owners of allocations. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);
+	__type(value, __u8);
+} tracked_pids SEC(".maps");
+
+/* Events lost because the ring buffer was full; userspace must resync. */
+__u64 dropped = 0;
+/* Sockets/pids we could not track (map full): their close/exit goes unseen. */
+__u64 track_full = 0;
+
+static __always_inline void track(void *map, const void *key)
+{
+	__u8 one = 1;
+	long err;
+
+	/* NOEXIST fails early without allocating when the key is known, which
+	 * is the common case for a process binding many sockets. */
+	err = bpf_map_update_elem(map, key, &one, BPF_NOEXIST);
+	if (err && err != -17 /* EEXIST */)
+		__sync_fetch_and_add(&track_full, 1);
+}
+
+static __always_inline struct pw_event *reserve(__u8 kind)
+{
+	struct pw_event *e;
+
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		__sync_fetch_and_add(&dropped, 1);
+		return NULL;
+	}
+	/* Ring memory is recycled: clear padding and the fields this kind does
+	 * not fill so userspace never sees stale bytes. */
+	__builtin_memset(e, 0, sizeof(*e));
+	e->kind = kind;
+	e->ts_ns = bpf_ktime_get_ns();
+	return e;
+}
+
+/* pid/uid/comm of the task doing the operation (process context only). */
+static __always_inline void fill_current(struct pw_event *e)
+{
+	e->pid = bpf_get_current_pid_tgid() >> 32;
+	e->uid = (__u32)bpf_get_current_uid_gid();
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+}
+
+static __always_inline int on_post_bind(struct bpf_sock *ctx, bool v6)
+{
+	__u32 proto = ctx->protocol;
+	struct pw_event *e;
+	__u64 cookie;
+	__u32 tgid;
+
+	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
+		return SK_PASS;
+
+	/* Maps first: if the event is then dropped, the close and the exit
+	 * are still reported and userspace can resync from them. */
+	cookie = bpf_get_socket_cookie(ctx);
+	tgid = bpf_get_current_pid_tgid() >> 32;
+	track(&tracked_socks, &cookie);
+	track(&tracked_pids, &tgid);
+
+	e = reserve(PW_EV_BIND);
+	if (!e)
+		return SK_PASS;
+	e->cookie = cookie;
+	e->netns = bpf_get_netns_cookie(ctx);
+	fill_current(e);
+	e->port = ctx->src_port;	/* host order; the chosen port for bind(0) */
+	e->proto = proto;
+	e->state = PW_SOCK_BOUND;
+	if (v6) {
+		__u32 a0 = ctx->src_ip6[0], a1 = ctx->src_ip6[1];
+		__u32 a2 = ctx->src_ip6[2], a3 = ctx->src_ip6[3];
+
+		e->family = AF_INET6;
+		__builtin_memcpy(&e->addr[0], &a0, 4);
+		__builtin_memcpy(&e->addr[4], &a1, 4);
+		__builtin_memcpy(&e->addr[8], &a2, 4);
+		__builtin_memcpy(&e->addr[12], &a3, 4);
+	} else {
+		__u32 a = ctx->src_ip4;
+
+		e->family = AF_INET;
+		__builtin_memcpy(&e->addr[0], &a, 4);
+	}
+	bpf_ringbuf_submit(e, 0);
+	return SK_PASS;
+}
+
+SEC("cgroup/post_bind4")
+int pw_bind4(struct bpf_sock *ctx)
+{
+	return on_post_bind(ctx, false);
+}
+
+SEC("cgroup/post_bind6")
+int pw_bind6(struct bpf_sock *ctx)
+{
+	return on_post_bind(ctx, true);
+}
+
+static __always_inline void emit_release(struct bpf_sock *ctx, __u64 cookie, __u8 kind,
+					 __u64 netns)
+{
+	struct pw_event *e;
+
+	e = reserve(kind);
+	if (!e)
+		return;
+	e->cookie = cookie;
+	e->netns = netns;
+	fill_current(e);
+	e->proto = ctx->protocol;
+	e->family = ctx->family;
+	bpf_ringbuf_submit(e, 0);
+}
+
+SEC("cgroup/sock_release")
+int pw_release(struct bpf_sock *ctx)
+{
+	__u32 proto = ctx->protocol;
+	__u64 cookie, netns;
+
+	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
+		return SK_PASS;
+	cookie = bpf_get_socket_cookie(ctx);
+	/* One call both tests membership and untracks. */
+	if (bpf_map_delete_elem(&tracked_socks, &cookie))
+		return SK_PASS;
+
+	netns = bpf_get_netns_cookie(ctx);
+	/*
+	 * The LISTEN->CLOSE transition of a closed listener happens after this
+	 * hook (in tcp_close), when the cookie is no longer tracked: report it
+	 * here so that for every cookie CLOSE is the last event.
+	 */
+	if (proto == IPPROTO_TCP && ctx->state == TCP_LISTEN)
+		emit_release(ctx, cookie, PW_EV_UNLISTEN, netns);
+	emit_release(ctx, cookie, PW_EV_CLOSE, netns);
+	return SK_PASS;
+}
+
+/*
+ * Process exit. A process is gone when its last thread exits (signal->live
+ * dropped to 0 before the tracepoint), which is not necessarily the leader:
+ * the leader may have called pthread_exit() long before.
+ */
+static __always_inline void emit_exit(struct task_struct *p, __u32 tgid, int exit_code)
+{
+	struct pw_event *e;
+
+	if (bpf_map_delete_elem(&tracked_pids, &tgid))
+		return;
+	e = reserve(PW_EV_EXIT);
+	if (!e)
+		return;
+	e->pid = tgid;
+	/* The tracepoint runs in the exiting task: current is p. */
+	e->uid = (__u32)bpf_get_current_uid_gid();
+	e->exit_code = exit_code;
+	/* The leader's name, as in /proc/PID/comm, not the last thread's. */
+	bpf_probe_read_kernel_str(e->comm, sizeof(e->comm), BPF_CORE_READ(p, group_leader, comm));
+	bpf_ringbuf_submit(e, 0);
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(pw_exit_btf, struct task_struct *p)
+{
+	if (p->signal->live.counter)
+		return 0;
+	emit_exit(p, p->tgid, p->exit_code);
+	return 0;
+}
+
+SEC("raw_tp/sched_process_exit")
+int BPF_PROG(pw_exit_raw, struct task_struct *p)
+{
+	if (BPF_CORE_READ(p, signal, live.counter))
+		return 0;
+	emit_exit(p, BPF_CORE_READ(p, tgid), BPF_CORE_READ(p, exit_code));
+	return 0;
+}
+
+/* struct net's cookie was an atomic64_t before 5.14. */
+struct net___atomic_cookie {
+	atomic64_t net_cookie;
+} __attribute__((preserve_access_index));
+
+static __always_inline __u64 sk_netns_cookie(const struct sock *sk)
+{
+	struct net *net = BPF_CORE_READ(sk, __sk_common.skc_net.net);
+
+	if (bpf_core_field_exists(net->net_cookie))
+		return BPF_CORE_READ(net, net_cookie);
+	if (bpf_core_field_exists(((struct net___atomic_cookie *)net)->net_cookie))
+		return BPF_CORE_READ((struct net___atomic_cookie *)net, net_cookie.counter);
+	return 0;
+}
+
+/* CLOSE->LISTEN is listen(), LISTEN->CLOSE is shutdown() or close(). */
+static __always_inline __u8 listen_kind(int oldstate, int newstate)
+{
+	if (oldstate == TCP_CLOSE && newstate == TCP_LISTEN)
+		return PW_EV_LISTEN;
+	if (oldstate == TCP_LISTEN && newstate == TCP_CLOSE)
+		return PW_EV_UNLISTEN;
+	return 0;
+}
+
+/*
+ * Runs in softirq for most transitions, so the current task says nothing
+ * about the socket: everything comes from the sock, pid stays 0.
+ */
+static __always_inline void emit_state(const struct sock *sk, __u64 cookie, __u8 kind)
+{
+	struct pw_event *e;
+	__u16 family;
+
+	if (!bpf_map_lookup_elem(&tracked_socks, &cookie))
+		return;
+	e = reserve(kind);
+	if (!e)
+		return;
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	e->cookie = cookie;
+	e->netns = sk_netns_cookie(sk);
+	e->port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	e->proto = IPPROTO_TCP;
+	e->family = family;
+	if (family == AF_INET6)
+		bpf_core_read(e->addr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+	else
+		bpf_core_read(e->addr, 4, &sk->__sk_common.skc_rcv_saddr);
+	bpf_ringbuf_submit(e, 0);
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(pw_state_btf, const struct sock *sk, const int oldstate, const int newstate)
+{
+	__u8 kind = listen_kind(oldstate, newstate);
+
+	if (!kind || sk->sk_protocol != IPPROTO_TCP)
+		return 0;
+	emit_state(sk, bpf_get_socket_cookie((void *)sk), kind);
+	return 0;
+}
+
+SEC("raw_tp/inet_sock_set_state")
+int BPF_PROG(pw_state_raw, const struct sock *sk, int oldstate, int newstate)
+{
+	__u8 kind = listen_kind(oldstate, newstate);
+
+	if (!kind || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	/* No cookie helper for raw_tp; the cookie was generated at bind. */
+	emit_state(sk, BPF_CORE_READ(sk, __sk_common.skc_cookie.counter), kind);
+	return 0;
+}

@@ -1,0 +1,348 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "itest_lib.h"
+
+const char *itest_build(void)
+{
+	const char *b = getenv("BUILD");
+
+	return b && *b ? b : "build";
+}
+
+void itest_require_root(void)
+{
+	if (geteuid() != 0) {
+		fprintf(stderr, "skipped: needs root\n");
+		exit(77);
+	}
+}
+
+int itest_unshare_net(void)
+{
+	struct ifreq ifr = { 0 };
+	int fd, err = 0;
+
+	if (unshare(CLONE_NEWNET))
+		return -errno;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0) {
+		ifr.ifr_flags |= IFF_UP;
+		if (ioctl(fd, SIOCSIFFLAGS, &ifr))
+			err = -errno;
+	} else {
+		err = -errno;
+	}
+	close(fd);
+	return err;
+}
+
+uint64_t itest_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void itest_yield(void)
+{
+	/* 200 us between condition checks: fine-grained enough for 50 ms
+	 * deadlines, coarse enough not to starve the daemon on 2 cores */
+	struct timespec ts = { 0, 200000 };
+
+	nanosleep(&ts, NULL);
+}
+
+static int connectable(const char *sock)
+{
+	struct pw_conn *c;
+
+	if (pw_conn_open(&c, sock))
+		return 0;
+	pw_conn_close(c);
+	return 1;
+}
+
+static int spawn_daemon(struct itest_daemon *d, const char *const *extra)
+{
+	const char *argv[64];
+	char bin[256];
+	int n = 0, fd;
+
+	snprintf(bin, sizeof(bin), "%s/portwatchd", itest_build());
+	argv[n++] = bin;
+	argv[n++] = "--socket";
+	argv[n++] = d->sock;
+	argv[n++] = "--state-dir";
+	argv[n++] = d->state;
+	for (int i = 0; extra && extra[i] && n < 62; i++)
+		argv[n++] = extra[i];
+	argv[n] = NULL;
+	d->pid = fork();
+	if (d->pid < 0)
+		return -errno;
+	if (d->pid == 0) {
+		fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execv(bin, (char *const *)argv);
+		_exit(127);
+	}
+	if (!ITEST_WAIT(connectable(d->sock) || waitpid(d->pid, NULL, WNOHANG) == d->pid, 15000))
+		return -ETIMEDOUT;
+	if (!connectable(d->sock)) {
+		char cmd[256];
+
+		fprintf(stderr, "portwatchd did not start; its log %s:\n", d->log);
+		snprintf(cmd, sizeof(cmd), "cat '%s' >&2", d->log);
+		(void) !system(cmd);
+		d->pid = 0;
+		return -ECHILD;
+	}
+	return 0;
+}
+
+int itest_daemon_start(struct itest_daemon *d, const char *const *extra)
+{
+	memset(d, 0, sizeof(*d));
+	snprintf(d->dir, sizeof(d->dir), "/tmp/pw-itest-XXXXXX");
+	if (!mkdtemp(d->dir))
+		return -errno;
+	snprintf(d->sock, sizeof(d->sock), "%s/sock", d->dir);
+	snprintf(d->state, sizeof(d->state), "%s/state", d->dir);
+	snprintf(d->log, sizeof(d->log), "%s/log", d->dir);
+	return spawn_daemon(d, extra);
+}
+
+int itest_daemon_restart(struct itest_daemon *d, const char *const *extra)
+{
+	return spawn_daemon(d, extra);
+}
+
+int itest_daemon_stop(struct itest_daemon *d, int sig)
+{
+	int status = 0;
+
+	if (d->pid <= 0)
+		return 0;
+	kill(d->pid, sig ? sig : SIGTERM);
+	if (!ITEST_WAIT(waitpid(d->pid, &status, WNOHANG) == d->pid, 10000)) {
+		kill(d->pid, SIGKILL);
+		waitpid(d->pid, &status, 0);
+	}
+	d->pid = 0;
+	return status;
+}
+
+void itest_daemon_cleanup(struct itest_daemon *d)
+{
+	char cmd[200];
+
+	if (d->pid > 0)
+		itest_daemon_stop(d, SIGTERM);
+	if (!d->dir[0])
+		return;
+	if (getenv("ITEST_KEEP")) {
+		fprintf(stderr, "kept %s\n", d->dir);
+		return;
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d->dir);
+	(void) !system(cmd);
+}
+
+int itest_call(struct itest_daemon *d, const char *cmd, json_t *args, json_t **res)
+{
+	struct pw_conn *c;
+	char msg[1024];
+	int r;
+
+	r = pw_conn_open(&c, d->sock);
+	if (r) {
+		json_decref(args);
+		return r;
+	}
+	r = pw_conn_call(c, cmd, args, res, msg, sizeof(msg));
+	if (r > 0)
+		fprintf(stderr, "itest_call %s: %s\n", cmd, msg);
+	pw_conn_close(c);
+	return r;
+}
+
+static void drop_to(int uid)
+{
+	if (uid < 0)
+		return;
+	if (setgroups(0, NULL) || setgid((gid_t)uid) || setuid((uid_t)uid))
+		_exit(126);
+}
+
+int itest_cli(struct itest_daemon *d, int uid, char **out, const char *const *args)
+{
+	const char *argv[64];
+	char bin[256], *buf = NULL;
+	size_t len = 0, cap = 0;
+	int pfd[2], n = 0, status;
+	pid_t pid;
+
+	snprintf(bin, sizeof(bin), "%s/portwatch", itest_build());
+	argv[n++] = bin;
+	for (int i = 0; args[i] && n < 62; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	if (pipe2(pfd, O_CLOEXEC))
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		dup2(pfd[1], 1);
+		setenv("PORTWATCH_SOCKET", d->sock, 1);
+		drop_to(uid);
+		execv(bin, (char *const *)argv);
+		_exit(127);
+	}
+	close(pfd[1]);
+	for (;;) {
+		ssize_t r;
+
+		if (cap - len < 4096) {
+			char *nb = realloc(buf, cap ? cap * 2 : 8192);
+
+			if (!nb)
+				break;
+			buf = nb;
+			cap = cap ? cap * 2 : 8192;
+		}
+		r = read(pfd[0], buf + len, cap - len - 1);
+		if (r <= 0)
+			break;
+		len += (size_t)r;
+	}
+	close(pfd[0]);
+	if (buf)
+		buf[len] = '\0';
+	waitpid(pid, &status, 0);
+	if (out)
+		*out = buf;
+	else
+		free(buf);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int itest_proc_spawn(struct itest_proc *p, int uid, const char *const *args)
+{
+	const char *argv[32];
+	char bin[256];
+	int in[2], out[2], n = 0;
+
+	snprintf(bin, sizeof(bin), "%s/tests/helper", itest_build());
+	argv[n++] = bin;
+	for (int i = 0; args[i] && n < 30; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC))
+		return -errno;
+	p->pid = fork();
+	if (p->pid < 0)
+		return -errno;
+	if (p->pid == 0) {
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		drop_to(uid);
+		execv(bin, (char *const *)argv);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	p->in = in[1];
+	p->out = out[0];
+	return 0;
+}
+
+int itest_proc_line(struct itest_proc *p, char *buf, size_t len, int timeout_ms)
+{
+	size_t n = 0;
+	uint64_t dl = itest_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+
+	while (n < len - 1) {
+		struct pollfd pfd = { .fd = p->out, .events = POLLIN };
+		int left = (int)((dl - itest_now_ns()) / 1000000ull);
+
+		if (itest_now_ns() >= dl || poll(&pfd, 1, left > 0 ? left : 1) <= 0)
+			return -ETIMEDOUT;
+		if (read(p->out, buf + n, 1) != 1)
+			return -EPIPE;
+		if (buf[n] == '\n')
+			break;
+		n++;
+	}
+	buf[n] = '\0';
+	return 0;
+}
+
+int itest_proc_say(struct itest_proc *p, const char *line)
+{
+	size_t n = strlen(line);
+
+	return write(p->in, line, n) == (ssize_t)n ? 0 : -EIO;
+}
+
+void itest_proc_kill(struct itest_proc *p, int sig)
+{
+	if (p->pid <= 0)
+		return;
+	kill(p->pid, sig);
+	waitpid(p->pid, NULL, 0);
+	close(p->in);
+	close(p->out);
+	p->pid = 0;
+}
+
+void itest_proc_end(struct itest_proc *p)
+{
+	if (p->pid <= 0)
+		return;
+	close(p->in);
+	waitpid(p->pid, NULL, 0);
+	close(p->out);
+	p->pid = 0;
+}
+
+json_t *itest_find_sock(json_t *ports, unsigned port, const char *proto, pid_t pid)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(ports, i, v) {
+		if (json_integer_value(json_object_get(v, "port")) != port)
+			continue;
+		if (proto && strcmp(json_string_value(json_object_get(v, "proto")), proto))
+			continue;
+		if (pid && json_integer_value(json_object_get(v, "pid")) != pid)
+			continue;
+		return v;
+	}
+	return NULL;
+}

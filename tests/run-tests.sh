@@ -1,0 +1,31 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# Run test binaries, each with a deadline; print a summary line
+# "N passed, N failed" and exit non-zero when anything failed.
+# Usage: run-tests.sh SUITE BIN...
+set -u
+suite=$1
+shift
+passed=0
+failed=0
+failed_names=""
+for t in "$@"; do
+	name=$(basename "$t")
+	start=$(date +%s.%N)
+	timeout -k 10 600 "$t" >"$t.log" 2>&1
+	rc=$?
+	secs=$(echo "$(date +%s.%N) - $start" | bc 2>/dev/null || echo "?")
+	if [ $rc -eq 0 ]; then
+		passed=$((passed + 1))
+		printf '  PASS  %-28s %ss\n' "$name" "$secs"
+	elif [ $rc -eq 77 ]; then
+		printf '  SKIP  %-28s (needs root)\n' "$name"
+	else
+		failed=$((failed + 1))
+		failed_names="$failed_names $name"
+		printf '  FAIL  %-28s rc=%d, log follows\n' "$name" "$rc"
+		sed 's/^/        /' "$t.log" | tail -n 60
+	fi
+done
+echo "$suite: $passed passed, $failed failed"
+[ $failed -eq 0 ] || { echo "$suite: failed:$failed_names"; exit 1; }

@@ -1,0 +1,523 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Load, probe and attach the BPF programs of bpf/portwatch.bpf.c, and drain
+ * their ring buffer.
+ *
+ * The cgroup socket hooks are essential: without them there is nothing to
+ * watch and the caller falls back to polling. The process-exit and TCP-state
+ * tracepoints each have a BTF (tp_btf) and a raw (raw_tp) variant; we load the
+ * first one this kernel accepts, or run without that hook.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "bpfwatch.h"
+#include "log.h"
+#include "portwatch.skel.h"
+
+_Static_assert(sizeof(struct pw_event) == 80, "struct pw_event is shared with the BPF side");
+
+#define RINGBUF_DEFAULT	(4UL << 20)
+#define RINGBUF_MAX	(1UL << 30)
+
+enum variant { V_TP_BTF, V_RAW_TP, V_NONE, V_NR };
+
+/* Optional hooks: tracepoints with a BTF and a raw variant. */
+enum opt_hook { HOOK_EXIT, HOOK_STATE, HOOK_NR };
+
+static const char *const variant_name[V_NR] = { "tp_btf", "raw_tp", "none" };
+static const char *const hook_tp[HOOK_NR] = { "sched_process_exit", "inet_sock_set_state" };
+static const char *const hook_what[HOOK_NR] = { "process exits", "TCP listen/unlisten" };
+
+struct pw_bpf {
+	struct portwatch_bpf *skel;
+	struct ring_buffer *rb;
+	pw_bpf_event_fn fn;
+	void *ctx;
+	int cgroup_fd;
+	char *cgroup;
+	size_t ringbuf_bytes;
+	enum variant hook[HOOK_NR];
+	char hooks[256];
+};
+
+static struct bpf_program *hook_prog(struct portwatch_bpf *s, enum opt_hook h, enum variant v)
+{
+	if (h == HOOK_EXIT)
+		return v == V_TP_BTF ? s->progs.pw_exit_btf : s->progs.pw_exit_raw;
+	return v == V_TP_BTF ? s->progs.pw_state_btf : s->progs.pw_state_raw;
+}
+
+static struct bpf_link **hook_link(struct portwatch_bpf *s, enum opt_hook h, enum variant v)
+{
+	if (h == HOOK_EXIT)
+		return v == V_TP_BTF ? &s->links.pw_exit_btf : &s->links.pw_exit_raw;
+	return v == V_TP_BTF ? &s->links.pw_state_btf : &s->links.pw_state_raw;
+}
+
+/*
+ * libbpf reports why a load failed only through its print callback, which
+ * has no context argument: while loading, keep the first warning (it names
+ * the program and the error) and the verifier's last word.
+ */
+struct capture {
+	char first[200];
+	char verdict[200];
+};
+
+static struct capture *capture;
+static libbpf_print_fn_t capture_next;
+
+static void copy_line(char *dst, size_t len, const char *src)
+{
+	size_t n = strcspn(src, "\n");
+
+	if (n >= len)
+		n = len - 1;
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+static bool verifier_noise(const char *line)
+{
+	return !*line || *line == '\n' || !strncmp(line, "processed ", 10) ||
+	       !strncmp(line, "verification time", 17) || !strncmp(line, "stack depth", 11) ||
+	       !strncmp(line, "-- END PROG LOAD LOG", 20);
+}
+
+static void capture_msg(struct capture *c, const char *msg)
+{
+	const char *log, *line;
+
+	if (!strncmp(msg, "libbpf: ", 8))
+		msg += 8;
+	if (!c->first[0])
+		copy_line(c->first, sizeof(c->first), msg);
+	log = strstr(msg, "-- BEGIN PROG LOAD LOG --\n");
+	if (!log)
+		return;
+	for (line = strchr(log, '\n') + 1; *line; line = strchr(line, '\n') + 1) {
+		if (!verifier_noise(line))
+			copy_line(c->verdict, sizeof(c->verdict), line);
+		if (!strchr(line, '\n'))
+			break;
+	}
+}
+
+static int capture_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	va_list copy;
+	char *msg;
+
+	if (capture && level == LIBBPF_WARN) {
+		va_copy(copy, ap);
+		if (vasprintf(&msg, fmt, copy) >= 0) {
+			capture_msg(capture, msg);
+			free(msg);
+		}
+		va_end(copy);
+	}
+	return capture_next ? capture_next(level, fmt, ap) : 0;
+}
+
+static int load_captured(struct portwatch_bpf *s, char *why, size_t len)
+{
+	struct capture c = {};
+	int err;
+
+	capture = &c;
+	capture_next = libbpf_set_print(capture_print);
+	err = portwatch_bpf__load(s);
+	libbpf_set_print(capture_next);
+	capture = NULL;
+	if (err)
+		snprintf(why, len, "%s%s%s", c.first[0] ? c.first : strerror(-err),
+			 c.verdict[0] ? ": " : "", c.verdict);
+	return err;
+}
+
+/*
+ * Open and load with the given variants. A probe uses minimal maps and is
+ * destroyed again; otherwise the loaded skeleton is kept in b->skel.
+ */
+static int load(struct pw_bpf *b, const enum variant v[HOOK_NR], bool probe, char *why,
+		size_t len)
+{
+	struct portwatch_bpf *s;
+	long page = sysconf(_SC_PAGESIZE);
+	int h, err;
+
+	s = portwatch_bpf__open();
+	if (!s) {
+		err = -errno;
+		snprintf(why, len, "cannot open BPF object: %s", strerror(-err));
+		return err;
+	}
+	for (h = 0; h < HOOK_NR; h++) {
+		bpf_program__set_autoload(hook_prog(s, h, V_TP_BTF), v[h] == V_TP_BTF);
+		bpf_program__set_autoload(hook_prog(s, h, V_RAW_TP), v[h] == V_RAW_TP);
+	}
+	err = bpf_map__set_max_entries(s->maps.events, probe ? (size_t)page : b->ringbuf_bytes);
+	if (!err && probe)
+		err = bpf_map__set_max_entries(s->maps.tracked_socks, 1);
+	if (!err && probe)
+		err = bpf_map__set_max_entries(s->maps.tracked_pids, 1);
+	if (err) {
+		snprintf(why, len, "cannot size maps: %s", strerror(-err));
+		goto cleanup;
+	}
+	err = load_captured(s, why, len);
+	if (err)
+		goto cleanup;
+	if (!probe) {
+		b->skel = s;
+		return 0;
+	}
+cleanup:
+	portwatch_bpf__destroy(s);
+	return err;
+}
+
+/*
+ * Find the variant of each optional hook that loads, after a load of the
+ * preferred set failed. Fails only if the essential programs do not load.
+ */
+static int probe_hooks(struct pw_bpf *b, char *why, size_t len)
+{
+	enum variant v[HOOK_NR] = { V_NONE, V_NONE };
+	char reason[V_NONE][256];
+	int h, err;
+
+	err = load(b, v, true, why, len);
+	if (err)
+		return err;
+	for (h = 0; h < HOOK_NR; h++) {
+		for (v[h] = V_TP_BTF; v[h] < V_NONE; v[h]++) {
+			if (!load(b, v, true, reason[v[h]], sizeof(reason[0])))
+				break;
+			pw_debug("bpf: %s/%s does not load: %s", variant_name[v[h]], hook_tp[h],
+				 reason[v[h]]);
+		}
+		if (v[h] == V_NONE)
+			pw_warn("bpf: no hook for %s, not reported (tp_btf: %s; raw_tp: %s)",
+				hook_what[h], reason[V_TP_BTF], reason[V_RAW_TP]);
+		else if (v[h] != V_TP_BTF)
+			pw_info("bpf: tp_btf/%s does not load (%s), using %s", hook_tp[h],
+				reason[V_TP_BTF], variant_name[v[h]]);
+		b->hook[h] = v[h];
+		v[h] = V_NONE;	/* probe each optional hook on its own */
+	}
+	return 0;
+}
+
+static int attach_cgroup(struct pw_bpf *b, struct bpf_program *prog, struct bpf_link **link,
+			 char *why, size_t len)
+{
+	int err;
+
+	*link = bpf_program__attach_cgroup(prog, b->cgroup_fd);
+	if (*link)
+		return 0;
+	err = -errno;
+	snprintf(why, len, "cannot attach %s to cgroup %s: %s", bpf_program__section_name(prog),
+		 b->cgroup, strerror(-err));
+	*link = NULL;
+	return err;
+}
+
+/*
+ * Tracepoints first, then release before bind: a socket is tracked only once
+ * its release is watched. Sets *bad to the optional hook that failed, or -1.
+ */
+static int attach(struct pw_bpf *b, int *bad, char *why, size_t len)
+{
+	struct portwatch_bpf *s = b->skel;
+	struct bpf_link **link;
+	int h, err;
+
+	*bad = -1;
+	for (h = 0; h < HOOK_NR; h++) {
+		if (b->hook[h] == V_NONE)
+			continue;
+		link = hook_link(s, h, b->hook[h]);
+		*link = bpf_program__attach(hook_prog(s, h, b->hook[h]));
+		if (!*link) {
+			err = -errno;
+			*link = NULL;
+			*bad = h;
+			snprintf(why, len, "%s", strerror(-err));
+			return err;
+		}
+	}
+	err = attach_cgroup(b, s->progs.pw_release, &s->links.pw_release, why, len);
+	if (!err)
+		err = attach_cgroup(b, s->progs.pw_bind4, &s->links.pw_bind4, why, len);
+	if (!err)
+		err = attach_cgroup(b, s->progs.pw_bind6, &s->links.pw_bind6, why, len);
+	return err;
+}
+
+/* Logs what it chose and, on failure, why. */
+static int load_and_attach(struct pw_bpf *b)
+{
+	char why[512];
+	bool probed = false;
+	int bad, err;
+
+	b->hook[HOOK_EXIT] = V_TP_BTF;
+	b->hook[HOOK_STATE] = V_TP_BTF;
+	for (;;) {
+		err = load(b, b->hook, false, why, sizeof(why));
+		if (err && !probed) {
+			pw_debug("bpf: preferred hooks do not load (%s), probing", why);
+			probed = true;
+			err = probe_hooks(b, why, sizeof(why));
+			if (err) {
+				pw_warn("bpf: cgroup socket hooks do not load: %s", why);
+				return err;
+			}
+			continue;
+		}
+		if (err) {
+			pw_warn("bpf: programs do not load: %s", why);
+			return err;
+		}
+		err = attach(b, &bad, why, sizeof(why));
+		if (!err)
+			return 0;
+		portwatch_bpf__destroy(b->skel);
+		b->skel = NULL;
+		if (bad < 0) {
+			pw_warn("bpf: %s", why);
+			return err;
+		}
+		/* Loaded but would not attach: try the next variant. */
+		pw_info("bpf: %s/%s does not attach (%s)", variant_name[b->hook[bad]],
+			hook_tp[bad], why);
+		b->hook[bad]++;
+		if (b->hook[bad] == V_NONE)
+			pw_warn("bpf: no hook for %s, not reported", hook_what[bad]);
+	}
+}
+
+/* Undo the octal escapes (\040 for a space) of /proc/self/mountinfo. */
+static void unescape(char *s)
+{
+	char *d = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*d++ = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 | (s[3] - '0'));
+			s += 3;
+		} else {
+			*d++ = *s;
+		}
+	}
+	*d = '\0';
+}
+
+/* The first cgroup2 mount point. 0, -ENOENT or -errno. */
+static int find_cgroup2(char **ret)
+{
+	char *line = NULL, *mnt = NULL, *sep;
+	size_t cap = 0;
+	FILE *f;
+	int err = -ENOENT;
+
+	f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return -errno;
+	/* 41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw */
+	while (getline(&line, &cap, f) > 0) {
+		sep = strstr(line, " - ");
+		if (!sep || strncmp(sep + 3, "cgroup2 ", 8))
+			continue;
+		if (sscanf(line, "%*s %*s %*s %*s %ms", &mnt) != 1) {
+			err = -EINVAL;
+			continue;
+		}
+		unescape(mnt);
+		*ret = mnt;
+		err = 0;
+		break;
+	}
+	free(line);
+	fclose(f);
+	return err;
+}
+
+static int ringbuf_size(size_t want, size_t *ret)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	size_t sz = page > 0 ? (size_t)page : 4096;
+
+	if (!want)
+		want = RINGBUF_DEFAULT;
+	if (want > RINGBUF_MAX)
+		return -E2BIG;
+	while (sz < want)
+		sz <<= 1;
+	*ret = sz;
+	return 0;
+}
+
+static int on_sample(void *ctx, void *data, size_t size)
+{
+	struct pw_bpf *b = ctx;
+	struct pw_event ev;
+
+	/* A shorter record would be a BPF/userspace mismatch: skip it rather
+	 * than read past its end. */
+	if (size < sizeof(ev))
+		return 0;
+	memcpy(&ev, data, sizeof(ev));
+	if (ev.kind == 0 || ev.kind >= PW_EV_KIND_MAX)
+		return 0;
+	ev.comm[PW_COMM_LEN - 1] = '\0';
+	return b->fn(b->ctx, &ev);
+}
+
+static void format_hooks(struct pw_bpf *b)
+{
+	int h, n;
+
+	n = snprintf(b->hooks, sizeof(b->hooks),
+		     "cgroup/post_bind4,cgroup/post_bind6,cgroup/sock_release");
+	for (h = 0; h < HOOK_NR; h++)
+		if (b->hook[h] != V_NONE)
+			n += snprintf(b->hooks + n, sizeof(b->hooks) - n, ",%s/%s",
+				      variant_name[b->hook[h]], hook_tp[h]);
+}
+
+int pw_bpf_new(struct pw_bpf **ret, const struct pw_bpf_opts *opts, pw_bpf_event_fn fn, void *ctx)
+{
+	struct pw_bpf *b;
+	int err;
+
+	if (!ret || !fn)
+		return -EINVAL;
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	b->fn = fn;
+	b->ctx = ctx;
+	b->cgroup_fd = -1;
+
+	err = ringbuf_size(opts ? opts->ringbuf_bytes : 0, &b->ringbuf_bytes);
+	if (err) {
+		pw_warn("bpf: ring buffer of %zu bytes is too large (max %lu)",
+			opts->ringbuf_bytes, RINGBUF_MAX);
+		goto cleanup;
+	}
+	if (opts && opts->cgroup_path) {
+		b->cgroup = strdup(opts->cgroup_path);
+		err = b->cgroup ? 0 : -ENOMEM;
+	} else {
+		err = find_cgroup2(&b->cgroup);
+		if (err)
+			pw_warn("bpf: no cgroup v2 mount in /proc/self/mountinfo: %s",
+				strerror(-err));
+	}
+	if (err)
+		goto cleanup;
+	b->cgroup_fd = open(b->cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (b->cgroup_fd < 0) {
+		err = -errno;
+		pw_warn("bpf: cannot open cgroup %s: %s", b->cgroup, strerror(-err));
+		goto cleanup;
+	}
+
+	err = load_and_attach(b);
+	if (err)
+		goto cleanup;
+
+	b->rb = ring_buffer__new(bpf_map__fd(b->skel->maps.events), on_sample, b, NULL);
+	if (!b->rb) {
+		err = -errno;
+		pw_warn("bpf: cannot map the ring buffer: %s", strerror(-err));
+		goto cleanup;
+	}
+	format_hooks(b);
+	pw_info("bpf: attached %s on %s, ring buffer %zu KiB", b->hooks, b->cgroup,
+		b->ringbuf_bytes >> 10);
+	*ret = b;
+	return 0;
+
+cleanup:
+	pw_bpf_free(b);
+	return err;
+}
+
+void pw_bpf_free(struct pw_bpf *b)
+{
+	if (!b)
+		return;
+	ring_buffer__free(b->rb);
+	/* Destroying the links detaches every program. */
+	portwatch_bpf__destroy(b->skel);
+	if (b->cgroup_fd >= 0)
+		(void) close(b->cgroup_fd);
+	free(b->cgroup);
+	free(b);
+}
+
+int pw_bpf_fd(const struct pw_bpf *b)
+{
+	return ring_buffer__epoll_fd(b->rb);
+}
+
+int pw_bpf_consume(struct pw_bpf *b)
+{
+	return ring_buffer__consume(b->rb);
+}
+
+__u64 pw_bpf_dropped(const struct pw_bpf *b)
+{
+	return __atomic_load_n(&b->skel->bss->dropped, __ATOMIC_RELAXED);
+}
+
+__u64 pw_bpf_track_full(const struct pw_bpf *b)
+{
+	return __atomic_load_n(&b->skel->bss->track_full, __ATOMIC_RELAXED);
+}
+
+const char *pw_bpf_hooks(const struct pw_bpf *b)
+{
+	return b->hooks;
+}
+
+const char *pw_bpf_cgroup(const struct pw_bpf *b)
+{
+	return b->cgroup;
+}
+
+static int track(struct bpf_map *map, const void *key, size_t key_sz)
+{
+	__u8 one = 1;
+	int err;
+
+	err = bpf_map__update_elem(map, key, key_sz, &one, sizeof(one), BPF_NOEXIST);
+	return err == -EEXIST ? 0 : err;
+}
+
+int pw_bpf_track_socket(struct pw_bpf *b, __u64 cookie)
+{
+	if (!cookie)
+		return -EINVAL;
+	return track(b->skel->maps.tracked_socks, &cookie, sizeof(cookie));
+}
+
+int pw_bpf_track_pid(struct pw_bpf *b, __u32 pid)
+{
+	if (!pid)
+		return -EINVAL;
+	return track(b->skel->maps.tracked_pids, &pid, sizeof(pid));
+}

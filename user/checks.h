@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Optional active health checks (TCP connect, HTTP GET via libcurl's multi
+ * interface, or a command), run without blocking the event loop; results
+ * feed the allocation state machine.
+ */
+#ifndef PW_CHECKS_H
+#define PW_CHECKS_H
+
+#include "daemon.h"
+
+struct pw_check_rt;
+
+/* Set up the check machinery (curl multi, timers) and a check for every
+ * allocation whose service type has one. 0 or -errno, logged. */
+int pw_checks_init(struct pw_daemon *d);
+void pw_checks_fini(struct pw_daemon *d);
+/* Free one allocation's check state (NULL ok); cancels what it runs. */
+void pw_check_free(struct pw_check_rt *c);
+
+#endif

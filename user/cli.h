@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* The portwatch CLI: shared context and the command entry points. */
+#ifndef PW_CLI_H
+#define PW_CLI_H
+
+#include <stdbool.h>
+#include <jansson.h>
+#include "client.h"
+#include "proto.h"
+
+struct pw_cli {
+	const char *socket;
+	bool json;
+	struct pw_conn *conn;
+};
+
+/* Round trip; on failure prints the error (JSON with --json) and returns
+ * the exit code (> 0). 0 with *res on success. */
+int pw_cli_call(struct pw_cli *cli, const char *cmd, json_t *args, json_t **res);
+/* Print a usage error naming the argument; returns exit code 2. */
+int pw_cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Print result as JSON (pretty, one document). */
+void pw_cli_print_json(json_t *res);
+/* Parse a port / pid / count argument; prints the error. */
+int pw_cli_uint(const char *cmd, const char *what, const char *s, unsigned long max,
+		unsigned long *out);
+
+/* Aligned table on stdout. */
+struct pw_table;
+struct pw_table *pw_table_new(unsigned ncols, const char *const *headers);
+void pw_table_add(struct pw_table *t, const char *const *cells);
+void pw_table_print(struct pw_table *t);
+void pw_table_free(struct pw_table *t);
+
+int pw_cli_ports(struct pw_cli *cli, int argc, char **argv);
+int pw_cli_watch(struct pw_cli *cli, int argc, char **argv);
+int pw_cli_status(struct pw_cli *cli, int argc, char **argv);
+int pw_cli_allocate(struct pw_cli *cli, int argc, char **argv);
+int pw_cli_run(struct pw_cli *cli, int argc, char **argv);
+int pw_cli_release(struct pw_cli *cli, int argc, char **argv);
+int pw_cli_list(struct pw_cli *cli, int argc, char **argv);
+int pw_cli_check(struct pw_cli *cli, int argc, char **argv);
+int pw_cli_types(struct pw_cli *cli, int argc, char **argv);
+int pw_cli_audit(struct pw_cli *cli, int argc, char **argv);
+int pw_cli_health(struct pw_cli *cli, int argc, char **argv);
+int pw_cli_metrics(struct pw_cli *cli, int argc, char **argv);
+int pw_cli_recover(struct pw_cli *cli, int argc, char **argv);
+
+#endif

@@ -1,0 +1,502 @@
+// SPDX-License-Identifier: GPL-2.0
+/* CLI: allocate, run, release, list, check, types, audit. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static const char *str(json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+
+	return s ? s : "";
+}
+
+static json_int_t num(json_t *o, const char *k)
+{
+	return json_integer_value(json_object_get(o, k));
+}
+
+struct alloc_args {
+	const char *type;
+	json_t *args;
+	bool quiet;
+	bool explicit_pid;
+};
+
+/* Options shared by allocate and run; returns 0, or an exit code. */
+static int parse_alloc(const char *cmd, struct pw_cli *cli, int argc, char **argv,
+		       struct alloc_args *aa, bool allow_pid)
+{
+	static const struct option opts[] = {
+		{ "name", required_argument, NULL, 'n' }, { "port", required_argument, NULL, 'p' },
+		{ "pid", required_argument, NULL, 'P' }, { "project", required_argument, NULL, 'd' },
+		{ "exclusive", no_argument, NULL, 'x' }, { "quiet", no_argument, NULL, 'q' },
+		{ "json", no_argument, NULL, 'j' }, { "help", no_argument, NULL, 'h' }, { 0 }
+	};
+	unsigned long v;
+	int opt, r;
+
+	aa->args = json_object();
+	optind = 0;
+	/* "+": stop at the first non-option, so run's command keeps its own options */
+	while ((opt = getopt_long(argc, argv, "+n:p:P:d:xqjh", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'n':
+			json_object_set_new(aa->args, "name", json_string(optarg));
+			break;
+		case 'p':
+			r = pw_cli_uint(cmd, "--port", optarg, 65535, &v);
+			if (r)
+				return r;
+			json_object_set_new(aa->args, "port", json_integer((json_int_t)v));
+			break;
+		case 'P':
+			if (!allow_pid)
+				return pw_cli_usage(cmd, "--pid: the command run becomes the owner");
+			r = pw_cli_uint(cmd, "--pid", optarg, 4194304, &v);
+			if (r)
+				return r;
+			json_object_set_new(aa->args, "pid", json_integer((json_int_t)v));
+			aa->explicit_pid = true;
+			break;
+		case 'd':
+			json_object_set_new(aa->args, "project", json_string(optarg));
+			break;
+		case 'x':
+			json_object_set_new(aa->args, "exclusive", json_true());
+			break;
+		case 'q':
+			aa->quiet = true;
+			break;
+		case 'j':
+			cli->json = true;
+			break;
+		case 'h':
+			return -1;
+		default:
+			return pw_cli_usage(cmd, "bad option");
+		}
+	}
+	if (optind == argc)
+		return pw_cli_usage(cmd, "SERVICE_TYPE: required");
+	aa->type = argv[optind++];
+	json_object_set_new(aa->args, "service_type", json_string(aa->type));
+	return 0;
+}
+
+static void print_alloc(json_t *a)
+{
+	printf("port %lld allocated to %s%s%s (id %lld, owner pid %lld %s)%s\n",
+	       (long long)num(a, "port"), str(a, "service_type"), *str(a, "name") ? " " : "",
+	       str(a, "name"), (long long)num(a, "id"), (long long)num(a, "pid"), str(a, "comm"),
+	       json_is_true(json_object_get(a, "existing"))
+		       ? " [existing: single-instance type]" : "");
+}
+
+int pw_cli_allocate(struct pw_cli *cli, int argc, char **argv)
+{
+	struct alloc_args aa = { 0 };
+	json_t *res;
+	int r;
+
+	r = parse_alloc("allocate", cli, argc, argv, &aa, true);
+	if (r == -1) {
+		printf("Usage: portwatch allocate SERVICE_TYPE [--name NAME] [--port PREFERRED]\n"
+		       "         [--pid PID] [--project DIR] [--exclusive] [--quiet] [--json]\n\n"
+		       "Allocate a port of SERVICE_TYPE. The owner is this command's parent (your\n"
+		       "shell or script) unless --pid names another process (root, or your own uid).\n"
+		       "The allocation goes stale when the owner exits. --quiet prints the port only.\n"
+		       "A single-instance type returns the live allocation; --exclusive fails instead.\n");
+		json_decref(aa.args);
+		return 0;
+	}
+	if (r) {
+		json_decref(aa.args);
+		return r;
+	}
+	if (optind < argc) {
+		json_decref(aa.args);
+		return pw_cli_usage("allocate", "unexpected argument \"%s\"", argv[optind]);
+	}
+	if (!aa.explicit_pid) {
+		json_object_set_new(aa.args, "pid", json_integer(getppid()));
+		json_object_set_new(aa.args, "pid_is_parent", json_true());
+	}
+	r = pw_cli_call(cli, "allocate", aa.args, &res);
+	if (r)
+		return r;
+	if (cli->json)
+		pw_cli_print_json(res);
+	else if (aa.quiet)
+		printf("%lld\n", (long long)num(res, "port"));
+	else
+		print_alloc(res);
+	json_decref(res);
+	return 0;
+}
+
+int pw_cli_run(struct pw_cli *cli, int argc, char **argv)
+{
+	struct alloc_args aa = { 0 };
+	char port[16], id[32];
+	json_t *res;
+	int r;
+
+	r = parse_alloc("run", cli, argc, argv, &aa, false);
+	if (r == -1) {
+		printf("Usage: portwatch run SERVICE_TYPE [--name NAME] [--port PREFERRED]\n"
+		       "         [--project DIR] -- CMD [ARGS...]\n\n"
+		       "Allocate a port, then exec CMD with PORT=<port> and PORTWATCH_ID=<id> in its\n"
+		       "environment. CMD keeps this process's pid and becomes the owner: the\n"
+		       "allocation is released when it exits.\n");
+		json_decref(aa.args);
+		return 0;
+	}
+	if (r) {
+		json_decref(aa.args);
+		return r;
+	}
+	if (optind < argc && !strcmp(argv[optind], "--"))
+		optind++;
+	if (optind == argc) {
+		json_decref(aa.args);
+		return pw_cli_usage("run", "CMD: required after --");
+	}
+	/* exec keeps our pid and start time, so the command is the owner */
+	json_object_set_new(aa.args, "pid", json_integer(getpid()));
+	r = pw_cli_call(cli, "allocate", aa.args, &res);
+	if (r)
+		return r;
+	snprintf(port, sizeof(port), "%lld", (long long)num(res, "port"));
+	snprintf(id, sizeof(id), "%lld", (long long)num(res, "id"));
+	json_decref(res);
+	pw_conn_close(cli->conn);
+	cli->conn = NULL;
+	if (setenv("PORT", port, 1) || setenv("PORTWATCH_ID", id, 1)) {
+		perror("portwatch run: setenv");
+		return 1;
+	}
+	fflush(stdout);
+	execvp(argv[optind], argv + optind);
+	fprintf(stderr, "portwatch run: cannot execute %s: %m\n", argv[optind]);
+	return 127;
+}
+
+int pw_cli_release(struct pw_cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "id", required_argument, NULL, 'i' }, { "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' }, { 0 }
+	};
+	json_t *args = json_object(), *res;
+	unsigned long v;
+	bool have = false;
+	int opt, r;
+
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, "i:jh", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'i':
+			r = pw_cli_uint("release", "--id", optarg, (unsigned long)-1 >> 1, &v);
+			if (r)
+				goto out;
+			json_object_set_new(args, "id", json_integer((json_int_t)v));
+			have = true;
+			break;
+		case 'j':
+			cli->json = true;
+			break;
+		case 'h':
+			printf("Usage: portwatch release PORT | --id ID [--json]\n\nRelease an "
+			       "allocation. Users may release their own; root any.\n");
+			r = 0;
+			goto out;
+		default:
+			r = pw_cli_usage("release", "bad option");
+			goto out;
+		}
+	}
+	if (optind < argc) {
+		r = pw_cli_uint("release", "PORT", argv[optind++], 65535, &v);
+		if (r)
+			goto out;
+		json_object_set_new(args, "port", json_integer((json_int_t)v));
+		have = true;
+	}
+	if (!have || optind < argc) {
+		r = pw_cli_usage("release", have ? "unexpected argument" : "PORT or --id ID: required");
+		goto out;
+	}
+	r = pw_cli_call(cli, "release", args, &res);
+	if (r)
+		return r;
+	if (cli->json)
+		pw_cli_print_json(res);
+	else
+		printf("released port %lld (%s, id %lld)\n", (long long)num(res, "port"),
+		       str(res, "service_type"), (long long)num(res, "id"));
+	json_decref(res);
+	return 0;
+out:
+	json_decref(args);
+	return r;
+}
+
+static void fmt_time(json_int_t ms, char *buf, size_t len)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	localtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+int pw_cli_list(struct pw_cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "type", required_argument, NULL, 't' }, { "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' }, { 0 }
+	};
+	static const char *const hdr[] = { "ID", "PORT", "TYPE", "NAME", "STATE", "PID", "COMM",
+					   "UID", "CREATED", "LIVE" };
+	json_t *args = json_object(), *res, *a;
+	struct pw_table *t;
+	size_t i;
+	int opt, r;
+
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, "t:jh", opts, NULL)) != -1) {
+		if (opt == 't') {
+			json_object_set_new(args, "service_type", json_string(optarg));
+		} else if (opt == 'j') {
+			cli->json = true;
+		} else if (opt == 'h') {
+			printf("Usage: portwatch list [--type TYPE] [--json]\n\nAllocations, with "
+			       "what the live port map says of each port:\nfree, bound by the owner, "
+			       "or bound by someone else.\n");
+			json_decref(args);
+			return 0;
+		} else {
+			json_decref(args);
+			return pw_cli_usage("list", "bad option");
+		}
+	}
+	if (optind < argc) {
+		json_decref(args);
+		return pw_cli_usage("list", "unexpected argument \"%s\"", argv[optind]);
+	}
+	r = pw_cli_call(cli, "list", args, &res);
+	if (r)
+		return r;
+	if (cli->json) {
+		pw_cli_print_json(res);
+		json_decref(res);
+		return 0;
+	}
+	t = pw_table_new(10, hdr);
+	json_array_foreach(res, i, a) {
+		char id[24], port[8], pid[16], uid[16], created[32], live[64];
+		json_t *l = json_object_get(a, "live");
+		const char *row[10] = { id, port, str(a, "service_type"),
+					*str(a, "name") ? str(a, "name") : "-", str(a, "state"),
+					pid, str(a, "comm"), uid, created, live };
+
+		snprintf(id, sizeof(id), "%lld", (long long)num(a, "id"));
+		snprintf(port, sizeof(port), "%lld", (long long)num(a, "port"));
+		snprintf(pid, sizeof(pid), "%lld", (long long)num(a, "pid"));
+		snprintf(uid, sizeof(uid), "%lld", (long long)num(a, "uid"));
+		fmt_time(num(a, "created_at"), created, sizeof(created));
+		if (!strcmp(str(l, "status"), "bound_by_other"))
+			snprintf(live, sizeof(live), "bound by pid %lld (%s)", (long long)num(l, "pid"),
+				 str(l, "comm"));
+		else
+			snprintf(live, sizeof(live), "%s", !strcmp(str(l, "status"), "free")
+				 ? "free" : "bound by owner");
+		pw_table_add(t, row);
+	}
+	pw_table_print(t);
+	pw_table_free(t);
+	json_decref(res);
+	return 0;
+}
+
+int pw_cli_check(struct pw_cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' }, { "help", no_argument, NULL, 'h' }, { 0 }
+	};
+	json_t *res, *a, *s;
+	unsigned long port;
+	size_t i;
+	int opt, r;
+
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
+		if (opt == 'j') {
+			cli->json = true;
+		} else if (opt == 'h') {
+			printf("Usage: portwatch check PORT [--json]\n\nIs PORT allocated? Bound? "
+			       "By whom? Reserved?\n");
+			return 0;
+		} else {
+			return pw_cli_usage("check", "bad option");
+		}
+	}
+	if (optind != argc - 1)
+		return pw_cli_usage("check", "exactly one PORT expected");
+	r = pw_cli_uint("check", "PORT", argv[optind], 65535, &port);
+	if (r)
+		return r;
+	r = pw_cli_call(cli, "check", json_pack("{s:i}", "port", (int)port), &res);
+	if (r)
+		return r;
+	if (cli->json) {
+		pw_cli_print_json(res);
+		json_decref(res);
+		return 0;
+	}
+	a = json_object_get(res, "allocation");
+	printf("port %lu", port);
+	if (json_is_string(json_object_get(res, "service_type")))
+		printf(" (range of %s)", str(res, "service_type"));
+	printf("\n  allocated: ");
+	if (json_is_object(a))
+		printf("yes, id %lld to %s%s%s, owner pid %lld (%s), uid %lld, %s\n",
+		       (long long)num(a, "id"), str(a, "service_type"), *str(a, "name") ? " " : "",
+		       str(a, "name"), (long long)num(a, "pid"), str(a, "comm"),
+		       (long long)num(a, "uid"), str(a, "state"));
+	else
+		printf("no\n");
+	if (json_is_string(json_object_get(res, "reserved")))
+		printf("  reserved:  manual allocation %s\n", str(res, "reserved"));
+	if (json_is_true(json_object_get(res, "conflicted")))
+		printf("  conflicted: a test bind failed recently\n");
+	printf("  bound:     %s\n", json_array_size(json_object_get(res, "sockets")) ? "yes" : "no");
+	json_array_foreach(json_object_get(res, "sockets"), i, s)
+		printf("    %s %s %s pid %lld (%s) uid %lld netns %lld\n", str(s, "proto"),
+		       str(s, "addr"), str(s, "state"), (long long)num(s, "pid"), str(s, "comm"),
+		       (long long)num(s, "uid"), (long long)num(s, "netns"));
+	json_decref(res);
+	return 0;
+}
+
+int pw_cli_types(struct pw_cli *cli, int argc, char **argv)
+{
+	static const char *const hdr[] = { "TYPE", "RANGE", "PREFERRED", "SINGLE", "USED", "FREE",
+					   "DESCRIPTION" };
+	json_t *res, *v;
+	struct pw_table *t;
+	size_t i;
+	int r;
+
+	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+		printf("Usage: portwatch types [--json]\n\nService types with their ranges and "
+		       "how many ports are used and free.\n");
+		return 0;
+	}
+	for (int k = 1; k < argc; k++) {
+		if (strcmp(argv[k], "--json") && strcmp(argv[k], "-j"))
+			return pw_cli_usage("types", "unexpected argument \"%s\"", argv[k]);
+		cli->json = true;
+	}
+	r = pw_cli_call(cli, "types", NULL, &res);
+	if (r)
+		return r;
+	if (cli->json) {
+		pw_cli_print_json(res);
+		json_decref(res);
+		return 0;
+	}
+	t = pw_table_new(7, hdr);
+	json_array_foreach(res, i, v) {
+		json_t *rg = json_object_get(v, "port_range"), *p;
+		char range[16], pref[64] = "", used[16], freec[16];
+		size_t k, off = 0;
+		const char *row[7] = { str(v, "name"), range, pref,
+				       json_is_true(json_object_get(v, "single")) ? "yes" : "no",
+				       used, freec, str(v, "description") };
+
+		snprintf(range, sizeof(range), "%lld-%lld",
+			 (long long)json_integer_value(json_array_get(rg, 0)),
+			 (long long)json_integer_value(json_array_get(rg, 1)));
+		json_array_foreach(json_object_get(v, "preferred_ports"), k, p)
+			if (off < sizeof(pref) - 8)
+				off += (size_t)snprintf(pref + off, sizeof(pref) - off, "%s%lld",
+							k ? "," : "", (long long)json_integer_value(p));
+		snprintf(used, sizeof(used), "%lld", (long long)num(v, "used"));
+		snprintf(freec, sizeof(freec), "%lld", (long long)num(v, "free"));
+		pw_table_add(t, row);
+	}
+	pw_table_print(t);
+	pw_table_free(t);
+	json_decref(res);
+	return 0;
+}
+
+int pw_cli_audit(struct pw_cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "limit", required_argument, NULL, 'n' }, { "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' }, { 0 }
+	};
+	static const char *const hdr[] = { "ID", "TIME", "UID", "PID", "ACTION", "OUTCOME", "PORT",
+					   "TYPE", "DETAIL" };
+	json_t *args = json_object(), *res, *v;
+	struct pw_table *t;
+	unsigned long n;
+	size_t i;
+	int opt, r;
+
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, "n:jh", opts, NULL)) != -1) {
+		if (opt == 'n') {
+			r = pw_cli_uint("audit", "--limit", optarg, 100000, &n);
+			if (r) {
+				json_decref(args);
+				return r;
+			}
+			json_object_set_new(args, "limit", json_integer((json_int_t)n));
+		} else if (opt == 'j') {
+			cli->json = true;
+		} else if (opt == 'h') {
+			printf("Usage: portwatch audit [--limit N] [--json]\n\nThe newest N (default "
+			       "50) audit records: allocations, releases, refusals, conflicts,\n"
+			       "state changes and recovery actions, with who asked.\n");
+			json_decref(args);
+			return 0;
+		} else {
+			json_decref(args);
+			return pw_cli_usage("audit", "bad option");
+		}
+	}
+	r = pw_cli_call(cli, "audit", args, &res);
+	if (r)
+		return r;
+	if (cli->json) {
+		pw_cli_print_json(res);
+		json_decref(res);
+		return 0;
+	}
+	t = pw_table_new(9, hdr);
+	json_array_foreach(res, i, v) {
+		char id[24], when[32], uid[16], pid[16], port[8];
+		const char *row[9] = { id, when, uid, pid, str(v, "action"), str(v, "outcome"), port,
+				       str(v, "service_type"), str(v, "detail") };
+
+		snprintf(id, sizeof(id), "%lld", (long long)num(v, "id"));
+		fmt_time(num(v, "ts_ms"), when, sizeof(when));
+		snprintf(uid, sizeof(uid), "%lld", (long long)num(v, "uid"));
+		snprintf(pid, sizeof(pid), "%lld", (long long)num(v, "pid"));
+		snprintf(port, sizeof(port), "%lld", (long long)num(v, "port"));
+		pw_table_add(t, row);
+	}
+	pw_table_print(t);
+	pw_table_free(t);
+	json_decref(res);
+	return 0;
+}

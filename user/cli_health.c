@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: GPL-2.0
+/* CLI: health, metrics, recover. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char *str(json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+
+	return s ? s : "";
+}
+
+static json_int_t num(json_t *o, const char *k)
+{
+	return json_integer_value(json_object_get(o, k));
+}
+
+/* Only --json and --help; returns -1 after printing help. */
+static int only_json(const char *cmd, struct pw_cli *cli, int argc, char **argv, const char *help,
+		     bool *dry_run)
+{
+	for (int k = 1; k < argc; k++) {
+		if (!strcmp(argv[k], "--json") || !strcmp(argv[k], "-j")) {
+			cli->json = true;
+		} else if (!strcmp(argv[k], "--help") || !strcmp(argv[k], "-h")) {
+			printf("%s", help);
+			return -1;
+		} else if (dry_run && !strcmp(argv[k], "--dry-run")) {
+			*dry_run = true;
+		} else {
+			return pw_cli_usage(cmd, "unexpected argument \"%s\"", argv[k]);
+		}
+	}
+	return 0;
+}
+
+int pw_cli_health(struct pw_cli *cli, int argc, char **argv)
+{
+	static const char *const hdr[] = { "ID", "PORT", "TYPE", "STATE", "EVIDENCE", "AGE",
+					   "FAILURES", "LAST CHECK" };
+	json_t *res, *v, *tot;
+	struct pw_table *t;
+	size_t i;
+	int r;
+
+	r = only_json("health", cli, argc, argv, "Usage: portwatch health [--json]\n\n"
+		      "Per allocation: state, last evidence (event, poll, check, timer) and its\n"
+		      "age, consecutive poll failures, last active check result; then totals.\n",
+		      NULL);
+	if (r)
+		return r < 0 ? 0 : r;
+	r = pw_cli_call(cli, "health", NULL, &res);
+	if (r)
+		return r;
+	if (cli->json) {
+		pw_cli_print_json(res);
+		json_decref(res);
+		return 0;
+	}
+	t = pw_table_new(8, hdr);
+	json_array_foreach(json_object_get(res, "allocations"), i, v) {
+		char id[24], port[8], age[24], fails[12];
+		const char *row[8] = { id, port, str(v, "service_type"), str(v, "state"),
+				       str(v, "last_evidence"), age, fails,
+				       *str(v, "last_check") ? str(v, "last_check") : "-" };
+
+		snprintf(id, sizeof(id), "%lld", (long long)num(v, "id"));
+		snprintf(port, sizeof(port), "%lld", (long long)num(v, "port"));
+		snprintf(age, sizeof(age), "%.1fs", (double)num(v, "last_evidence_age_ms") / 1e3);
+		snprintf(fails, sizeof(fails), "%lld", (long long)num(v, "consecutive_failures"));
+		pw_table_add(t, row);
+	}
+	pw_table_print(t);
+	pw_table_free(t);
+	tot = json_object_get(res, "totals");
+	printf("\n%lld allocations; checks: %lld run, %lld healthy, %lld unhealthy; "
+	       "stale cleaned: %lld\n", (long long)num(tot, "total"),
+	       (long long)num(tot, "health_checks_total"), (long long)num(tot, "health_checks_healthy"),
+	       (long long)num(tot, "health_checks_unhealthy"),
+	       (long long)num(tot, "stale_allocations_cleaned_total"));
+	json_decref(res);
+	return 0;
+}
+
+int pw_cli_metrics(struct pw_cli *cli, int argc, char **argv)
+{
+	json_t *res;
+	int r;
+
+	r = only_json("metrics", cli, argc, argv, "Usage: portwatch metrics [--json]\n\n"
+		      "Print the daemon's metrics in the Prometheus text format.\n", NULL);
+	if (r)
+		return r < 0 ? 0 : r;
+	r = pw_cli_call(cli, "metrics", NULL, &res);
+	if (r)
+		return r;
+	if (cli->json)
+		pw_cli_print_json(res);
+	else
+		fputs(str(res, "text"), stdout);
+	json_decref(res);
+	return 0;
+}
+
+int pw_cli_recover(struct pw_cli *cli, int argc, char **argv)
+{
+	bool dry_run = false;
+	json_t *res, *st, *a;
+	size_t i, k;
+	int r;
+
+	r = only_json("recover", cli, argc, argv, "Usage: portwatch recover --dry-run [--json]\n\n"
+		      "Run the start-up recovery checks against the running daemon's state and\n"
+		      "report what they would change (orphans, conflicts, duplicate singletons,\n"
+		      "database integrity), changing nothing. Recovery itself runs at start-up.\n",
+		      &dry_run);
+	if (r)
+		return r < 0 ? 0 : r;
+	if (!dry_run)
+		return pw_cli_usage("recover", "--dry-run is required: recovery proper runs when "
+				    "portwatchd starts");
+	r = pw_cli_call(cli, "recover", NULL, &res);
+	if (r)
+		return r;
+	if (cli->json) {
+		pw_cli_print_json(res);
+		json_decref(res);
+		return 0;
+	}
+	json_array_foreach(json_object_get(res, "steps"), i, st) {
+		printf("%-11s %lld%s%s\n", str(st, "step"), (long long)num(st, "count"),
+		       *str(st, "result") ? "  " : "", str(st, "result"));
+		json_array_foreach(json_object_get(st, "actions"), k, a)
+			printf("  would %s\n", json_string_value(a));
+	}
+	json_decref(res);
+	return 0;
+}

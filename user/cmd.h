@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Control-socket command handlers, dispatched by name from a table. */
+#ifndef PW_CMD_H
+#define PW_CMD_H
+
+#include <jansson.h>
+#include "daemon.h"
+
+typedef void (*pw_cmd_fn)(struct pw_daemon *d, struct pw_client *c, json_t *args);
+
+/* cmd_ports.c */
+void pw_cmd_ports(struct pw_daemon *d, struct pw_client *c, json_t *args);
+void pw_cmd_watch(struct pw_daemon *d, struct pw_client *c, json_t *args);
+void pw_cmd_status(struct pw_daemon *d, struct pw_client *c, json_t *args);
+/* JSON of a port-map socket, the `ports` schema. */
+json_t *pw_sock_json(const struct pw_sock *s);
+
+/* cmd_alloc.c */
+void pw_cmd_allocate(struct pw_daemon *d, struct pw_client *c, json_t *args);
+void pw_cmd_release(struct pw_daemon *d, struct pw_client *c, json_t *args);
+void pw_cmd_list(struct pw_daemon *d, struct pw_client *c, json_t *args);
+void pw_cmd_check(struct pw_daemon *d, struct pw_client *c, json_t *args);
+void pw_cmd_types(struct pw_daemon *d, struct pw_client *c, json_t *args);
+void pw_cmd_audit(struct pw_daemon *d, struct pw_client *c, json_t *args);
+
+/* cmd_health.c */
+void pw_cmd_health(struct pw_daemon *d, struct pw_client *c, json_t *args);
+void pw_cmd_metrics(struct pw_daemon *d, struct pw_client *c, json_t *args);
+void pw_cmd_recover(struct pw_daemon *d, struct pw_client *c, json_t *args);
+
+#endif

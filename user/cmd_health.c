@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Health commands: health, metrics, recover. */
+#include <stdlib.h>
+
+#include "allocs.h"
+#include "cmd.h"
+#include "metrics.h"
+
+static const char *evidence_name(enum pw_sm_evidence e)
+{
+	switch (e) {
+	case PW_SM_EV_EVENT:
+		return "event";
+	case PW_SM_EV_POLL:
+		return "poll";
+	case PW_SM_EV_CHECK:
+		return "check";
+	case PW_SM_EV_TIMER:
+		return "timer";
+	default:
+		return "none";
+	}
+}
+
+void pw_cmd_health(struct pw_daemon *d, struct pw_client *c, json_t *args)
+{
+	struct pw_allocs *as = d->allocs;
+	unsigned by_state[PW_ALLOC_STATE_MAX] = { 0 };
+	uint64_t now = pw_now_ms();
+	json_t *arr = json_array(), *tot = json_object();
+
+	(void) args;
+	for (size_t i = 0; i < as->n; i++) {
+		const struct pw_alloc_rt *r = &as->v[i];
+
+		by_state[r->a.state]++;
+		json_array_append_new(arr, json_pack(
+			"{s:I, s:i, s:s, s:s, s:i, s:s, s:s, s:I, s:i, s:s, s:I}",
+			"id", (json_int_t)r->a.id, "port", r->a.port, "service_type",
+			r->a.service_type, "name", r->a.name, "pid", (int)r->a.pid, "state",
+			pw_alloc_state_name(r->a.state), "last_evidence",
+			evidence_name(r->sm.last_evidence), "last_evidence_age_ms",
+			(json_int_t)(r->sm.last_evidence_ms ? now - r->sm.last_evidence_ms : 0),
+			"consecutive_failures", (int)r->sm.poll_failures, "last_check",
+			r->last_check, "grace_remaining_ms",
+			(json_int_t)(r->sm.grace_deadline_ms > now ? r->sm.grace_deadline_ms - now : 0)));
+	}
+	for (int s = 0; s < PW_ALLOC_STATE_MAX; s++)
+		json_object_set_new(tot, pw_alloc_state_name(s), json_integer(by_state[s]));
+	pw_client_send(c, pw_proto_ok(json_pack(
+		"{s:o, s:{s:I, s:o, s:I, s:I, s:I, s:I, s:I}}", "allocations", arr, "totals", "total",
+		(json_int_t)as->n, "by_state", tot, "health_checks_total",
+		(json_int_t)as->m.health_checks_total, "health_checks_healthy",
+		(json_int_t)as->m.health_checks_healthy, "health_checks_unhealthy",
+		(json_int_t)as->m.health_checks_unhealthy, "stale_allocations_cleaned_total",
+		(json_int_t)as->m.stale_cleaned_total, "health_polls_total",
+		(json_int_t)as->m.health_polls_total)));
+}
+
+void pw_cmd_metrics(struct pw_daemon *d, struct pw_client *c, json_t *args)
+{
+	char *text = pw_metrics_render(d);
+
+	(void) args;
+	if (!text) {
+		pw_client_send(c, pw_proto_error(PW_E_INTERNAL, "out of memory"));
+		return;
+	}
+	pw_client_send(c, pw_proto_ok(json_pack("{s:s}", "text", text)));
+	free(text);
+}
+
+void pw_cmd_recover(struct pw_daemon *d, struct pw_client *c, json_t *args)
+{
+	json_t *rep;
+
+	(void) args;
+	/* always a dry run from the socket: recovery proper runs at start-up,
+	 * before any request is served */
+	rep = pw_recovery_run(d, true, false);
+	if (!rep) {
+		pw_client_send(c, pw_proto_error(PW_E_INTERNAL, "out of memory"));
+		return;
+	}
+	json_object_set(rep, "last_startup", d->allocs->recovery ? d->allocs->recovery : json_null());
+	pw_client_send(c, pw_proto_ok(rep));
+}

@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The daemon configuration: service types with their port ranges, and the
+ * recovery knobs. The file format is Styxy's (a Node.js port coordinator), so
+ * an existing Styxy config loads unchanged:
+ *
+ *   {
+ *     "service_types": {
+ *       "dev": {
+ *         "description": "...",
+ *         "port_range": [3000, 3099],            required, 1 <= lo <= hi <= 65535
+ *         "preferred_ports": [3000, 3001],       each within port_range
+ *         "instance_behavior": "single",         or "multi" (the default)
+ *         "manual_allocations": {                ports reserved globally, any range
+ *           "chromadb": { "port": 9999, "description": "..." }
+ *         },
+ *         "multi_instance_pattern": "...",       accepted, ignored
+ *         "examples": [...],                     accepted, ignored
+ *         "health_check": {                      portwatch extension, see below
+ *           "type": "http", "path": "/health",
+ *           "interval_ms": 5000, "timeout_ms": 1000, "retries": 1
+ *         }
+ *       }
+ *     },
+ *     "recovery": {
+ *       "port_conflict": { "enabled", "check_availability", "max_retries",
+ *                          "backoff_ms", "backoff_multiplier", "conflict_hold_ms" },
+ *       "health_monitoring": { "enabled", "check_interval_ms", "max_failures",
+ *                              "cleanup_stale_allocations", "grace_period_ms",
+ *                              "fast_interval_ms" },
+ *       "system_recovery": { "enabled", "run_on_startup", "backup_corrupted_state",
+ *                            "max_recovery_attempts" }
+ *     }
+ *   }
+ *
+ * "health_check" (portwatch only; Styxy ignores unknown keys too) adds an
+ * active check on top of the passive socket tracking:
+ *   "type": "tcp"      connect() to the allocated port on localhost;
+ *           "http"     GET "path" (default "/") on the allocated port, or
+ *                      the full "url" instead (not both); 2xx/3xx is healthy;
+ *           "command"  run "command" (required); exit status 0 is healthy.
+ *   "interval_ms"  between checks, default recovery.health_monitoring.check_interval_ms;
+ *   "timeout_ms"   per attempt, default min(1000, interval_ms), at most interval_ms;
+ *   "retries"      extra attempts before a check counts as failed, default 0.
+ *
+ * Keys missing from a file keep the built-in defaults (pw_config_default()),
+ * except "service_types": when present it replaces the built-in types.
+ * Unknown keys ("_meta", "instance_templates", "auto_allocation", ...) are
+ * ignored with a debug message.
+ */
+#ifndef PW_CONFIG_H
+#define PW_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct pw_manual_alloc {
+	char *name;
+	uint16_t port;
+	char *description;		/* never NULL, may be "" */
+};
+
+struct pw_check {
+	enum { PW_CHECK_TCP, PW_CHECK_HTTP, PW_CHECK_CMD } kind;
+	char *target;			/* http: "/path" or URL; command: command line; tcp: NULL */
+	int interval_ms, timeout_ms, retries;
+};
+
+struct pw_service_type {
+	char *name;			/* shorter than PW_TYPE_MAX (alloc.h) */
+	char *description;		/* never NULL, may be "" */
+	uint16_t range_lo, range_hi;	/* inclusive */
+	uint16_t *preferred;		/* each within the range, in the file's order */
+	size_t n_preferred;
+	bool single;			/* instance_behavior "single" */
+	struct pw_manual_alloc *manual;
+	size_t n_manual;
+	struct pw_check *check;		/* optional active health check, NULL if none */
+};
+
+struct pw_config {
+	struct pw_service_type *types;	/* in the file's order */
+	size_t n_types;
+	struct {
+		bool enabled, check_availability;
+		int max_retries;
+		int backoff_ms;
+		double backoff_multiplier;	/* >= 1 */
+		int conflict_hold_ms;
+	} port_conflict;
+	struct {
+		bool enabled;
+		int check_interval_ms;
+		int max_failures;
+		bool cleanup_stale_allocations;
+		int grace_period_ms;
+		int fast_interval_ms;
+	} health;
+	struct {
+		bool enabled, run_on_startup, backup_corrupted_state;
+		int max_recovery_attempts;
+	} system_recovery;
+};
+
+/*
+ * Load a config. 0 with *ret set, or -EINVAL (bad JSON or content), -ENOMEM,
+ * -ENOENT / -errno (file unreadable), with *ret untouched and @err holding a
+ * message naming the JSON key path and the value, e.g.
+ * "service_types.dev.port_range: inverted range [3099, 3000]", or the line and
+ * column of a JSON syntax error. Messages do not repeat the file name except
+ * when the file cannot be opened. @err may be NULL when @errlen is 0.
+ */
+int pw_config_load_file(const char *path, struct pw_config **ret, char *err, size_t errlen);
+int pw_config_load_string(const char *json, struct pw_config **ret, char *err, size_t errlen);
+
+/* The built-in configuration, used when there is no config file. 0 or -ENOMEM. */
+int pw_config_default(struct pw_config **ret);
+void pw_config_free(struct pw_config *c);
+
+/*
+ * Checks across service types: no two port ranges overlap, no port is
+ * manually allocated twice. 0 or -EINVAL with @err set. The loader calls it;
+ * exposed for configs built in code.
+ */
+int pw_config_validate(const struct pw_config *c, char *err, size_t errlen);
+
+/* NULL when there is no such type. */
+const struct pw_service_type *pw_config_find_type(const struct pw_config *c, const char *name);
+/*
+ * true when a manual allocation of any type reserves @port; *by_name (if
+ * by_name is not NULL) then points at that allocation's name.
+ */
+bool pw_config_port_reserved(const struct pw_config *c, uint16_t port, const char **by_name);
+
+#endif

@@ -1,0 +1,444 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Daemon core: start-up order, the kernel event path into the port map, and
+ * the snapshot-based resync used at start, after ring-buffer drops, and as
+ * the only source in polling mode.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "allocs.h"
+#include "bpfwatch.h"
+#include "config.h"
+#include "daemon.h"
+#include "log.h"
+#include "snapshot.h"
+#include "store.h"
+
+#define RESYNC_MIN_GAP_MS 100
+
+static const struct pw_server_limits server_limits = {
+	.max_clients = 4096,
+	.max_out_bytes = 8 << 20,
+	.partial_timeout_ms = 5000,
+	.idle_timeout_ms = 60000,
+};
+
+void pw_daemon_broadcast(struct pw_daemon *d, json_t *obj)
+{
+	char *s;
+	size_t n;
+
+	if (!obj)
+		return;
+	s = json_dumps(obj, JSON_COMPACT);
+	json_decref(obj);
+	if (!s)
+		return;
+	n = strlen(s);
+	s[n] = '\n';	/* json_dumps allocated n + 1 bytes: replace the NUL */
+	pw_server_broadcast(d->server, s, n + 1);
+	free(s);
+}
+
+static bool has_watchers(struct pw_daemon *d)
+{
+	struct pw_server_stats st;
+
+	if (!d->server)
+		return false;
+	pw_server_stats(d->server, &st);
+	return st.watchers > 0;
+}
+
+void pw_daemon_event(struct pw_daemon *d, const struct pw_event *ev, bool from_kernel)
+{
+	struct pw_sock removed;
+	struct pw_event out = *ev;
+	int r;
+
+	if (ev->kind >= PW_EV_KIND_MAX)
+		return;
+	/* Events older than the snapshot just taken are already reflected in it;
+	 * replaying them could resurrect a socket whose close was dropped. */
+	if (from_kernel && ev->ts_ns < d->skip_before_ns && ev->kind != PW_EV_EXIT)
+		return;
+	d->events[ev->kind]++;
+	r = pw_portmap_apply(d->map, ev, &removed);
+	if (r < 0) {
+		pw_warn("port map: out of memory, scheduling a resync");
+		d->resync_pending = true;
+		return;
+	}
+	if (from_kernel && r != PW_PM_NONE) {
+		uint64_t now = pw_now_ns();
+
+		if (now > ev->ts_ns)
+			pw_hist_record(&d->latency, now - ev->ts_ns);
+	}
+	/* sock_release cannot read the port: describe the socket that went */
+	if (ev->kind == PW_EV_CLOSE) {
+		if (r != PW_PM_REMOVED)
+			return;
+		pw_sock_to_event(&removed, PW_EV_CLOSE, &out);
+		out.ts_ns = ev->ts_ns;
+	}
+	if (ev->kind == PW_EV_LISTEN || ev->kind == PW_EV_UNLISTEN) {
+		const struct pw_sock *s = pw_portmap_find(d->map, ev->cookie);
+
+		if (!s)
+			return;
+		pw_sock_to_event(s, ev->kind, &out);
+		out.ts_ns = ev->ts_ns;
+	}
+	if (d->allocs)
+		pw_allocs_on_event(d, &out, from_kernel);
+	if (has_watchers(d))
+		pw_daemon_broadcast(d, pw_proto_event_json(&out));
+}
+
+static int ring_event(void *ctx, const struct pw_event *ev)
+{
+	pw_daemon_event(ctx, ev, true);
+	return 0;
+}
+
+static void snapshot_change(void *ctx, const struct pw_event *ev)
+{
+	struct pw_daemon *d = ctx;
+
+	if (d->allocs)
+		pw_allocs_on_event(d, ev, false);
+	if (has_watchers(d))
+		pw_daemon_broadcast(d, pw_proto_event_json(ev));
+}
+
+int pw_daemon_resync(struct pw_daemon *d, bool count_as_resync)
+{
+	struct pw_snapshot snap = { 0 };
+	uint64_t start = pw_now_ns();
+	int changes, err;
+
+	if (d->bpf)
+		pw_bpf_report_all_releases(d->bpf, true);
+	err = pw_snapshot_take(&snap);
+	if (err) {
+		if (d->bpf)
+			pw_bpf_report_all_releases(d->bpf, false);
+		return err;
+	}
+	changes = pw_portmap_sync(d->map, snap.socks, snap.n, snapshot_change, d);
+	if (d->bpf) {
+		for (size_t i = 0; i < snap.n; i++) {
+			(void) pw_bpf_track_socket(d->bpf, snap.socks[i].cookie);
+			if (snap.socks[i].pid)
+				(void) pw_bpf_track_pid(d->bpf, snap.socks[i].pid);
+		}
+		/* releases that raced the snapshot are in the ring now */
+		d->skip_before_ns = start;
+		(void) pw_bpf_consume(d->bpf);
+		pw_bpf_report_all_releases(d->bpf, false);
+		(void) pw_bpf_consume(d->bpf);
+		d->skip_before_ns = 0;
+	}
+	d->snapshots++;
+	d->last_resync_ms = pw_now_ms();
+	if (count_as_resync) {
+		d->resyncs++;
+		if (has_watchers(d))
+			pw_daemon_broadcast(d, json_pack("{s:s, s:I, s:I, s:i, s:I}", "event",
+							 "resync", "ts_ns", (json_int_t)pw_now_ns(),
+							 "sockets", (json_int_t)snap.n, "changes",
+							 changes < 0 ? 0 : changes, "resyncs",
+							 (json_int_t)d->resyncs));
+	}
+	pw_snapshot_free(&snap);
+	if (changes < 0)
+		return changes;
+	if (d->allocs)
+		pw_allocs_after_snapshot(d);
+	return 0;
+}
+
+static void resync_now(struct pw_daemon *d)
+{
+	int err;
+
+	d->resync_pending = false;
+	err = pw_daemon_resync(d, true);
+	if (err)
+		pw_warn("resync failed: %s", strerror(-err));
+}
+
+static void check_drops(struct pw_daemon *d)
+{
+	uint64_t dropped = pw_bpf_dropped(d->bpf);
+	uint64_t now;
+
+	if (dropped > d->dropped_seen) {
+		if (has_watchers(d))
+			pw_daemon_broadcast(d, json_pack("{s:s, s:I, s:I}", "event", "drops",
+							 "ts_ns", (json_int_t)pw_now_ns(),
+							 "dropped", (json_int_t)dropped));
+		pw_debug("ring buffer dropped %llu events, resyncing",
+			 (unsigned long long)(dropped - d->dropped_seen));
+		d->dropped_seen = dropped;
+		d->resync_pending = true;
+	}
+	if (!d->resync_pending)
+		return;
+	/* under sustained drops, resync at most every RESYNC_MIN_GAP_MS */
+	now = pw_now_ms();
+	if (now - d->last_resync_ms >= RESYNC_MIN_GAP_MS)
+		resync_now(d);
+	else
+		(void) pw_timerfd_arm(d->resync_io.fd, RESYNC_MIN_GAP_MS - (now - d->last_resync_ms), 0);
+}
+
+static int on_ring(struct pw_io *io, uint32_t events)
+{
+	struct pw_daemon *d = io->data;
+	int n;
+
+	(void) events;
+	n = pw_bpf_consume(d->bpf);
+	if (n < 0 && n != -EINTR)
+		pw_warn("ring buffer: %s", strerror(-n));
+	check_drops(d);
+	return 0;
+}
+
+static int on_resync_timer(struct pw_io *io, uint32_t events)
+{
+	struct pw_daemon *d = io->data;
+
+	(void) events;
+	pw_timerfd_ack(io->fd);
+	if (d->resync_pending)
+		resync_now(d);
+	return 0;
+}
+
+static int on_poll_timer(struct pw_io *io, uint32_t events)
+{
+	struct pw_daemon *d = io->data;
+	int err;
+
+	(void) events;
+	pw_timerfd_ack(io->fd);
+	err = pw_daemon_resync(d, false);
+	if (err)
+		pw_warn("polling snapshot failed: %s", strerror(-err));
+	return 0;
+}
+
+static int on_signal(struct pw_io *io, uint32_t events)
+{
+	struct pw_daemon *d = io->data;
+	struct signalfd_siginfo si;
+
+	(void) events;
+	while (read(io->fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM) {
+			pw_info("%s received, shutting down", strsignal((int)si.ssi_signo));
+			pw_loop_quit(d->loop, 0);
+		} else if (si.ssi_signo == SIGCHLD && d->allocs) {
+			pw_allocs_on_sigchld(d);
+		}
+	}
+	return 0;
+}
+
+/* Refuse to start over a live daemon; a dead one's socket file is replaced. */
+static int check_socket_free(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char dir[PATH_MAX], *slash;
+	int fd, r;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		pw_err("--socket: path longer than %zu bytes: %s", sizeof(sa.sun_path) - 1, path);
+		return -ENAMETOOLONG;
+	}
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	r = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	close(fd);
+	if (r == 0) {
+		pw_err("another portwatchd is already serving %s", path);
+		return -EADDRINUSE;
+	}
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0755) && errno != EEXIST) {
+			r = -errno;
+			pw_err("cannot create %s: %s", dir, strerror(errno));
+			return r;
+		}
+	}
+	return 0;
+}
+
+static int setup_signals(struct pw_daemon *d)
+{
+	sigset_t set;
+	int fd;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGCHLD);
+	if (sigprocmask(SIG_BLOCK, &set, NULL))
+		return -errno;
+	fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	d->signal_io = (struct pw_io){ .fd = fd, .fn = on_signal, .data = d };
+	return pw_loop_add(d->loop, &d->signal_io, EPOLLIN);
+}
+
+static int add_timer(struct pw_daemon *d, struct pw_io *io, pw_io_fn fn)
+{
+	int fd = pw_timerfd_new();
+
+	if (fd < 0)
+		return fd;
+	*io = (struct pw_io){ .fd = fd, .fn = fn, .data = d };
+	return pw_loop_add(d->loop, io, EPOLLIN);
+}
+
+static int start_watching(struct pw_daemon *d)
+{
+	struct pw_bpf_opts bo = { .ringbuf_bytes = d->opts.ringbuf_bytes };
+	int err;
+
+	if (d->opts.no_bpf) {
+		snprintf(d->mode_reason, sizeof(d->mode_reason), "--no-bpf given");
+	} else {
+		err = pw_bpf_new(&d->bpf, &bo, ring_event, d);
+		if (err)
+			snprintf(d->mode_reason, sizeof(d->mode_reason),
+				 "BPF unavailable (%s)", strerror(-err));
+	}
+	if (d->bpf) {
+		d->mode = PW_MODE_BPF;
+		d->ring_io = (struct pw_io){ .fd = pw_bpf_fd(d->bpf), .fn = on_ring, .data = d };
+		err = pw_loop_add(d->loop, &d->ring_io, EPOLLIN);
+		if (!err)
+			err = add_timer(d, &d->resync_io, on_resync_timer);
+		if (err)
+			return err;
+		d->dropped_seen = pw_bpf_dropped(d->bpf);
+		pw_info("mode bpf: hooks %s on cgroup %s", pw_bpf_hooks(d->bpf),
+			pw_bpf_cgroup(d->bpf));
+	} else {
+		d->mode = PW_MODE_POLLING;
+		pw_warn("mode polling only, every %u ms: %s", d->opts.poll_interval_ms,
+			d->mode_reason);
+	}
+	err = pw_daemon_resync(d, false);
+	if (err) {
+		pw_err("initial socket snapshot failed: %s", strerror(-err));
+		return err;
+	}
+	if (d->mode == PW_MODE_POLLING) {
+		err = add_timer(d, &d->poll_io, on_poll_timer);
+		if (!err)
+			err = pw_timerfd_arm(d->poll_io.fd, d->opts.poll_interval_ms,
+					     d->opts.poll_interval_ms);
+	}
+	return err;
+}
+
+int pw_daemon_init(struct pw_daemon *d, const struct pw_daemon_opts *opts)
+{
+	int err;
+
+	memset(d, 0, sizeof(*d));
+	d->opts = *opts;
+	d->signal_io.fd = d->ring_io.fd = d->poll_io.fd = d->resync_io.fd = -1;
+	d->started_ns = pw_now_ns();
+	pw_log_route_libbpf();
+
+	err = pw_allocs_load_config(d);	/* a bad config never starts a half-configured daemon */
+	if (err)
+		return err;
+	err = check_socket_free(opts->socket_path);
+	if (err)
+		return err;
+	err = pw_loop_new(&d->loop);
+	if (!err)
+		err = pw_portmap_new(&d->map);
+	if (!err)
+		err = setup_signals(d);
+	if (err) {
+		pw_err("start-up: %s", strerror(-err));
+		return err;
+	}
+	(void) pw_netns_cookie_self(&d->self_netns);
+	err = start_watching(d);
+	if (err)
+		return err;
+	/* state and recovery run against a complete port map */
+	err = pw_allocs_init(d);
+	if (err)
+		return err;
+	/* the control socket opens last: no request sees half-built state */
+	err = pw_server_new(&d->server, d->loop, opts->socket_path, &server_limits,
+			    pw_daemon_request, d);
+	if (err) {
+		pw_err("control socket %s: %s", opts->socket_path, strerror(-err));
+		return err;
+	}
+	pw_info("ready: %zu sockets in the port map, control socket %s",
+		pw_portmap_size(d->map), opts->socket_path);
+	return 0;
+}
+
+int pw_daemon_run(struct pw_daemon *d)
+{
+	return pw_loop_run(d->loop);
+}
+
+static void close_io(struct pw_daemon *d, struct pw_io *io)
+{
+	if (io->fd < 0)
+		return;
+	pw_loop_del(d->loop, io);
+	close(io->fd);
+	io->fd = -1;
+}
+
+void pw_daemon_fini(struct pw_daemon *d)
+{
+	pw_server_free(d->server);
+	d->server = NULL;
+	pw_allocs_fini(d);
+	if (d->loop) {
+		close_io(d, &d->signal_io);
+		close_io(d, &d->poll_io);
+		close_io(d, &d->resync_io);
+		if (d->bpf)
+			pw_loop_del(d->loop, &d->ring_io);
+	}
+	pw_bpf_free(d->bpf);
+	pw_portmap_free(d->map);
+	pw_loop_free(d->loop);
+	memset(d, 0, sizeof(*d));
+}

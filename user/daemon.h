@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* The daemon's state, passed around instead of globals. */
+#ifndef PW_DAEMON_H
+#define PW_DAEMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <signal.h>
+#include "hist.h"
+#include "loop.h"
+#include "portmap.h"
+#include "proto.h"
+#include "server.h"
+
+struct pw_bpf;
+struct pw_config;
+struct pw_store;
+struct pw_allocs;
+
+#define PW_DEFAULT_SOCKET "/run/portwatch/portwatch.sock"
+#define PW_DEFAULT_STATE_DIR "/var/lib/portwatch"
+#define PW_DEFAULT_CONFIG "/etc/portwatch/portwatch.json"
+
+struct pw_daemon_opts {
+	const char *socket_path;
+	const char *state_dir;
+	const char *config_path;	/* NULL: PW_DEFAULT_CONFIG if it exists, else built-in */
+	bool config_explicit;		/* --config given: a missing file is an error */
+	bool no_bpf;
+	size_t ringbuf_bytes;
+	unsigned poll_interval_ms;	/* polling mode snapshot period */
+	const char *metrics_listen;	/* ADDR:PORT or NULL */
+};
+
+enum pw_mode {
+	PW_MODE_BPF,
+	PW_MODE_POLLING,
+};
+
+struct pw_daemon {
+	struct pw_daemon_opts opts;
+	struct pw_loop *loop;
+	struct pw_server *server;
+	struct pw_bpf *bpf;
+	struct pw_portmap *map;
+	struct pw_config *cfg;
+	struct pw_store *store;
+	struct pw_allocs *allocs;
+	enum pw_mode mode;
+	bool config_failed;		/* init failed on the configuration: exit 3 */
+	char mode_reason[256];		/* why polling, when it is */
+	__u64 self_netns;		/* host netns cookie (the daemon's own) */
+
+	struct pw_io signal_io;
+	struct pw_io ring_io;
+	struct pw_io poll_io;		/* polling-mode snapshots */
+	struct pw_io resync_io;		/* rate-limited resync after drops */
+
+	uint64_t started_ns;
+	uint64_t events[PW_EV_KIND_MAX];
+	uint64_t dropped_seen;		/* BPF drop counter at the last check */
+	uint64_t resyncs;
+	uint64_t snapshots;
+	uint64_t last_resync_ms;
+	bool resync_pending;
+	uint64_t skip_before_ns;	/* while draining after a snapshot */
+	struct pw_hist latency;		/* event ts -> map updated */
+};
+
+/* Set up everything (config, state, BPF or polling, snapshot, control
+ * socket) in that order. Returns 0 or -errno, logged. */
+int pw_daemon_init(struct pw_daemon *d, const struct pw_daemon_opts *opts);
+int pw_daemon_run(struct pw_daemon *d);
+void pw_daemon_fini(struct pw_daemon *d);
+
+/* Handle one event from BPF (or synthesized by a snapshot diff). */
+void pw_daemon_event(struct pw_daemon *d, const struct pw_event *ev, bool from_kernel);
+/* Take a snapshot and make the map equal to it; changes go to watchers. */
+int pw_daemon_resync(struct pw_daemon *d, bool count_as_resync);
+
+/* Send a JSON object to every watcher (steals obj). */
+void pw_daemon_broadcast(struct pw_daemon *d, json_t *obj);
+
+/* Request dispatch (cmd_*.c). */
+void pw_daemon_request(void *ctx, struct pw_client *c, struct pw_request *req);
+
+#endif

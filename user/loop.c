@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: GPL-2.0
+/* epoll event loop with deferred frees, and timerfd/clock helpers. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "loop.h"
+
+#define MAX_EVENTS 64
+
+struct deferred {
+	void (*fn)(void *);
+	void *ptr;
+};
+
+struct pw_loop {
+	int epfd;
+	bool quit;
+	int quit_code;
+	struct deferred *deferred;
+	size_t n_deferred, cap_deferred;
+};
+
+int pw_loop_new(struct pw_loop **ret)
+{
+	struct pw_loop *l = calloc(1, sizeof(*l));
+
+	if (!l)
+		return -ENOMEM;
+	l->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (l->epfd < 0) {
+		int err = -errno;
+
+		free(l);
+		return err;
+	}
+	*ret = l;
+	return 0;
+}
+
+static void run_deferred(struct pw_loop *l)
+{
+	for (size_t i = 0; i < l->n_deferred; i++)
+		l->deferred[i].fn(l->deferred[i].ptr);
+	l->n_deferred = 0;
+}
+
+void pw_loop_free(struct pw_loop *l)
+{
+	if (!l)
+		return;
+	run_deferred(l);
+	free(l->deferred);
+	close(l->epfd);
+	free(l);
+}
+
+int pw_loop_add(struct pw_loop *l, struct pw_io *io, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = io };
+
+	io->dead = false;
+	return epoll_ctl(l->epfd, EPOLL_CTL_ADD, io->fd, &ev) ? -errno : 0;
+}
+
+int pw_loop_mod(struct pw_loop *l, struct pw_io *io, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = io };
+
+	return epoll_ctl(l->epfd, EPOLL_CTL_MOD, io->fd, &ev) ? -errno : 0;
+}
+
+void pw_loop_del(struct pw_loop *l, struct pw_io *io)
+{
+	if (io->fd >= 0)
+		(void) epoll_ctl(l->epfd, EPOLL_CTL_DEL, io->fd, NULL);
+	io->dead = true;
+}
+
+int pw_loop_defer_free(struct pw_loop *l, void (*fn)(void *), void *ptr)
+{
+	if (l->n_deferred == l->cap_deferred) {
+		size_t ncap = l->cap_deferred ? l->cap_deferred * 2 : 16;
+		struct deferred *nd = realloc(l->deferred, ncap * sizeof(*nd));
+
+		if (!nd) {
+			/* cannot defer: freeing now is only safe outside dispatch,
+			 * so leak rather than risk a use after free */
+			return -ENOMEM;
+		}
+		l->deferred = nd;
+		l->cap_deferred = ncap;
+	}
+	l->deferred[l->n_deferred++] = (struct deferred){ fn, ptr };
+	return 0;
+}
+
+void pw_loop_quit(struct pw_loop *l, int code)
+{
+	l->quit = true;
+	l->quit_code = code;
+}
+
+int pw_loop_run(struct pw_loop *l)
+{
+	struct epoll_event evs[MAX_EVENTS];
+
+	while (!l->quit) {
+		int n = epoll_wait(l->epfd, evs, MAX_EVENTS, -1);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		for (int i = 0; i < n && !l->quit; i++) {
+			struct pw_io *io = evs[i].data.ptr;
+			int r;
+
+			if (io->dead)
+				continue;
+			r = io->fn(io, evs[i].events);
+			if (r < 0) {
+				run_deferred(l);
+				return r;
+			}
+		}
+		run_deferred(l);
+	}
+	return l->quit_code;
+}
+
+int pw_timerfd_new(void)
+{
+	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
+}
+
+int pw_timerfd_arm(int fd, uint64_t first_ms, uint64_t interval_ms)
+{
+	struct itimerspec its = {
+		.it_value = { first_ms / 1000, (first_ms % 1000) * 1000000 },
+		.it_interval = { interval_ms / 1000, (interval_ms % 1000) * 1000000 },
+	};
+
+	return timerfd_settime(fd, 0, &its, NULL) ? -errno : 0;
+}
+
+uint64_t pw_timerfd_ack(int fd)
+{
+	uint64_t n = 0;
+
+	if (read(fd, &n, sizeof(n)) != sizeof(n))
+		return 0;
+	return n;
+}
+
+uint64_t pw_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t pw_now_ms(void)
+{
+	return pw_now_ns() / 1000000ull;
+}
+
+int64_t pw_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}

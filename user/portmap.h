@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The live port map: every bound TCP/UDP socket the daemon knows of, fed by
+ * BPF events and snapshots. Pure data structure, no I/O.
+ *
+ * Sockets are identified by their cookie (SO_REUSEPORT lets several sockets
+ * share netns/protocol/address/port); a per-port index answers "who holds
+ * port P" in O(sockets on P).
+ */
+#ifndef PW_PORTMAP_H
+#define PW_PORTMAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/types.h>
+#include "pw_event.h"
+
+struct pw_sock {
+	__u64 cookie;
+	__u64 netns;
+	__u64 bound_ns;		/* CLOCK_MONOTONIC time of the bind (event ts) */
+	__u32 pid;
+	__u32 uid;
+	__u16 port;
+	__u8 proto;
+	__u8 family;
+	__u8 state;		/* enum pw_sock_state */
+	__u8 addr[16];
+	char comm[PW_COMM_LEN];
+	/* private: */
+	__u32 gen;
+	__u32 port_prev, port_next;	/* per-port chain, slot indices + 1 */
+};
+
+enum pw_portmap_change {
+	PW_PM_NONE = 0,
+	PW_PM_ADDED,
+	PW_PM_UPDATED,		/* state changed (listen / unlisten) */
+	PW_PM_REMOVED,
+};
+
+struct pw_portmap;
+
+int pw_portmap_new(struct pw_portmap **ret);
+void pw_portmap_free(struct pw_portmap *m);
+
+/*
+ * Apply one event. BIND adds (or refreshes) the socket, CLOSE removes it,
+ * LISTEN/UNLISTEN change its state; EXIT changes nothing. Idempotent, so an
+ * event that raced a snapshot can be applied after it. Returns the change
+ * (>= 0) or -ENOMEM. *out points at the entry (or a copy of the removed one
+ * in *removed when non-NULL).
+ */
+int pw_portmap_apply(struct pw_portmap *m, const struct pw_event *ev, struct pw_sock *removed);
+
+/*
+ * Make the map equal to a snapshot. fn (may be NULL) is told of each change as
+ * a synthesized event: BIND for new sockets, LISTEN/UNLISTEN for state
+ * changes, CLOSE for sockets the snapshot no longer has. Returns the number of
+ * changes or -ENOMEM (the map is then partially synced and still consistent).
+ */
+typedef void (*pw_portmap_change_fn)(void *ctx, const struct pw_event *ev);
+int pw_portmap_sync(struct pw_portmap *m, const struct pw_event *snap, size_t n,
+		    pw_portmap_change_fn fn, void *ctx);
+
+size_t pw_portmap_size(const struct pw_portmap *m);
+const struct pw_sock *pw_portmap_find(const struct pw_portmap *m, __u64 cookie);
+
+/* Iterate every socket: *iter starts at 0; returns NULL at the end. */
+const struct pw_sock *pw_portmap_next(const struct pw_portmap *m, size_t *iter);
+
+/* Iterate the sockets on a port (all netns, protocols, addresses). */
+const struct pw_sock *pw_portmap_port_first(const struct pw_portmap *m, __u16 port);
+const struct pw_sock *pw_portmap_port_next(const struct pw_portmap *m, const struct pw_sock *s);
+
+/* Fill a BIND event describing s (for the watch stream and snapshots). */
+void pw_sock_to_event(const struct pw_sock *s, __u8 kind, struct pw_event *ev);
+
+#endif

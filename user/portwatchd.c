@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: GPL-2.0
+/* portwatchd: the portwatch daemon. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "allocs.h"
+#include "daemon.h"
+#include "log.h"
+
+#define EXIT_USAGE 2
+#define EXIT_CONFIG 3
+#define DEFAULT_POLL_MS 1000
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"Usage: portwatchd [OPTIONS]\n"
+"\n"
+"Hand out TCP/UDP ports to services and watch every port from the kernel.\n"
+"Runs in the foreground; stop it with SIGINT or SIGTERM.\n"
+"\n"
+"Options:\n"
+"  -s, --socket PATH        control socket (default " PW_DEFAULT_SOCKET ")\n"
+"  -d, --state-dir DIR      state directory (default " PW_DEFAULT_STATE_DIR ")\n"
+"  -c, --config FILE        JSON configuration, Styxy's format accepted\n"
+"                           (default " PW_DEFAULT_CONFIG " if present,\n"
+"                           else built-in defaults)\n"
+"      --check-config       validate the configuration and exit (0 = valid)\n"
+"      --no-bpf             do not load BPF programs: poll the kernel instead\n"
+"      --poll-interval MS   snapshot period in polling mode (default %d)\n"
+"      --ringbuf-size BYTES BPF ring buffer size, power of two (default 4194304)\n"
+"      --metrics-listen ADDR:PORT\n"
+"                           serve Prometheus metrics over HTTP (loopback only\n"
+"                           unless ADDR says otherwise; off by default)\n"
+"  -v, --verbose            debug logging (repeat for libbpf's messages)\n"
+"  -h, --help               this help\n"
+"\n"
+"Exit status: 0 clean shutdown, 1 runtime failure, 2 bad arguments,\n"
+"3 invalid configuration.\n", DEFAULT_POLL_MS);
+}
+
+static int parse_ulong(const char *opt, const char *s, unsigned long min, unsigned long max,
+		       unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 0);
+	if (errno || !*s || *end || *s == '-' || v < min || v > max) {
+		fprintf(stderr, "portwatchd: %s: expected an integer in %lu..%lu, got \"%s\"\n",
+			opt, min, max, s);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "state-dir", required_argument, NULL, 'd' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "check-config", no_argument, NULL, 'C' },
+		{ "no-bpf", no_argument, NULL, 'N' },
+		{ "poll-interval", required_argument, NULL, 'P' },
+		{ "ringbuf-size", required_argument, NULL, 'R' },
+		{ "metrics-listen", required_argument, NULL, 'M' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	struct pw_daemon_opts o = {
+		.socket_path = PW_DEFAULT_SOCKET,
+		.state_dir = PW_DEFAULT_STATE_DIR,
+		.poll_interval_ms = DEFAULT_POLL_MS,
+	};
+	struct pw_daemon d;
+	bool check_only = false;
+	unsigned long v;
+	int verbose = 0, opt, err;
+
+	while ((opt = getopt_long(argc, argv, "s:d:c:vh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 's':
+			o.socket_path = optarg;
+			break;
+		case 'd':
+			o.state_dir = optarg;
+			break;
+		case 'c':
+			o.config_path = optarg;
+			o.config_explicit = true;
+			break;
+		case 'C':
+			check_only = true;
+			break;
+		case 'N':
+			o.no_bpf = true;
+			break;
+		case 'P':
+			if (parse_ulong("--poll-interval", optarg, 10, 3600000, &v))
+				return EXIT_USAGE;
+			o.poll_interval_ms = (unsigned)v;
+			break;
+		case 'R':
+			if (parse_ulong("--ringbuf-size", optarg, 4096, 1ul << 30, &v))
+				return EXIT_USAGE;
+			if (v & (v - 1)) {
+				fprintf(stderr, "portwatchd: --ringbuf-size: %lu is not a power of two\n", v);
+				return EXIT_USAGE;
+			}
+			o.ringbuf_bytes = v;
+			break;
+		case 'M':
+			o.metrics_listen = optarg;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "portwatchd: unexpected argument \"%s\" (see --help)\n", argv[optind]);
+		return EXIT_USAGE;
+	}
+	pw_log_set_level(verbose ? PW_LOG_DEBUG : PW_LOG_INFO);
+	if (!o.config_path && access(PW_DEFAULT_CONFIG, F_OK) == 0)
+		o.config_path = PW_DEFAULT_CONFIG;
+
+	if (check_only)
+		return pw_allocs_check_config(&o) ? EXIT_CONFIG : 0;
+
+	err = pw_daemon_init(&d, &o);
+	if (err) {
+		err = d.config_failed ? EXIT_CONFIG : 1;
+		pw_daemon_fini(&d);
+		return err;
+	}
+	err = pw_daemon_run(&d);
+	pw_daemon_fini(&d);
+	if (err < 0) {
+		pw_err("event loop: %s", strerror(-err));
+		return 1;
+	}
+	return 0;
+}

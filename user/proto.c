@@ -1,0 +1,306 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Control protocol encoding and decoding (jansson). No I/O. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "proto.h"
+
+static const char *const errcode_names[PW_E_MAX] = {
+	[PW_E_OK] = "ok",
+	[PW_E_INTERNAL] = "internal",
+	[PW_E_USAGE] = "usage",
+	[PW_E_NO_DAEMON] = "no_daemon",
+	[PW_E_BAD_REQUEST] = "bad_request",
+	[PW_E_DENIED] = "denied",
+	[PW_E_NOT_FOUND] = "not_found",
+	[PW_E_UNKNOWN_TYPE] = "unknown_service_type",
+	[PW_E_EXHAUSTED] = "exhausted",
+	[PW_E_INVALID_PORT] = "invalid_port",
+	[PW_E_CONFLICT] = "conflict",
+	[PW_E_STORAGE] = "storage",
+	[PW_E_EXISTS] = "exists",
+};
+
+const char *pw_errcode_name(enum pw_errcode c)
+{
+	return (unsigned)c < PW_E_MAX ? errcode_names[c] : "internal";
+}
+
+enum pw_errcode pw_errcode_parse(const char *name)
+{
+	for (int i = 0; i < PW_E_MAX; i++)
+		if (!strcmp(name, errcode_names[i]))
+			return i;
+	return PW_E_INTERNAL;
+}
+
+int pw_errcode_exit(enum pw_errcode c)
+{
+	/* the enum order is the exit code order */
+	return (unsigned)c < PW_E_MAX ? (int)c : 1;
+}
+
+int pw_proto_parse_request(const char *line, size_t len, struct pw_request *req,
+			   char *err, size_t errlen)
+{
+	json_error_t jerr;
+	json_t *root, *v, *cmd, *args;
+
+	memset(req, 0, sizeof(*req));
+	root = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root) {
+		snprintf(err, errlen, "malformed JSON at column %d: %s", jerr.column, jerr.text);
+		return -EINVAL;
+	}
+	if (!json_is_object(root)) {
+		snprintf(err, errlen, "request: expected a JSON object");
+		goto fail;
+	}
+	v = json_object_get(root, "v");
+	if (!v) {
+		snprintf(err, errlen, "v: missing protocol version (this daemon speaks %d)",
+			 PW_PROTO_VERSION);
+		goto fail;
+	}
+	if (!json_is_integer(v) || json_integer_value(v) != PW_PROTO_VERSION) {
+		snprintf(err, errlen, "v: unsupported protocol version (this daemon speaks %d)",
+			 PW_PROTO_VERSION);
+		goto fail;
+	}
+	cmd = json_object_get(root, "cmd");
+	if (!json_is_string(cmd) || !json_string_length(cmd)) {
+		snprintf(err, errlen, "cmd: expected a non-empty string");
+		goto fail;
+	}
+	args = json_object_get(root, "args");
+	if (args && !json_is_object(args)) {
+		snprintf(err, errlen, "args: expected an object");
+		goto fail;
+	}
+	if (!args) {
+		args = json_object();
+		if (!args || json_object_set_new(root, "args", args)) {
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
+	}
+	req->root = root;
+	req->cmd = json_string_value(cmd);
+	req->args = args;
+	return 0;
+fail:
+	json_decref(root);
+	return -EINVAL;
+}
+
+void pw_request_done(struct pw_request *req)
+{
+	json_decref(req->root);
+	memset(req, 0, sizeof(*req));
+}
+
+static char *dump_line(json_t *obj)
+{
+	char *s, *line;
+	size_t n;
+
+	if (!obj)
+		return NULL;
+	s = json_dumps(obj, JSON_COMPACT);
+	json_decref(obj);
+	if (!s)
+		return NULL;
+	n = strlen(s);
+	line = realloc(s, n + 2);
+	if (!line) {
+		free(s);
+		return NULL;
+	}
+	line[n] = '\n';
+	line[n + 1] = '\0';
+	return line;
+}
+
+char *pw_proto_request(const char *cmd, json_t *args)
+{
+	return dump_line(json_pack("{s:i, s:s, s:o}", "v", PW_PROTO_VERSION, "cmd", cmd, "args",
+				   args ? args : json_object()));
+}
+
+char *pw_proto_ok(json_t *result)
+{
+	return dump_line(json_pack("{s:i, s:b, s:o}", "v", PW_PROTO_VERSION, "ok", 1, "result",
+				   result ? result : json_null()));
+}
+
+char *pw_proto_error(enum pw_errcode code, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return dump_line(json_pack("{s:i, s:b, s:{s:s, s:s}}", "v", PW_PROTO_VERSION, "ok", 0,
+				   "error", "code", pw_errcode_name(code), "message", msg));
+}
+
+int pw_proto_parse_response(const char *line, json_t **result, char *msg, size_t msglen)
+{
+	json_t *root, *ok, *e;
+	int ret = -EINVAL;
+
+	root = json_loads(line, 0, NULL);
+	if (!json_is_object(root))
+		goto out;
+	ok = json_object_get(root, "ok");
+	if (json_is_true(ok)) {
+		*result = json_incref(json_object_get(root, "result"));
+		if (!*result)
+			*result = json_null();
+		ret = 0;
+	} else if (json_is_false(ok)) {
+		const char *code, *m;
+
+		e = json_object_get(root, "error");
+		code = json_string_value(json_object_get(e, "code"));
+		m = json_string_value(json_object_get(e, "message"));
+		snprintf(msg, msglen, "%s", m ? m : "unknown error");
+		ret = code ? (int)pw_errcode_parse(code) : PW_E_INTERNAL;
+		if (ret == PW_E_OK)
+			ret = PW_E_INTERNAL;
+	}
+out:
+	json_decref(root);
+	return ret;
+}
+
+int pw_args_u64(json_t *args, const char *key, __u64 *val, char *err, size_t errlen)
+{
+	json_t *v = json_object_get(args, key);
+
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < 0) {
+		snprintf(err, errlen, "args.%s: expected a non-negative integer", key);
+		return -EINVAL;
+	}
+	*val = (__u64)json_integer_value(v);
+	return 1;
+}
+
+int pw_args_u32(json_t *args, const char *key, __u32 max, __u32 *val, char *err, size_t errlen)
+{
+	__u64 v;
+	int r = pw_args_u64(args, key, &v, err, errlen);
+
+	if (r <= 0)
+		return r;
+	if (v > max) {
+		snprintf(err, errlen, "args.%s: %llu is out of range (0-%u)", key,
+			 (unsigned long long)v, max);
+		return -EINVAL;
+	}
+	*val = (__u32)v;
+	return 1;
+}
+
+int pw_args_str(json_t *args, const char *key, const char **val, char *err, size_t errlen)
+{
+	json_t *v = json_object_get(args, key);
+
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_string(v)) {
+		snprintf(err, errlen, "args.%s: expected a string", key);
+		return -EINVAL;
+	}
+	*val = json_string_value(v);
+	return 1;
+}
+
+int pw_args_bool(json_t *args, const char *key, bool *val, char *err, size_t errlen)
+{
+	json_t *v = json_object_get(args, key);
+
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_boolean(v)) {
+		snprintf(err, errlen, "args.%s: expected true or false", key);
+		return -EINVAL;
+	}
+	*val = json_is_true(v);
+	return 1;
+}
+
+const char *pw_proto_name(__u8 proto)
+{
+	return proto == IPPROTO_TCP ? "tcp" : proto == IPPROTO_UDP ? "udp" : "other";
+}
+
+const char *pw_family_name(__u8 family)
+{
+	return family == AF_INET ? "ipv4" : family == AF_INET6 ? "ipv6" : "other";
+}
+
+const char *pw_event_kind_name(__u8 kind)
+{
+	static const char *const names[PW_EV_KIND_MAX] = {
+		[PW_EV_BIND] = "bind",
+		[PW_EV_CLOSE] = "close",
+		[PW_EV_LISTEN] = "listen",
+		[PW_EV_UNLISTEN] = "unlisten",
+		[PW_EV_EXIT] = "exit",
+	};
+
+	return kind < PW_EV_KIND_MAX && names[kind] ? names[kind] : "unknown";
+}
+
+const char *pw_sock_state_name(__u8 state)
+{
+	return state == PW_SOCK_LISTENING ? "listening" : "bound";
+}
+
+const char *pw_addr_str(__u8 family, const __u8 addr[16], char *buf, size_t len)
+{
+	if (!inet_ntop(family == AF_INET6 ? AF_INET6 : AF_INET, addr, buf, len))
+		snprintf(buf, len, "?");
+	return buf;
+}
+
+void pw_comm_sanitize(const char *comm, char out[PW_COMM_LEN + 1])
+{
+	size_t i;
+
+	/* comm is whatever the process set: keep JSON valid UTF-8 */
+	for (i = 0; i < PW_COMM_LEN && comm[i]; i++)
+		out[i] = (comm[i] >= 0x20 && comm[i] < 0x7f) ? comm[i] : '?';
+	out[i] = '\0';
+}
+
+json_t *pw_proto_event_json(const struct pw_event *ev)
+{
+	char addr[INET6_ADDRSTRLEN];
+	char comm[PW_COMM_LEN + 1];
+	json_t *o;
+
+	pw_comm_sanitize(ev->comm, comm);
+	if (ev->kind == PW_EV_EXIT)
+		return json_pack("{s:s, s:I, s:I, s:s, s:I, s:i}", "event", "exit", "ts_ns",
+				 (json_int_t)ev->ts_ns, "pid", (json_int_t)ev->pid, "comm", comm,
+				 "uid", (json_int_t)ev->uid, "exit_code", (int)ev->exit_code);
+	o = json_pack("{s:s, s:I, s:s, s:s, s:s, s:i, s:s, s:I, s:s, s:I, s:I, s:I}", "event",
+		      pw_event_kind_name(ev->kind), "ts_ns", (json_int_t)ev->ts_ns, "proto",
+		      pw_proto_name(ev->proto), "family", pw_family_name(ev->family), "addr",
+		      pw_addr_str(ev->family, ev->addr, addr, sizeof(addr)), "port", ev->port,
+		      "state", pw_sock_state_name(ev->state), "pid", (json_int_t)ev->pid, "comm",
+		      comm, "uid", (json_int_t)ev->uid, "netns", (json_int_t)ev->netns, "cookie",
+		      (json_int_t)ev->cookie);
+	return o;
+}

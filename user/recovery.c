@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Start-up recovery (recovery layer 3), run after the port map is built from
+ * the kernel and before the control socket accepts requests:
+ *   adopt    after a state reset, live sockets inside configured ranges
+ *            become allocations so no port in use is handed out again;
+ *   orphans  allocations whose owner is gone (pid absent or start time
+ *            differs) are released; ports held outside the owner tree are
+ *            marked conflict;
+ *   singletons  a single-instance type keeps its newest live allocation.
+ * With dry_run, the same checks report what they would do and change nothing.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "allocs.h"
+#include "config.h"
+#include "log.h"
+#include "proc.h"
+#include "store.h"
+
+static json_t *step(json_t *report, const char *name)
+{
+	json_t *s = json_pack("{s:s, s:i, s:[]}", "step", name, "count", 0, "actions");
+
+	json_array_append_new(json_object_get(report, "steps"), s);
+	return s;
+}
+
+static void note(json_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note(json_t *s, const char *fmt, ...)
+{
+	char buf[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	json_array_append_new(json_object_get(s, "actions"), json_string(buf));
+	json_object_set_new(s, "count", json_integer((json_int_t)json_array_size(
+		json_object_get(s, "actions"))));
+}
+
+static const struct pw_service_type *type_of_port(const struct pw_config *c, uint16_t port)
+{
+	for (size_t i = 0; i < c->n_types; i++)
+		if (port >= c->types[i].range_lo && port <= c->types[i].range_hi)
+			return &c->types[i];
+	return NULL;
+}
+
+static void adopt(struct pw_daemon *d, bool dry_run, json_t *s)
+{
+	const struct pw_sock *sk;
+	size_t it = 0;
+
+	while ((sk = pw_portmap_next(d->map, &it))) {
+		const struct pw_service_type *t;
+		struct pw_alloc a = { 0 };
+		struct pw_proc p;
+
+		if ((d->self_netns && sk->netns != d->self_netns) || !sk->pid)
+			continue;
+		t = type_of_port(d->cfg, sk->port);
+		if (!t || pw_allocs_by_port(d, sk->port))
+			continue;
+		if (pw_proc_read((pid_t)sk->pid, &p))
+			continue;
+		note(s, "adopt port %u (%s) held by pid %u (%s)", sk->port, t->name, sk->pid, p.comm);
+		if (dry_run)
+			continue;
+		snprintf(a.service_type, sizeof(a.service_type), "%s", t->name);
+		snprintf(a.comm, sizeof(a.comm), "%s", p.comm);
+		a.port = sk->port;
+		a.pid = p.pid;
+		a.start_time = p.start_time;
+		a.uid = p.uid;
+		a.state = PW_ALLOC_ADOPTED;
+		a.adopted = true;
+		a.created_at = pw_wall_ms();
+		if (pw_allocs_add(d, &a) == 0)
+			pw_allocs_audit(d, 0, 0, "recover", "ok", a.port, a.id, a.service_type,
+					"adopted from a live socket of pid %d (%s)", a.pid, a.comm);
+	}
+}
+
+static void orphans(struct pw_daemon *d, bool dry_run, json_t *s_orphan, json_t *s_conflict)
+{
+	struct pw_allocs *as = d->allocs;
+
+	for (size_t i = 0; i < as->n;) {
+		struct pw_alloc_rt *r = &as->v[i];
+		int64_t id = r->a.id;
+
+		if (!pw_proc_alive(r->a.pid, r->a.start_time)) {
+			note(s_orphan, "release port %u (%s, id %lld): owner pid %d is gone",
+			     r->a.port, r->a.service_type, (long long)id, r->a.pid);
+			if (!dry_run)
+				(void) pw_allocs_release(d, r, 0, 0, "recovery: owner gone");
+		} else {
+			enum pw_alloc_state before = r->a.state;
+
+			/* the state machine decides bound / listening / conflict */
+			if (!dry_run)
+				pw_allocs_observe(d, r, PW_SM_EV_POLL);
+			if (!dry_run && r->a.state == PW_ALLOC_CONFLICT && before != PW_ALLOC_CONFLICT)
+				note(s_conflict, "port %u (%s, id %lld) held outside the owner tree",
+				     r->a.port, r->a.service_type, (long long)id);
+			if (dry_run && before == PW_ALLOC_CONFLICT)
+				note(s_conflict, "port %u (%s, id %lld) in conflict", r->a.port,
+				     r->a.service_type, (long long)id);
+		}
+		if (i < as->n && as->v[i].a.id == id)
+			i++;
+	}
+}
+
+static void singletons(struct pw_daemon *d, bool dry_run, json_t *s)
+{
+	struct pw_allocs *as = d->allocs;
+
+	for (size_t t = 0; t < d->cfg->n_types; t++) {
+		const struct pw_service_type *ty = &d->cfg->types[t];
+		struct pw_alloc_rt *keep = NULL;
+
+		if (!ty->single)
+			continue;
+		/* newest live one wins: latest created_at, then highest id */
+		for (size_t i = 0; i < as->n; i++) {
+			struct pw_alloc_rt *r = &as->v[i];
+
+			if (strcmp(r->a.service_type, ty->name) || r->a.state == PW_ALLOC_STALE)
+				continue;
+			if (!keep || r->a.created_at > keep->a.created_at ||
+			    (r->a.created_at == keep->a.created_at && r->a.id > keep->a.id))
+				keep = r;
+		}
+		if (!keep)
+			continue;
+		for (size_t i = 0; i < as->n;) {
+			struct pw_alloc_rt *r = &as->v[i];
+			int64_t id = r->a.id, keep_id = keep->a.id;
+
+			if (!strcmp(r->a.service_type, ty->name) && id != keep_id) {
+				note(s, "release port %u (id %lld): singleton %s keeps id %lld",
+				     r->a.port, (long long)id, ty->name, (long long)keep_id);
+				if (!dry_run) {
+					(void) pw_allocs_release(d, r, 0, 0,
+								 "recovery: duplicate singleton");
+					keep = pw_allocs_by_id(d, keep_id);
+				}
+			}
+			if (i < as->n && as->v[i].a.id == id)
+				i++;
+		}
+	}
+}
+
+json_t *pw_recovery_run(struct pw_daemon *d, bool dry_run, bool store_was_reset)
+{
+	const typeof(d->cfg->system_recovery) *sr = &d->cfg->system_recovery;
+	json_t *report, *s;
+	char msg[256];
+	int r;
+
+	report = json_pack("{s:b, s:b, s:I, s:[]}", "dry_run", dry_run, "enabled",
+			   sr->enabled && sr->run_on_startup, "ts_ms", (json_int_t)pw_wall_ms(),
+			   "steps");
+	if (!report)
+		return NULL;
+	s = step(report, "database");
+	r = pw_store_integrity_check(d->store, msg, sizeof(msg));
+	json_object_set_new(s, "result", json_string(r ? msg : "ok"));
+	if (store_was_reset)
+		note(s, "corrupt database moved aside, new one created");
+	if (!dry_run && !(sr->enabled && sr->run_on_startup) && !store_was_reset) {
+		pw_info("recovery: disabled by recovery.system_recovery");
+		return report;
+	}
+	s = step(report, "adopt");
+	if (store_was_reset)
+		adopt(d, dry_run, s);
+	orphans(d, dry_run, step(report, "orphans"), step(report, "conflicts"));
+	singletons(d, dry_run, step(report, "singletons"));
+	if (!dry_run) {
+		size_t n = json_array_size(json_object_get(report, "steps"));
+
+		for (size_t i = 0; i < n; i++) {
+			json_t *st = json_array_get(json_object_get(report, "steps"), i);
+
+			pw_info("recovery: %s: %lld action(s)",
+				json_string_value(json_object_get(st, "step")),
+				(long long)json_integer_value(json_object_get(st, "count")));
+		}
+	}
+	return report;
+}

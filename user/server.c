@@ -1,0 +1,442 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Unix control socket: listener, client buffers, limits and timeouts. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "server.h"
+
+#define READ_CHUNK 4096
+
+struct pw_client {
+	struct pw_io io;
+	struct pw_server *srv;
+	struct pw_client *prev, *next;
+	struct ucred cred;
+	char *in;
+	size_t in_len, in_cap;
+	char *out;
+	size_t out_len, out_off, out_cap;
+	uint64_t last_ms;	/* last complete request or connect */
+	uint64_t partial_ms;	/* when the pending partial request began, 0 if none */
+	unsigned refs;
+	bool watching;
+	bool closed;
+	bool want_out;
+};
+
+struct pw_server {
+	struct pw_loop *loop;
+	struct pw_io listen_io;
+	struct pw_io timer_io;
+	char path[108];
+	struct pw_server_limits lim;
+	pw_request_fn fn;
+	void *ctx;
+	struct pw_client *clients;
+	struct pw_server_stats st;
+	bool timer_armed;
+};
+
+static void client_close(struct pw_client *c);
+
+static void client_destroy(void *p)
+{
+	struct pw_client *c = p;
+
+	free(c->in);
+	free(c->out);
+	free(c);
+}
+
+struct pw_client *pw_client_ref(struct pw_client *c)
+{
+	c->refs++;
+	return c;
+}
+
+void pw_client_unref(struct pw_client *c)
+{
+	if (--c->refs == 0)
+		(void) pw_loop_defer_free(c->srv->loop, client_destroy, c);
+}
+
+const struct ucred *pw_client_cred(const struct pw_client *c)
+{
+	return &c->cred;
+}
+
+static int client_events(struct pw_client *c)
+{
+	uint32_t ev = EPOLLIN | EPOLLRDHUP;
+	bool want = c->out_len > c->out_off;
+
+	if (want == c->want_out)
+		return 0;
+	c->want_out = want;
+	if (want)
+		ev |= EPOLLOUT;
+	return pw_loop_mod(c->srv->loop, &c->io, ev);
+}
+
+static int flush_out(struct pw_client *c)
+{
+	while (c->out_off < c->out_len) {
+		ssize_t n = send(c->io.fd, c->out + c->out_off, c->out_len - c->out_off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				break;
+			return -errno;
+		}
+		c->out_off += (size_t)n;
+	}
+	if (c->out_off == c->out_len)
+		c->out_off = c->out_len = 0;
+	return client_events(c);
+}
+
+static int queue_out(struct pw_client *c, const char *data, size_t len)
+{
+	size_t pending = c->out_len - c->out_off;
+
+	if (c->watching && pending + len > c->srv->lim.max_out_bytes) {
+		c->srv->st.lagged++;
+		return -ENOBUFS;
+	}
+	if (c->out_off && c->out_len + len > c->out_cap) {
+		memmove(c->out, c->out + c->out_off, pending);
+		c->out_len = pending;
+		c->out_off = 0;
+	}
+	if (c->out_len + len > c->out_cap) {
+		size_t ncap = c->out_cap ? c->out_cap : 4096;
+		char *n;
+
+		while (ncap < c->out_len + len)
+			ncap *= 2;
+		n = realloc(c->out, ncap);
+		if (!n)
+			return -ENOMEM;
+		c->out = n;
+		c->out_cap = ncap;
+	}
+	memcpy(c->out + c->out_len, data, len);
+	c->out_len += len;
+	return 0;
+}
+
+void pw_client_send(struct pw_client *c, char *line)
+{
+	if (c->closed) {
+		free(line);
+		return;
+	}
+	if (!line || queue_out(c, line, strlen(line)) || flush_out(c))
+		client_close(c);
+	free(line);
+}
+
+void pw_client_set_watch(struct pw_client *c, bool on)
+{
+	if (c->watching != on)
+		c->srv->st.watchers += on ? 1 : -1;
+	c->watching = on;
+}
+
+void pw_server_broadcast(struct pw_server *s, const char *line, size_t len)
+{
+	struct pw_client *c, *next;
+
+	for (c = s->clients; c; c = next) {
+		next = c->next;
+		if (!c->watching || c->closed)
+			continue;
+		if (queue_out(c, line, len) || flush_out(c))
+			client_close(c);
+	}
+}
+
+static void client_close(struct pw_client *c)
+{
+	struct pw_server *s = c->srv;
+
+	if (c->closed)
+		return;
+	c->closed = true;
+	pw_client_set_watch(c, false);
+	pw_loop_del(s->loop, &c->io);
+	close(c->io.fd);
+	c->io.fd = -1;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		s->clients = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	s->st.clients--;
+	pw_client_unref(c);
+}
+
+/* Reject before closing: say why in one line, best effort. */
+static void reject(int fd, enum pw_errcode code, const char *msg)
+{
+	char *line = pw_proto_error(code, "%s", msg);
+
+	if (line) {
+		(void) !send(fd, line, strlen(line), MSG_NOSIGNAL | MSG_DONTWAIT);
+		free(line);
+	}
+}
+
+static void handle_lines(struct pw_client *c)
+{
+	struct pw_server *s = c->srv;
+	size_t start = 0;
+
+	pw_client_ref(c);
+	while (!c->closed) {
+		char *nl = memchr(c->in + start, '\n', c->in_len - start);
+		struct pw_request req;
+		char err[256];
+		size_t len;
+
+		if (!nl)
+			break;
+		len = (size_t)(nl - (c->in + start));
+		if (len && c->in[start + len - 1] == '\r')
+			len--;
+		if (len) {
+			if (pw_proto_parse_request(c->in + start, len, &req, err, sizeof(err))) {
+				s->st.malformed++;
+				pw_client_send(c, pw_proto_error(PW_E_BAD_REQUEST, "%s", err));
+			} else {
+				s->fn(s->ctx, c, &req);
+				pw_request_done(&req);
+			}
+		}
+		start = (size_t)(nl - c->in) + 1;
+		c->last_ms = pw_now_ms();
+	}
+	if (!c->closed) {
+		memmove(c->in, c->in + start, c->in_len - start);
+		c->in_len -= start;
+		c->partial_ms = c->in_len ? (c->partial_ms ? c->partial_ms : pw_now_ms()) : 0;
+	}
+	pw_client_unref(c);
+}
+
+static int client_io(struct pw_io *io, uint32_t events)
+{
+	struct pw_client *c = io->data;
+
+	if (events & EPOLLOUT) {
+		if (flush_out(c)) {
+			client_close(c);
+			return 0;
+		}
+	}
+	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) {
+		bool eof = false;
+
+		for (int rounds = 0; rounds < 16 && !c->closed; rounds++) {
+			ssize_t n;
+
+			if (c->in_cap - c->in_len < READ_CHUNK) {
+				size_t ncap = c->in_cap ? c->in_cap * 2 : READ_CHUNK * 2;
+				char *nin;
+
+				if (ncap > PW_PROTO_MAX_LINE + READ_CHUNK * 2)
+					ncap = PW_PROTO_MAX_LINE + READ_CHUNK * 2;
+				nin = realloc(c->in, ncap);
+				if (!nin) {
+					client_close(c);
+					return 0;
+				}
+				c->in = nin;
+				c->in_cap = ncap;
+			}
+			n = recv(io->fd, c->in + c->in_len, c->in_cap - c->in_len, MSG_DONTWAIT);
+			if (n < 0) {
+				if (errno == EAGAIN || errno == EINTR)
+					break;
+				client_close(c);
+				return 0;
+			}
+			if (n == 0) {
+				eof = true;
+				break;
+			}
+			c->in_len += (size_t)n;
+			handle_lines(c);
+			if (c->closed)
+				return 0;
+			if (c->in_len > PW_PROTO_MAX_LINE) {
+				c->srv->st.oversized++;
+				reject(io->fd, PW_E_BAD_REQUEST, "request larger than 65536 bytes");
+				client_close(c);
+				return 0;
+			}
+		}
+		/* a half-closed client still gets its answers; watchers stay */
+		if (eof && !c->watching && !c->closed) {
+			(void) flush_out(c);
+			client_close(c);
+		}
+	}
+	return 0;
+}
+
+static int server_accept(struct pw_io *io, uint32_t events)
+{
+	struct pw_server *s = io->data;
+
+	(void) events;
+	for (int i = 0; i < 64; i++) {
+		struct pw_client *c;
+		socklen_t len = sizeof(c->cred);
+		int fd = accept4(io->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0)
+			return 0;	/* EAGAIN, or EMFILE etc.: the peer retries */
+		s->st.accepted++;
+		if (s->st.clients >= s->lim.max_clients) {
+			s->st.refused++;
+			reject(fd, PW_E_INTERNAL, "too many clients, try again");
+			close(fd);
+			continue;
+		}
+		c = calloc(1, sizeof(*c));
+		if (!c || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->cred, &len)) {
+			free(c);
+			close(fd);
+			continue;
+		}
+		c->srv = s;
+		c->refs = 1;
+		c->io = (struct pw_io){ .fd = fd, .fn = client_io, .data = c };
+		c->last_ms = pw_now_ms();
+		if (pw_loop_add(s->loop, &c->io, EPOLLIN | EPOLLRDHUP)) {
+			close(fd);
+			free(c);
+			continue;
+		}
+		c->next = s->clients;
+		if (s->clients)
+			s->clients->prev = c;
+		s->clients = c;
+		s->st.clients++;
+		if (!s->timer_armed && !pw_timerfd_arm(s->timer_io.fd, 1000, 1000))
+			s->timer_armed = true;
+	}
+	return 0;
+}
+
+/* Once a second while clients exist: close the stuck ones. */
+static int server_sweep(struct pw_io *io, uint32_t events)
+{
+	struct pw_server *s = io->data;
+	uint64_t now = pw_now_ms();
+	struct pw_client *c, *next;
+
+	(void) events;
+	pw_timerfd_ack(io->fd);
+	for (c = s->clients; c; c = next) {
+		next = c->next;
+		if (c->partial_ms && now - c->partial_ms > s->lim.partial_timeout_ms) {
+			s->st.timed_out++;
+			reject(c->io.fd, PW_E_BAD_REQUEST, "incomplete request timed out");
+			client_close(c);
+		} else if (!c->watching && !c->partial_ms && c->refs == 1 &&
+			   now - c->last_ms > s->lim.idle_timeout_ms) {
+			s->st.timed_out++;
+			client_close(c);
+		}
+	}
+	if (!s->clients && !pw_timerfd_arm(io->fd, 0, 0))
+		s->timer_armed = false;
+	return 0;
+}
+
+int pw_server_new(struct pw_server **ret, struct pw_loop *loop, const char *path,
+		  const struct pw_server_limits *limits, pw_request_fn fn, void *ctx)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct pw_server *s;
+	int fd = -1, tfd = -1, err;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	snprintf(s->path, sizeof(s->path), "%s", path);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	s->loop = loop;
+	s->lim = *limits;
+	s->fn = fn;
+	s->ctx = ctx;
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		err = -errno;
+		goto cleanup;
+	}
+	/* A stale socket file from a crashed daemon; a live one is refused
+	 * earlier by the daemon's connect probe. */
+	(void) unlink(path);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || chmod(path, 0666) ||
+	    listen(fd, 1024)) {
+		err = -errno;
+		goto cleanup;
+	}
+	tfd = pw_timerfd_new();
+	if (tfd < 0) {
+		err = tfd;
+		goto cleanup;
+	}
+	s->listen_io = (struct pw_io){ .fd = fd, .fn = server_accept, .data = s };
+	s->timer_io = (struct pw_io){ .fd = tfd, .fn = server_sweep, .data = s };
+	err = pw_loop_add(loop, &s->listen_io, EPOLLIN);
+	if (!err)
+		err = pw_loop_add(loop, &s->timer_io, EPOLLIN);
+	if (err)
+		goto cleanup;
+	*ret = s;
+	return 0;
+cleanup:
+	if (fd >= 0) {
+		(void) unlink(path);
+		close(fd);
+	}
+	if (tfd >= 0)
+		close(tfd);
+	free(s);
+	return err;
+}
+
+void pw_server_free(struct pw_server *s)
+{
+	if (!s)
+		return;
+	while (s->clients)
+		client_close(s->clients);
+	pw_loop_del(s->loop, &s->listen_io);
+	pw_loop_del(s->loop, &s->timer_io);
+	close(s->listen_io.fd);
+	close(s->timer_io.fd);
+	(void) unlink(s->path);
+	free(s);
+}
+
+void pw_server_stats(const struct pw_server *s, struct pw_server_stats *st)
+{
+	*st = s->st;
+}

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The control socket: a Unix stream listener and its clients. Every client
+ * has bounded input and output buffers and timeouts, so slow, silent or
+ * hostile clients never block the loop or each other.
+ */
+#ifndef PW_SERVER_H
+#define PW_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include "loop.h"
+#include "proto.h"
+
+struct pw_server;
+struct pw_client;
+
+/* Handle one parsed request. The request is released after the call. */
+typedef void (*pw_request_fn)(void *ctx, struct pw_client *c, struct pw_request *req);
+
+struct pw_server_limits {
+	size_t max_clients;		/* further connections are refused with an error */
+	size_t max_out_bytes;		/* a watcher that falls this far behind is dropped */
+	unsigned partial_timeout_ms;	/* an incomplete request older than this: close */
+	unsigned idle_timeout_ms;	/* a silent non-watching client: close */
+};
+
+struct pw_server_stats {
+	size_t clients, watchers;
+	unsigned long long accepted, refused, timed_out, oversized, malformed, lagged;
+};
+
+int pw_server_new(struct pw_server **ret, struct pw_loop *loop, const char *path,
+		  const struct pw_server_limits *limits, pw_request_fn fn, void *ctx);
+void pw_server_free(struct pw_server *s);
+void pw_server_stats(const struct pw_server *s, struct pw_server_stats *st);
+
+/* Queue a response line (takes ownership of line; NULL means out of memory,
+ * which closes the client). */
+void pw_client_send(struct pw_client *c, char *line);
+/* Turn the client into a watcher: it receives pw_server_broadcast lines. */
+void pw_client_set_watch(struct pw_client *c, bool on);
+void pw_server_broadcast(struct pw_server *s, const char *line, size_t len);
+const struct ucred *pw_client_cred(const struct pw_client *c);
+
+/* Keep a client alive across an asynchronous reply; sends after its peer
+ * left are dropped. */
+struct pw_client *pw_client_ref(struct pw_client *c);
+void pw_client_unref(struct pw_client *c);
+
+#endif

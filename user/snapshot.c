@@ -1,0 +1,416 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Snapshot of the bound TCP/UDP sockets of every network namespace a process
+ * is in. sock_diag only dumps the netns its netlink socket was created in, so
+ * the calling thread enters each netns just long enough to create that socket
+ * and returns home before dumping. Owners come from one /proc/PID/fd pass
+ * (sockowner.c).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include "log.h"
+#include "snapshot.h"
+#include "sockdiag.h"
+#include "sockowner.h"
+
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
+
+/* The kernel never flags inet dumps as interrupted today; bound it anyway. */
+#define DUMP_TRIES 3
+
+struct item {
+	struct pw_event ev;
+	__u32 ino;		/* to find the owner */
+};
+
+struct acc {
+	struct item *it;
+	size_t n, cap;
+	__u64 netns;		/* cookie of the netns being dumped */
+	__u64 now;
+};
+
+/* One process's netns, to dedupe them and to have other pids to try. */
+struct nsref {
+	dev_t dev;
+	ino_t ino;
+	pid_t pid;
+};
+
+static int grow(void **arr, size_t *cap, size_t need, size_t elem)
+{
+	size_t ncap = *cap ? *cap : 64;
+	void *p;
+
+	if (need <= *cap)
+		return 0;
+	while (ncap < need)
+		ncap *= 2;
+	p = realloc(*arr, ncap * elem);
+	if (!p)
+		return -ENOMEM;
+	*arr = p;
+	*cap = ncap;
+	return 0;
+}
+
+static pid_t parse_pid(const char *name)
+{
+	char *end;
+	long v;
+
+	if (name[0] < '1' || name[0] > '9')
+		return 0;
+	v = strtol(name, &end, 10);
+	return *end || v <= 0 || v > 0x7fffffff ? 0 : (pid_t)v;
+}
+
+static int open_dir_at(int dirfd, const char *path, DIR **ret)
+{
+	int fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d;
+
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	*ret = d;
+	return 0;
+}
+
+int pw_netns_cookie_self(__u64 *cookie)
+{
+	socklen_t len = sizeof(*cookie);
+	int fd, err = 0;
+
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, cookie, &len) < 0)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+/* ---- sockets ------------------------------------------------------------ */
+
+static int add_sock(const struct pw_sockdiag_sock *s, void *ctx)
+{
+	struct acc *acc = ctx;
+	struct pw_event *ev;
+	__u8 state = PW_SOCK_BOUND;
+
+	if (s->proto == IPPROTO_TCP) {
+		/* Bound-inactive sockets come back as TCP_CLOSE. */
+		if (s->state == TCP_LISTEN)
+			state = PW_SOCK_LISTENING;
+		else if (s->state != TCP_CLOSE)
+			return 0;
+	}
+	if (!s->port)
+		return 0;
+	if (grow((void **)&acc->it, &acc->cap, acc->n + 1, sizeof(*acc->it)))
+		return -ENOMEM;
+
+	ev = &acc->it[acc->n].ev;
+	memset(ev, 0, sizeof(*ev));
+	ev->ts_ns = acc->now;
+	ev->cookie = s->cookie;
+	ev->netns = acc->netns;
+	ev->uid = s->uid;
+	ev->port = s->port;
+	ev->kind = PW_EV_BIND;
+	ev->proto = s->proto;
+	ev->family = s->family;
+	ev->state = state;
+	memcpy(ev->addr, s->addr, sizeof(ev->addr));
+	acc->it[acc->n].ino = s->inode;
+	acc->n++;
+	return 0;
+}
+
+/* One dump; on failure nothing of it stays in @acc, so callers may retry. */
+static int dump_one(struct mnl_socket *nl, __u8 family, __u8 proto, __u32 states,
+		    struct acc *acc)
+{
+	size_t mark = acc->n;
+	int err = 0, i;
+
+	for (i = 0; i < DUMP_TRIES; i++) {
+		err = pw_sockdiag_dump(nl, family, proto, states, add_sock, acc);
+		if (err)
+			acc->n = mark;
+		if (err != -EINTR)
+			break;
+	}
+	return err;
+}
+
+static int dump_socks(struct mnl_socket *nl, struct acc *acc)
+{
+	static const __u8 families[] = { AF_INET, AF_INET6 };
+	const __u32 listen = 1U << TCP_LISTEN;
+	size_t i;
+	int err;
+
+	for (i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
+		err = dump_one(nl, families[i], IPPROTO_TCP, listen | PW_TCPF_BOUND_INACTIVE, acc);
+		if (err == -EINVAL) {
+			/* Pre-6.9 kernels ignore the bit; refusing it is just as fine. */
+			pw_debug("snapshot: no bound-inactive TCP dump, listeners only");
+			err = dump_one(nl, families[i], IPPROTO_TCP, listen, acc);
+		}
+		if (err)
+			return err;
+		err = dump_one(nl, families[i], IPPROTO_UDP, ~0U, acc);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* ---- network namespaces ------------------------------------------------- */
+
+static void go_home(int homefd)
+{
+	if (!setns(homefd, CLONE_NEWNET))
+		return;
+	/*
+	 * Every later socket of this thread would silently land in a foreign
+	 * netns; no caller can recover from that, so stop here.
+	 */
+	pw_err("snapshot: cannot return to the daemon's network namespace: %s",
+	       strerror(errno));
+	abort();
+}
+
+/*
+ * Create the sock_diag socket (and read the cookie) inside the netns of @nsfd,
+ * or in the current one when @nsfd < 0. The thread is home again on return.
+ */
+static int open_in_netns(int nsfd, int homefd, struct mnl_socket **nl, __u64 *cookie)
+{
+	int err;
+
+	if (nsfd >= 0 && setns(nsfd, CLONE_NEWNET) < 0)
+		return -errno;
+	err = pw_sockdiag_open(nl);
+	if (!err) {
+		err = pw_netns_cookie_self(cookie);
+		if (err)
+			pw_sockdiag_close(*nl);
+	}
+	if (nsfd >= 0)
+		go_home(homefd);
+	return err;
+}
+
+static int dump_netns(int nsfd, int homefd, struct acc *acc)
+{
+	struct mnl_socket *nl;
+	int err;
+
+	err = open_in_netns(nsfd, homefd, &nl, &acc->netns);
+	if (err)
+		return err;
+	err = dump_socks(nl, acc);
+	pw_sockdiag_close(nl);
+	return err;
+}
+
+static int cmp_nsref(const void *a, const void *b)
+{
+	const struct nsref *x = a, *y = b;
+
+	if (x->dev != y->dev)
+		return x->dev < y->dev ? -1 : 1;
+	if (x->ino != y->ino)
+		return x->ino < y->ino ? -1 : 1;
+	return (x->pid > y->pid) - (x->pid < y->pid);
+}
+
+/* The netns of every process, sorted so equal namespaces are adjacent. */
+static int list_netns(int procfd, struct nsref **ret, size_t *ret_n)
+{
+	struct nsref *ns = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	char path[32];
+	struct stat st;
+	DIR *d = NULL;
+	int err;
+
+	err = open_dir_at(procfd, ".", &d);
+	if (err)
+		return err;
+	while ((de = readdir(d))) {
+		pid_t pid = parse_pid(de->d_name);
+
+		if (!pid)
+			continue;
+		snprintf(path, sizeof(path), "%d/ns/net", pid);
+		/* Gone (ENOENT/ESRCH), or EACCES for some init-like processes: skip. */
+		if (fstatat(procfd, path, &st, 0) < 0)
+			continue;
+		err = grow((void **)&ns, &cap, n + 1, sizeof(*ns));
+		if (err)
+			goto cleanup;
+		ns[n++] = (struct nsref){ .dev = st.st_dev, .ino = st.st_ino, .pid = pid };
+	}
+	if (n)
+		qsort(ns, n, sizeof(*ns), cmp_nsref);
+	*ret = ns;
+	*ret_n = n;
+	ns = NULL;
+cleanup:
+	free(ns);
+	closedir(d);
+	return err;
+}
+
+/* Open the netns of the group ns[0..n) through whichever of its pids still exists. */
+static int open_netns(int procfd, const struct nsref *ns, size_t n)
+{
+	char path[32];
+	struct stat st;
+	size_t i;
+	int fd;
+
+	for (i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%d/ns/net", ns[i].pid);
+		fd = openat(procfd, path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		/* The pid may have been reused by a process of another netns. */
+		if (!fstat(fd, &st) && st.st_dev == ns[i].dev && st.st_ino == ns[i].ino)
+			return fd;
+		close(fd);
+	}
+	return -ENOENT;
+}
+
+static int dump_all_netns(int procfd, int homefd, struct acc *acc)
+{
+	struct nsref *ns = NULL;
+	size_t n = 0, i, j;
+	struct stat home;
+	int err, fd;
+
+	if (fstat(homefd, &home) < 0)
+		return -errno;
+	/* Our own netns first and without setns(): it is always there. */
+	err = dump_netns(-1, homefd, acc);
+	if (err)
+		return err;
+
+	err = list_netns(procfd, &ns, &n);
+	if (err)
+		return err;
+	for (i = 0; i < n; i = j) {
+		for (j = i + 1; j < n && ns[j].dev == ns[i].dev && ns[j].ino == ns[i].ino; j++)
+			;
+		if (ns[i].dev == home.st_dev && ns[i].ino == home.st_ino)
+			continue;
+		fd = open_netns(procfd, &ns[i], j - i);
+		if (fd < 0)
+			continue;	/* all its processes exited */
+		err = dump_netns(fd, homefd, acc);
+		close(fd);
+		if (err == -EPERM || err == -EACCES) {
+			/* A netns of a user namespace we hold no rights in: can't see it. */
+			pw_debug("snapshot: skipping netns of pid %d: %s", ns[i].pid,
+				 strerror(-err));
+			err = 0;
+		}
+		if (err)
+			break;
+	}
+	free(ns);
+	return err;
+}
+
+/* ---- the snapshot ------------------------------------------------------- */
+
+int pw_snapshot_take(struct pw_snapshot *snap)
+{
+	struct pw_sockowners *ow = NULL;
+	struct acc acc = {};
+	struct pw_event *socks = NULL;
+	struct timespec ts;
+	int procfd, homefd = -1, err;
+	size_t i;
+
+	/* Taken first: whatever happens after it may or may not be in the snapshot. */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	acc.now = (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+
+	procfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (procfd < 0)
+		return -errno;
+	/* thread-self: setns() moves this thread only, and it is what we restore. */
+	homefd = openat(procfd, "thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (homefd < 0) {
+		err = -errno;
+		goto cleanup;
+	}
+
+	/* Sockets before owners: a socket opened in between is not dumped anyway. */
+	err = dump_all_netns(procfd, homefd, &acc);
+	if (err)
+		goto cleanup;
+	err = pw_sockowners_scan(&ow);
+	if (err)
+		goto cleanup;
+
+	if (acc.n) {
+		socks = malloc(acc.n * sizeof(*socks));
+		if (!socks) {
+			err = -ENOMEM;
+			goto cleanup;
+		}
+	}
+	for (i = 0; i < acc.n; i++) {
+		pid_t pid;
+
+		socks[i] = acc.it[i].ev;
+		if (pw_sockowners_find(ow, acc.it[i].ino, &pid, socks[i].comm))
+			socks[i].pid = pid;
+	}
+	snap->socks = socks;
+	snap->n = acc.n;
+cleanup:
+	free(acc.it);
+	pw_sockowners_free(ow);
+	if (homefd >= 0)
+		close(homefd);
+	close(procfd);
+	return err;
+}
+
+void pw_snapshot_free(struct pw_snapshot *snap)
+{
+	if (!snap)
+		return;
+	free(snap->socks);
+	snap->socks = NULL;
+	snap->n = 0;
+}

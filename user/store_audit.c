@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: GPL-2.0
+/* The audit trail: who asked for what, and what the daemon did about it. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_int.h"
+
+#define AUDIT_COLS "id, ts_ms, uid, pid, action, outcome, port, alloc_id, service_type, detail"
+
+static int bind_audit(sqlite3_stmt *st, const struct pw_audit *a)
+{
+	int rc;
+
+	rc = sqlite3_bind_int64(st, 1, a->ts_ms ? a->ts_ms : store_now_ms());
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 2, a->uid);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 3, a->pid);
+	if (rc == SQLITE_OK)
+		rc = store_bind_buf(st, 4, a->action, sizeof(a->action));
+	if (rc == SQLITE_OK)
+		rc = store_bind_buf(st, 5, a->outcome, sizeof(a->outcome));
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int(st, 6, a->port);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 7, a->alloc_id);
+	if (rc == SQLITE_OK)
+		rc = store_bind_buf(st, 8, a->service_type, sizeof(a->service_type));
+	if (rc == SQLITE_OK)
+		rc = store_bind_buf(st, 9, a->detail, sizeof(a->detail));
+	return rc;
+}
+
+int pw_store_audit_add(struct pw_store *s, const struct pw_audit *a)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, err;
+
+	err = store_check_txn(s);
+	if (err)
+		return err;
+	if (!a->action[0]) {
+		snprintf(s->errmsg, sizeof(s->errmsg), "audit_add: empty action");
+		return -EINVAL;
+	}
+	err = store_prepare(s, ST_AUDIT_ADD,
+			    "INSERT INTO audit (ts_ms, uid, pid, action, outcome, port, alloc_id,"
+			    " service_type, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+			    &st);
+	if (err)
+		return err;
+	rc = bind_audit(st, a);
+	if (rc != SQLITE_OK) {
+		err = store_fail(s, rc, "audit_add: bind");
+		sqlite3_clear_bindings(st);
+		return err;
+	}
+	return store_step_done(s, st, "audit_add");
+}
+
+static void read_audit(sqlite3_stmt *st, struct pw_audit *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->id = sqlite3_column_int64(st, 0);
+	a->ts_ms = sqlite3_column_int64(st, 1);
+	a->uid = (uid_t)sqlite3_column_int64(st, 2);
+	a->pid = (pid_t)sqlite3_column_int64(st, 3);
+	store_copy_text(a->action, sizeof(a->action), st, 4);
+	store_copy_text(a->outcome, sizeof(a->outcome), st, 5);
+	a->port = (uint16_t)sqlite3_column_int(st, 6);
+	a->alloc_id = sqlite3_column_int64(st, 7);
+	store_copy_text(a->service_type, sizeof(a->service_type), st, 8);
+	store_copy_text(a->detail, sizeof(a->detail), st, 9);
+}
+
+int pw_store_audit_list(struct pw_store *s, int64_t after_id, size_t limit,
+			struct pw_audit **out, size_t *n)
+{
+	/* SQLite reads a negative LIMIT as none. */
+	int64_t lim = !limit || limit > INT64_MAX ? -1 : (int64_t)limit;
+	struct pw_audit *v = NULL, *grown;
+	size_t used = 0, cap = 0;
+	sqlite3_stmt *st = NULL;
+	int rc, err;
+
+	err = store_check_txn(s);
+	if (err)
+		return err;
+	if (after_id >= 0) {
+		err = store_prepare(s, ST_AUDIT_AFTER, "SELECT " AUDIT_COLS " FROM audit"
+				    " WHERE id > ?1 ORDER BY id LIMIT ?2", &st);
+		if (!err)
+			rc = sqlite3_bind_int64(st, 1, after_id);
+	} else {
+		/* The newest @limit, then turned around so the newest comes last. */
+		err = store_prepare(s, ST_AUDIT_TAIL, "SELECT * FROM (SELECT " AUDIT_COLS
+				    " FROM audit ORDER BY id DESC LIMIT ?2) ORDER BY id", &st);
+		rc = SQLITE_OK;
+	}
+	if (err)
+		return err;
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 2, lim);
+	if (rc != SQLITE_OK) {
+		err = store_fail(s, rc, "audit_list: bind");
+		sqlite3_clear_bindings(st);
+		return err;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (used == cap) {
+			cap = cap ? cap * 2 : 64;
+			grown = realloc(v, cap * sizeof(*v));
+			if (!grown) {
+				err = -ENOMEM;
+				break;
+			}
+			v = grown;
+		}
+		read_audit(st, &v[used++]);
+	}
+	if (!err)
+		err = store_finish_read(s, st, rc, "audit_list");
+	else
+		store_finish_read(s, st, SQLITE_DONE, "audit_list");
+	if (err) {
+		free(v);
+		return err;
+	}
+	*out = v;
+	*n = used;
+	return 0;
+}
