@@ -64,7 +64,7 @@ test-unit: $(UNIT_BINS)
 	@BUILD=$(BUILD) sh tests/run-tests.sh unit $(UNIT_BINS)
 
 test-integration: all $(INTEG_BINS) $(BUILD)/tests/helper
-	@BUILD=$(BUILD) sh tests/run-tests.sh integration $(INTEG_BINS)
+	@BUILD=$(BUILD) ITEST_SLOW=$(if $(SANITIZE),4,1) sh tests/run-tests.sh integration $(INTEG_BINS)
 
 bench: deps
 	@$(MAKE) --no-print-directory all bench-bins

@@ -54,6 +54,13 @@ struct {
 __u64 dropped = 0;
 /* Sockets/pids we could not track (map full): their close/exit goes unseen. */
 __u64 track_full = 0;
+/*
+ * Set by userspace while it takes a snapshot: a socket bound before the
+ * programs were attached is not tracked yet, and its release between the
+ * snapshot and pw_bpf_track_socket() would go unseen. Report every TCP/UDP
+ * release meanwhile; userspace ignores cookies it does not know.
+ */
+__u32 report_all_releases = 0;
 
 static __always_inline void track(void *map, const void *key)
 {
@@ -175,7 +182,7 @@ int pw_release(struct bpf_sock *ctx)
 		return SK_PASS;
 	cookie = bpf_get_socket_cookie(ctx);
 	/* One call both tests membership and untracks. */
-	if (bpf_map_delete_elem(&tracked_socks, &cookie))
+	if (bpf_map_delete_elem(&tracked_socks, &cookie) && !report_all_releases)
 		return SK_PASS;
 
 	netns = bpf_get_netns_cookie(ctx);

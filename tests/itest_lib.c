@@ -11,6 +11,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -251,7 +254,40 @@ int itest_cli(struct itest_daemon *d, int uid, char **out, const char *const *ar
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+static int proc_spawn(struct itest_proc *p, int uid, bool netns, const char *const *args);
+
 int itest_proc_spawn(struct itest_proc *p, int uid, const char *const *args)
+{
+	return proc_spawn(p, uid, false, args);
+}
+
+int itest_proc_spawn_netns(struct itest_proc *p, const char *const *args)
+{
+	return proc_spawn(p, -1, true, args);
+}
+
+uint64_t itest_netns_cookie(void)
+{
+	uint64_t c = 0;
+	socklen_t len = sizeof(c);
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd >= 0) {
+		(void) getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &c, &len);
+		close(fd);
+	}
+	return c;
+}
+
+unsigned itest_slow(void)
+{
+	const char *s = getenv("ITEST_SLOW");
+	unsigned v = s ? (unsigned)strtoul(s, NULL, 10) : 1;
+
+	return v ? v : 1;
+}
+
+static int proc_spawn(struct itest_proc *p, int uid, bool netns, const char *const *args)
 {
 	const char *argv[32];
 	char bin[256];
@@ -270,6 +306,8 @@ int itest_proc_spawn(struct itest_proc *p, int uid, const char *const *args)
 	if (p->pid == 0) {
 		dup2(in[0], 0);
 		dup2(out[1], 1);
+		if (netns && itest_unshare_net())
+			_exit(125);
 		drop_to(uid);
 		execv(bin, (char *const *)argv);
 		_exit(127);

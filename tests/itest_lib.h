@@ -61,6 +61,12 @@ struct itest_proc {
 };
 /* Spawn with args; uid >= 0 runs it as that uid. 0 or -errno. */
 int itest_proc_spawn(struct itest_proc *p, int uid, const char *const *args);
+/* The same in a new network namespace of its own (lo up). */
+int itest_proc_spawn_netns(struct itest_proc *p, const char *const *args);
+/* Netns cookie of the caller's namespace. */
+uint64_t itest_netns_cookie(void);
+/* Scale for time limits: ITEST_SLOW (default 1; sanitizer builds set 4). */
+unsigned itest_slow(void);
 /* Read one line from the helper (timeout_ms). 0 or -errno. */
 int itest_proc_line(struct itest_proc *p, char *buf, size_t len, int timeout_ms);
 /* Write a line to the helper. */

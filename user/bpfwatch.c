@@ -479,6 +479,11 @@ int pw_bpf_consume(struct pw_bpf *b)
 	return ring_buffer__consume(b->rb);
 }
 
+void pw_bpf_report_all_releases(struct pw_bpf *b, bool on)
+{
+	__atomic_store_n(&b->skel->bss->report_all_releases, on ? 1 : 0, __ATOMIC_RELAXED);
+}
+
 __u64 pw_bpf_dropped(const struct pw_bpf *b)
 {
 	return __atomic_load_n(&b->skel->bss->dropped, __ATOMIC_RELAXED);

@@ -43,6 +43,7 @@ static int parse_alloc(const char *cmd, struct pw_cli *cli, int argc, char **arg
 
 	aa->args = json_object();
 	optind = 0;
+again:
 	/* "+": stop at the first non-option, so run's command keeps its own options */
 	while ((opt = getopt_long(argc, argv, "+n:p:P:d:xqjh", opts, NULL)) != -1) {
 		switch (opt) {
@@ -82,9 +83,13 @@ static int parse_alloc(const char *cmd, struct pw_cli *cli, int argc, char **arg
 			return pw_cli_usage(cmd, "bad option");
 		}
 	}
-	if (optind == argc)
+	/* SERVICE_TYPE may stand between options; "--" ends them */
+	if (!aa->type && optind < argc && strcmp(argv[optind - 1], "--")) {
+		aa->type = argv[optind++];
+		goto again;
+	}
+	if (!aa->type)
 		return pw_cli_usage(cmd, "SERVICE_TYPE: required");
-	aa->type = argv[optind++];
 	json_object_set_new(aa->args, "service_type", json_string(aa->type));
 	return 0;
 }
@@ -161,8 +166,6 @@ int pw_cli_run(struct pw_cli *cli, int argc, char **argv)
 		json_decref(aa.args);
 		return r;
 	}
-	if (optind < argc && !strcmp(argv[optind], "--"))
-		optind++;
 	if (optind == argc) {
 		json_decref(aa.args);
 		return pw_cli_usage("run", "CMD: required after --");

@@ -74,6 +74,8 @@ void pw_daemon_event(struct pw_daemon *d, const struct pw_event *ev, bool from_k
 	 * replaying them could resurrect a socket whose close was dropped. */
 	if (from_kernel && ev->ts_ns < d->skip_before_ns && ev->kind != PW_EV_EXIT)
 		return;
+	if (ev->kind == PW_EV_BIND && ev->pid == d->self_pid)
+		return;
 	d->events[ev->kind]++;
 	r = pw_portmap_apply(d->map, ev, &removed);
 	if (r < 0) {
@@ -374,6 +376,7 @@ int pw_daemon_init(struct pw_daemon *d, const struct pw_daemon_opts *opts)
 	d->opts = *opts;
 	d->signal_io.fd = d->ring_io.fd = d->poll_io.fd = d->resync_io.fd = -1;
 	d->started_ns = pw_now_ns();
+	d->self_pid = (__u32)getpid();
 	pw_log_route_libbpf();
 
 	err = pw_allocs_load_config(d);	/* a bad config never starts a half-configured daemon */
