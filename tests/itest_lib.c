@@ -133,6 +133,8 @@ int itest_daemon_start(struct itest_daemon *d, const char *const *extra)
 	snprintf(d->dir, sizeof(d->dir), "/tmp/pw-itest-XXXXXX");
 	if (!mkdtemp(d->dir))
 		return -errno;
+	/* unprivileged test users must reach the socket inside */
+	(void) chmod(d->dir, 0755);
 	snprintf(d->sock, sizeof(d->sock), "%s/sock", d->dir);
 	snprintf(d->state, sizeof(d->state), "%s/state", d->dir);
 	snprintf(d->log, sizeof(d->log), "%s/log", d->dir);

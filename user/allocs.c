@@ -125,14 +125,28 @@ static void index_remove(struct pw_allocs *as, struct pw_alloc_rt *r)
 	as->n--;
 }
 
-int pw_allocs_add(struct pw_daemon *d, struct pw_alloc *a)
+int pw_allocs_add(struct pw_daemon *d, struct pw_alloc *a, const struct pw_audit *audit)
 {
 	struct pw_allocs *as = d->allocs;
+	struct pw_audit rec;
 	int r;
 
 	if (as->by_port[a->port] >= 0)
 		return -EEXIST;
-	r = pw_store_insert(d->store, a);
+	/* the allocation and its audit record are one durable transaction */
+	r = pw_store_begin(d->store);
+	if (!r)
+		r = pw_store_insert(d->store, a);
+	if (!r && audit) {
+		rec = *audit;
+		rec.port = a->port;
+		rec.alloc_id = a->id;
+		r = pw_store_audit_add(d->store, &rec);
+	}
+	if (!r)
+		r = pw_store_commit(d->store);
+	else
+		pw_store_rollback(d->store);
 	if (r) {
 		if (r != -EEXIST) {
 			as->m.storage_errors_total++;
@@ -147,6 +161,7 @@ int pw_allocs_add(struct pw_daemon *d, struct pw_alloc *a)
 		(void) pw_store_delete(d->store, a->id);
 		return r;
 	}
+	pw_checks_attach(d, &as->v[as->by_port[a->port]]);
 	as->m.allocated_total++;
 	if (d->bpf)
 		(void) pw_bpf_track_pid(d->bpf, (__u32)a->pid);
@@ -158,16 +173,26 @@ int pw_allocs_release(struct pw_daemon *d, struct pw_alloc_rt *r, uid_t uid, pid
 		      const char *why)
 {
 	struct pw_alloc a = r->a;
+	bool own_txn = pw_store_begin(d->store) == 0;
 	int err;
 
 	err = pw_store_delete(d->store, a.id);
 	if (err && err != -ENOENT) {
+		if (own_txn)
+			pw_store_rollback(d->store);
 		d->allocs->m.storage_errors_total++;
 		return err;
 	}
+	pw_allocs_audit(d, uid, pid, "release", "ok", a.port, a.id, a.service_type, "%s", why);
+	if (own_txn) {
+		err = pw_store_commit(d->store);
+		if (err) {
+			d->allocs->m.storage_errors_total++;
+			return err;
+		}
+	}
 	index_remove(d->allocs, r);
 	d->allocs->m.released_total++;
-	pw_allocs_audit(d, uid, pid, "release", "ok", a.port, a.id, a.service_type, "%s", why);
 	pw_daemon_broadcast(d, json_pack("{s:s, s:I, s:i, s:s, s:s, s:s, s:s, s:I}", "event",
 					 "allocation", "id", (json_int_t)a.id, "port", a.port,
 					 "service_type", a.service_type, "old_state",
@@ -193,15 +218,18 @@ bool pw_allocs_port_bound(struct pw_daemon *d, uint16_t port, const struct pw_so
 void pw_allocs_apply(struct pw_daemon *d, struct pw_alloc_rt *r, const struct pw_sm_verdict *v)
 {
 	struct pw_allocs *as = d->allocs;
+	bool own_txn;
 
 	if (!v->changed)
 		return;
 	as->m.state_changes_total++;
 	r->a.state = v->state;
-	if (pw_store_set_state(d->store, r->a.id, v->state))
-		as->m.storage_errors_total++;
 	if (v->state == PW_ALLOC_CONFLICT)
 		as->m.conflicts_total++;
+	/* state, audit and a release are one durable commit */
+	own_txn = pw_store_begin(d->store) == 0;
+	if (pw_store_set_state(d->store, r->a.id, v->state))
+		as->m.storage_errors_total++;
 	pw_allocs_audit(d, 0, 0, v->state == PW_ALLOC_CONFLICT ? "conflict" : "state", "ok",
 			r->a.port, r->a.id, r->a.service_type, "%s -> %s: %s",
 			pw_alloc_state_name(v->old_state), pw_alloc_state_name(v->state), v->reason);
@@ -218,6 +246,8 @@ void pw_allocs_apply(struct pw_daemon *d, struct pw_alloc_rt *r, const struct pw
 		as->m.stale_cleaned_total++;
 		(void) pw_allocs_release(d, r, 0, 0, v->reason);
 	}
+	if (own_txn && pw_store_commit(d->store))
+		as->m.storage_errors_total++;
 }
 
 /* Arm the grace timer for the earliest pending deadline. */

@@ -65,8 +65,10 @@ void pw_allocs_status(struct pw_daemon *d, json_t *status);
 /* Lookups and changes used by the command handlers and recovery. */
 struct pw_alloc_rt *pw_allocs_by_port(struct pw_daemon *d, uint16_t port);
 struct pw_alloc_rt *pw_allocs_by_id(struct pw_daemon *d, int64_t id);
-/* Store durably, then index. 0, -EEXIST, -ENOSPC, -EIO, -ENOMEM. */
-int pw_allocs_add(struct pw_daemon *d, struct pw_alloc *a);
+/* Store durably with its audit record (may be NULL; port and id are filled
+ * in), in one transaction, then index. 0, -EEXIST, -ENOSPC, -EIO, -ENOMEM. */
+struct pw_audit;
+int pw_allocs_add(struct pw_daemon *d, struct pw_alloc *a, const struct pw_audit *audit);
 /* Delete durably, then unindex (r becomes invalid). why goes to the audit. */
 int pw_allocs_release(struct pw_daemon *d, struct pw_alloc_rt *r, uid_t uid, pid_t pid,
 		      const char *why);

@@ -62,7 +62,13 @@ json_t *pw_alloc_json(struct pw_daemon *d, const struct pw_alloc_rt *r)
 	const struct pw_sock *s = NULL;
 	const char *live = "free";
 	char comm[PW_COMM_LEN + 1] = "";
+	struct pw_proc p;
+	const char *owner_comm = r->a.comm;
 	json_t *o;
+
+	/* the owner may have exec'd since (portwatch run): show what runs now */
+	if (!pw_proc_read(r->a.pid, &p) && p.start_time == r->a.start_time)
+		owner_comm = p.comm;
 
 	if (pw_allocs_port_bound(d, r->a.port, &s)) {
 		live = s->pid && pw_proc_is_ancestor(r->a.pid, (pid_t)s->pid) ? "bound_by_owner"
@@ -71,7 +77,7 @@ json_t *pw_alloc_json(struct pw_daemon *d, const struct pw_alloc_rt *r)
 	}
 	o = json_pack("{s:I, s:s, s:s, s:i, s:i, s:s, s:I, s:s, s:I, s:s, s:b, s:{s:s, s:I, s:s}}",
 		      "id", (json_int_t)r->a.id, "service_type", r->a.service_type, "name",
-		      r->a.name, "port", r->a.port, "pid", (int)r->a.pid, "comm", r->a.comm, "uid",
+		      r->a.name, "port", r->a.port, "pid", (int)r->a.pid, "comm", owner_comm, "uid",
 		      (json_int_t)r->a.uid, "state", pw_alloc_state_name(r->a.state), "created_at",
 		      (json_int_t)r->a.created_at, "project", r->a.project, "adopted", r->a.adopted,
 		      "live", "status", live, "pid", (json_int_t)(s ? s->pid : 0), "comm", comm);
@@ -132,6 +138,35 @@ static void exhausted(struct alloc_req *q)
 
 static void try_allocate(struct alloc_req *q);
 
+static void audit_port_in_use(struct alloc_req *q, uint16_t port)
+{
+	const struct pw_sock *s;
+	char comm[PW_COMM_LEN + 1];
+
+	if (pw_allocs_by_port(q->d, port) || !pw_allocs_port_bound(q->d, port, &s))
+		return;
+	pw_comm_sanitize(s->comm, comm);
+	pw_allocs_audit(q->d, q->cred.uid, q->cred.pid, "conflict", "skipped", port, 0, q->t->name,
+			"in use by pid %u (%s), not allocated", s->pid, comm);
+}
+
+/* Ports the policy passed over because an unallocated socket holds them:
+ * the conflicts the kernel showed us before any test bind. */
+static void audit_skipped(struct alloc_req *q, uint16_t chosen)
+{
+	const struct pw_service_type *t = q->t;
+
+	if (q->requested && q->requested != chosen)
+		audit_port_in_use(q, q->requested);
+	for (size_t i = 0; i < t->n_preferred; i++) {
+		if (t->preferred[i] == chosen)
+			return;
+		audit_port_in_use(q, t->preferred[i]);
+	}
+	for (unsigned p = t->range_lo; p < chosen; p++)
+		audit_port_in_use(q, (uint16_t)p);
+}
+
 static int on_backoff(struct pw_io *io, uint32_t events)
 {
 	struct alloc_req *q = io->data;
@@ -149,10 +184,16 @@ static void try_allocate(struct alloc_req *q)
 	const typeof(d->cfg->port_conflict) *pc = &d->cfg->port_conflict;
 	struct pw_port_view v = make_view(d);
 	json_t *res;
+	struct pw_audit au = { .uid = q->cred.uid, .pid = q->cred.pid };
 	uint16_t cand;
 	char why[128];
 	int err;
 
+	snprintf(au.action, sizeof(au.action), "allocate");
+	snprintf(au.outcome, sizeof(au.outcome), "ok");
+	snprintf(au.service_type, sizeof(au.service_type), "%s", q->t->name);
+	snprintf(au.detail, sizeof(au.detail), "owner pid %d (%.16s) uid %u%s%.128s", q->a.pid,
+		 q->a.comm, q->a.uid, q->a.name[0] ? " name " : "", q->a.name);
 	for (;;) {
 		if (!pw_alloc_candidates(d->cfg, q->t, q->requested, &v, &cand, CANDIDATE_SCAN)) {
 			exhausted(q);
@@ -198,7 +239,8 @@ static void try_allocate(struct alloc_req *q)
 		}
 		q->a.port = cand;
 		q->a.created_at = pw_wall_ms();
-		err = pw_allocs_add(d, &q->a);
+		audit_skipped(q, cand);
+		err = pw_allocs_add(d, &q->a, &au);
 		if (err == -EEXIST) {
 			continue;	/* cannot happen with the index; try the next one */
 		} else if (err) {
@@ -209,9 +251,6 @@ static void try_allocate(struct alloc_req *q)
 			req_fail(q, PW_E_STORAGE, "error", msg);
 			break;
 		}
-		pw_allocs_audit(d, q->cred.uid, q->cred.pid, "allocate", "ok", q->a.port, q->a.id,
-				q->t->name, "owner pid %d (%s) uid %u%s%s", q->a.pid, q->a.comm,
-				q->a.uid, q->a.name[0] ? " name " : "", q->a.name);
 		res = pw_alloc_json(d, pw_allocs_by_port(d, q->a.port));
 		json_object_set_new(res, "existing", json_false());
 		json_object_set(res, "conflicts", q->conflicts);

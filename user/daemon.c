@@ -42,6 +42,11 @@ void pw_daemon_broadcast(struct pw_daemon *d, json_t *obj)
 
 	if (!obj)
 		return;
+	/* start-up recovery releases before the control socket exists */
+	if (!d->server) {
+		json_decref(obj);
+		return;
+	}
 	s = json_dumps(obj, JSON_COMPACT);
 	json_decref(obj);
 	if (!s)

@@ -66,6 +66,8 @@ struct pw_daemon {
 	bool resync_pending;
 	uint64_t skip_before_ns;	/* while draining after a snapshot */
 	struct pw_hist latency;		/* event ts -> map updated */
+	struct pw_checks *checks;	/* active health checks (checks.c) */
+	struct pw_metrics_http *metrics_http;	/* --metrics-listen server (metrics.c) */
 };
 
 /* Set up everything (config, state, BPF or polling, snapshot, control

@@ -142,13 +142,26 @@ char *pw_proto_ok(json_t *result)
 char *pw_proto_error(enum pw_errcode code, const char *fmt, ...)
 {
 	char msg[1024];
+	json_t *m;
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	return dump_line(json_pack("{s:i, s:b, s:{s:s, s:s}}", "v", PW_PROTO_VERSION, "ok", 0,
-				   "error", "code", pw_errcode_name(code), "message", msg));
+	/*
+	 * msg may quote client or /proc text, and vsnprintf may cut a multibyte
+	 * character: jansson refuses invalid UTF-8, and a NULL line would drop
+	 * the client without telling it why. Fall back to ASCII.
+	 */
+	m = json_string(msg);
+	if (!m) {
+		for (char *p = msg; *p; p++)
+			if ((unsigned char)*p >= 0x80)
+				*p = '?';
+		m = json_string(msg);
+	}
+	return dump_line(json_pack("{s:i, s:b, s:{s:s, s:o}}", "v", PW_PROTO_VERSION, "ok", 0,
+				   "error", "code", pw_errcode_name(code), "message", m));
 }
 
 int pw_proto_parse_response(const char *line, json_t **result, char *msg, size_t msglen)

@@ -79,9 +79,14 @@ static void adopt(struct pw_daemon *d, bool dry_run, json_t *s)
 		a.state = PW_ALLOC_ADOPTED;
 		a.adopted = true;
 		a.created_at = pw_wall_ms();
-		if (pw_allocs_add(d, &a) == 0)
-			pw_allocs_audit(d, 0, 0, "recover", "ok", a.port, a.id, a.service_type,
-					"adopted from a live socket of pid %d (%s)", a.pid, a.comm);
+		struct pw_audit au = { .uid = 0 };
+
+		snprintf(au.action, sizeof(au.action), "recover");
+		snprintf(au.outcome, sizeof(au.outcome), "ok");
+		snprintf(au.service_type, sizeof(au.service_type), "%s", t->name);
+		snprintf(au.detail, sizeof(au.detail), "adopted from a live socket of pid %d (%s)",
+			 a.pid, a.comm);
+		(void) pw_allocs_add(d, &a, &au);
 	}
 }
 

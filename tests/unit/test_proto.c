@@ -1,0 +1,568 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * user/proto.c: request parsing and its error messages, request/response
+ * lines, error codes, typed args, names, and the event JSON.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <cmocka.h>
+
+#include "proto.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+static int parse(const char *line, struct pw_request *req, char *err, size_t errlen)
+{
+	return pw_proto_parse_request(line, strlen(line), req, err, errlen);
+}
+
+/* The request is rejected and the message starts with prefix. */
+static void reject(const char *line, const char *prefix)
+{
+	struct pw_request req;
+	char err[256] = "";
+
+	assert_int_equal(parse(line, &req, err, sizeof(err)), -EINVAL);
+	assert_null(req.root);
+	if (strncmp(err, prefix, strlen(prefix)))
+		fail_msg("%s: error \"%s\" does not start with \"%s\"", line, err, prefix);
+}
+
+static void test_request_valid(void **state)
+{
+	/* a longer buffer: only len bytes are parsed */
+	static const char buf[] = "{\"v\":1,\"cmd\":\"ports\",\"args\":{\"port\":80}}GARBAGE";
+	struct pw_request req;
+	char err[128] = "";
+
+	(void)state;
+	assert_int_equal(pw_proto_parse_request(buf, strlen(buf) - 7, &req, err, sizeof(err)), 0);
+	assert_string_equal(req.cmd, "ports");
+	assert_true(json_is_object(req.args));
+	assert_int_equal(json_integer_value(json_object_get(req.args, "port")), 80);
+	assert_ptr_equal(json_object_get(req.root, "args"), req.args);
+	pw_request_done(&req);
+	assert_null(req.root);
+	assert_null(req.cmd);
+
+	/* args absent: an empty object owned by root; key order and spaces free */
+	assert_int_equal(parse(" { \"cmd\" : \"watch\" , \"v\" : 1 } ", &req, err, sizeof(err)), 0);
+	assert_string_equal(req.cmd, "watch");
+	assert_true(json_is_object(req.args));
+	assert_int_equal(json_object_size(req.args), 0);
+	assert_ptr_equal(json_object_get(req.root, "args"), req.args);
+	pw_request_done(&req);
+
+	/* unknown top-level keys are tolerated */
+	assert_int_equal(parse("{\"v\":1,\"cmd\":\"x\",\"id\":7}", &req, err, sizeof(err)), 0);
+	pw_request_done(&req);
+}
+
+static void test_request_invalid(void **state)
+{
+	(void)state;
+	reject("{\"cmd\":\"ports\"}", "v:");
+	reject("{\"v\":2,\"cmd\":\"ports\"}", "v:");
+	reject("{\"v\":0,\"cmd\":\"ports\"}", "v:");
+	reject("{\"v\":-1,\"cmd\":\"ports\"}", "v:");
+	reject("{\"v\":\"1\",\"cmd\":\"ports\"}", "v:");
+	reject("{\"v\":1.0,\"cmd\":\"ports\"}", "v:");
+	reject("{\"v\":true,\"cmd\":\"ports\"}", "v:");
+	reject("{\"v\":null,\"cmd\":\"ports\"}", "v:");
+	reject("{\"v\":1}", "cmd:");
+	reject("{\"v\":1,\"cmd\":\"\"}", "cmd:");
+	reject("{\"v\":1,\"cmd\":5}", "cmd:");
+	reject("{\"v\":1,\"cmd\":null}", "cmd:");
+	reject("{\"v\":1,\"cmd\":[\"ports\"]}", "cmd:");
+	reject("{\"v\":1,\"cmd\":\"ports\",\"args\":[]}", "args:");
+	reject("{\"v\":1,\"cmd\":\"ports\",\"args\":\"port=80\"}", "args:");
+	reject("{\"v\":1,\"cmd\":\"ports\",\"args\":5}", "args:");
+	reject("{\"v\":1,\"cmd\":\"ports\",\"args\":null}", "args:");
+	reject("[1,2]", "request:");
+	reject("[]", "request:");
+	reject("", "malformed JSON");
+	reject("{", "malformed JSON");
+	reject("{\"v\":1,", "malformed JSON");
+	reject("\"v\"", "malformed JSON");
+	reject("42", "malformed JSON");
+	reject("{\"v\":1,\"cmd\":\"a\"} {}", "malformed JSON");
+	reject("{\"v\":1,\"cmd\":\"a\"\x01}", "malformed JSON");
+	reject("{\"v\":1,\"cmd\":\"\xff\"}", "malformed JSON");
+	/* duplicate keys: an ambiguous request is refused, whichever copy differs */
+	reject("{\"v\":1,\"v\":1,\"cmd\":\"ports\"}", "malformed JSON");
+	reject("{\"v\":1,\"cmd\":\"ports\",\"cmd\":\"release\"}", "malformed JSON");
+	reject("{\"v\":1,\"cmd\":\"a\",\"args\":{\"port\":1,\"port\":2}}", "malformed JSON");
+	{
+		struct pw_request req;
+		char err[256];
+
+		assert_int_equal(parse("{\"v\":1,\"cmd\":\"a\",\"cmd\":\"a\"}", &req, err,
+				       sizeof(err)), -EINVAL);
+		assert_non_null(strstr(err, "duplicate"));
+		assert_non_null(strstr(err, "cmd"));
+	}
+}
+
+static void test_request_small_err_buffer(void **state)
+{
+	struct pw_request req;
+	char err[8];
+
+	(void)state;
+	memset(err, 'x', sizeof(err));
+	assert_int_equal(parse("{\"v\":1}", &req, err, 5), -EINVAL);
+	assert_string_equal(err, "cmd:");
+	assert_int_equal(err[5], 'x');
+}
+
+/* One line, ending in the only "\n". */
+static void assert_one_line(const char *line)
+{
+	size_t n;
+
+	assert_non_null(line);
+	n = strlen(line);
+	assert_true(n >= 2);
+	assert_int_equal(line[n - 1], '\n');
+	assert_ptr_equal(strchr(line, '\n'), line + n - 1);
+}
+
+static void test_request_line(void **state)
+{
+	struct pw_request req;
+	char err[128], *line;
+
+	(void)state;
+	line = pw_proto_request("alloc", json_pack("{s:s, s:i}", "name", "a\nb\"c", "port", 9));
+	assert_one_line(line);
+	assert_int_equal(parse(line, &req, err, sizeof(err)), 0);	/* "\n" is whitespace */
+	assert_string_equal(req.cmd, "alloc");
+	assert_string_equal(json_string_value(json_object_get(req.args, "name")), "a\nb\"c");
+	assert_int_equal(json_integer_value(json_object_get(req.args, "port")), 9);
+	assert_int_equal(json_integer_value(json_object_get(req.root, "v")), PW_PROTO_VERSION);
+	pw_request_done(&req);
+	free(line);
+
+	line = pw_proto_request("ports", NULL);
+	assert_one_line(line);
+	assert_int_equal(pw_proto_parse_request(line, strlen(line) - 1, &req, err, sizeof(err)), 0);
+	assert_string_equal(req.cmd, "ports");
+	assert_int_equal(json_object_size(req.args), 0);
+	pw_request_done(&req);
+	free(line);
+}
+
+static void test_response_lines(void **state)
+{
+	json_t *res = NULL, *want;
+	char msg[128], *line;
+
+	(void)state;
+	want = json_pack("{s:i, s:[s, s]}", "port", 3001, "tags", "x\ny", "z");
+	line = pw_proto_ok(json_incref(want));
+	assert_one_line(line);
+	assert_int_equal(pw_proto_parse_response(line, &res, msg, sizeof(msg)), 0);
+	assert_true(json_equal(res, want));
+	json_decref(res);
+	json_decref(want);
+	free(line);
+
+	line = pw_proto_ok(NULL);
+	assert_one_line(line);
+	assert_int_equal(pw_proto_parse_response(line, &res, msg, sizeof(msg)), 0);
+	assert_true(json_is_null(res));
+	json_decref(res);
+	free(line);
+
+	line = pw_proto_error(PW_E_NOT_FOUND, "port %u is not \"allocated\"\n", 8080);
+	assert_one_line(line);
+	assert_int_equal(pw_proto_parse_response(line, &res, msg, sizeof(msg)), PW_E_NOT_FOUND);
+	assert_string_equal(msg, "port 8080 is not \"allocated\"\n");
+	free(line);
+
+	/* every code survives the trip; "ok" as an error code is no success */
+	for (int c = PW_E_OK; c < PW_E_MAX; c++) {
+		line = pw_proto_error(c, "e%d", c);
+		assert_one_line(line);
+		assert_int_equal(pw_proto_parse_response(line, &res, msg, sizeof(msg)),
+				 c == PW_E_OK ? PW_E_INTERNAL : c);
+		free(line);
+	}
+
+	/* a message longer than the caller's buffer is cut, nothing overflows */
+	line = pw_proto_error(PW_E_CONFLICT, "%s", "0123456789abcdef");
+	assert_int_equal(pw_proto_parse_response(line, &res, msg, 6), PW_E_CONFLICT);
+	assert_string_equal(msg, "01234");
+	free(line);
+}
+
+/* Error text may quote client input or /proc data: never lose the response. */
+static void test_error_not_utf8(void **state)
+{
+	char cmd[1201], msg[2048], *line;
+	json_t *res = NULL;
+
+	(void)state;
+	line = pw_proto_error(PW_E_BAD_REQUEST, "comm \"%s\"", "a\xff\xc3z");
+	assert_one_line(line);
+	assert_int_equal(pw_proto_parse_response(line, &res, msg, sizeof(msg)),
+			 PW_E_BAD_REQUEST);
+	assert_string_equal(msg, "comm \"a??z\"");
+	free(line);
+
+	/* valid UTF-8 cut in the middle of a character by the message limit */
+	for (size_t i = 0; i + 2 < sizeof(cmd); i += 2)
+		memcpy(cmd + i, "\xc3\xa9", 2);
+	cmd[1200] = '\0';
+	line = pw_proto_error(PW_E_BAD_REQUEST, "cmd: unknown command \"%s\"", cmd);
+	assert_one_line(line);
+	assert_int_equal(pw_proto_parse_response(line, &res, msg, sizeof(msg)),
+			 PW_E_BAD_REQUEST);
+	assert_int_equal(strncmp(msg, "cmd: unknown command \"", 22), 0);
+	assert_int_equal(strlen(msg), 1023);	/* the whole message, cut only by its limit */
+	free(line);
+}
+
+static void test_response_malformed(void **state)
+{
+	static const char *const bad[] = {
+		"", "nope", "[]", "[true]", "{}", "{\"ok\":1}", "{\"ok\":\"true\"}",
+		"{\"ok\":null}", "{\"ok\":true", "{\"v\":1,\"result\":3}",
+	};
+	json_t *res = NULL;
+	char msg[64];
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+		assert_int_equal(pw_proto_parse_response(bad[i], &res, msg, sizeof(msg)), -EINVAL);
+	assert_null(res);
+
+	/* an error without details is still an error, never success */
+	assert_int_equal(pw_proto_parse_response("{\"ok\":false}", &res, msg, sizeof(msg)),
+			 PW_E_INTERNAL);
+	assert_string_equal(msg, "unknown error");
+	assert_int_equal(pw_proto_parse_response("{\"ok\":false,\"error\":{\"code\":\"bogus\","
+						 "\"message\":\"m\"}}", &res, msg, sizeof(msg)),
+			 PW_E_INTERNAL);
+	assert_string_equal(msg, "m");
+	assert_int_equal(pw_proto_parse_response("{\"ok\":false,\"error\":{\"code\":\"ok\"}}",
+						 &res, msg, sizeof(msg)), PW_E_INTERNAL);
+	assert_int_equal(pw_proto_parse_response("{\"ok\":false,\"error\":{\"code\":\"denied\"}}",
+						 &res, msg, sizeof(msg)), PW_E_DENIED);
+	assert_null(res);
+}
+
+static void test_errcodes(void **state)
+{
+	int exits[PW_E_MAX];
+
+	(void)state;
+	for (int c = 0; c < PW_E_MAX; c++) {
+		const char *name = pw_errcode_name(c);
+
+		assert_non_null(name);
+		assert_true(name[0]);
+		assert_int_equal(pw_errcode_parse(name), c);
+		exits[c] = pw_errcode_exit(c);
+		assert_true(exits[c] >= 0 && exits[c] < 126);
+		for (int d = 0; d < c; d++) {
+			assert_int_not_equal(exits[d], exits[c]);
+			assert_string_not_equal(pw_errcode_name(d), name);
+		}
+	}
+	/* the documented numbers, which scripts rely on */
+	assert_int_equal(pw_errcode_exit(PW_E_OK), 0);
+	assert_int_equal(pw_errcode_exit(PW_E_INTERNAL), 1);
+	assert_int_equal(pw_errcode_exit(PW_E_USAGE), 2);
+	assert_int_equal(pw_errcode_exit(PW_E_NO_DAEMON), 3);
+	assert_int_equal(pw_errcode_exit(PW_E_NOT_FOUND), 6);
+	assert_int_equal(pw_errcode_exit(PW_E_EXISTS), 12);
+	assert_string_equal(pw_errcode_name(PW_E_NOT_FOUND), "not_found");
+	assert_string_equal(pw_errcode_name(PW_E_MAX), "internal");
+	assert_string_equal(pw_errcode_name((enum pw_errcode)-1), "internal");
+	assert_int_equal(pw_errcode_exit(PW_E_MAX), 1);
+	assert_int_equal(pw_errcode_parse("bogus"), PW_E_INTERNAL);
+	assert_int_equal(pw_errcode_parse(""), PW_E_INTERNAL);
+	assert_int_equal(pw_errcode_parse("NOT_FOUND"), PW_E_INTERNAL);
+}
+
+static void test_args(void **state)
+{
+	json_t *a = json_loads("{\"a\":5,\"neg\":-1,\"s\":\"str\",\"b\":true,\"f\":false,"
+			       "\"n\":null,\"big\":4294967296,\"max\":4294967295,\"r\":1.5,"
+			       "\"i64\":9223372036854775807,\"bs\":\"true\",\"o\":{}}", 0, NULL);
+	char err[64];
+	__u32 u = 77;
+	__u64 q = 77;
+	const char *s = "untouched";
+	bool b = false;
+
+	(void)state;
+	assert_non_null(a);
+	/* absent or null: 0, value untouched */
+	assert_int_equal(pw_args_u32(a, "zz", 10, &u, err, sizeof(err)), 0);
+	assert_int_equal(pw_args_u32(a, "n", 10, &u, err, sizeof(err)), 0);
+	assert_int_equal(pw_args_u32(NULL, "a", 10, &u, err, sizeof(err)), 0);
+	assert_int_equal(pw_args_u64(a, "zz", &q, err, sizeof(err)), 0);
+	assert_int_equal(pw_args_str(a, "n", &s, err, sizeof(err)), 0);
+	assert_int_equal(pw_args_bool(a, "zz", &b, err, sizeof(err)), 0);
+	assert_true(u == 77 && q == 77 && !b);
+	assert_string_equal(s, "untouched");
+
+	/* u32 */
+	assert_int_equal(pw_args_u32(a, "a", 10, &u, err, sizeof(err)), 1);
+	assert_int_equal(u, 5);
+	assert_int_equal(pw_args_u32(a, "a", 5, &u, err, sizeof(err)), 1);
+	u = 77;
+	assert_int_equal(pw_args_u32(a, "a", 4, &u, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "args.a:"));
+	assert_non_null(strstr(err, "range"));
+	assert_int_equal(u, 77);
+	assert_int_equal(pw_args_u32(a, "max", UINT32_MAX, &u, err, sizeof(err)), 1);
+	assert_true(u == UINT32_MAX);
+	u = 77;
+	assert_int_equal(pw_args_u32(a, "big", UINT32_MAX, &u, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "args.big:"));
+	assert_int_equal(u, 77);
+	assert_int_equal(pw_args_u32(a, "neg", 10, &u, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "args.neg:"));
+	assert_int_equal(pw_args_u32(a, "s", 10, &u, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "args.s:"));
+	assert_int_equal(pw_args_u32(a, "r", 10, &u, err, sizeof(err)), -EINVAL);
+	assert_int_equal(pw_args_u32(a, "b", 10, &u, err, sizeof(err)), -EINVAL);
+	assert_int_equal(u, 77);
+
+	/* u64 */
+	assert_int_equal(pw_args_u64(a, "big", &q, err, sizeof(err)), 1);
+	assert_true(q == 4294967296ULL);
+	assert_int_equal(pw_args_u64(a, "i64", &q, err, sizeof(err)), 1);
+	assert_true(q == INT64_MAX);
+	q = 77;
+	assert_int_equal(pw_args_u64(a, "neg", &q, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "args.neg:"));
+	assert_int_equal(pw_args_u64(a, "o", &q, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "args.o:"));
+	assert_true(q == 77);
+
+	/* str */
+	assert_int_equal(pw_args_str(a, "s", &s, err, sizeof(err)), 1);
+	assert_string_equal(s, "str");
+	s = "untouched";
+	assert_int_equal(pw_args_str(a, "a", &s, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "args.a:"));
+	assert_int_equal(pw_args_str(a, "b", &s, err, sizeof(err)), -EINVAL);
+	assert_string_equal(s, "untouched");
+
+	/* bool */
+	assert_int_equal(pw_args_bool(a, "b", &b, err, sizeof(err)), 1);
+	assert_true(b);
+	assert_int_equal(pw_args_bool(a, "f", &b, err, sizeof(err)), 1);
+	assert_false(b);
+	b = true;
+	assert_int_equal(pw_args_bool(a, "bs", &b, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "args.bs:"));
+	assert_int_equal(pw_args_bool(a, "a", &b, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "args.a:"));
+	assert_true(b);
+	json_decref(a);
+}
+
+static void test_names_and_addr(void **state)
+{
+	__u8 a[16] = { 0 };
+	char buf[INET6_ADDRSTRLEN];
+
+	(void)state;
+	assert_string_equal(pw_proto_name(IPPROTO_TCP), "tcp");
+	assert_string_equal(pw_proto_name(IPPROTO_UDP), "udp");
+	assert_string_equal(pw_proto_name(IPPROTO_SCTP), "other");
+	assert_string_equal(pw_family_name(AF_INET), "ipv4");
+	assert_string_equal(pw_family_name(AF_INET6), "ipv6");
+	assert_string_equal(pw_family_name(AF_UNIX), "other");
+	assert_string_equal(pw_event_kind_name(PW_EV_BIND), "bind");
+	assert_string_equal(pw_event_kind_name(PW_EV_CLOSE), "close");
+	assert_string_equal(pw_event_kind_name(PW_EV_LISTEN), "listen");
+	assert_string_equal(pw_event_kind_name(PW_EV_UNLISTEN), "unlisten");
+	assert_string_equal(pw_event_kind_name(PW_EV_EXIT), "exit");
+	assert_string_equal(pw_event_kind_name(0), "unknown");
+	assert_string_equal(pw_event_kind_name(PW_EV_KIND_MAX), "unknown");
+	assert_string_equal(pw_event_kind_name(255), "unknown");
+	assert_string_equal(pw_sock_state_name(PW_SOCK_BOUND), "bound");
+	assert_string_equal(pw_sock_state_name(PW_SOCK_LISTENING), "listening");
+
+	assert_string_equal(pw_addr_str(AF_INET, a, buf, sizeof(buf)), "0.0.0.0");
+	assert_string_equal(pw_addr_str(AF_INET6, a, buf, sizeof(buf)), "::");
+	memcpy(a, (__u8[]){ 127, 0, 0, 1 }, 4);
+	a[15] = 0x99;	/* beyond the IPv4 address: ignored */
+	assert_string_equal(pw_addr_str(AF_INET, a, buf, sizeof(buf)), "127.0.0.1");
+	memset(a, 0xff, 4);
+	assert_string_equal(pw_addr_str(AF_INET, a, buf, sizeof(buf)), "255.255.255.255");
+	memset(a, 0, 16);
+	a[15] = 1;
+	assert_string_equal(pw_addr_str(AF_INET6, a, buf, sizeof(buf)), "::1");
+	memcpy(a, (__u8[]){ 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0xff, 0, 0, 0x42, 0x83,
+			    0x29 }, 16);
+	assert_string_equal(pw_addr_str(AF_INET6, a, buf, sizeof(buf)), "2001:db8::ff00:42:8329");
+	memcpy(a, (__u8[]){ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, 1 }, 16);
+	assert_string_equal(pw_addr_str(AF_INET6, a, buf, sizeof(buf)), "::ffff:10.0.0.1");
+	memset(a, 0xff, 16);
+	assert_string_equal(pw_addr_str(AF_INET6, a, buf, sizeof(buf)),
+			    "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff");
+	/* too small a buffer: a marker, never an overflow */
+	assert_string_equal(pw_addr_str(AF_INET6, a, buf, 8), "?");
+}
+
+static void test_comm_sanitize(void **state)
+{
+	char in[PW_COMM_LEN], out[PW_COMM_LEN + 1];
+
+	(void)state;
+	pw_comm_sanitize("nginx", out);
+	assert_string_equal(out, "nginx");
+	pw_comm_sanitize("", out);
+	assert_string_equal(out, "");
+	pw_comm_sanitize("\xc3\xa9t\x01\x7f\x80~ \x1f", out);
+	assert_string_equal(out, "??t???~ ?");
+	memset(in, 'a', sizeof(in));	/* all 16 bytes used, no NUL */
+	pw_comm_sanitize(in, out);
+	assert_int_equal(strlen(out), PW_COMM_LEN);
+
+	/* whatever the bytes, the result is printable ASCII and a valid JSON string */
+	for (int c = 1; c < 256; c++) {
+		json_t *j;
+
+		memset(in, c, sizeof(in));
+		in[c % PW_COMM_LEN] = (char)(255 - c);
+		pw_comm_sanitize(in, out);
+		for (size_t i = 0; out[i]; i++)
+			assert_true(out[i] >= 0x20 && out[i] < 0x7f);
+		j = json_string(out);
+		assert_non_null(j);
+		json_decref(j);
+	}
+}
+
+static void assert_keys(json_t *o, const char *const *keys, size_t n)
+{
+	assert_true(json_is_object(o));
+	assert_int_equal(json_object_size(o), n);
+	for (size_t i = 0; i < n; i++)
+		if (!json_object_get(o, keys[i]))
+			fail_msg("key %s missing", keys[i]);
+}
+
+#define INT_OF(o, k) json_integer_value(json_object_get(o, k))
+#define STR_OF(o, k) json_string_value(json_object_get(o, k))
+
+static void test_event_json(void **state)
+{
+	static const char *const sock_keys[] = { "event", "ts_ns", "proto", "family", "addr",
+		"port", "state", "pid", "comm", "uid", "netns", "cookie" };
+	static const char *const exit_keys[] = { "event", "ts_ns", "pid", "comm", "uid",
+		"exit_code" };
+	static const struct { __u8 kind; const char *name; } kinds[] = {
+		{ PW_EV_CLOSE, "close" }, { PW_EV_LISTEN, "listen" },
+		{ PW_EV_UNLISTEN, "unlisten" },
+	};
+	struct pw_event ev;
+	json_t *o;
+	char *dump;
+
+	(void)state;
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = PW_EV_BIND;
+	ev.ts_ns = 123456789012345ULL;
+	ev.cookie = 4097;
+	ev.netns = 4026531840ULL;
+	ev.pid = 4194304;
+	ev.uid = 65534;
+	ev.port = 65535;
+	ev.proto = IPPROTO_UDP;
+	ev.family = AF_INET6;
+	ev.state = PW_SOCK_LISTENING;
+	ev.addr[15] = 1;
+	memcpy(ev.comm, "py\xe2\x9c\x93thon\nxxxxxxxxx", PW_COMM_LEN);	/* no NUL */
+	o = pw_proto_event_json(&ev);
+	assert_keys(o, sock_keys, ARRAY_SIZE(sock_keys));
+	assert_string_equal(STR_OF(o, "event"), "bind");
+	assert_true(INT_OF(o, "ts_ns") == 123456789012345LL);
+	assert_string_equal(STR_OF(o, "proto"), "udp");
+	assert_string_equal(STR_OF(o, "family"), "ipv6");
+	assert_string_equal(STR_OF(o, "addr"), "::1");
+	assert_int_equal(INT_OF(o, "port"), 65535);
+	assert_string_equal(STR_OF(o, "state"), "listening");
+	assert_int_equal(INT_OF(o, "pid"), 4194304);
+	assert_string_equal(STR_OF(o, "comm"), "py???thon?xxxxxx");
+	assert_int_equal(INT_OF(o, "uid"), 65534);
+	assert_true(INT_OF(o, "netns") == 4026531840LL);
+	assert_int_equal(INT_OF(o, "cookie"), 4097);
+	dump = json_dumps(o, JSON_COMPACT);
+	assert_non_null(dump);
+	assert_null(strchr(dump, '\n'));
+	free(dump);
+	json_decref(o);
+
+	ev.proto = IPPROTO_TCP;
+	ev.family = AF_INET;
+	memcpy(ev.addr, (__u8[]){ 10, 1, 2, 3 }, 4);
+	ev.state = PW_SOCK_BOUND;
+	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {
+		ev.kind = kinds[i].kind;
+		o = pw_proto_event_json(&ev);
+		assert_keys(o, sock_keys, ARRAY_SIZE(sock_keys));
+		assert_string_equal(STR_OF(o, "event"), kinds[i].name);
+		assert_string_equal(STR_OF(o, "proto"), "tcp");
+		assert_string_equal(STR_OF(o, "family"), "ipv4");
+		assert_string_equal(STR_OF(o, "addr"), "10.1.2.3");
+		assert_string_equal(STR_OF(o, "state"), "bound");
+		json_decref(o);
+	}
+
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = PW_EV_EXIT;
+	ev.ts_ns = 99;
+	ev.pid = 31337;
+	ev.uid = 0;
+	ev.exit_code = -9;
+	memcpy(ev.comm, "worker", 6);
+	o = pw_proto_event_json(&ev);
+	assert_keys(o, exit_keys, ARRAY_SIZE(exit_keys));
+	assert_string_equal(STR_OF(o, "event"), "exit");
+	assert_int_equal(INT_OF(o, "ts_ns"), 99);
+	assert_int_equal(INT_OF(o, "pid"), 31337);
+	assert_string_equal(STR_OF(o, "comm"), "worker");
+	assert_int_equal(INT_OF(o, "uid"), 0);
+	assert_int_equal(INT_OF(o, "exit_code"), -9);
+	json_decref(o);
+	ev.exit_code = 256;	/* exit(1) as task->exit_code */
+	o = pw_proto_event_json(&ev);
+	assert_int_equal(INT_OF(o, "exit_code"), 256);
+	json_decref(o);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_request_valid),
+		cmocka_unit_test(test_request_invalid),
+		cmocka_unit_test(test_request_small_err_buffer),
+		cmocka_unit_test(test_request_line),
+		cmocka_unit_test(test_response_lines),
+		cmocka_unit_test(test_error_not_utf8),
+		cmocka_unit_test(test_response_malformed),
+		cmocka_unit_test(test_errcodes),
+		cmocka_unit_test(test_args),
+		cmocka_unit_test(test_names_and_addr),
+		cmocka_unit_test(test_comm_sanitize),
+		cmocka_unit_test(test_event_json),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
