@@ -57,8 +57,8 @@ test: deps
 	@$(MAKE) --no-print-directory test-unit test-integration
 
 unit-bins: $(UNIT_BINS)
-integ-bins: $(INTEG_BINS) $(BUILD)/tests/helper
-bench-bins: $(BENCH_BINS) $(BUILD)/tests/helper
+integ-bins: all $(INTEG_BINS) $(BUILD)/tests/helper
+bench-bins: all $(BENCH_BINS) $(BUILD)/tests/helper
 
 test-unit: $(UNIT_BINS)
 	@BUILD=$(BUILD) sh tests/run-tests.sh unit $(UNIT_BINS)

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -111,7 +112,12 @@ static int cmd_churn(unsigned long n, const char *which)
 
 static int cmd_many(unsigned long n)
 {
+	struct rlimit rl = { .rlim_cur = n + 64, .rlim_max = n + 64 };
 	char line[64];
+
+	/* thousands of sockets in one process (benchmarks) */
+	if (n + 64 > 1024)
+		(void) setrlimit(RLIMIT_NOFILE, &rl);
 
 	for (unsigned long i = 0; i < n; i++)
 		if (open_sock(i & 1 ? "udp4" : "tcp4", 0, false) < 0) {

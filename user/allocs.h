@@ -35,6 +35,7 @@ struct pw_allocs {
 	size_t n, cap;
 	int32_t by_port[65536];		/* index into v, -1 when free */
 	uint64_t conflicted_until[65536];	/* ms; test-bind conflicts held off */
+	uint32_t skip_audited[65536];	/* holder pid last audited as in the way */
 	struct pw_sm_params smp;
 	struct pw_io grace_io;		/* earliest grace deadline */
 	struct pw_io health_io;		/* polling fallback */

@@ -10,10 +10,25 @@ void pw_sm_init(struct pw_sm *sm, enum pw_alloc_state initial)
 {
 	memset(sm, 0, sizeof(*sm));
 	sm->state = initial;
-	sm->base = initial == PW_ALLOC_LISTENING || initial == PW_ALLOC_BOUND ? initial
-									    : PW_ALLOC_RESERVED;
-	sm->ever_bound = initial == PW_ALLOC_LISTENING || initial == PW_ALLOC_BOUND ||
-			 initial == PW_ALLOC_ADOPTED;
+	/* restored from the store or adopted: these say the owner had bound the
+	 * port, so a closed port gets the grace period and a passing check does
+	 * not turn them into "reserved" */
+	switch (initial) {
+	case PW_ALLOC_BOUND:
+	case PW_ALLOC_LISTENING:
+	case PW_ALLOC_ADOPTED:
+		sm->base = initial;
+		sm->ever_bound = true;
+		break;
+	case PW_ALLOC_UNHEALTHY:
+		sm->base = PW_ALLOC_BOUND;
+		sm->ever_bound = true;
+		sm->check_failing = true;
+		break;
+	default:
+		sm->base = PW_ALLOC_RESERVED;
+		break;
+	}
 }
 
 static void verdict(struct pw_sm *sm, const struct pw_sm_params *p, enum pw_alloc_state to,
@@ -120,7 +135,9 @@ void pw_sm_check(struct pw_sm *sm, const struct pw_sm_params *p, bool healthy, u
 	if (sm->state == PW_ALLOC_STALE)
 		return;
 	evidence(sm, PW_SM_EV_CHECK, now_ms);
-	sm->check_failing = !healthy;
+	/* nothing to check before the owner binds: a failure then is no evidence,
+	 * and must not make the first bind "unhealthy" */
+	sm->check_failing = !healthy && sm->base != PW_ALLOC_RESERVED;
 	verdict(sm, p, settled(sm), v, healthy ? "health check passes again"
 					       : "health check failing");
 }

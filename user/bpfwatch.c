@@ -479,6 +479,11 @@ int pw_bpf_consume(struct pw_bpf *b)
 	return ring_buffer__consume(b->rb);
 }
 
+__u64 pw_bpf_wakeup_gap_ns(const struct pw_bpf *b)
+{
+	return b->skel->rodata->wakeup_gap_ns;
+}
+
 void pw_bpf_report_all_releases(struct pw_bpf *b, bool on)
 {
 	__atomic_store_n(&b->skel->bss->report_all_releases, on ? 1 : 0, __ATOMIC_RELAXED);
@@ -504,25 +509,29 @@ const char *pw_bpf_cgroup(const struct pw_bpf *b)
 	return b->cgroup;
 }
 
-static int track(struct bpf_map *map, const void *key, size_t key_sz)
+static int track(struct bpf_map *map, const void *key, size_t key_sz, const void *val,
+		 size_t val_sz)
 {
-	__u8 one = 1;
 	int err;
 
-	err = bpf_map__update_elem(map, key, key_sz, &one, sizeof(one), BPF_NOEXIST);
+	err = bpf_map__update_elem(map, key, key_sz, val, val_sz, BPF_NOEXIST);
 	return err == -EEXIST ? 0 : err;
 }
 
 int pw_bpf_track_socket(struct pw_bpf *b, __u64 cookie)
 {
+	__u16 port = 0;	/* unknown: its CLOSE carries port 0 */
+
 	if (!cookie)
 		return -EINVAL;
-	return track(b->skel->maps.tracked_socks, &cookie, sizeof(cookie));
+	return track(b->skel->maps.tracked_socks, &cookie, sizeof(cookie), &port, sizeof(port));
 }
 
 int pw_bpf_track_pid(struct pw_bpf *b, __u32 pid)
 {
+	__u8 one = 1;
+
 	if (!pid)
 		return -EINVAL;
-	return track(b->skel->maps.tracked_pids, &pid, sizeof(pid));
+	return track(b->skel->maps.tracked_pids, &pid, sizeof(pid), &one, sizeof(one));
 }

@@ -33,6 +33,9 @@ void pw_bpf_free(struct pw_bpf *b);
 int pw_bpf_fd(const struct pw_bpf *b);
 /* Drain the ring buffer, calling fn per event. Returns events consumed or -errno. */
 int pw_bpf_consume(struct pw_bpf *b);
+/* Events are submitted without a wakeup when one happened less than this
+ * long ago: after draining a non-empty batch, drain again this much later. */
+__u64 pw_bpf_wakeup_gap_ns(const struct pw_bpf *b);
 /* BPF-side count of events that could not be reserved in the ring buffer. */
 __u64 pw_bpf_dropped(const struct pw_bpf *b);
 /* BPF-side count of sockets/pids that could not be tracked (map full or no

@@ -320,7 +320,8 @@ static void http_done(struct pw_check_rt *c, CURLcode res)
 
 	if (res == CURLE_OK) {
 		(void) curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &code);
-		set_result(c, code >= 200 && code < 400, "http %ld in %llu ms", code, elapsed_ms(c));
+		set_result(c, code >= 200 && code < 400, "http %ld in %llu ms", code,
+			   elapsed_ms(c));
 	} else if (res == CURLE_OPERATION_TIMEDOUT) {
 		set_result(c, false, "timeout after %d ms", c->timeout_ms);
 	} else {

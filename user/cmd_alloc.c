@@ -145,6 +145,11 @@ static void audit_port_in_use(struct alloc_req *q, uint16_t port)
 
 	if (pw_allocs_by_port(q->d, port) || !pw_allocs_port_bound(q->d, port, &s))
 		return;
+	/* once per holder: a port held for days must not add a record (and an
+	 * fsync) to every allocation of its type */
+	if (q->d->allocs->skip_audited[port] == s->pid + 1)
+		return;
+	q->d->allocs->skip_audited[port] = s->pid + 1;
 	pw_comm_sanitize(s->comm, comm);
 	pw_allocs_audit(q->d, q->cred.uid, q->cred.pid, "conflict", "skipped", port, 0, q->t->name,
 			"in use by pid %u (%s), not allocated", s->pid, comm);

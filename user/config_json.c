@@ -87,7 +87,8 @@ static const struct pw_cfg_field *find_field(const struct pw_cfg_field *fields, 
 static int store_field(struct pw_cfg_ctx *ctx, const struct pw_cfg_field *f, json_t *v,
 		       const char *path, void *base)
 {
-	char *dst = (char *)base + f->off;
+	/* base is NULL for tables of PW_CFG_SEPARATE keys only: NULL + 0 is UB */
+	char *dst = base ? (char *)base + f->off : NULL;
 	json_int_t x;
 	double d;
 

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/timerfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -23,6 +24,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
+#include "metrics.h"
 #include "snapshot.h"
 #include "store.h"
 
@@ -213,16 +215,35 @@ static void check_drops(struct pw_daemon *d)
 		(void) pw_timerfd_arm(d->resync_io.fd, RESYNC_MIN_GAP_MS - (now - d->last_resync_ms), 0);
 }
 
-static int on_ring(struct pw_io *io, uint32_t events)
+static void drain_ring(struct pw_daemon *d)
 {
-	struct pw_daemon *d = io->data;
-	int n;
+	int n = pw_bpf_consume(d->bpf);
 
-	(void) events;
-	n = pw_bpf_consume(d->bpf);
 	if (n < 0 && n != -EINTR)
 		pw_warn("ring buffer: %s", strerror(-n));
+	/* events may follow without a wakeup for one gap: look again then;
+	 * an idle ring arms nothing */
+	if (n > 0) {
+		uint64_t gap_us = pw_bpf_wakeup_gap_ns(d->bpf) / 1000;
+		struct itimerspec its = { .it_value = { 0, (long)(gap_us ? gap_us : 1) * 1000 } };
+
+		(void) timerfd_settime(d->linger_io.fd, 0, &its, NULL);
+	}
 	check_drops(d);
+}
+
+static int on_ring(struct pw_io *io, uint32_t events)
+{
+	(void) events;
+	drain_ring(io->data);
+	return 0;
+}
+
+static int on_linger(struct pw_io *io, uint32_t events)
+{
+	(void) events;
+	pw_timerfd_ack(io->fd);
+	drain_ring(io->data);
 	return 0;
 }
 
@@ -349,6 +370,8 @@ static int start_watching(struct pw_daemon *d)
 		err = pw_loop_add(d->loop, &d->ring_io, EPOLLIN);
 		if (!err)
 			err = add_timer(d, &d->resync_io, on_resync_timer);
+		if (!err)
+			err = add_timer(d, &d->linger_io, on_linger);
 		if (err)
 			return err;
 		d->dropped_seen = pw_bpf_dropped(d->bpf);
@@ -380,6 +403,7 @@ int pw_daemon_init(struct pw_daemon *d, const struct pw_daemon_opts *opts)
 	memset(d, 0, sizeof(*d));
 	d->opts = *opts;
 	d->signal_io.fd = d->ring_io.fd = d->poll_io.fd = d->resync_io.fd = -1;
+	d->linger_io.fd = -1;
 	d->started_ns = pw_now_ns();
 	d->self_pid = (__u32)getpid();
 	pw_log_route_libbpf();
@@ -414,6 +438,11 @@ int pw_daemon_init(struct pw_daemon *d, const struct pw_daemon_opts *opts)
 		pw_err("control socket %s: %s", opts->socket_path, strerror(-err));
 		return err;
 	}
+	if (opts->metrics_listen) {
+		err = pw_metrics_http_start(d, opts->metrics_listen);
+		if (err)
+			return err;
+	}
 	pw_info("ready: %zu sockets in the port map, control socket %s",
 		pw_portmap_size(d->map), opts->socket_path);
 	return 0;
@@ -435,6 +464,7 @@ static void close_io(struct pw_daemon *d, struct pw_io *io)
 
 void pw_daemon_fini(struct pw_daemon *d)
 {
+	pw_metrics_http_stop(d);
 	pw_server_free(d->server);
 	d->server = NULL;
 	pw_allocs_fini(d);
@@ -442,6 +472,7 @@ void pw_daemon_fini(struct pw_daemon *d)
 		close_io(d, &d->signal_io);
 		close_io(d, &d->poll_io);
 		close_io(d, &d->resync_io);
+		close_io(d, &d->linger_io);
 		if (d->bpf)
 			pw_loop_del(d->loop, &d->ring_io);
 	}

@@ -107,7 +107,10 @@ static int queue_out(struct pw_client *c, const char *data, size_t len)
 {
 	size_t pending = c->out_len - c->out_off;
 
-	if (c->watching && pending + len > c->srv->lim.max_out_bytes) {
+	/* a watcher that falls behind, or a client that pipelines requests and
+	 * never reads the answers, would be buffered without bound; one answer
+	 * larger than the limit is still let through to a reader that keeps up */
+	if ((c->watching || pending) && pending + len > c->srv->lim.max_out_bytes) {
 		c->srv->st.lagged++;
 		return -ENOBUFS;
 	}

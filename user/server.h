@@ -21,7 +21,7 @@ typedef void (*pw_request_fn)(void *ctx, struct pw_client *c, struct pw_request 
 
 struct pw_server_limits {
 	size_t max_clients;		/* further connections are refused with an error */
-	size_t max_out_bytes;		/* a watcher that falls this far behind is dropped */
+	size_t max_out_bytes;		/* a client whose unread output passes this is dropped */
 	unsigned partial_timeout_ms;	/* an incomplete request older than this: close */
 	unsigned idle_timeout_ms;	/* a silent non-watching client: close */
 };

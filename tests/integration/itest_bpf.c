@@ -7,6 +7,7 @@
  * see the whole host.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -51,6 +52,7 @@ struct fixture {
 	size_t ncookies;
 	__u32 pids[MAX_MINE];
 	size_t npids;
+	pid_t child;		/* killed by teardown if a test fails early */
 };
 
 static bool mine(const struct fixture *f, const struct pw_event *e)
@@ -206,10 +208,6 @@ static int group_setup(void **state)
 	int fd;
 
 	(void) state;
-	if (geteuid() != 0) {
-		fprintf(stderr, "itest_bpf: needs root\n");
-		return -1;
-	}
 	/* Our own network namespace: the ports we bind cannot collide with the
 	 * host's services, and the host's traffic cannot be mistaken for ours. */
 	if (unshare(CLONE_NEWNET)) {
@@ -268,6 +266,10 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
+	if (f->child > 0) {
+		(void) kill(f->child, SIGKILL);
+		(void) waitpid(f->child, NULL, 0);
+	}
 	pw_bpf_free(f->bpf);
 	free(f);
 	return 0;
@@ -331,6 +333,7 @@ static void check_socket(struct fixture *f, int family, int type, const char *ip
 	i_close = wait_for(f, PW_EV_CLOSE, cookie, 0);
 	assert_true(i_close >= 0);
 	e = &f->ev[i_close];
+	assert_int_equal(e->port, port);	/* kept from the bind */
 	assert_int_equal(e->pid, getpid());
 	assert_int_equal(e->netns, netns);
 	assert_int_equal(e->proto, proto);
@@ -338,6 +341,7 @@ static void check_socket(struct fixture *f, int family, int type, const char *ip
 	if (type == SOCK_STREAM) {
 		i_unlisten = find(f, PW_EV_UNLISTEN, cookie, 0);
 		assert_true(i_unlisten >= 0 && i_unlisten < i_close);
+		assert_int_equal(f->ev[i_unlisten].port, port);
 	} else {
 		assert_int_equal(find(f, PW_EV_LISTEN, cookie, 0), -1);
 		assert_int_equal(find(f, PW_EV_UNLISTEN, cookie, 0), -1);
@@ -411,8 +415,6 @@ static void test_child_killed(void **state)
 		struct sockaddr_in sin = { .sin_family = AF_INET };
 		socklen_t len = sizeof(cookies[0]);
 		int t = socket(AF_INET, SOCK_STREAM, 0), u = socket(AF_INET, SOCK_DGRAM, 0);
-		char c;
-
 		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 		if (t < 0 || u < 0 || bind(t, (struct sockaddr *)&sin, sizeof(sin)) ||
 		    listen(t, 1) || bind(u, (struct sockaddr *)&sin, sizeof(sin)) ||
@@ -421,12 +423,14 @@ static void test_child_killed(void **state)
 			_exit(1);
 		if (write(pfd[1], cookies, sizeof(cookies)) != sizeof(cookies))
 			_exit(1);
-		/* Block until killed: the parent holds the other end open. */
-		(void) read(pfd[0], &c, 1);
-		_exit(1);
+		for (;;)
+			pause();	/* until SIGKILL */
 	}
+	f->child = pid;
 	watch_pid(f, pid);
 	assert_int_equal(read(pfd[0], cookies, sizeof(cookies)), sizeof(cookies));
+	close(pfd[0]);
+	close(pfd[1]);
 	watch_cookie(f, cookies[0]);
 	watch_cookie(f, cookies[1]);
 	my_comm(comm);
@@ -440,9 +444,8 @@ static void test_child_killed(void **state)
 
 	assert_int_equal(kill(pid, SIGKILL), 0);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
+	f->child = 0;
 	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-	close(pfd[0]);
-	close(pfd[1]);
 
 	i_tcp = wait_for(f, PW_EV_CLOSE, cookies[0], 0);
 	i_udp = wait_for(f, PW_EV_CLOSE, cookies[1], 0);
@@ -470,9 +473,17 @@ static void test_track_existing(void **state)
 	struct sockaddr_in sin = { .sin_family = AF_INET };
 	const struct pw_event *e;
 	__u64 c_udp, c_tcp;
-	int u, t, pfd[2];
+	int u, t;
 	pid_t pid;
-	char c;
+
+	/* Fork first: a child forked later would hold our sockets open. */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		for (;;)
+			pause();	/* until SIGKILL */
+	}
+	f->child = pid;
 
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	u = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -483,13 +494,6 @@ static void test_track_existing(void **state)
 	assert_int_equal(listen(t, 1), 0);
 	c_udp = sock_cookie(u, SO_COOKIE);
 	c_tcp = sock_cookie(t, SO_COOKIE);
-	assert_int_equal(pipe2(pfd, O_CLOEXEC), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		(void) read(pfd[0], &c, 1);
-		_exit(0);
-	}
 
 	assert_int_equal(load(f, 0), 0);
 	watch_cookie(f, c_udp);
@@ -505,6 +509,7 @@ static void test_track_existing(void **state)
 	assert_int_equal(close(u), 0);
 	e = expect(f, PW_EV_CLOSE, c_udp, 0);
 	assert_int_equal(e->proto, IPPROTO_UDP);
+	assert_int_equal(e->port, 0);	/* not seen bound */
 	assert_int_equal(e->pid, getpid());
 	assert_int_equal(close(t), 0);
 	expect(f, PW_EV_CLOSE, c_tcp, 0);
@@ -512,8 +517,7 @@ static void test_track_existing(void **state)
 
 	assert_int_equal(kill(pid, SIGKILL), 0);
 	assert_int_equal(waitpid(pid, NULL, 0), pid);
-	close(pfd[0]);
-	close(pfd[1]);
+	f->child = 0;
 	if (have_hook(f, "sched_process_exit")) {
 		e = expect(f, PW_EV_EXIT, 0, pid);
 		assert_int_equal(e->exit_code & 0x7f, SIGKILL);
@@ -521,6 +525,128 @@ static void test_track_existing(void **state)
 	/* The untracked binds of this test were never reported. */
 	assert_int_equal(find(f, PW_EV_BIND, c_udp, 0), -1);
 	assert_int_equal(pw_bpf_dropped(f->bpf), 0);
+}
+
+static int bind_lo(int type)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	int fd;
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	return fd;
+}
+
+/* Around a snapshot, untracked releases are reported too; only meanwhile. */
+static void test_report_all_releases(void **state)
+{
+	struct fixture *f = *state;
+	int a = bind_lo(SOCK_DGRAM), b = bind_lo(SOCK_STREAM), marker;
+	__u64 c_a = sock_cookie(a, SO_COOKIE), c_b = sock_cookie(b, SO_COOKIE), c_m;
+
+	assert_int_equal(load(f, 0), 0);
+	watch_cookie(f, c_a);
+	watch_cookie(f, c_b);
+	pw_bpf_report_all_releases(f->bpf, true);
+	assert_int_equal(close(a), 0);
+	expect(f, PW_EV_CLOSE, c_a, 0);
+	pw_bpf_report_all_releases(f->bpf, false);
+
+	/* Releases reach the ring in order: once the marker's CLOSE is read,
+	 * an event for b would have been read before it. */
+	marker = bind_lo(SOCK_DGRAM);
+	c_m = sock_cookie(marker, SO_COOKIE);
+	watch_cookie(f, c_m);
+	assert_int_equal(close(b), 0);
+	assert_int_equal(close(marker), 0);
+	expect(f, PW_EV_CLOSE, c_m, 0);
+	assert_int_equal(find(f, PW_EV_CLOSE, c_b, 0), -1);
+	assert_int_equal(pw_bpf_dropped(f->bpf), 0);
+}
+
+static void *park(void *arg)
+{
+	(void) arg;
+	for (;;)
+		pause();
+	return NULL;
+}
+
+static bool zombie_leader(pid_t pid)
+{
+	char path[64], buf[256], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' && p[2] == 'Z';
+}
+
+/*
+ * The leader leaving with pthread_exit() is not the end of the process: EXIT
+ * comes when the last thread goes.
+ */
+static void test_leader_thread_exit(void **state)
+{
+	struct fixture *f = *state;
+	struct epoll_event ev;
+	const struct pw_event *e;
+	long deadline;
+	int pfd[2], marker;
+	__u64 c_m;
+	char c;
+	pid_t pid;
+
+	if (!have_hook(f, "sched_process_exit"))
+		skip();
+	assert_int_equal(pipe2(pfd, O_CLOEXEC), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		pthread_t t;
+
+		(void) bind_lo(SOCK_DGRAM);	/* makes this process tracked */
+		if (pthread_create(&t, NULL, park, NULL) || write(pfd[1], "x", 1) != 1)
+			_exit(1);
+		pthread_exit(NULL);
+	}
+	f->child = pid;
+	watch_pid(f, pid);
+	assert_int_equal(read(pfd[0], &c, 1), 1);
+	close(pfd[0]);
+	close(pfd[1]);
+
+	/* Bounded wait for the leader to be gone while its thread lives on. */
+	deadline = now_ms() + WAIT_MS;
+	while (!zombie_leader(pid)) {
+		assert_true(now_ms() < deadline);
+		assert_true(pw_bpf_consume(f->bpf) >= 0);
+		(void) epoll_wait(pw_bpf_fd(f->bpf), &ev, 1, 10);
+	}
+	marker = bind_lo(SOCK_DGRAM);
+	c_m = sock_cookie(marker, SO_COOKIE);
+	watch_cookie(f, c_m);
+	assert_int_equal(close(marker), 0);
+	expect(f, PW_EV_CLOSE, c_m, 0);
+	assert_int_equal(find(f, PW_EV_EXIT, 0, pid), -1);
+
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+	f->child = 0;
+	e = expect(f, PW_EV_EXIT, 0, pid);
+	assert_int_equal(e->pid, pid);
+	assert_int_equal(e->exit_code & 0x7f, SIGKILL);
 }
 
 /* A ring buffer too small for a burst drops events, counts them, and every
@@ -576,9 +702,15 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_udp6_port0, setup_loaded, teardown),
 		cmocka_unit_test_setup_teardown(test_child_killed, setup_loaded, teardown),
 		cmocka_unit_test_setup_teardown(test_track_existing, setup_unloaded, teardown),
+		cmocka_unit_test_setup_teardown(test_report_all_releases, setup_unloaded, teardown),
+		cmocka_unit_test_setup_teardown(test_leader_thread_exit, setup_loaded, teardown),
 		cmocka_unit_test_setup_teardown(test_tiny_ring, setup_unloaded, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_cgroup, setup_unloaded, teardown),
 	};
 
+	if (geteuid() != 0) {
+		fprintf(stderr, "itest_bpf: needs root, skipped\n");
+		return 77;	/* run-tests.sh: skip */
+	}
 	return cmocka_run_group_tests(tests, group_setup, NULL);
 }

@@ -107,19 +107,13 @@ static void test_request_invalid(void **state)
 				       sizeof(err)), -EINVAL);
 		assert_non_null(strstr(err, "duplicate"));
 		assert_non_null(strstr(err, "cmd"));
+
+		/* a small error buffer is filled, not overrun */
+		memset(err, 'x', sizeof(err));
+		assert_int_equal(parse("{\"v\":1}", &req, err, 5), -EINVAL);
+		assert_string_equal(err, "cmd:");
+		assert_int_equal(err[5], 'x');
 	}
-}
-
-static void test_request_small_err_buffer(void **state)
-{
-	struct pw_request req;
-	char err[8];
-
-	(void)state;
-	memset(err, 'x', sizeof(err));
-	assert_int_equal(parse("{\"v\":1}", &req, err, 5), -EINVAL);
-	assert_string_equal(err, "cmd:");
-	assert_int_equal(err[5], 'x');
 }
 
 /* One line, ending in the only "\n". */
@@ -244,6 +238,12 @@ static void test_response_malformed(void **state)
 		assert_int_equal(pw_proto_parse_response(bad[i], &res, msg, sizeof(msg)), -EINVAL);
 	assert_null(res);
 
+	/* ok without a result: a null result, never a NULL one */
+	assert_int_equal(pw_proto_parse_response("{\"ok\":true}", &res, msg, sizeof(msg)), 0);
+	assert_true(json_is_null(res));
+	json_decref(res);
+	res = NULL;
+
 	/* an error without details is still an error, never success */
 	assert_int_equal(pw_proto_parse_response("{\"ok\":false}", &res, msg, sizeof(msg)),
 			 PW_E_INTERNAL);
@@ -293,84 +293,82 @@ static void test_errcodes(void **state)
 	assert_int_equal(pw_errcode_parse("NOT_FOUND"), PW_E_INTERNAL);
 }
 
+/* err names the key when r < 0 */
+static void assert_arg_err(int r, const char *err, const char *key)
+{
+	char want[64];
+
+	snprintf(want, sizeof(want), "args.%s:", key);
+	if (r < 0 && strncmp(err, want, strlen(want)))
+		fail_msg("error \"%s\" does not name %s", err, want);
+}
+
 static void test_args(void **state)
 {
+	/* absent or null: 0, value untouched; wrong type or range: -EINVAL, untouched */
+	static const struct { const char *key; __u32 max; int ret; __u32 val; } u32s[] = {
+		{ "zz", 10, 0, 77 }, { "n", 10, 0, 77 }, { "a", 10, 1, 5 }, { "a", 5, 1, 5 },
+		{ "a", 4, -EINVAL, 77 }, { "max", UINT32_MAX, 1, UINT32_MAX },
+		{ "big", UINT32_MAX, -EINVAL, 77 }, { "neg", 10, -EINVAL, 77 },
+		{ "s", 10, -EINVAL, 77 }, { "r", 10, -EINVAL, 77 }, { "b", 10, -EINVAL, 77 },
+	};
+	static const struct { const char *key; int ret; __u64 val; } u64s[] = {
+		{ "zz", 0, 77 }, { "n", 0, 77 }, { "big", 1, 4294967296ULL }, { "a", 1, 5 },
+		{ "i64", 1, INT64_MAX }, { "neg", -EINVAL, 77 }, { "o", -EINVAL, 77 },
+		{ "r", -EINVAL, 77 }, { "s", -EINVAL, 77 },
+	};
+	static const struct { const char *key; int ret; const char *val; } strs[] = {
+		{ "zz", 0, "untouched" }, { "n", 0, "untouched" }, { "s", 1, "str" },
+		{ "a", -EINVAL, "untouched" }, { "b", -EINVAL, "untouched" },
+	};
+	static const struct { const char *key; int ret; int val; } bools[] = {
+		{ "zz", 0, 2 }, { "n", 0, 2 }, { "b", 1, 1 }, { "f", 1, 0 },
+		{ "bs", -EINVAL, 2 }, { "a", -EINVAL, 2 }, { "n0", -EINVAL, 2 },
+	};
 	json_t *a = json_loads("{\"a\":5,\"neg\":-1,\"s\":\"str\",\"b\":true,\"f\":false,"
 			       "\"n\":null,\"big\":4294967296,\"max\":4294967295,\"r\":1.5,"
-			       "\"i64\":9223372036854775807,\"bs\":\"true\",\"o\":{}}", 0, NULL);
+			       "\"i64\":9223372036854775807,\"bs\":\"true\",\"o\":{},\"n0\":0}",
+			       0, NULL);
 	char err[64];
-	__u32 u = 77;
-	__u64 q = 77;
-	const char *s = "untouched";
-	bool b = false;
 
 	(void)state;
 	assert_non_null(a);
-	/* absent or null: 0, value untouched */
-	assert_int_equal(pw_args_u32(a, "zz", 10, &u, err, sizeof(err)), 0);
-	assert_int_equal(pw_args_u32(a, "n", 10, &u, err, sizeof(err)), 0);
-	assert_int_equal(pw_args_u32(NULL, "a", 10, &u, err, sizeof(err)), 0);
-	assert_int_equal(pw_args_u64(a, "zz", &q, err, sizeof(err)), 0);
-	assert_int_equal(pw_args_str(a, "n", &s, err, sizeof(err)), 0);
-	assert_int_equal(pw_args_bool(a, "zz", &b, err, sizeof(err)), 0);
-	assert_true(u == 77 && q == 77 && !b);
-	assert_string_equal(s, "untouched");
+	for (size_t i = 0; i < ARRAY_SIZE(u32s); i++) {
+		__u32 u = 77;
+		int r = pw_args_u32(a, u32s[i].key, u32s[i].max, &u, err, sizeof(err));
 
-	/* u32 */
-	assert_int_equal(pw_args_u32(a, "a", 10, &u, err, sizeof(err)), 1);
-	assert_int_equal(u, 5);
-	assert_int_equal(pw_args_u32(a, "a", 5, &u, err, sizeof(err)), 1);
-	u = 77;
-	assert_int_equal(pw_args_u32(a, "a", 4, &u, err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "args.a:"));
-	assert_non_null(strstr(err, "range"));
-	assert_int_equal(u, 77);
-	assert_int_equal(pw_args_u32(a, "max", UINT32_MAX, &u, err, sizeof(err)), 1);
-	assert_true(u == UINT32_MAX);
-	u = 77;
-	assert_int_equal(pw_args_u32(a, "big", UINT32_MAX, &u, err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "args.big:"));
-	assert_int_equal(u, 77);
-	assert_int_equal(pw_args_u32(a, "neg", 10, &u, err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "args.neg:"));
-	assert_int_equal(pw_args_u32(a, "s", 10, &u, err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "args.s:"));
-	assert_int_equal(pw_args_u32(a, "r", 10, &u, err, sizeof(err)), -EINVAL);
-	assert_int_equal(pw_args_u32(a, "b", 10, &u, err, sizeof(err)), -EINVAL);
-	assert_int_equal(u, 77);
+		assert_int_equal(r, u32s[i].ret);
+		assert_true(u == u32s[i].val);
+		assert_arg_err(r, err, u32s[i].key);
+	}
+	assert_int_equal(pw_args_u32(a, "a", 4, &(__u32){ 0 }, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "out of range"));
+	for (size_t i = 0; i < ARRAY_SIZE(u64s); i++) {
+		__u64 q = 77;
+		int r = pw_args_u64(a, u64s[i].key, &q, err, sizeof(err));
 
-	/* u64 */
-	assert_int_equal(pw_args_u64(a, "big", &q, err, sizeof(err)), 1);
-	assert_true(q == 4294967296ULL);
-	assert_int_equal(pw_args_u64(a, "i64", &q, err, sizeof(err)), 1);
-	assert_true(q == INT64_MAX);
-	q = 77;
-	assert_int_equal(pw_args_u64(a, "neg", &q, err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "args.neg:"));
-	assert_int_equal(pw_args_u64(a, "o", &q, err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "args.o:"));
-	assert_true(q == 77);
+		assert_int_equal(r, u64s[i].ret);
+		assert_true(q == u64s[i].val);
+		assert_arg_err(r, err, u64s[i].key);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(strs); i++) {
+		const char *v = "untouched";
+		int r = pw_args_str(a, strs[i].key, &v, err, sizeof(err));
 
-	/* str */
-	assert_int_equal(pw_args_str(a, "s", &s, err, sizeof(err)), 1);
-	assert_string_equal(s, "str");
-	s = "untouched";
-	assert_int_equal(pw_args_str(a, "a", &s, err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "args.a:"));
-	assert_int_equal(pw_args_str(a, "b", &s, err, sizeof(err)), -EINVAL);
-	assert_string_equal(s, "untouched");
+		assert_int_equal(r, strs[i].ret);
+		assert_string_equal(v, strs[i].val);
+		assert_arg_err(r, err, strs[i].key);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(bools); i++) {
+		bool b = true;
+		int r = pw_args_bool(a, bools[i].key, &b, err, sizeof(err));
 
-	/* bool */
-	assert_int_equal(pw_args_bool(a, "b", &b, err, sizeof(err)), 1);
-	assert_true(b);
-	assert_int_equal(pw_args_bool(a, "f", &b, err, sizeof(err)), 1);
-	assert_false(b);
-	b = true;
-	assert_int_equal(pw_args_bool(a, "bs", &b, err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "args.bs:"));
-	assert_int_equal(pw_args_bool(a, "a", &b, err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "args.a:"));
-	assert_true(b);
+		assert_int_equal(r, bools[i].ret);
+		assert_int_equal(b, bools[i].val == 2 ? true : bools[i].val);
+		assert_arg_err(r, err, bools[i].key);
+	}
+	/* no args object at all */
+	assert_int_equal(pw_args_u32(NULL, "a", 10, &(__u32){ 0 }, err, sizeof(err)), 0);
 	json_decref(a);
 }
 
@@ -471,23 +469,14 @@ static void test_event_json(void **state)
 		{ PW_EV_CLOSE, "close" }, { PW_EV_LISTEN, "listen" },
 		{ PW_EV_UNLISTEN, "unlisten" },
 	};
-	struct pw_event ev;
+	struct pw_event ev = { .kind = PW_EV_BIND, .ts_ns = 123456789012345ULL, .cookie = 4097,
+		.netns = 4026531840ULL, .pid = 4194304, .uid = 65534, .port = 65535,
+		.proto = IPPROTO_UDP, .family = AF_INET6, .state = PW_SOCK_LISTENING,
+		.addr = { [15] = 1 } };
 	json_t *o;
 	char *dump;
 
 	(void)state;
-	memset(&ev, 0, sizeof(ev));
-	ev.kind = PW_EV_BIND;
-	ev.ts_ns = 123456789012345ULL;
-	ev.cookie = 4097;
-	ev.netns = 4026531840ULL;
-	ev.pid = 4194304;
-	ev.uid = 65534;
-	ev.port = 65535;
-	ev.proto = IPPROTO_UDP;
-	ev.family = AF_INET6;
-	ev.state = PW_SOCK_LISTENING;
-	ev.addr[15] = 1;
 	memcpy(ev.comm, "py\xe2\x9c\x93thon\nxxxxxxxxx", PW_COMM_LEN);	/* no NUL */
 	o = pw_proto_event_json(&ev);
 	assert_keys(o, sock_keys, ARRAY_SIZE(sock_keys));
@@ -525,13 +514,8 @@ static void test_event_json(void **state)
 		json_decref(o);
 	}
 
-	memset(&ev, 0, sizeof(ev));
-	ev.kind = PW_EV_EXIT;
-	ev.ts_ns = 99;
-	ev.pid = 31337;
-	ev.uid = 0;
-	ev.exit_code = -9;
-	memcpy(ev.comm, "worker", 6);
+	ev = (struct pw_event){ .kind = PW_EV_EXIT, .ts_ns = 99, .pid = 31337, .uid = 0,
+				.exit_code = -9, .comm = "worker", .cookie = 5, .port = 80 };
 	o = pw_proto_event_json(&ev);
 	assert_keys(o, exit_keys, ARRAY_SIZE(exit_keys));
 	assert_string_equal(STR_OF(o, "event"), "exit");
@@ -552,7 +536,6 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_request_valid),
 		cmocka_unit_test(test_request_invalid),
-		cmocka_unit_test(test_request_small_err_buffer),
 		cmocka_unit_test(test_request_line),
 		cmocka_unit_test(test_response_lines),
 		cmocka_unit_test(test_error_not_utf8),
