@@ -226,8 +226,13 @@ void pw_allocs_apply(struct pw_daemon *d, struct pw_alloc_rt *r, const struct pw
 	r->a.state = v->state;
 	if (v->state == PW_ALLOC_CONFLICT)
 		as->m.conflicts_total++;
-	/* state, audit and a release are one durable commit */
-	own_txn = pw_store_begin(d->store) == 0;
+	/*
+	 * State, audit and a release are one commit, without an fsync that
+	 * would stall the loop: what a crash loses here, start-up recovery
+	 * derives again (owner gone -> released, ports re-observed). Client
+	 * acknowledged allocations stay fsync'd.
+	 */
+	own_txn = pw_store_set_sync(d->store, false) == 0 && pw_store_begin(d->store) == 0;
 	if (pw_store_set_state(d->store, r->a.id, v->state))
 		as->m.storage_errors_total++;
 	pw_allocs_audit(d, 0, 0, v->state == PW_ALLOC_CONFLICT ? "conflict" : "state", "ok",
@@ -246,8 +251,11 @@ void pw_allocs_apply(struct pw_daemon *d, struct pw_alloc_rt *r, const struct pw
 		as->m.stale_cleaned_total++;
 		(void) pw_allocs_release(d, r, 0, 0, v->reason);
 	}
-	if (own_txn && pw_store_commit(d->store))
-		as->m.storage_errors_total++;
+	if (own_txn) {
+		if (pw_store_commit(d->store))
+			as->m.storage_errors_total++;
+		(void) pw_store_set_sync(d->store, true);
+	}
 }
 
 /* Arm the grace timer for the earliest pending deadline. */

@@ -59,6 +59,13 @@ int pw_store_move_aside(const char *dir, char *newpath, size_t len);
  * begin: -EALREADY inside a group; commit: -EINVAL outside one.
  */
 int pw_store_begin(struct pw_store *s);
+/*
+ * Between transactions: fsync every commit (the default, synchronous=FULL),
+ * or not (synchronous=NORMAL: in WAL mode a commit still survives the
+ * daemon's own crash, not a power loss, and the next FULL commit makes it
+ * durable too). -EBUSY inside a group.
+ */
+int pw_store_set_sync(struct pw_store *s, bool fsync_each_commit);
 int pw_store_commit(struct pw_store *s);
 void pw_store_rollback(struct pw_store *s);
 

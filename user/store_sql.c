@@ -181,3 +181,15 @@ void pw_store_rollback(struct pw_store *s)
 	s->in_txn = false;
 	s->txn_err = 0;
 }
+
+int pw_store_set_sync(struct pw_store *s, bool fsync_each_commit)
+{
+	int rc;
+
+	/* a pragma cannot change inside a transaction: only between them */
+	if (s->in_txn)
+		return -EBUSY;
+	rc = sqlite3_exec(s->db, fsync_each_commit ? "PRAGMA synchronous=FULL;"
+						   : "PRAGMA synchronous=NORMAL;", NULL, NULL, NULL);
+	return rc == SQLITE_OK ? 0 : store_fail(s, rc, "set synchronous");
+}

@@ -477,7 +477,10 @@ static void test_unread_answers(void **state)
 		      (double)(itest_now_ns() - t0) / 1e6, rss0, rss1);
 	close(fd);
 	assert_true(dropped);
+#ifndef __SANITIZE_ADDRESS__
+	/* (ASan's quarantine keeps freed memory resident: no bound to check there) */
 	assert_true(rss1 - rss0 < 64 * 1024);
+#endif
 	/* and the daemon still answers */
 	assert_true(status_num("clients") >= 1);
 }

@@ -313,7 +313,7 @@ static void find_corrupt(char *path, size_t len)
 		size_t n = strlen(e->d_name);
 
 		if (strncmp(e->d_name, "state.db.corrupt.", 17) ||
-		    (n > 4 && (!strcmp(e->d_name + n - 4, "-wal") || !strcmp(e->d_name + n - 4, "-shm"))))
+		    !strcmp(e->d_name + n - 4, "-wal") || !strcmp(e->d_name + n - 4, "-shm"))
 			continue;
 		snprintf(path, len, "%s/%s", fx.d.state, e->d_name);
 		found++;

@@ -287,8 +287,8 @@ static int check_db(struct storm *s, struct db_row **rows, size_t *n_rows)
 
 	/* the allocation and its audit record are committed together */
 	rc = sqlite3_prepare_v2(db, "SELECT id, port FROM allocations a WHERE NOT EXISTS"
-				" (SELECT 1 FROM audit WHERE alloc_id = a.id AND action = 'allocate')",
-				-1, &st, NULL);
+				" (SELECT 1 FROM audit"
+				"  WHERE alloc_id = a.id AND action = 'allocate')", -1, &st, NULL);
 	while (next_row(st, &rc)) {
 		fprintf(stderr, "crash-storm: allocation %lld (port %d) has no audit record\n",
 			(long long)sqlite3_column_int64(st, 0), sqlite3_column_int(st, 1));
@@ -356,8 +356,8 @@ static int reconcile(struct storm *s, struct client *cl, unsigned in_flight,
 		}
 		by_port[port] = (int32_t)i;
 		if (!row_has(rows, n_rows, id, port)) {
-			fprintf(stderr, "crash-storm: allocation %lld port %u listed, not on disk\n",
-				(long long)id, port);
+			fprintf(stderr, "crash-storm: allocation %lld port %u listed, "
+				"not on disk\n", (long long)id, port);
 			r->load_diffs++;
 		}
 		if (is_gone(s, id)) {
@@ -633,8 +633,8 @@ static int storm_run(const struct storm_opts *o, struct storm_result *r)
 		}
 		free(rows);
 		if (o->verbose)
-			printf("kill %u: %lu ops before it, %zu held, %zu rows, %u in flight, %.0f ms\n",
-			       k + 1, s.progress - before, s.n_held, n_rows, in_flight,
+			printf("kill %u: %lu ops before it, %zu held, %zu rows, %u in flight, "
+			       "%.0f ms\n", k + 1, s.progress - before, s.n_held, n_rows, in_flight,
 			       (double)(itest_now_ns() - t0) / 1e6);
 	}
 	err = 0;
@@ -658,9 +658,13 @@ out:
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "kills", required_argument, NULL, 'k' }, { "clients", required_argument, NULL, 'c' },
-		{ "range", required_argument, NULL, 'r' }, { "seed", required_argument, NULL, 's' },
-		{ "verbose", no_argument, NULL, 'v' }, { "help", no_argument, NULL, 'h' }, { 0 }
+		{ "kills", required_argument, NULL, 'k' },
+		{ "clients", required_argument, NULL, 'c' },
+		{ "range", required_argument, NULL, 'r' },
+		{ "seed", required_argument, NULL, 's' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
 	};
 	struct storm_opts o = { .kills = 50, .clients = 4, .lo = 46200, .hi = 46499 };
 	struct storm_result r;
@@ -688,8 +692,8 @@ int main(int argc, char **argv)
 			o.verbose = true;
 			break;
 		default:
-			fprintf(stderr, "usage: crash_storm [--kills N] [--clients N] [--range LO-HI]"
-				" [--seed S] [-v]\n");
+			fprintf(stderr, "usage: crash_storm [--kills N] [--clients N] "
+				"[--range LO-HI] [--seed S] [-v]\n");
 			return opt == 'h' ? 0 : 2;
 		}
 	}
