@@ -39,7 +39,7 @@ BENCH_SRCS	:= $(wildcard tools/bench/*.c)
 BENCH_BINS	:= $(patsubst tools/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 SKEL		:= $(BUILD)/portwatch.skel.h
 
-.PHONY: all deps run test test-unit test-integration bench fuzz clean
+.PHONY: all deps run test test-unit test-integration bench fuzz fuzz-smoke clean
 .DELETE_ON_ERROR:
 
 all: $(BUILD)/portwatchd $(BUILD)/portwatch
@@ -55,6 +55,7 @@ run: deps
 test: deps
 	@$(MAKE) --no-print-directory all unit-bins integ-bins
 	@$(MAKE) --no-print-directory test-unit test-integration
+	@$(MAKE) --no-print-directory -f tests/fuzz/Makefile.fuzz fuzz-smoke
 
 unit-bins: $(UNIT_BINS)
 integ-bins: all $(INTEG_BINS) $(BUILD)/tests/helper
@@ -72,6 +73,9 @@ bench: deps
 
 fuzz: deps
 	@$(MAKE) --no-print-directory -f tests/fuzz/Makefile.fuzz
+
+fuzz-smoke: deps
+	@$(MAKE) --no-print-directory -f tests/fuzz/Makefile.fuzz fuzz-smoke
 
 # --- BPF ------------------------------------------------------------------
 $(BUILD)/portwatch.bpf.o: bpf/portwatch.bpf.c $(wildcard bpf/*.h) include/pw_event.h | $(BUILD)

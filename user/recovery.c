@@ -186,7 +186,9 @@ json_t *pw_recovery_run(struct pw_daemon *d, bool dry_run, bool store_was_reset)
 	s = step(report, "adopt");
 	if (store_was_reset)
 		adopt(d, dry_run, s);
-	orphans(d, dry_run, step(report, "orphans"), step(report, "conflicts"));
+	/* one statement each: argument evaluation order would pick the steps' order */
+	s = step(report, "orphans");
+	orphans(d, dry_run, s, step(report, "conflicts"));
 	singletons(d, dry_run, step(report, "singletons"));
 	if (!dry_run) {
 		size_t n = json_array_size(json_object_get(report, "steps"));
