@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -13,6 +14,11 @@
 #include "server.h"
 
 #define READ_CHUNK 4096
+/* Requests handled per client per turn: a client pipelining thousands of
+ * lines waits its turn behind the others instead of holding the loop. */
+#define LINES_PER_TURN 4
+/* Queued clients served per wakeup before epoll gets to the others. */
+#define TURNS_PER_WAKE 32
 
 struct pw_client {
 	struct pw_io io;
@@ -28,7 +34,10 @@ struct pw_client {
 	unsigned refs;
 	bool watching;
 	bool closed;
-	bool want_out;
+	uint32_t events;	/* epoll interest now registered */
+	bool queued;		/* on the backlog queue, reading paused */
+	bool eof;		/* peer finished sending; close once answered */
+	struct pw_client *bl_next;
 };
 
 struct pw_server {
@@ -42,6 +51,8 @@ struct pw_server {
 	struct pw_client *clients;
 	struct pw_server_stats st;
 	bool timer_armed;
+	struct pw_io backlog_io;	/* eventfd: clients with complete lines left */
+	struct pw_client *bl_head, *bl_tail;
 };
 
 static void client_close(struct pw_client *c);
@@ -74,15 +85,35 @@ const struct ucred *pw_client_cred(const struct pw_client *c)
 
 static int client_events(struct pw_client *c)
 {
-	uint32_t ev = EPOLLIN | EPOLLRDHUP;
-	bool want = c->out_len > c->out_off;
+	uint32_t ev = 0;
 
-	if (want == c->want_out)
-		return 0;
-	c->want_out = want;
-	if (want)
+	/* no reading while earlier requests wait: that bounds the input */
+	if (!c->queued && !c->eof)
+		ev |= EPOLLIN | EPOLLRDHUP;
+	if (c->out_len > c->out_off)
 		ev |= EPOLLOUT;
+	if (ev == c->events || c->closed)
+		return 0;
+	c->events = ev;
 	return pw_loop_mod(c->srv->loop, &c->io, ev);
+}
+
+static void backlog_push(struct pw_client *c)
+{
+	struct pw_server *s = c->srv;
+	uint64_t one = 1;
+
+	if (c->queued)
+		return;
+	c->queued = true;
+	c->bl_next = NULL;
+	pw_client_ref(c);
+	if (s->bl_tail)
+		s->bl_tail->bl_next = c;
+	else
+		s->bl_head = c;
+	s->bl_tail = c;
+	(void) !write(s->backlog_io.fd, &one, sizeof(one));
 }
 
 static int flush_out(struct pw_client *c)
@@ -199,10 +230,13 @@ static void reject(int fd, enum pw_errcode code, const char *msg)
 	}
 }
 
-static void handle_lines(struct pw_client *c)
+/* Handle up to LINES_PER_TURN complete lines; true when more are waiting. */
+static bool handle_lines(struct pw_client *c)
 {
 	struct pw_server *s = c->srv;
 	size_t start = 0;
+	int handled = 0;
+	bool more = false;
 
 	pw_client_ref(c);
 	while (!c->closed) {
@@ -213,6 +247,11 @@ static void handle_lines(struct pw_client *c)
 
 		if (!nl)
 			break;
+		if (handled == LINES_PER_TURN) {
+			more = true;
+			break;
+		}
+		handled++;
 		len = (size_t)(nl - (c->in + start));
 		if (len && c->in[start + len - 1] == '\r')
 			len--;
@@ -231,9 +270,49 @@ static void handle_lines(struct pw_client *c)
 	if (!c->closed) {
 		memmove(c->in, c->in + start, c->in_len - start);
 		c->in_len -= start;
-		c->partial_ms = c->in_len ? (c->partial_ms ? c->partial_ms : pw_now_ms()) : 0;
+		c->partial_ms = c->in_len && !more ? (c->partial_ms ? c->partial_ms : pw_now_ms()) : 0;
 	}
 	pw_client_unref(c);
+	return more && !c->closed;
+}
+
+/* The peer is done and every request of its is answered (or queued out). */
+static void finish_eof(struct pw_client *c)
+{
+	if (c->eof && !c->queued && !c->watching && !c->closed) {
+		(void) flush_out(c);
+		client_close(c);
+	}
+}
+
+/* Serve queued clients one turn each, round robin, a bounded number per
+ * wakeup so that other clients' fds are polled in between. */
+static int on_backlog(struct pw_io *io, uint32_t events)
+{
+	struct pw_server *s = io->data;
+	uint64_t n, one = 1;
+
+	(void) events;
+	(void) !read(io->fd, &n, sizeof(n));
+	for (int turn = 0; turn < TURNS_PER_WAKE && s->bl_head; turn++) {
+		struct pw_client *c = s->bl_head;
+
+		s->bl_head = c->bl_next;
+		if (!s->bl_head)
+			s->bl_tail = NULL;
+		c->queued = false;
+		if (!c->closed) {
+			if (handle_lines(c))
+				backlog_push(c);
+			else if (client_events(c))
+				client_close(c);
+			finish_eof(c);
+		}
+		pw_client_unref(c);
+	}
+	if (s->bl_head)
+		(void) !write(io->fd, &one, sizeof(one));
+	return 0;
 }
 
 static int client_io(struct pw_io *io, uint32_t events)
@@ -249,7 +328,7 @@ static int client_io(struct pw_io *io, uint32_t events)
 	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) {
 		bool eof = false;
 
-		for (int rounds = 0; rounds < 16 && !c->closed; rounds++) {
+		for (int rounds = 0; rounds < 16 && !c->closed && !c->queued && !c->eof; rounds++) {
 			ssize_t n;
 
 			if (c->in_cap - c->in_len < READ_CHUNK) {
@@ -278,7 +357,12 @@ static int client_io(struct pw_io *io, uint32_t events)
 				break;
 			}
 			c->in_len += (size_t)n;
-			handle_lines(c);
+			if (handle_lines(c)) {
+				backlog_push(c);
+				if (client_events(c))
+					client_close(c);
+				break;
+			}
 			if (c->closed)
 				return 0;
 			if (c->in_len > PW_PROTO_MAX_LINE) {
@@ -289,9 +373,13 @@ static int client_io(struct pw_io *io, uint32_t events)
 			}
 		}
 		/* a half-closed client still gets its answers; watchers stay */
-		if (eof && !c->watching && !c->closed) {
-			(void) flush_out(c);
-			client_close(c);
+		if (eof && !c->closed) {
+			c->eof = true;
+			if (client_events(c)) {
+				client_close(c);
+				return 0;
+			}
+			finish_eof(c);
 		}
 	}
 	return 0;
@@ -326,7 +414,8 @@ static int server_accept(struct pw_io *io, uint32_t events)
 		c->refs = 1;
 		c->io = (struct pw_io){ .fd = fd, .fn = client_io, .data = c };
 		c->last_ms = pw_now_ms();
-		if (pw_loop_add(s->loop, &c->io, EPOLLIN | EPOLLRDHUP)) {
+		c->events = EPOLLIN | EPOLLRDHUP;
+		if (pw_loop_add(s->loop, &c->io, c->events)) {
 			close(fd);
 			free(c);
 			continue;
@@ -407,9 +496,17 @@ int pw_server_new(struct pw_server **ret, struct pw_loop *loop, const char *path
 	}
 	s->listen_io = (struct pw_io){ .fd = fd, .fn = server_accept, .data = s };
 	s->timer_io = (struct pw_io){ .fd = tfd, .fn = server_sweep, .data = s };
+	s->backlog_io = (struct pw_io){ .fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC),
+					.fn = on_backlog, .data = s };
+	if (s->backlog_io.fd < 0) {
+		err = -errno;
+		goto cleanup;
+	}
 	err = pw_loop_add(loop, &s->listen_io, EPOLLIN);
 	if (!err)
 		err = pw_loop_add(loop, &s->timer_io, EPOLLIN);
+	if (!err)
+		err = pw_loop_add(loop, &s->backlog_io, EPOLLIN);
 	if (err)
 		goto cleanup;
 	*ret = s;
@@ -421,6 +518,8 @@ cleanup:
 	}
 	if (tfd >= 0)
 		close(tfd);
+	if (s->backlog_io.fd > 0)
+		close(s->backlog_io.fd);
 	free(s);
 	return err;
 }
@@ -435,6 +534,15 @@ void pw_server_free(struct pw_server *s)
 	pw_loop_del(s->loop, &s->timer_io);
 	close(s->listen_io.fd);
 	close(s->timer_io.fd);
+	pw_loop_del(s->loop, &s->backlog_io);
+	close(s->backlog_io.fd);
+	while (s->bl_head) {
+		struct pw_client *c = s->bl_head;
+
+		s->bl_head = c->bl_next;
+		c->queued = false;
+		pw_client_unref(c);
+	}
 	(void) unlink(s->path);
 	free(s);
 }

@@ -561,12 +561,69 @@ static void test_slowloris(void **state)
 	close(idle);
 }
 
+/*
+ * 300 clients each pipeline 40 requests in one write: each is served 16 per
+ * turn, round robin, so a well-behaved client's requests wait behind one
+ * turn of each, not behind 12,000 requests.
+ */
+static void test_pipelined_burst(void **state)
+{
+	static const char req[] = "{\"v\":1,\"cmd\":\"status\"}\n";
+	struct probe probe = { 0 };
+	char burst[40 * sizeof(req)];
+	int fds[300];
+	pthread_t th;
+	uint64_t t0;
+	size_t off = 0;
+
+	(void) state;
+	for (int i = 0; i < 40; i++, off += sizeof(req) - 1)
+		memcpy(burst + off, req, sizeof(req) - 1);
+	for (int i = 0; i < 300; i++) {
+		fds[i] = connect_raw();
+		assert_true(fds[i] >= 0);
+	}
+	assert_int_equal(pthread_create(&th, NULL, probe_main, &probe), 0);
+	assert_true(ITEST_WAIT(__atomic_load_n(&probe.count[0], __ATOMIC_ACQUIRE) > 0, 5000));
+	t0 = itest_now_ns();
+	for (int i = 0; i < 300; i++)
+		assert_int_equal(write(fds[i], burst, off), (ssize_t)off);
+	/* until every burst is answered: 40 responses per client */
+	for (int i = 0; i < 300; i++) {
+		size_t lines = 0;
+		char buf[65536];
+
+		while (lines < 40) {
+			ssize_t n;
+
+			if (!ITEST_WAIT(({ struct pollfd pf = { fds[i], POLLIN, 0 };
+					   poll(&pf, 1, 0) > 0; }), 20000))
+				fail_msg("client %d: answers stopped after %zu", i, lines);
+			n = read(fds[i], buf, sizeof(buf));
+			assert_true(n > 0);
+			for (ssize_t k = 0; k < n; k++)
+				lines += buf[k] == '\n';
+		}
+		close(fds[i]);
+	}
+	__atomic_store_n(&probe.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(th, NULL);
+	print_message("12,000 pipelined requests from 300 clients answered in %.1f ms; meanwhile "
+		      "status max %.2f ms, ports max %.2f ms over %u+%u answers\n",
+		      (double)(itest_now_ns() - t0) / 1e6, (double)probe.max_ns[0] / 1e6,
+		      (double)probe.max_ns[1] / 1e6, probe.count[0], probe.count[1]);
+	assert_int_equal(probe.failures, 0);
+	assert_true(probe.max_ns[0] < 100000000ull * itest_slow());
+	assert_true(probe.max_ns[1] < 100000000ull * itest_slow());
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_flood),
 		cmocka_unit_test(test_unread_answers),
 		cmocka_unit_test(test_slowloris),
+		cmocka_unit_test(test_pipelined_burst),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
