@@ -77,6 +77,11 @@ static __always_inline void submit(struct pw_event *e)
 {
 	__u64 flags = BPF_RB_NO_WAKEUP;
 
+	/* no batching: the ring buffer's own adaptive wakeup */
+	if (!wakeup_gap_ns) {
+		bpf_ringbuf_submit(e, 0);
+		return;
+	}
 	/* racy across CPUs, benignly: at worst two wakeups instead of one */
 	if (e->ts_ns - last_wakeup_ns >= wakeup_gap_ns) {
 		last_wakeup_ns = e->ts_ns;
@@ -138,7 +143,10 @@ static __always_inline int on_post_bind(struct bpf_sock *ctx, bool v6)
 	cookie = bpf_get_socket_cookie(ctx);
 	tgid = bpf_get_current_pid_tgid() >> 32;
 	track(&tracked_socks, &cookie, &port);
-	track(&tracked_pids, &tgid, &one);
+	/* a process binding many sockets is known after its first: a lockless
+	 * lookup spares the bucket lock the update would take */
+	if (!bpf_map_lookup_elem(&tracked_pids, &tgid))
+		track(&tracked_pids, &tgid, &one);
 
 	e = reserve(PW_EV_BIND);
 	if (!e)

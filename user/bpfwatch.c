@@ -24,7 +24,7 @@
 
 _Static_assert(sizeof(struct pw_event) == 80, "struct pw_event is shared with the BPF side");
 
-#define RINGBUF_DEFAULT	(4UL << 20)
+#define RINGBUF_DEFAULT	(2UL << 20)	/* ~26k events; doubly mapped: 4 MiB of RSS */
 #define RINGBUF_MAX	(1UL << 30)
 
 enum variant { V_TP_BTF, V_RAW_TP, V_NONE, V_NR };
@@ -44,6 +44,7 @@ struct pw_bpf {
 	int cgroup_fd;
 	char *cgroup;
 	size_t ringbuf_bytes;
+	__u64 wakeup_gap_ns;
 	enum variant hook[HOOK_NR];
 	char hooks[256];
 };
@@ -164,6 +165,7 @@ static int load(struct pw_bpf *b, const enum variant v[HOOK_NR], bool probe, cha
 		bpf_program__set_autoload(hook_prog(s, h, V_TP_BTF), v[h] == V_TP_BTF);
 		bpf_program__set_autoload(hook_prog(s, h, V_RAW_TP), v[h] == V_RAW_TP);
 	}
+	s->rodata->wakeup_gap_ns = b->wakeup_gap_ns;
 	err = bpf_map__set_max_entries(s->maps.events, probe ? (size_t)page : b->ringbuf_bytes);
 	if (!err && probe)
 		err = bpf_map__set_max_entries(s->maps.tracked_socks, 1);
@@ -410,6 +412,8 @@ int pw_bpf_new(struct pw_bpf **ret, const struct pw_bpf_opts *opts, pw_bpf_event
 	b->fn = fn;
 	b->ctx = ctx;
 	b->cgroup_fd = -1;
+	b->wakeup_gap_ns = opts && opts->wakeup_gap_us != (unsigned)-1 ? opts->wakeup_gap_us * 1000ull
+									 : 250000;
 
 	err = ringbuf_size(opts ? opts->ringbuf_bytes : 0, &b->ringbuf_bytes);
 	if (err) {

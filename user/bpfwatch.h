@@ -14,8 +14,9 @@
 struct pw_bpf;
 
 struct pw_bpf_opts {
-	size_t ringbuf_bytes;		/* 0: default (4 MiB); rounded up to a power of 2 >= page size */
+	size_t ringbuf_bytes;		/* 0: default (2 MiB); rounded up to a power of 2 >= page size */
 	const char *cgroup_path;	/* NULL: cgroup v2 mount from /proc/self/mountinfo */
+	unsigned wakeup_gap_us;		/* batch wakeups this far apart; (unsigned)-1: 250 */
 };
 
 /* Called once per ring-buffer event, from pw_bpf_consume(). Return 0. */

@@ -17,6 +17,10 @@ struct pw_cli {
 /* Round trip; on failure prints the error (JSON with --json) and returns
  * the exit code (> 0). 0 with *res on success. */
 int pw_cli_call(struct pw_cli *cli, const char *cmd, json_t *args, json_t **res);
+/* The same, but a successful result is handed over as raw JSON text (owned by
+ * the connection): printing a large result needs no parse. */
+int pw_cli_call_raw(struct pw_cli *cli, const char *cmd, json_t *args, const char **result,
+		    size_t *len);
 /* Print a usage error naming the argument; returns exit code 2. */
 int pw_cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Print result as JSON (pretty, one document). */

@@ -88,14 +88,21 @@ int pw_cli_ports(struct pw_cli *cli, int argc, char **argv)
 		json_decref(args);
 		return pw_cli_usage("ports", "unexpected argument \"%s\"", argv[optind]);
 	}
+	if (cli->json) {
+		const char *raw;
+		size_t len;
+
+		/* the daemon's JSON as it is: 100,000 sockets print without a parse */
+		r = pw_cli_call_raw(cli, "ports", args, &raw, &len);
+		if (r)
+			return r;
+		fwrite(raw, 1, len, stdout);
+		putchar('\n');
+		return 0;
+	}
 	r = pw_cli_call(cli, "ports", args, &res);
 	if (r)
 		return r;
-	if (cli->json) {
-		pw_cli_print_json(res);
-		json_decref(res);
-		return 0;
-	}
 	t = pw_table_new(7, hdr);
 	json_array_foreach(res, i, v) {
 		char local[80], pid[16], uid[16], netns[24];

@@ -135,7 +135,7 @@ static void snapshot_change(void *ctx, const struct pw_event *ev)
 
 int pw_daemon_resync(struct pw_daemon *d, bool count_as_resync)
 {
-	struct pw_snapshot snap = { 0 };
+	struct pw_snapshot snap = { .hint = pw_portmap_size(d->map) };
 	uint64_t start = pw_now_ns();
 	int changes, err;
 
@@ -223,9 +223,10 @@ static void drain_ring(struct pw_daemon *d)
 		pw_warn("ring buffer: %s", strerror(-n));
 	/* events may follow without a wakeup for one gap: look again then;
 	 * an idle ring arms nothing */
-	if (n > 0) {
-		uint64_t gap_us = pw_bpf_wakeup_gap_ns(d->bpf) / 1000;
-		struct itimerspec its = { .it_value = { 0, (long)(gap_us ? gap_us : 1) * 1000 } };
+	if (n > 0 && pw_bpf_wakeup_gap_ns(d->bpf)) {
+		uint64_t gap_ns = pw_bpf_wakeup_gap_ns(d->bpf);
+		struct itimerspec its = { .it_value = { (time_t)(gap_ns / 1000000000ull),
+							(long)(gap_ns % 1000000000ull) } };
 
 		(void) timerfd_settime(d->linger_io.fd, 0, &its, NULL);
 	}
@@ -353,7 +354,8 @@ static int add_timer(struct pw_daemon *d, struct pw_io *io, pw_io_fn fn)
 
 static int start_watching(struct pw_daemon *d)
 {
-	struct pw_bpf_opts bo = { .ringbuf_bytes = d->opts.ringbuf_bytes };
+	struct pw_bpf_opts bo = { .ringbuf_bytes = d->opts.ringbuf_bytes,
+				  .wakeup_gap_us = d->opts.wakeup_gap_us };
 	int err;
 
 	if (d->opts.no_bpf) {

@@ -28,6 +28,7 @@ struct pw_daemon_opts {
 	bool config_explicit;		/* --config given: a missing file is an error */
 	bool no_bpf;
 	size_t ringbuf_bytes;
+	unsigned wakeup_gap_us;		/* (unsigned)-1: default */
 	unsigned poll_interval_ms;	/* polling mode snapshot period */
 	const char *metrics_listen;	/* ADDR:PORT or NULL */
 };

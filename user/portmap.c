@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Live port map. Entries live in a slab (array + free list) and are found by
+ * Live port map. Entries live in a slab (pages of entries + free list) and are found by
  * cookie through an open-addressing hash of slot numbers (linear probing,
  * backward-shift deletion, so no tombstones accumulate under churn). Slot
  * numbers, not pointers, link the per-port chains, so growing the slab never
@@ -13,10 +13,14 @@
 #include "portmap.h"
 
 #define NIL 0u			/* slot references are index + 1 */
+#define PAGE_SHIFT_ENTRIES 10
+#define PAGE_ENTRIES (1u << PAGE_SHIFT_ENTRIES)
 
 struct pw_portmap {
-	struct pw_sock *slab;
-	size_t slab_cap;
+	/* fixed-size pages: growing never copies (no 2x peak at 100k sockets) */
+	struct pw_sock **pages;
+	size_t n_pages;
+	size_t slab_cap;	/* n_pages * PAGE_ENTRIES */
 	size_t slab_used;	/* high-water mark */
 	__u32 free_head;	/* free list threaded through port_next */
 	size_t count;
@@ -41,7 +45,7 @@ static inline size_t hash_cookie(__u64 c, size_t cap)
 
 static inline struct pw_sock *slot(const struct pw_portmap *m, __u32 ref)
 {
-	return &m->slab[ref - 1];
+	return &m->pages[(ref - 1) >> PAGE_SHIFT_ENTRIES][(ref - 1) & (PAGE_ENTRIES - 1)];
 }
 
 int pw_portmap_new(struct pw_portmap **ret)
@@ -65,7 +69,9 @@ void pw_portmap_free(struct pw_portmap *m)
 {
 	if (!m)
 		return;
-	free(m->slab);
+	for (size_t i = 0; i < m->n_pages; i++)
+		free(m->pages[i]);
+	free(m->pages);
 	free(m->table);
 	free(m);
 }
@@ -143,13 +149,16 @@ static __u32 slab_alloc(struct pw_portmap *m)
 		return ref;
 	}
 	if (m->slab_used == m->slab_cap) {
-		size_t ncap = m->slab_cap ? m->slab_cap * 2 : 256;
-		struct pw_sock *ns = realloc(m->slab, ncap * sizeof(*ns));
+		struct pw_sock **np = realloc(m->pages, (m->n_pages + 1) * sizeof(*np));
 
-		if (!ns)
+		if (!np)
 			return NIL;
-		m->slab = ns;
-		m->slab_cap = ncap;
+		m->pages = np;
+		np[m->n_pages] = malloc(PAGE_ENTRIES * sizeof(struct pw_sock));
+		if (!np[m->n_pages])
+			return NIL;
+		m->n_pages++;
+		m->slab_cap += PAGE_ENTRIES;
 	}
 	return (__u32)++m->slab_used;
 }
@@ -324,7 +333,7 @@ int pw_portmap_sync(struct pw_portmap *m, const struct pw_event *snap, size_t n,
 	}
 	/* sweep: whatever the snapshot did not refresh is gone */
 	for (size_t k = 0; k < m->slab_used; k++) {
-		struct pw_sock *s = &m->slab[k];
+		struct pw_sock *s = slot(m, (__u32)k + 1);
 		struct pw_sock gone;
 		bool found;
 		size_t i;
@@ -360,7 +369,7 @@ const struct pw_sock *pw_portmap_find(const struct pw_portmap *m, __u64 cookie)
 const struct pw_sock *pw_portmap_next(const struct pw_portmap *m, size_t *iter)
 {
 	while (*iter < m->slab_used) {
-		const struct pw_sock *s = &m->slab[(*iter)++];
+		const struct pw_sock *s = slot(m, (__u32)++(*iter));
 
 		if (s->cookie)
 			return s;

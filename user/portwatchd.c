@@ -33,7 +33,9 @@ static void usage(FILE *f)
 "      --check-config       validate the configuration and exit (0 = valid)\n"
 "      --no-bpf             do not load BPF programs: poll the kernel instead\n"
 "      --poll-interval MS   snapshot period in polling mode (default %d)\n"
-"      --ringbuf-size BYTES BPF ring buffer size, power of two (default 4194304)\n"
+"      --ringbuf-size BYTES BPF ring buffer size, power of two (default 2097152)\n"
+"      --wakeup-gap US      batch ring-buffer wakeups this far apart; 0 wakes\n"
+"                           for every event (default 250)\n"
 "      --metrics-listen ADDR:PORT\n"
 "                           serve Prometheus metrics over HTTP (loopback only\n"
 "                           unless ADDR says otherwise; off by default)\n"
@@ -72,6 +74,7 @@ int main(int argc, char **argv)
 		{ "poll-interval", required_argument, NULL, 'P' },
 		{ "ringbuf-size", required_argument, NULL, 'R' },
 		{ "metrics-listen", required_argument, NULL, 'M' },
+		{ "wakeup-gap", required_argument, NULL, 'W' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
@@ -80,6 +83,7 @@ int main(int argc, char **argv)
 		.socket_path = PW_DEFAULT_SOCKET,
 		.state_dir = PW_DEFAULT_STATE_DIR,
 		.poll_interval_ms = DEFAULT_POLL_MS,
+		.wakeup_gap_us = (unsigned)-1,
 	};
 	struct pw_daemon d;
 	bool check_only = false;
@@ -120,6 +124,11 @@ int main(int argc, char **argv)
 			break;
 		case 'M':
 			o.metrics_listen = optarg;
+			break;
+		case 'W':
+			if (parse_ulong("--wakeup-gap", optarg, 0, 100000, &v))
+				return EXIT_USAGE;
+			o.wakeup_gap_us = (unsigned)v;
 			break;
 		case 'v':
 			verbose++;

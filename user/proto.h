@@ -58,6 +58,10 @@ void pw_request_done(struct pw_request *req);
 
 /* Build a request line (with newline); steals args (may be NULL). malloc'd. */
 char *pw_proto_request(const char *cmd, json_t *args);
+/* How every successful response line begins (pw_proto_ok's output), so large
+ * results can be written, and read, without a JSON object tree. */
+#define PW_PROTO_OK_PREFIX "{\"v\":1,\"ok\":true,\"result\":"
+
 /* Build response lines (with newline); pw_proto_ok steals result. malloc'd. */
 char *pw_proto_ok(json_t *result);
 char *pw_proto_error(enum pw_errcode code, const char *fmt, ...)

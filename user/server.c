@@ -2,6 +2,7 @@
 /* Unix control socket: listener, client buffers, limits and timeouts. */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,8 +130,16 @@ static int flush_out(struct pw_client *c)
 		}
 		c->out_off += (size_t)n;
 	}
-	if (c->out_off == c->out_len)
+	if (c->out_off == c->out_len) {
 		c->out_off = c->out_len = 0;
+		/* give a large answer's memory back once it is sent */
+		if (c->out_cap > (1 << 20)) {
+			free(c->out);
+			c->out = NULL;
+			c->out_cap = 0;
+			malloc_trim(0);
+		}
+	}
 	return client_events(c);
 }
 
@@ -169,13 +178,31 @@ static int queue_out(struct pw_client *c, const char *data, size_t len)
 
 void pw_client_send(struct pw_client *c, char *line)
 {
-	if (c->closed) {
+	size_t len;
+
+	if (c->closed || !line) {
 		free(line);
+		if (!line)
+			client_close(c);
 		return;
 	}
-	if (!line || queue_out(c, line, strlen(line)) || flush_out(c))
+	len = strlen(line);
+	/* nothing pending: adopt the line as the output buffer, no copy (a
+	 * port map listing can be megabytes) */
+	if (c->out_len == c->out_off && len > 4096) {
+		free(c->out);
+		c->out = line;
+		c->out_len = c->out_cap = len;
+		c->out_off = 0;
+		line = NULL;
+	} else if (queue_out(c, line, len)) {
+		free(line);
 		client_close(c);
+		return;
+	}
 	free(line);
+	if (flush_out(c))
+		client_close(c);
 }
 
 void pw_client_set_watch(struct pw_client *c, bool on)

@@ -359,6 +359,12 @@ int pw_snapshot_take(struct pw_snapshot *snap)
 	int procfd, homefd = -1, err;
 	size_t i;
 
+	/* sized up front from the caller's guess: doubling 100,000 items would
+	 * hold two copies at once */
+	if (snap->hint && grow((void **)&acc.it, &acc.cap, snap->hint + snap->hint / 8 + 64,
+			       sizeof(*acc.it)))
+		return -ENOMEM;
+
 	/* Taken first: whatever happens after it may or may not be in the snapshot. */
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	acc.now = (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
@@ -381,22 +387,21 @@ int pw_snapshot_take(struct pw_snapshot *snap)
 	if (err)
 		goto cleanup;
 
-	if (acc.n) {
-		socks = malloc(acc.n * sizeof(*socks));
-		if (!socks) {
-			err = -ENOMEM;
-			goto cleanup;
-		}
-	}
+	/* compact the items into events in place (an event is smaller than an
+	 * item, so each lands at or before where it was read) */
+	socks = (struct pw_event *)acc.it;
 	for (i = 0; i < acc.n; i++) {
+		struct item it = acc.it[i];
 		pid_t pid;
 
-		socks[i] = acc.it[i].ev;
-		if (pw_sockowners_find(ow, acc.it[i].ino, &pid, socks[i].comm))
-			socks[i].pid = pid;
+		if (pw_sockowners_find(ow, it.ino, &pid, it.ev.comm))
+			it.ev.pid = pid;
+		memcpy(&socks[i], &it.ev, sizeof(it.ev));
 	}
-	snap->socks = socks;
+	snap->socks = acc.n ? socks : NULL;
 	snap->n = acc.n;
+	if (acc.n)
+		acc.it = NULL;	/* now snap->socks */
 cleanup:
 	free(acc.it);
 	pw_sockowners_free(ow);

@@ -14,6 +14,7 @@
 struct pw_snapshot {
 	struct pw_event *socks;	/* kind PW_EV_BIND, state BOUND/LISTENING, ts_ns = time taken */
 	size_t n;
+	size_t hint;		/* in: expected number of sockets (0: unknown) */
 };
 
 /*

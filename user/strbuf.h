@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * A growable byte buffer for building large responses (the port map of
+ * 100,000 sockets) without a JSON object tree in between.
+ */
+#ifndef PW_STRBUF_H
+#define PW_STRBUF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct pw_strbuf {
+	char *buf;
+	size_t len, cap;
+	bool oom;	/* an append failed; the content is truncated */
+};
+
+void pw_sb_grow(struct pw_strbuf *sb, size_t more);
+void pw_sb_put(struct pw_strbuf *sb, const char *s, size_t n);
+void pw_sb_puts(struct pw_strbuf *sb, const char *s);
+void pw_sb_printf(struct pw_strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A JSON string literal, quotes included; s must be valid UTF-8 (or ASCII). */
+void pw_sb_json_str(struct pw_strbuf *sb, const char *s);
+/* Hand over the NUL-terminated buffer (NULL after an allocation failure). */
+char *pw_sb_steal(struct pw_strbuf *sb);
+
+#endif
