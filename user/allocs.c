@@ -133,8 +133,9 @@ int pw_allocs_add(struct pw_daemon *d, struct pw_alloc *a, const struct pw_audit
 
 	if (as->by_port[a->port] >= 0)
 		return -EEXIST;
-	/* the allocation and its audit record are one durable transaction */
-	r = pw_store_begin(d->store);
+	/* the allocation and its audit record are one durable transaction:
+	 * the batch's group when one is open, else their own */
+	r = as->group ? 0 : pw_store_begin(d->store);
 	if (!r)
 		r = pw_store_insert(d->store, a);
 	if (!r && audit) {
@@ -143,10 +144,12 @@ int pw_allocs_add(struct pw_daemon *d, struct pw_alloc *a, const struct pw_audit
 		rec.alloc_id = a->id;
 		r = pw_store_audit_add(d->store, &rec);
 	}
-	if (!r)
-		r = pw_store_commit(d->store);
-	else
-		pw_store_rollback(d->store);
+	if (!as->group) {
+		if (!r)
+			r = pw_store_commit(d->store);
+		else
+			pw_store_rollback(d->store);
+	}
 	if (r) {
 		if (r != -EEXIST) {
 			as->m.storage_errors_total++;
@@ -480,6 +483,7 @@ int pw_allocs_init(struct pw_daemon *d)
 		return r;
 	pw_info("state: %zu allocations loaded from %s", as->n, d->opts.state_dir);
 
+	pw_loop_set_after_batch(d->loop, pw_allocs_after_batch, d);
 	r = add_timer(d, &as->grace_io, on_grace);
 	if (!r)
 		r = add_timer(d, &as->health_io, on_health_poll);
@@ -502,6 +506,102 @@ int pw_allocs_init(struct pw_daemon *d)
 	return pw_checks_init(d);
 }
 
+int pw_allocs_group(struct pw_daemon *d)
+{
+	struct pw_allocs *as = d->allocs;
+	int r;
+
+	if (as->group)
+		return 0;
+	r = pw_store_begin(d->store);
+	if (r)
+		return r;
+	as->group = true;
+	return 0;
+}
+
+void pw_allocs_reply_durable(struct pw_daemon *d, struct pw_client *c, char *line,
+			     const char *what_if_failed)
+{
+	struct pw_allocs *as = d->allocs;
+
+	if (!as->group) {
+		pw_client_send(c, line);
+		return;
+	}
+	if (as->n_settle == as->cap_settle) {
+		size_t ncap = as->cap_settle ? as->cap_settle * 2 : 16;
+		struct pw_settle *n = realloc(as->settle, ncap * sizeof(*n));
+
+		if (!n) {
+			free(line);
+			pw_client_send(c, pw_proto_error(PW_E_INTERNAL, "out of memory"));
+			return;
+		}
+		as->settle = n;
+		as->cap_settle = ncap;
+	}
+	as->settle[as->n_settle].c = pw_client_ref(c);
+	as->settle[as->n_settle++].what = what_if_failed;
+	pw_client_send_tentative(c, line);
+}
+
+/* After a failed group commit: memory must say what the disk says. */
+static int reload_index(struct pw_daemon *d)
+{
+	struct pw_allocs *as = d->allocs;
+	struct pw_alloc *all = NULL;
+	size_t n = 0;
+	int r;
+
+	for (size_t i = 0; i < as->n; i++)
+		pw_check_free(as->v[i].check);
+	as->n = 0;
+	memset(as->by_port, 0xff, sizeof(as->by_port));
+	r = pw_store_load_all(d->store, &all, &n);
+	for (size_t i = 0; i < n && !r; i++) {
+		r = index_add(as, &all[i]);
+		if (!r)
+			pw_checks_attach(d, &as->v[as->n - 1]);
+	}
+	free(all);
+	for (size_t i = 0; i < as->n; i++)
+		pw_allocs_observe(d, &as->v[i], PW_SM_EV_POLL);
+	return r;
+}
+
+void pw_allocs_after_batch(void *daemon)
+{
+	struct pw_daemon *d = daemon;
+	struct pw_allocs *as = d->allocs;
+	char why[384] = "";
+	int r;
+
+	if (!as || !as->group)
+		return;
+	as->group = false;
+	r = pw_store_commit(d->store);
+	if (r) {
+		as->m.storage_errors_total++;
+		as->storage_failing = true;
+		snprintf(why, sizeof(why), "%s (%s)", strerror(-r), pw_store_errmsg(d->store));
+		if (reload_index(d))
+			pw_err("state: cannot reload allocations after a failed commit: %s",
+			       pw_store_errmsg(d->store));
+	} else if (as->n_settle) {
+		as->storage_failing = false;
+	}
+	for (size_t i = 0; i < as->n_settle; i++) {
+		char *fail = r ? pw_proto_error(PW_E_STORAGE, "state storage failed, %s: %s",
+						as->settle[i].what, why) : NULL;
+
+		pw_client_settle(as->settle[i].c, fail);
+		pw_client_unref(as->settle[i].c);
+		free(fail);
+	}
+	as->n_settle = 0;
+}
+
 void pw_allocs_fini(struct pw_daemon *d)
 {
 	struct pw_allocs *as = d->allocs;
@@ -518,7 +618,9 @@ void pw_allocs_fini(struct pw_daemon *d)
 			pw_loop_del(d->loop, &as->health_io);
 			close(as->health_io.fd);
 		}
+		pw_allocs_after_batch(d);
 		json_decref(as->recovery);
+		free(as->settle);
 		free(as->v);
 		free(as);
 		d->allocs = NULL;

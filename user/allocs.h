@@ -43,6 +43,12 @@ struct pw_allocs {
 	struct pw_allocs_metrics m;
 	json_t *recovery;		/* start-up recovery report */
 	bool storage_failing;		/* last write failed (disk full...) */
+	bool group;			/* a group transaction is open (this batch) */
+	struct pw_settle {
+		struct pw_client *c;
+		const char *what;	/* "allocation not made", ... */
+	} *settle;			/* clients with replies waiting for it */
+	size_t n_settle, cap_settle;
 	pid_t self_pid;
 };
 
@@ -85,6 +91,17 @@ void pw_allocs_audit(struct pw_daemon *d, uid_t uid, pid_t pid, const char *acti
 json_t *pw_alloc_json(struct pw_daemon *d, const struct pw_alloc_rt *r);
 /* Is the port bound in the host netns (any proto/address), ignoring our own test binds? */
 bool pw_allocs_port_bound(struct pw_daemon *d, uint16_t port, const struct pw_sock **by);
+
+/*
+ * Group commit: writes made while the loop handles one batch of events share
+ * one durable commit at its end (pw_allocs_after_batch). pw_allocs_group opens
+ * the group (0, or the store's error); pw_allocs_reply_durable sends a reply
+ * that stands only if that commit succeeds.
+ */
+int pw_allocs_group(struct pw_daemon *d);
+void pw_allocs_reply_durable(struct pw_daemon *d, struct pw_client *c, char *line,
+			     const char *what_if_failed);
+void pw_allocs_after_batch(void *daemon);
 
 /* recovery.c: start-up recovery; dry_run reports without changing anything. */
 json_t *pw_recovery_run(struct pw_daemon *d, bool dry_run, bool store_was_reset);

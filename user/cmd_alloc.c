@@ -245,7 +245,10 @@ static void try_allocate(struct alloc_req *q)
 		q->a.port = cand;
 		q->a.created_at = pw_wall_ms();
 		audit_skipped(q, cand);
-		err = pw_allocs_add(d, &q->a, &au);
+		/* joins this loop batch's group commit; the reply waits for it */
+		err = pw_allocs_group(d);
+		if (!err)
+			err = pw_allocs_add(d, &q->a, &au);
 		if (err == -EEXIST) {
 			continue;	/* cannot happen with the index; try the next one */
 		} else if (err) {
@@ -259,7 +262,7 @@ static void try_allocate(struct alloc_req *q)
 		res = pw_alloc_json(d, pw_allocs_by_port(d, q->a.port));
 		json_object_set_new(res, "existing", json_false());
 		json_object_set(res, "conflicts", q->conflicts);
-		pw_client_send(q->c, pw_proto_ok(res));
+		pw_allocs_reply_durable(d, q->c, pw_proto_ok(res), "allocation not made");
 		break;
 	}
 	req_free(q);
@@ -450,7 +453,9 @@ void pw_cmd_release(struct pw_daemon *d, struct pw_client *c, json_t *args)
 		return;
 	}
 	res = pw_alloc_json(d, r);
-	err = pw_allocs_release(d, r, cred->uid, cred->pid, "released by request");
+	err = pw_allocs_group(d);
+	if (!err)
+		err = pw_allocs_release(d, r, cred->uid, cred->pid, "released by request");
 	if (err) {
 		json_decref(res);
 		pw_client_send(c, pw_proto_error(PW_E_STORAGE, "release not stored: %s (%s)",
@@ -458,7 +463,7 @@ void pw_cmd_release(struct pw_daemon *d, struct pw_client *c, json_t *args)
 		return;
 	}
 	json_object_set_new(res, "state", json_string("released"));
-	pw_client_send(c, pw_proto_ok(res));
+	pw_allocs_reply_durable(d, c, pw_proto_ok(res), "release not stored");
 }
 
 void pw_cmd_list(struct pw_daemon *d, struct pw_client *c, json_t *args)

@@ -23,7 +23,15 @@ struct pw_loop {
 	int quit_code;
 	struct deferred *deferred;
 	size_t n_deferred, cap_deferred;
+	void (*after_batch)(void *ctx);
+	void *after_ctx;
 };
+
+void pw_loop_set_after_batch(struct pw_loop *l, void (*fn)(void *ctx), void *ctx)
+{
+	l->after_batch = fn;
+	l->after_ctx = ctx;
+}
 
 int pw_loop_new(struct pw_loop **ret)
 {
@@ -125,10 +133,14 @@ int pw_loop_run(struct pw_loop *l)
 				continue;
 			r = io->fn(io, evs[i].events);
 			if (r < 0) {
+				if (l->after_batch)
+					l->after_batch(l->after_ctx);
 				run_deferred(l);
 				return r;
 			}
 		}
+		if (l->after_batch)
+			l->after_batch(l->after_ctx);
 		run_deferred(l);
 	}
 	return l->quit_code;

@@ -31,6 +31,8 @@ int pw_loop_mod(struct pw_loop *l, struct pw_io *io, uint32_t events);
 void pw_loop_del(struct pw_loop *l, struct pw_io *io);
 /* Free ptr with fn after the current batch of events has been dispatched. */
 int pw_loop_defer_free(struct pw_loop *l, void (*fn)(void *), void *ptr);
+/* Called after each batch of events is dispatched (group commits). */
+void pw_loop_set_after_batch(struct pw_loop *l, void (*fn)(void *ctx), void *ctx);
 /* Run until pw_loop_quit or an error; returns the quit code or -errno. */
 int pw_loop_run(struct pw_loop *l);
 void pw_loop_quit(struct pw_loop *l, int code);

@@ -39,6 +39,15 @@ struct pw_client {
 	bool queued;		/* on the backlog queue, reading paused */
 	bool eof;		/* peer finished sending; close once answered */
 	struct pw_client *bl_next;
+	/* replies held until a group commit settles: in order, tentative ones
+	 * replaced by an error if the commit fails */
+	struct held *held_head, *held_tail;
+};
+
+struct held {
+	char *line;
+	bool tentative;
+	struct held *next;
 };
 
 struct pw_server {
@@ -58,10 +67,13 @@ struct pw_server {
 
 static void client_close(struct pw_client *c);
 
+static void drop_held(struct pw_client *c);
+
 static void client_destroy(void *p)
 {
 	struct pw_client *c = p;
 
+	drop_held(c);
 	free(c->in);
 	free(c->out);
 	free(c);
@@ -176,10 +188,77 @@ static int queue_out(struct pw_client *c, const char *data, size_t len)
 	return 0;
 }
 
+static void hold(struct pw_client *c, char *line, bool tentative)
+{
+	struct held *h = calloc(1, sizeof(*h));
+
+	if (!h) {
+		free(line);
+		client_close(c);
+		return;
+	}
+	h->line = line;
+	h->tentative = tentative;
+	if (c->held_tail)
+		c->held_tail->next = h;
+	else
+		c->held_head = h;
+	c->held_tail = h;
+}
+
+static void drop_held(struct pw_client *c)
+{
+	while (c->held_head) {
+		struct held *h = c->held_head;
+
+		c->held_head = h->next;
+		free(h->line);
+		free(h);
+	}
+	c->held_tail = NULL;
+}
+
+void pw_client_send_tentative(struct pw_client *c, char *line)
+{
+	if (c->closed || !line) {
+		free(line);
+		if (!line)
+			client_close(c);
+		return;
+	}
+	hold(c, line, true);
+}
+
+void pw_client_settle(struct pw_client *c, const char *fail_line)
+{
+	struct held *h = c->held_head;
+
+	c->held_head = c->held_tail = NULL;
+	while (h) {
+		struct held *next = h->next;
+
+		if (c->closed)
+			free(h->line);
+		else if (h->tentative && fail_line) {
+			free(h->line);
+			pw_client_send(c, strdup(fail_line));
+		} else {
+			pw_client_send(c, h->line);
+		}
+		free(h);
+		h = next;
+	}
+}
+
 void pw_client_send(struct pw_client *c, char *line)
 {
 	size_t len;
 
+	/* behind a held reply: keep the order */
+	if (c->held_head && line && !c->closed) {
+		hold(c, line, false);
+		return;
+	}
 	if (c->closed || !line) {
 		free(line);
 		if (!line)

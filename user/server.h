@@ -39,6 +39,12 @@ void pw_server_stats(const struct pw_server *s, struct pw_server_stats *st);
 /* Queue a response line (takes ownership of line; NULL means out of memory,
  * which closes the client). */
 void pw_client_send(struct pw_client *c, char *line);
+/* A reply that stands only if the group commit it waits for succeeds; it and
+ * every later reply to the client are held until pw_client_settle(), which
+ * sends them in order, each tentative one replaced by fail_line when the
+ * commit failed (fail_line NULL: it succeeded). */
+void pw_client_send_tentative(struct pw_client *c, char *line);
+void pw_client_settle(struct pw_client *c, const char *fail_line);
 /* Turn the client into a watcher: it receives pw_server_broadcast lines. */
 void pw_client_set_watch(struct pw_client *c, bool on);
 void pw_server_broadcast(struct pw_server *s, const char *line, size_t len);

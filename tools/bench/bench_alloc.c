@@ -23,6 +23,7 @@
 
 #define PAIRS 2000
 #define CONNS 4
+#define MAX_CONNS 16
 #define EXEC_RUNS 50
 
 static const char config_json[] =
@@ -81,8 +82,8 @@ static void *do_pairs(void *arg)
 /* Allocate+release pairs per second, conns connections sharing PAIRS; < 0 on failure. */
 static double pairs_per_s(int conns)
 {
-	struct pairs p[CONNS];
-	pthread_t th[CONNS];
+	struct pairs p[MAX_CONNS];
+	pthread_t th[MAX_CONNS];
 	uint64_t t0, t1;
 	int total = 0;
 
@@ -192,7 +193,7 @@ int main(void)
 	const char *const *const timed[] = { true_argv, help_argv, cli_argv };
 	double ms[3];
 	struct pairs warm = { .n = 50 };
-	double one, four;
+	double one, four, sixteen;
 	json_t *out;
 	char *js;
 	FILE *f;
@@ -234,12 +235,15 @@ int main(void)
 		goto cleanup;
 	one = pairs_per_s(1);
 	four = pairs_per_s(CONNS);
-	if (one < 0 || four < 0)
+	sixteen = pairs_per_s(MAX_CONNS);
+	if (one < 0 || four < 0 || sixteen < 0)
 		goto cleanup;
 	printf("alloc: %d durable allocate+release round trips, 1 connection: %.0f allocs/s\n",
 	       PAIRS, one);
 	printf("alloc: %d durable allocate+release round trips, %d connections: %.0f allocs/s\n",
 	       PAIRS, CONNS, four);
+	printf("alloc: %d durable allocate+release round trips, %d connections: %.0f allocs/s "
+	       "(group commit: x%.1f of 1 connection)\n", PAIRS, MAX_CONNS, sixteen, sixteen / one);
 
 	setenv("PORTWATCH_SOCKET", dmn.sock, 1);
 	if (!median_exec_ms(timed, 3, ms))
@@ -249,9 +253,9 @@ int main(void)
 	       "x%.1f (`portwatch --help`, no request: %.3f ms)\n", ms[2], EXEC_RUNS, ms[0],
 	       ms[2] / ms[0], ms[1]);
 
-	out = json_pack("{s:s, s:i, s:f, s:i, s:f, s:i, s:f, s:f, s:f, s:f}", "name", "alloc",
+	out = json_pack("{s:s, s:i, s:f, s:i, s:f, s:f, s:i, s:f, s:f, s:f, s:f}", "name", "alloc",
 			"pairs", PAIRS, "allocs_per_s_1conn", one, "conns", CONNS,
-			"allocs_per_s_4conn", four, "cli_runs", EXEC_RUNS,
+			"allocs_per_s_4conn", four, "allocs_per_s_16conn", sixteen, "cli_runs", EXEC_RUNS,
 			"cli_allocate_median_ms", ms[2], "true_median_ms", ms[0],
 			"cli_true_ratio", ms[2] / ms[0], "cli_help_median_ms", ms[1]);
 	js = out ? json_dumps(out, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
