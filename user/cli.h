@@ -14,6 +14,20 @@ struct pw_cli {
 	struct pw_conn *conn;
 };
 
+/* A string member of o ("" when absent or not a string). */
+static inline const char *pw_jstr(json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+
+	return s ? s : "";
+}
+
+/* An integer member of o (0 when absent). */
+static inline json_int_t pw_jnum(json_t *o, const char *k)
+{
+	return json_integer_value(json_object_get(o, k));
+}
+
 /* Round trip; on failure prints the error (JSON with --json) and returns
  * the exit code (> 0). 0 with *res on success. */
 int pw_cli_call(struct pw_cli *cli, const char *cmd, json_t *args, json_t **res);
@@ -21,6 +35,9 @@ int pw_cli_call(struct pw_cli *cli, const char *cmd, json_t *args, json_t **res)
  * the connection): printing a large result needs no parse. */
 int pw_cli_call_raw(struct pw_cli *cli, const char *cmd, json_t *args, const char **result,
 		    size_t *len);
+/* pw_cli_call, and with --json print the result: then 0 with *res NULL.
+ * 0 with *res set means human output is the caller's. */
+int pw_cli_query(struct pw_cli *cli, const char *cmd, json_t *args, json_t **res);
 /* Print a usage error naming the argument; returns exit code 2. */
 int pw_cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Print result as JSON (pretty, one document). */

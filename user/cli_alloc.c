@@ -9,18 +9,6 @@
 
 #include "cli.h"
 
-static const char *str(json_t *o, const char *k)
-{
-	const char *s = json_string_value(json_object_get(o, k));
-
-	return s ? s : "";
-}
-
-static json_int_t num(json_t *o, const char *k)
-{
-	return json_integer_value(json_object_get(o, k));
-}
-
 struct alloc_args {
 	const char *type;
 	json_t *args;
@@ -97,8 +85,8 @@ again:
 static void print_alloc(json_t *a)
 {
 	printf("port %lld allocated to %s%s%s (id %lld, owner pid %lld %s)%s\n",
-	       (long long)num(a, "port"), str(a, "service_type"), *str(a, "name") ? " " : "",
-	       str(a, "name"), (long long)num(a, "id"), (long long)num(a, "pid"), str(a, "comm"),
+	       (long long)pw_jnum(a, "port"), pw_jstr(a, "service_type"), *pw_jstr(a, "name") ? " " : "",
+	       pw_jstr(a, "name"), (long long)pw_jnum(a, "id"), (long long)pw_jnum(a, "pid"), pw_jstr(a, "comm"),
 	       json_is_true(json_object_get(a, "existing"))
 		       ? " [existing: single-instance type]" : "");
 }
@@ -138,7 +126,7 @@ int pw_cli_allocate(struct pw_cli *cli, int argc, char **argv)
 	if (cli->json)
 		pw_cli_print_json(res);
 	else if (aa.quiet)
-		printf("%lld\n", (long long)num(res, "port"));
+		printf("%lld\n", (long long)pw_jnum(res, "port"));
 	else
 		print_alloc(res);
 	json_decref(res);
@@ -175,8 +163,8 @@ int pw_cli_run(struct pw_cli *cli, int argc, char **argv)
 	r = pw_cli_call(cli, "allocate", aa.args, &res);
 	if (r)
 		return r;
-	snprintf(port, sizeof(port), "%lld", (long long)num(res, "port"));
-	snprintf(id, sizeof(id), "%lld", (long long)num(res, "id"));
+	snprintf(port, sizeof(port), "%lld", (long long)pw_jnum(res, "port"));
+	snprintf(id, sizeof(id), "%lld", (long long)pw_jnum(res, "id"));
 	json_decref(res);
 	pw_conn_close(cli->conn);
 	cli->conn = NULL;
@@ -241,8 +229,8 @@ int pw_cli_release(struct pw_cli *cli, int argc, char **argv)
 	if (cli->json)
 		pw_cli_print_json(res);
 	else
-		printf("released port %lld (%s, id %lld)\n", (long long)num(res, "port"),
-		       str(res, "service_type"), (long long)num(res, "id"));
+		printf("released port %lld (%s, id %lld)\n", (long long)pw_jnum(res, "port"),
+		       pw_jstr(res, "service_type"), (long long)pw_jnum(res, "id"));
 	json_decref(res);
 	return 0;
 out:
@@ -293,32 +281,27 @@ int pw_cli_list(struct pw_cli *cli, int argc, char **argv)
 		json_decref(args);
 		return pw_cli_usage("list", "unexpected argument \"%s\"", argv[optind]);
 	}
-	r = pw_cli_call(cli, "list", args, &res);
-	if (r)
+	r = pw_cli_query(cli, "list", args, &res);
+	if (r || !res)
 		return r;
-	if (cli->json) {
-		pw_cli_print_json(res);
-		json_decref(res);
-		return 0;
-	}
 	t = pw_table_new(10, hdr);
 	json_array_foreach(res, i, a) {
 		char id[24], port[8], pid[16], uid[16], created[32], live[64];
 		json_t *l = json_object_get(a, "live");
-		const char *row[10] = { id, port, str(a, "service_type"),
-					*str(a, "name") ? str(a, "name") : "-", str(a, "state"),
-					pid, str(a, "comm"), uid, created, live };
+		const char *row[10] = { id, port, pw_jstr(a, "service_type"),
+					*pw_jstr(a, "name") ? pw_jstr(a, "name") : "-", pw_jstr(a, "state"),
+					pid, pw_jstr(a, "comm"), uid, created, live };
 
-		snprintf(id, sizeof(id), "%lld", (long long)num(a, "id"));
-		snprintf(port, sizeof(port), "%lld", (long long)num(a, "port"));
-		snprintf(pid, sizeof(pid), "%lld", (long long)num(a, "pid"));
-		snprintf(uid, sizeof(uid), "%lld", (long long)num(a, "uid"));
-		fmt_time(num(a, "created_at"), created, sizeof(created));
-		if (!strcmp(str(l, "status"), "bound_by_other"))
-			snprintf(live, sizeof(live), "bound by pid %lld (%s)", (long long)num(l, "pid"),
-				 str(l, "comm"));
+		snprintf(id, sizeof(id), "%lld", (long long)pw_jnum(a, "id"));
+		snprintf(port, sizeof(port), "%lld", (long long)pw_jnum(a, "port"));
+		snprintf(pid, sizeof(pid), "%lld", (long long)pw_jnum(a, "pid"));
+		snprintf(uid, sizeof(uid), "%lld", (long long)pw_jnum(a, "uid"));
+		fmt_time(pw_jnum(a, "created_at"), created, sizeof(created));
+		if (!strcmp(pw_jstr(l, "status"), "bound_by_other"))
+			snprintf(live, sizeof(live), "bound by pid %lld (%s)", (long long)pw_jnum(l, "pid"),
+				 pw_jstr(l, "comm"));
 		else
-			snprintf(live, sizeof(live), "%s", !strcmp(str(l, "status"), "free")
+			snprintf(live, sizeof(live), "%s", !strcmp(pw_jstr(l, "status"), "free")
 				 ? "free" : "bound by owner");
 		pw_table_add(t, row);
 	}
@@ -355,35 +338,30 @@ int pw_cli_check(struct pw_cli *cli, int argc, char **argv)
 	r = pw_cli_uint("check", "PORT", argv[optind], 65535, &port);
 	if (r)
 		return r;
-	r = pw_cli_call(cli, "check", json_pack("{s:i}", "port", (int)port), &res);
-	if (r)
+	r = pw_cli_query(cli, "check", json_pack("{s:i}", "port", (int)port), &res);
+	if (r || !res)
 		return r;
-	if (cli->json) {
-		pw_cli_print_json(res);
-		json_decref(res);
-		return 0;
-	}
 	a = json_object_get(res, "allocation");
 	printf("port %lu", port);
 	if (json_is_string(json_object_get(res, "service_type")))
-		printf(" (range of %s)", str(res, "service_type"));
+		printf(" (range of %s)", pw_jstr(res, "service_type"));
 	printf("\n  allocated: ");
 	if (json_is_object(a))
 		printf("yes, id %lld to %s%s%s, owner pid %lld (%s), uid %lld, %s\n",
-		       (long long)num(a, "id"), str(a, "service_type"), *str(a, "name") ? " " : "",
-		       str(a, "name"), (long long)num(a, "pid"), str(a, "comm"),
-		       (long long)num(a, "uid"), str(a, "state"));
+		       (long long)pw_jnum(a, "id"), pw_jstr(a, "service_type"), *pw_jstr(a, "name") ? " " : "",
+		       pw_jstr(a, "name"), (long long)pw_jnum(a, "pid"), pw_jstr(a, "comm"),
+		       (long long)pw_jnum(a, "uid"), pw_jstr(a, "state"));
 	else
 		printf("no\n");
 	if (json_is_string(json_object_get(res, "reserved")))
-		printf("  reserved:  manual allocation %s\n", str(res, "reserved"));
+		printf("  reserved:  manual allocation %s\n", pw_jstr(res, "reserved"));
 	if (json_is_true(json_object_get(res, "conflicted")))
 		printf("  conflicted: a test bind failed recently\n");
 	printf("  bound:     %s\n", json_array_size(json_object_get(res, "sockets")) ? "yes" : "no");
 	json_array_foreach(json_object_get(res, "sockets"), i, s)
-		printf("    %s %s %s pid %lld (%s) uid %lld netns %lld\n", str(s, "proto"),
-		       str(s, "addr"), str(s, "state"), (long long)num(s, "pid"), str(s, "comm"),
-		       (long long)num(s, "uid"), (long long)num(s, "netns"));
+		printf("    %s %s %s pid %lld (%s) uid %lld netns %lld\n", pw_jstr(s, "proto"),
+		       pw_jstr(s, "addr"), pw_jstr(s, "state"), (long long)pw_jnum(s, "pid"), pw_jstr(s, "comm"),
+		       (long long)pw_jnum(s, "uid"), (long long)pw_jnum(s, "netns"));
 	json_decref(res);
 	return 0;
 }
@@ -407,22 +385,17 @@ int pw_cli_types(struct pw_cli *cli, int argc, char **argv)
 			return pw_cli_usage("types", "unexpected argument \"%s\"", argv[k]);
 		cli->json = true;
 	}
-	r = pw_cli_call(cli, "types", NULL, &res);
-	if (r)
+	r = pw_cli_query(cli, "types", NULL, &res);
+	if (r || !res)
 		return r;
-	if (cli->json) {
-		pw_cli_print_json(res);
-		json_decref(res);
-		return 0;
-	}
 	t = pw_table_new(7, hdr);
 	json_array_foreach(res, i, v) {
 		json_t *rg = json_object_get(v, "port_range"), *p;
 		char range[16], pref[64] = "", used[16], freec[16];
 		size_t k, off = 0;
-		const char *row[7] = { str(v, "name"), range, pref,
+		const char *row[7] = { pw_jstr(v, "name"), range, pref,
 				       json_is_true(json_object_get(v, "single")) ? "yes" : "no",
-				       used, freec, str(v, "description") };
+				       used, freec, pw_jstr(v, "description") };
 
 		snprintf(range, sizeof(range), "%lld-%lld",
 			 (long long)json_integer_value(json_array_get(rg, 0)),
@@ -431,8 +404,8 @@ int pw_cli_types(struct pw_cli *cli, int argc, char **argv)
 			if (off < sizeof(pref) - 8)
 				off += (size_t)snprintf(pref + off, sizeof(pref) - off, "%s%lld",
 							k ? "," : "", (long long)json_integer_value(p));
-		snprintf(used, sizeof(used), "%lld", (long long)num(v, "used"));
-		snprintf(freec, sizeof(freec), "%lld", (long long)num(v, "free"));
+		snprintf(used, sizeof(used), "%lld", (long long)pw_jnum(v, "used"));
+		snprintf(freec, sizeof(freec), "%lld", (long long)pw_jnum(v, "free"));
 		pw_table_add(t, row);
 	}
 	pw_table_print(t);
@@ -477,25 +450,20 @@ int pw_cli_audit(struct pw_cli *cli, int argc, char **argv)
 			return pw_cli_usage("audit", "bad option");
 		}
 	}
-	r = pw_cli_call(cli, "audit", args, &res);
-	if (r)
+	r = pw_cli_query(cli, "audit", args, &res);
+	if (r || !res)
 		return r;
-	if (cli->json) {
-		pw_cli_print_json(res);
-		json_decref(res);
-		return 0;
-	}
 	t = pw_table_new(9, hdr);
 	json_array_foreach(res, i, v) {
 		char id[24], when[32], uid[16], pid[16], port[8];
-		const char *row[9] = { id, when, uid, pid, str(v, "action"), str(v, "outcome"), port,
-				       str(v, "service_type"), str(v, "detail") };
+		const char *row[9] = { id, when, uid, pid, pw_jstr(v, "action"), pw_jstr(v, "outcome"), port,
+				       pw_jstr(v, "service_type"), pw_jstr(v, "detail") };
 
-		snprintf(id, sizeof(id), "%lld", (long long)num(v, "id"));
-		fmt_time(num(v, "ts_ms"), when, sizeof(when));
-		snprintf(uid, sizeof(uid), "%lld", (long long)num(v, "uid"));
-		snprintf(pid, sizeof(pid), "%lld", (long long)num(v, "pid"));
-		snprintf(port, sizeof(port), "%lld", (long long)num(v, "port"));
+		snprintf(id, sizeof(id), "%lld", (long long)pw_jnum(v, "id"));
+		fmt_time(pw_jnum(v, "ts_ms"), when, sizeof(when));
+		snprintf(uid, sizeof(uid), "%lld", (long long)pw_jnum(v, "uid"));
+		snprintf(pid, sizeof(pid), "%lld", (long long)pw_jnum(v, "pid"));
+		snprintf(port, sizeof(port), "%lld", (long long)pw_jnum(v, "port"));
 		pw_table_add(t, row);
 	}
 	pw_table_print(t);

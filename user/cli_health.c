@@ -5,18 +5,6 @@
 
 #include "cli.h"
 
-static const char *str(json_t *o, const char *k)
-{
-	const char *s = json_string_value(json_object_get(o, k));
-
-	return s ? s : "";
-}
-
-static json_int_t num(json_t *o, const char *k)
-{
-	return json_integer_value(json_object_get(o, k));
-}
-
 /* Only --json and --help; returns -1 after printing help. */
 static int only_json(const char *cmd, struct pw_cli *cli, int argc, char **argv, const char *help,
 		     bool *dry_run)
@@ -51,35 +39,30 @@ int pw_cli_health(struct pw_cli *cli, int argc, char **argv)
 		      NULL);
 	if (r)
 		return r < 0 ? 0 : r;
-	r = pw_cli_call(cli, "health", NULL, &res);
-	if (r)
+	r = pw_cli_query(cli, "health", NULL, &res);
+	if (r || !res)
 		return r;
-	if (cli->json) {
-		pw_cli_print_json(res);
-		json_decref(res);
-		return 0;
-	}
 	t = pw_table_new(8, hdr);
 	json_array_foreach(json_object_get(res, "allocations"), i, v) {
 		char id[24], port[8], age[24], fails[12];
-		const char *row[8] = { id, port, str(v, "service_type"), str(v, "state"),
-				       str(v, "last_evidence"), age, fails,
-				       *str(v, "last_check") ? str(v, "last_check") : "-" };
+		const char *row[8] = { id, port, pw_jstr(v, "service_type"), pw_jstr(v, "state"),
+				       pw_jstr(v, "last_evidence"), age, fails,
+				       *pw_jstr(v, "last_check") ? pw_jstr(v, "last_check") : "-" };
 
-		snprintf(id, sizeof(id), "%lld", (long long)num(v, "id"));
-		snprintf(port, sizeof(port), "%lld", (long long)num(v, "port"));
-		snprintf(age, sizeof(age), "%.1fs", (double)num(v, "last_evidence_age_ms") / 1e3);
-		snprintf(fails, sizeof(fails), "%lld", (long long)num(v, "consecutive_failures"));
+		snprintf(id, sizeof(id), "%lld", (long long)pw_jnum(v, "id"));
+		snprintf(port, sizeof(port), "%lld", (long long)pw_jnum(v, "port"));
+		snprintf(age, sizeof(age), "%.1fs", (double)pw_jnum(v, "last_evidence_age_ms") / 1e3);
+		snprintf(fails, sizeof(fails), "%lld", (long long)pw_jnum(v, "consecutive_failures"));
 		pw_table_add(t, row);
 	}
 	pw_table_print(t);
 	pw_table_free(t);
 	tot = json_object_get(res, "totals");
 	printf("\n%lld allocations; checks: %lld run, %lld healthy, %lld unhealthy; "
-	       "stale cleaned: %lld\n", (long long)num(tot, "total"),
-	       (long long)num(tot, "health_checks_total"), (long long)num(tot, "health_checks_healthy"),
-	       (long long)num(tot, "health_checks_unhealthy"),
-	       (long long)num(tot, "stale_allocations_cleaned_total"));
+	       "stale cleaned: %lld\n", (long long)pw_jnum(tot, "total"),
+	       (long long)pw_jnum(tot, "health_checks_total"), (long long)pw_jnum(tot, "health_checks_healthy"),
+	       (long long)pw_jnum(tot, "health_checks_unhealthy"),
+	       (long long)pw_jnum(tot, "stale_allocations_cleaned_total"));
 	json_decref(res);
 	return 0;
 }
@@ -99,7 +82,7 @@ int pw_cli_metrics(struct pw_cli *cli, int argc, char **argv)
 	if (cli->json)
 		pw_cli_print_json(res);
 	else
-		fputs(str(res, "text"), stdout);
+		fputs(pw_jstr(res, "text"), stdout);
 	json_decref(res);
 	return 0;
 }
@@ -121,17 +104,12 @@ int pw_cli_recover(struct pw_cli *cli, int argc, char **argv)
 	if (!dry_run)
 		return pw_cli_usage("recover", "--dry-run is required: recovery proper runs when "
 				    "portwatchd starts");
-	r = pw_cli_call(cli, "recover", NULL, &res);
-	if (r)
+	r = pw_cli_query(cli, "recover", NULL, &res);
+	if (r || !res)
 		return r;
-	if (cli->json) {
-		pw_cli_print_json(res);
-		json_decref(res);
-		return 0;
-	}
 	json_array_foreach(json_object_get(res, "steps"), i, st) {
-		printf("%-11s %lld%s%s\n", str(st, "step"), (long long)num(st, "count"),
-		       *str(st, "result") ? "  " : "", str(st, "result"));
+		printf("%-11s %lld%s%s\n", pw_jstr(st, "step"), (long long)pw_jnum(st, "count"),
+		       *pw_jstr(st, "result") ? "  " : "", pw_jstr(st, "result"));
 		json_array_foreach(json_object_get(st, "actions"), k, a)
 			printf("  would %s\n", json_string_value(a));
 	}

@@ -13,24 +13,12 @@
 #define JSON_OPT { "json", no_argument, NULL, 'j' }
 #define HELP_OPT { "help", no_argument, NULL, 'h' }
 
-static const char *str(json_t *o, const char *k)
-{
-	const char *s = json_string_value(json_object_get(o, k));
-
-	return s ? s : "";
-}
-
-static json_int_t num(json_t *o, const char *k)
-{
-	return json_integer_value(json_object_get(o, k));
-}
-
 static void fmt_addr(json_t *o, char *buf, size_t len)
 {
-	const char *fam = str(o, "family");
+	const char *fam = pw_jstr(o, "family");
 
-	snprintf(buf, len, strcmp(fam, "ipv6") ? "%s:%lld" : "[%s]:%lld", str(o, "addr"),
-		 (long long)num(o, "port"));
+	snprintf(buf, len, strcmp(fam, "ipv6") ? "%s:%lld" : "[%s]:%lld", pw_jstr(o, "addr"),
+		 (long long)pw_jnum(o, "port"));
 }
 
 int pw_cli_ports(struct pw_cli *cli, int argc, char **argv)
@@ -109,14 +97,14 @@ int pw_cli_ports(struct pw_cli *cli, int argc, char **argv)
 		const char *row[7];
 
 		fmt_addr(v, local, sizeof(local));
-		snprintf(pid, sizeof(pid), "%lld", (long long)num(v, "pid"));
-		snprintf(uid, sizeof(uid), "%lld", (long long)num(v, "uid"));
-		snprintf(netns, sizeof(netns), "%lld", (long long)num(v, "netns"));
-		row[0] = str(v, "proto");
+		snprintf(pid, sizeof(pid), "%lld", (long long)pw_jnum(v, "pid"));
+		snprintf(uid, sizeof(uid), "%lld", (long long)pw_jnum(v, "uid"));
+		snprintf(netns, sizeof(netns), "%lld", (long long)pw_jnum(v, "netns"));
+		row[0] = pw_jstr(v, "proto");
 		row[1] = local;
-		row[2] = str(v, "state");
-		row[3] = num(v, "pid") ? pid : "-";
-		row[4] = *str(v, "comm") ? str(v, "comm") : "-";
+		row[2] = pw_jstr(v, "state");
+		row[3] = pw_jnum(v, "pid") ? pid : "-";
+		row[4] = *pw_jstr(v, "comm") ? pw_jstr(v, "comm") : "-";
 		row[5] = uid;
 		row[6] = netns;
 		pw_table_add(t, row);
@@ -137,7 +125,7 @@ static void on_sigint(int sig)
 
 static void print_event_human(json_t *e)
 {
-	const char *ev = str(e, "event");
+	const char *ev = pw_jstr(e, "event");
 	char local[80], when[32];
 	struct timespec ts;
 	struct tm tm;
@@ -147,12 +135,12 @@ static void print_event_human(json_t *e)
 	strftime(when, sizeof(when), "%H:%M:%S", &tm);
 	printf("%s.%03ld %-10s ", when, ts.tv_nsec / 1000000, ev);
 	if (!strcmp(ev, "exit")) {
-		printf("pid %lld (%s) exit_code %lld\n", (long long)num(e, "pid"), str(e, "comm"),
-		       (long long)num(e, "exit_code"));
+		printf("pid %lld (%s) exit_code %lld\n", (long long)pw_jnum(e, "pid"), pw_jstr(e, "comm"),
+		       (long long)pw_jnum(e, "exit_code"));
 	} else if (!strcmp(ev, "allocation")) {
-		printf("port %lld (%s, id %lld): %s -> %s: %s\n", (long long)num(e, "port"),
-		       str(e, "service_type"), (long long)num(e, "id"), str(e, "old_state"),
-		       str(e, "state"), str(e, "reason"));
+		printf("port %lld (%s, id %lld): %s -> %s: %s\n", (long long)pw_jnum(e, "port"),
+		       pw_jstr(e, "service_type"), (long long)pw_jnum(e, "id"), pw_jstr(e, "old_state"),
+		       pw_jstr(e, "state"), pw_jstr(e, "reason"));
 	} else if (!strcmp(ev, "drops") || !strcmp(ev, "resync")) {
 		char *s = json_dumps(e, JSON_COMPACT);
 
@@ -160,8 +148,8 @@ static void print_event_human(json_t *e)
 		free(s);
 	} else {
 		fmt_addr(e, local, sizeof(local));
-		printf("%s %s pid %lld (%s) netns %lld\n", str(e, "proto"), local,
-		       (long long)num(e, "pid"), str(e, "comm"), (long long)num(e, "netns"));
+		printf("%s %s pid %lld (%s) netns %lld\n", pw_jstr(e, "proto"), local,
+		       (long long)pw_jnum(e, "pid"), pw_jstr(e, "comm"), (long long)pw_jnum(e, "netns"));
 	}
 	fflush(stdout);
 }
@@ -261,43 +249,38 @@ int pw_cli_status(struct pw_cli *cli, int argc, char **argv)
 			"map size, uptime, kernel-to-map latency, allocations, recovery.\n");
 	if (r)
 		return r < 0 ? 0 : r;
-	r = pw_cli_call(cli, "status", NULL, &res);
-	if (r)
+	r = pw_cli_query(cli, "status", NULL, &res);
+	if (r || !res)
 		return r;
-	if (cli->json) {
-		pw_cli_print_json(res);
-		json_decref(res);
-		return 0;
-	}
-	printf("mode:        %s%s%s\n", str(res, "mode"), *str(res, "mode_reason") ? " — " : "",
-	       str(res, "mode_reason"));
-	if (!strcmp(str(res, "mode"), "bpf")) {
+	printf("mode:        %s%s%s\n", pw_jstr(res, "mode"), *pw_jstr(res, "mode_reason") ? " — " : "",
+	       pw_jstr(res, "mode_reason"));
+	if (!strcmp(pw_jstr(res, "mode"), "bpf")) {
 		char *hooks = json_dumps(json_object_get(res, "hooks"), JSON_COMPACT);
 
 		printf("hooks:       %s\n", hooks ? hooks : "");
-		printf("cgroup:      %s\n", str(res, "cgroup"));
+		printf("cgroup:      %s\n", pw_jstr(res, "cgroup"));
 		free(hooks);
 	} else {
-		printf("poll every:  %lld ms\n", (long long)num(res, "poll_interval_ms"));
+		printf("poll every:  %lld ms\n", (long long)pw_jnum(res, "poll_interval_ms"));
 	}
 	printf("uptime:      %.1f s\n", json_real_value(json_object_get(res, "uptime_s")));
-	printf("map size:    %lld sockets\n", (long long)num(res, "map_size"));
+	printf("map size:    %lld sockets\n", (long long)pw_jnum(res, "map_size"));
 	printf("events:     ");
 	ev = json_object_get(res, "events");
 	json_object_foreach(ev, k, v)
 		printf(" %s=%lld", k, (long long)json_integer_value(v));
 	printf("\n");
-	printf("dropped:     %lld   resyncs: %lld   snapshots: %lld\n", (long long)num(res, "dropped"),
-	       (long long)num(res, "resyncs"), (long long)num(res, "snapshots"));
+	printf("dropped:     %lld   resyncs: %lld   snapshots: %lld\n", (long long)pw_jnum(res, "dropped"),
+	       (long long)pw_jnum(res, "resyncs"), (long long)pw_jnum(res, "snapshots"));
 	lat = json_object_get(res, "latency_ns");
 	printf("latency:     p50 %.1f us  p99 %.1f us  max %.1f us  (%lld events, kernel to map)\n",
-	       (double)num(lat, "p50") / 1e3, (double)num(lat, "p99") / 1e3,
-	       (double)num(lat, "max") / 1e3, (long long)num(lat, "count"));
-	printf("clients:     %lld (%lld watching)\n", (long long)num(res, "clients"),
-	       (long long)num(res, "watchers"));
+	       (double)pw_jnum(lat, "p50") / 1e3, (double)pw_jnum(lat, "p99") / 1e3,
+	       (double)pw_jnum(lat, "max") / 1e3, (long long)pw_jnum(lat, "count"));
+	printf("clients:     %lld (%lld watching)\n", (long long)pw_jnum(res, "clients"),
+	       (long long)pw_jnum(res, "watchers"));
 	al = json_object_get(res, "allocations");
 	if (al) {
-		printf("allocations: %lld", (long long)num(al, "total"));
+		printf("allocations: %lld", (long long)pw_jnum(al, "total"));
 		json_object_foreach(json_object_get(al, "by_state"), k, v)
 			if (json_integer_value(v))
 				printf(" %s=%lld", k, (long long)json_integer_value(v));
@@ -311,10 +294,10 @@ int pw_cli_status(struct pw_cli *cli, int argc, char **argv)
 
 		printf("recovery:   ");
 		json_array_foreach(json_object_get(v, "steps"), i, st)
-			printf(" %s=%lld", str(st, "step"), (long long)num(st, "count"));
+			printf(" %s=%lld", pw_jstr(st, "step"), (long long)pw_jnum(st, "count"));
 		if (json_object_get(v, "database"))
 			printf("  (database was corrupt: moved to %s)",
-			       str(json_object_get(v, "database"), "moved_to"));
+			       pw_jstr(json_object_get(v, "database"), "moved_to"));
 		printf("\n");
 	}
 	json_decref(res);

@@ -137,6 +137,18 @@ int pw_cli_call(struct pw_cli *cli, const char *cmd, json_t *args, json_t **res)
 	return 0;
 }
 
+int pw_cli_query(struct pw_cli *cli, const char *cmd, json_t *args, json_t **res)
+{
+	int r = pw_cli_call(cli, cmd, args, res);
+
+	if (r || !cli->json)
+		return r;
+	pw_cli_print_json(*res);
+	json_decref(*res);
+	*res = NULL;
+	return 0;
+}
+
 int pw_cli_call_raw(struct pw_cli *cli, const char *cmd, json_t *args, const char **result,
 		    size_t *len)
 {

@@ -213,3 +213,32 @@ bool pw_proc_is_ancestor(pid_t anc, pid_t pid)
 	}
 	return false;
 }
+
+pid_t pw_proc_parse_pid(const char *name)
+{
+	char *end;
+	long v;
+
+	if (name[0] < '1' || name[0] > '9')
+		return 0;
+	v = strtol(name, &end, 10);
+	return *end || v <= 0 || v > 0x7fffffff ? 0 : (pid_t)v;
+}
+
+int pw_proc_opendirat(int dirfd, const char *path, DIR **ret)
+{
+	int fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d;
+
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	*ret = d;
+	return 0;
+}

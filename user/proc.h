@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <dirent.h>
 #include <sys/types.h>
 #include <linux/types.h>
 
@@ -27,5 +28,10 @@ bool pw_proc_is_ancestor(pid_t anc, pid_t pid);
  * 0, it is not in stat). 0 or -EINVAL.
  */
 int pw_proc_parse_stat(const char *buf, struct pw_proc *out);
+
+/* The pid a /proc directory entry names, 0 when it is not a pid. */
+pid_t pw_proc_parse_pid(const char *name);
+/* opendir() of path relative to dirfd, close-on-exec. 0 or -errno. */
+int pw_proc_opendirat(int dirfd, const char *path, DIR **ret);
 
 #endif

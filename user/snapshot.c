@@ -21,6 +21,8 @@
 #include <sys/stat.h>
 
 #include "log.h"
+#include "array.h"
+#include "proc.h"
 #include "snapshot.h"
 #include "sockdiag.h"
 #include "sockowner.h"
@@ -50,52 +52,6 @@ struct nsref {
 	ino_t ino;
 	pid_t pid;
 };
-
-static int grow(void **arr, size_t *cap, size_t need, size_t elem)
-{
-	size_t ncap = *cap ? *cap : 64;
-	void *p;
-
-	if (need <= *cap)
-		return 0;
-	while (ncap < need)
-		ncap *= 2;
-	p = realloc(*arr, ncap * elem);
-	if (!p)
-		return -ENOMEM;
-	*arr = p;
-	*cap = ncap;
-	return 0;
-}
-
-static pid_t parse_pid(const char *name)
-{
-	char *end;
-	long v;
-
-	if (name[0] < '1' || name[0] > '9')
-		return 0;
-	v = strtol(name, &end, 10);
-	return *end || v <= 0 || v > 0x7fffffff ? 0 : (pid_t)v;
-}
-
-static int open_dir_at(int dirfd, const char *path, DIR **ret)
-{
-	int fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d;
-
-	if (fd < 0)
-		return -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		int err = -errno;
-
-		close(fd);
-		return err;
-	}
-	*ret = d;
-	return 0;
-}
 
 int pw_netns_cookie_self(__u64 *cookie)
 {
@@ -128,7 +84,7 @@ static int add_sock(const struct pw_sockdiag_sock *s, void *ctx)
 	}
 	if (!s->port)
 		return 0;
-	if (grow((void **)&acc->it, &acc->cap, acc->n + 1, sizeof(*acc->it)))
+	if (pw_array_grow((void **)&acc->it, &acc->cap, acc->n + 1, sizeof(*acc->it)))
 		return -ENOMEM;
 
 	ev = &acc->it[acc->n].ev;
@@ -259,11 +215,11 @@ static int list_netns(int procfd, struct nsref **ret, size_t *ret_n)
 	DIR *d = NULL;
 	int err;
 
-	err = open_dir_at(procfd, ".", &d);
+	err = pw_proc_opendirat(procfd, ".", &d);
 	if (err)
 		return err;
 	while ((de = readdir(d))) {
-		pid_t pid = parse_pid(de->d_name);
+		pid_t pid = pw_proc_parse_pid(de->d_name);
 
 		if (!pid)
 			continue;
@@ -271,7 +227,7 @@ static int list_netns(int procfd, struct nsref **ret, size_t *ret_n)
 		/* Gone (ENOENT/ESRCH), or EACCES for some init-like processes: skip. */
 		if (fstatat(procfd, path, &st, 0) < 0)
 			continue;
-		err = grow((void **)&ns, &cap, n + 1, sizeof(*ns));
+		err = pw_array_grow((void **)&ns, &cap, n + 1, sizeof(*ns));
 		if (err)
 			goto cleanup;
 		ns[n++] = (struct nsref){ .dev = st.st_dev, .ino = st.st_ino, .pid = pid };
@@ -361,7 +317,7 @@ int pw_snapshot_take(struct pw_snapshot *snap)
 
 	/* sized up front from the caller's guess: doubling 100,000 items would
 	 * hold two copies at once */
-	if (snap->hint && grow((void **)&acc.it, &acc.cap, snap->hint + snap->hint / 8 + 64,
+	if (snap->hint && pw_array_grow((void **)&acc.it, &acc.cap, snap->hint + snap->hint / 8 + 64,
 			       sizeof(*acc.it)))
 		return -ENOMEM;
 

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "array.h"
+#include "proc.h"
 #include "sockowner.h"
 
 struct owner {
@@ -26,52 +28,6 @@ struct pw_sockowners {
 	char (*comm)[PW_COMM_LEN];	/* one per process that holds a socket */
 	size_t ncomm, capcomm;
 };
-
-static int grow(void **arr, size_t *cap, size_t need, size_t elem)
-{
-	size_t ncap = *cap ? *cap : 256;
-	void *p;
-
-	if (need <= *cap)
-		return 0;
-	while (ncap < need)
-		ncap *= 2;
-	p = realloc(*arr, ncap * elem);
-	if (!p)
-		return -ENOMEM;
-	*arr = p;
-	*cap = ncap;
-	return 0;
-}
-
-static pid_t parse_pid(const char *name)
-{
-	char *end;
-	long v;
-
-	if (name[0] < '1' || name[0] > '9')
-		return 0;
-	v = strtol(name, &end, 10);
-	return *end || v <= 0 || v > 0x7fffffff ? 0 : (pid_t)v;
-}
-
-static int open_dir_at(int dirfd, const char *path, DIR **ret)
-{
-	int fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d;
-
-	if (fd < 0)
-		return -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		int err = -errno;
-
-		close(fd);
-		return err;
-	}
-	*ret = d;
-	return 0;
-}
 
 static int read_comm(int procfd, pid_t pid, char comm[PW_COMM_LEN])
 {
@@ -106,7 +62,7 @@ static int scan_pid(int procfd, pid_t pid, struct pw_sockowners *ow)
 	int err = 0;
 
 	snprintf(path, sizeof(path), "%d/fd", pid);
-	if (open_dir_at(procfd, path, &d))
+	if (pw_proc_opendirat(procfd, path, &d))
 		return 0;
 	while ((de = readdir(d))) {
 		if (de->d_name[0] == '.')
@@ -118,14 +74,14 @@ static int scan_pid(int procfd, pid_t pid, struct pw_sockowners *ow)
 		ino = strtoull(link + 8, &end, 10);
 		if (*end != ']')
 			continue;
-		err = grow((void **)&ow->o, &ow->cap, ow->n + 1, sizeof(*ow->o));
+		err = pw_array_grow((void **)&ow->o, &ow->cap, ow->n + 1, sizeof(*ow->o));
 		if (err)
 			goto cleanup;
 		ow->o[ow->n++] = (struct owner){ .ino = ino, .pid = pid, .proc = ow->ncomm };
 	}
 	if (ow->n == first)
 		goto cleanup;
-	err = grow((void **)&ow->comm, &ow->capcomm, ow->ncomm + 1, sizeof(*ow->comm));
+	err = pw_array_grow((void **)&ow->comm, &ow->capcomm, ow->ncomm + 1, sizeof(*ow->comm));
 	if (err)
 		goto cleanup;
 	if (read_comm(procfd, pid, ow->comm[ow->ncomm]))
@@ -168,11 +124,11 @@ int pw_sockowners_scan(struct pw_sockowners **ret)
 		err = -errno;
 		goto cleanup;
 	}
-	err = open_dir_at(procfd, ".", &d);
+	err = pw_proc_opendirat(procfd, ".", &d);
 	if (err)
 		goto cleanup;
 	while ((de = readdir(d))) {
-		pid_t pid = parse_pid(de->d_name);
+		pid_t pid = pw_proc_parse_pid(de->d_name);
 
 		if (pid) {
 			err = scan_pid(procfd, pid, ow);
