@@ -182,12 +182,20 @@ int pw_daemon_resync(struct pw_daemon *d, bool count_as_resync)
 
 static void resync_now(struct pw_daemon *d)
 {
+	uint64_t before = d->bpf ? pw_bpf_dropped(d->bpf) : 0;
 	int err;
 
 	d->resync_pending = false;
+	d->dropped_seen = before;
 	err = pw_daemon_resync(d, true);
 	if (err)
 		pw_warn("resync failed: %s", strerror(-err));
+	/* Events dropped while the snapshot was taken may be missing from what
+	 * was drained after it; no later wakeup need come to notice: look now. */
+	if (err || (d->bpf && pw_bpf_dropped(d->bpf) > before)) {
+		d->resync_pending = true;
+		(void) pw_timerfd_arm(d->resync_io.fd, RESYNC_MIN_GAP_MS, 0);
+	}
 }
 
 static void check_drops(struct pw_daemon *d)
