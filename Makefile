@@ -54,8 +54,11 @@ run: deps
 
 test: deps
 	@$(MAKE) --no-print-directory all unit-bins integ-bins
+	@rm -f $(BUILD)/tests/summary
 	@$(MAKE) --no-print-directory test-unit test-integration
 	@$(MAKE) --no-print-directory -f tests/fuzz/Makefile.fuzz fuzz-smoke
+	@awk '{p += $$2; f += $$3} END {printf "total: %d passed, %d failed\n", p + 2, f}' \
+		$(BUILD)/tests/summary
 
 unit-bins: $(UNIT_BINS)
 integ-bins: all $(INTEG_BINS) $(BUILD)/tests/helper

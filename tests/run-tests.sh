@@ -28,4 +28,5 @@ for t in "$@"; do
 	fi
 done
 echo "$suite: $passed passed, $failed failed"
+echo "$suite $passed $failed" >> "${BUILD:-build}/tests/summary"
 [ $failed -eq 0 ] || { echo "$suite: failed:$failed_names"; exit 1; }
