@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #ifndef SO_NETNS_COOKIE
 #define SO_NETNS_COOKIE 71
@@ -105,6 +106,10 @@ static int spawn_daemon(struct itest_daemon *d, const char *const *extra)
 	if (d->pid < 0)
 		return -errno;
 	if (d->pid == 0) {
+		/* a test that fails an assertion skips its cleanup: the daemon
+		 * (and its BPF programs) must not outlive the test */
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) || getppid() == 1)
+			_exit(126);
 		fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
 		if (fd >= 0) {
 			dup2(fd, 1);
@@ -311,6 +316,9 @@ static int proc_spawn(struct itest_proc *p, int uid, bool netns, const char *con
 		if (netns && itest_unshare_net())
 			_exit(125);
 		drop_to(uid);
+		/* after the uid change, which would clear it: never outlive the test */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() == 1)
+			_exit(126);
 		execv(bin, (char *const *)argv);
 		_exit(127);
 	}
