@@ -39,7 +39,7 @@ BENCH_SRCS	:= $(wildcard tools/bench/*.c)
 BENCH_BINS	:= $(patsubst tools/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 SKEL		:= $(BUILD)/portwatch.skel.h
 
-.PHONY: all deps run test test-unit test-integration bench fuzz fuzz-smoke clean
+.PHONY: all deps run test test-unit test-integration bench fuzz fuzz-smoke valgrind clean
 .DELETE_ON_ERROR:
 
 all: $(BUILD)/portwatchd $(BUILD)/portwatch
@@ -76,6 +76,10 @@ bench: deps
 
 fuzz: deps
 	@$(MAKE) --no-print-directory -f tests/fuzz/Makefile.fuzz
+
+valgrind: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) sh tools/valgrind-daemon.sh
 
 fuzz-smoke: deps
 	@$(MAKE) --no-print-directory -f tests/fuzz/Makefile.fuzz fuzz-smoke

@@ -372,6 +372,32 @@ static int on_grace(struct pw_io *io, uint32_t events)
 }
 
 /* Polling fallback: owners by pid + start time, counted against max_failures. */
+/* How long polling stays primary after drops: a few fast rounds past
+ * max_failures, so a dropped exit is detected on polled evidence. */
+#define FAST_AFTER_DROPS_ROUNDS 10
+
+static void arm_health(struct pw_daemon *d, unsigned interval_ms)
+{
+	struct pw_allocs *as = d->allocs;
+
+	if (as->health_interval_ms == interval_ms)
+		return;
+	as->health_interval_ms = interval_ms;
+	(void) pw_timerfd_arm(as->health_io.fd, interval_ms, interval_ms);
+}
+
+void pw_allocs_on_drops(struct pw_daemon *d)
+{
+	struct pw_allocs *as = d->allocs;
+	unsigned fast = (unsigned)d->cfg->health.fast_interval_ms;
+
+	if (!as)
+		return;
+	as->fast_until_ms = pw_now_ms() +
+		(uint64_t)fast * (FAST_AFTER_DROPS_ROUNDS + (uint64_t)d->cfg->health.max_failures);
+	arm_health(d, fast);
+}
+
 static int on_health_poll(struct pw_io *io, uint32_t events)
 {
 	struct pw_daemon *d = io->data;
@@ -381,6 +407,16 @@ static int on_health_poll(struct pw_io *io, uint32_t events)
 	(void) events;
 	pw_timerfd_ack(io->fd);
 	as->m.health_polls_total++;
+	/* drops are behind us: events are the primary source again */
+	if (as->fast_until_ms && now >= as->fast_until_ms && d->mode == PW_MODE_BPF) {
+		as->fast_until_ms = 0;
+		if (d->cfg->health.enabled) {
+			arm_health(d, (unsigned)d->cfg->health.check_interval_ms);
+		} else {
+			(void) pw_timerfd_arm(io->fd, 0, 0);
+			as->health_interval_ms = 0;
+		}
+	}
 	for (size_t i = 0; i < as->n;) {
 		struct pw_alloc_rt *r = &as->v[i];
 		int64_t id = r->a.id;
@@ -498,11 +534,10 @@ int pw_allocs_init(struct pw_daemon *d)
 	as->recovery = report;
 
 	/* event evidence is primary; polls are the fallback, faster without BPF */
-	as->health_interval_ms = (unsigned)(d->mode == PW_MODE_POLLING
-		? d->cfg->health.fast_interval_ms : d->cfg->health.check_interval_ms);
-	if (d->cfg->health.enabled || d->mode == PW_MODE_POLLING)
-		(void) pw_timerfd_arm(as->health_io.fd, as->health_interval_ms,
-				      as->health_interval_ms);
+	if (d->mode == PW_MODE_POLLING)
+		arm_health(d, (unsigned)d->cfg->health.fast_interval_ms);
+	else if (d->cfg->health.enabled)
+		arm_health(d, (unsigned)d->cfg->health.check_interval_ms);
 	return pw_checks_init(d);
 }
 

@@ -39,7 +39,8 @@ struct pw_allocs {
 	struct pw_sm_params smp;
 	struct pw_io grace_io;		/* earliest grace deadline */
 	struct pw_io health_io;		/* polling fallback */
-	unsigned health_interval_ms;
+	unsigned health_interval_ms;	/* polling now */
+	uint64_t fast_until_ms;		/* after ring-buffer drops: fast polls until then */
 	struct pw_allocs_metrics m;
 	json_t *recovery;		/* start-up recovery report */
 	bool storage_failing;		/* last write failed (disk full...) */
@@ -66,6 +67,9 @@ void pw_allocs_on_event(struct pw_daemon *d, const struct pw_event *ev, bool fro
 /* After a snapshot resync: re-observe every allocation (polled evidence). */
 void pw_allocs_after_snapshot(struct pw_daemon *d);
 void pw_allocs_on_sigchld(struct pw_daemon *d);
+/* Ring-buffer events were lost (an owner's exit among them, maybe): poll at
+ * the fast interval for a while, as when there is no BPF. */
+void pw_allocs_on_drops(struct pw_daemon *d);
 /* Add allocation figures to a status object. */
 void pw_allocs_status(struct pw_daemon *d, json_t *status);
 

@@ -187,6 +187,8 @@ static void resync_now(struct pw_daemon *d)
 
 	d->resync_pending = false;
 	d->dropped_seen = before;
+	if (d->allocs)
+		pw_allocs_on_drops(d);
 	err = pw_daemon_resync(d, true);
 	if (err)
 		pw_warn("resync failed: %s", strerror(-err));

@@ -181,8 +181,16 @@ static void run_churn(const char *const *extra, bool tiny)
 	print_message("%s ring: dropped %lld, resyncs %lld, map agrees with ss\n",
 		      tiny ? "tiny" : "default", (long long)dropped, (long long)resyncs);
 	if (tiny) {
+		json_t *st;
+
 		assert_true(dropped > 0);
 		assert_true(resyncs > 0);
+		/* after drops, polling is the primary source for owners, at the
+		 * fast interval (1000 ms by default, 30000 otherwise) */
+		assert_int_equal(itest_call(&d, "status", NULL, &st), 0);
+		assert_int_equal(json_integer_value(json_object_get(json_object_get(st, "allocations"),
+								    "health_poll_interval_ms")), 1000);
+		json_decref(st);
 	} else {
 		/* nothing lost, or a resync restored agreement */
 		assert_true(dropped == 0 || resyncs > 0);
