@@ -85,10 +85,17 @@ struct pw_client *pw_client_ref(struct pw_client *c)
 	return c;
 }
 
+static void finish_eof(struct pw_client *c);
+
 void pw_client_unref(struct pw_client *c)
 {
-	if (--c->refs == 0)
+	if (--c->refs == 0) {
 		(void) pw_loop_defer_free(c->srv->loop, client_destroy, c);
+		return;
+	}
+	/* the last pending reply of a half-closed client is out: close it */
+	if (c->refs == 1)
+		finish_eof(c);
 }
 
 const struct ucred *pw_client_cred(const struct pw_client *c)
@@ -385,7 +392,9 @@ static bool handle_lines(struct pw_client *c)
 /* The peer is done and every request of its is answered (or queued out). */
 static void finish_eof(struct pw_client *c)
 {
-	if (c->eof && !c->queued && !c->watching && !c->closed) {
+	/* nothing queued, held for a commit, or owed by asynchronous work */
+	if (c->eof && !c->queued && !c->watching && !c->closed && !c->held_head &&
+	    c->refs == 1) {
 		(void) flush_out(c);
 		client_close(c);
 	}

@@ -617,6 +617,42 @@ static void test_pipelined_burst(void **state)
 	assert_true(probe.max_ns[1] < 100000000ull * itest_slow());
 }
 
+/* A client that sends its requests and shuts down its write side (nc,
+ * socat) still gets every answer, including one held for a group commit. */
+static void test_half_close_gets_answers(void **state)
+{
+	char req[256], buf[8192];
+	size_t len = 0;
+	int fd, lines = 0;
+
+	(void) state;
+	snprintf(req, sizeof(req),
+		 "{\"v\":1,\"cmd\":\"status\"}\n"
+		 "{\"v\":1,\"cmd\":\"allocate\",\"args\":{\"service_type\":\"dev\",\"pid\":%d}}\n",
+		 getpid());
+	fd = connect_raw();
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+	assert_int_equal(shutdown(fd, SHUT_WR), 0);
+	for (;;) {
+		ssize_t n;
+
+		if (!ITEST_WAIT(({ struct pollfd pf = { fd, POLLIN, 0 }; poll(&pf, 1, 0) > 0; }),
+				5000 * itest_slow()))
+			fail_msg("no answer or EOF within the deadline");
+		n = read(fd, buf + len, sizeof(buf) - 1 - len);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	for (size_t i = 0; i < len; i++)
+		lines += buf[i] == '\n';
+	assert_int_equal(lines, 2);
+	assert_non_null(strstr(buf, "\"port\""));
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -624,6 +660,7 @@ int main(void)
 		cmocka_unit_test(test_unread_answers),
 		cmocka_unit_test(test_slowloris),
 		cmocka_unit_test(test_pipelined_burst),
+		cmocka_unit_test(test_half_close_gets_answers),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
