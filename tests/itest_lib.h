@@ -76,6 +76,9 @@ void itest_proc_kill(struct itest_proc *p, int sig);
 /* Close stdin (the helper exits) and reap. */
 void itest_proc_end(struct itest_proc *p);
 
+/* A "kB" field of /proc/PID/status (VmRSS, VmHWM, ...), or -1. */
+long itest_status_kib(pid_t pid, const char *field);
+
 /* Find the port-map entry for port/proto ("tcp"/"udp") with pid (0 = any). */
 json_t *itest_find_sock(json_t *ports, unsigned port, const char *proto, pid_t pid);
 

@@ -142,23 +142,6 @@ static double cpu_ms(pid_t pid)
 	return (double)(ut + st) * 1000.0 / (double)sysconf(_SC_CLK_TCK);
 }
 
-static long rss_kib(pid_t pid)
-{
-	char path[64], line[256];
-	long kib = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-			break;
-	fclose(f);
-	return kib;
-}
-
 /* The well-behaved client: status and ports, one after the other, timed. */
 struct probe {
 	int stop;
@@ -451,7 +434,7 @@ static void test_unread_answers(void **state)
 	(void) state;
 	for (size_t i = 0; i < sizeof(chunk); i += 2)
 		memcpy(chunk + i, "x\n", 2);	/* 2 bytes in, an error line of ~120 out */
-	rss0 = rss_kib(daemon_.pid);
+	rss0 = itest_status_kib(daemon_.pid, "VmRSS");
 	fd = connect_raw();
 	assert_true(fd >= 0);
 	t0 = itest_now_ns();
@@ -471,7 +454,7 @@ static void test_unread_answers(void **state)
 		if (sent > (64u << 20))
 			break;
 	}
-	rss1 = rss_kib(daemon_.pid);
+	rss1 = itest_status_kib(daemon_.pid, "VmRSS");
 	print_message("non-reading client: %s after %zu KiB of requests (%.0f ms); daemon RSS "
 		      "%ld -> %ld KiB\n", dropped ? "dropped" : "NOT dropped", sent >> 10,
 		      (double)(itest_now_ns() - t0) / 1e6, rss0, rss1);

@@ -120,23 +120,6 @@ static double median_cmd(const char *cmd, int runs)
 	return t[runs / 2];
 }
 
-static long vm_hwm_kib(pid_t pid)
-{
-	char path[64], line[256];
-	long kib = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmHWM: %ld kB", &kib) == 1)
-			break;
-	fclose(f);
-	return kib;
-}
-
 /* Spawn procs `helper many per` (each in its own netns when netns). */
 static int spawn_many(struct itest_proc *p, int procs, int per, bool netns)
 {
@@ -272,7 +255,7 @@ int main(void)
 
 	/* RSS with 100,000 sockets: 100 processes x 1000, each in its own netns
 	 * so the ephemeral port space does not run out */
-	rss_idle = vm_hwm_kib(d.pid);
+	rss_idle = itest_status_kib(d.pid, "VmHWM");
 	many = calloc(100, sizeof(*many));
 	if (spawn_many(many, 100, 1000, true))
 		return 1;
@@ -281,12 +264,12 @@ int main(void)
 	st = status(&d);
 	map_size = jnum(st, "map_size", NULL);
 	json_decref(st);
-	rss_tracked = vm_hwm_kib(d.pid);
+	rss_tracked = itest_status_kib(d.pid, "VmHWM");
 	/* a full listing of all of them, the heaviest request */
 	snprintf(cmd, sizeof(cmd), "PORTWATCH_SOCKET=%s %s/portwatch ports --json >/dev/null",
 		 d.sock, itest_build());
 	(void) !system(cmd);
-	rss_peak = vm_hwm_kib(d.pid);
+	rss_peak = itest_status_kib(d.pid, "VmHWM");
 	printf("rss: %lld sockets tracked: daemon peak RSS %.1f MiB (idle %.1f MiB); with a full "
 	       "`ports --json` listing of all of them %.1f MiB (aim < 32 MiB)\n", map_size,
 	       rss_tracked / 1024.0, rss_idle / 1024.0, rss_peak / 1024.0);
