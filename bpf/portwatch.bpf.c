@@ -63,14 +63,16 @@ __u64 track_full = 0;
 __u32 report_all_releases = 0;
 
 /*
- * Wakeup batching. Waking the daemon for every event costs the producer an
- * irq_work and a cross-CPU wakeup per bind/close, which doubled the cost of a
- * bind+close loop. Instead an event forces a wakeup only when none happened
- * for wakeup_gap_ns; the others are submitted silently and userspace, after
- * draining a non-empty batch, lingers one gap on a timer to collect them. An
- * idle host still gets its first event delivered at once.
+ * Wakeup batching. Waking the daemon costs the producer an irq_work self-IPI
+ * per event (an APIC MSR write: a VM exit on virtual machines), which
+ * dominated the cost of a bind+close loop. So an event forces a wakeup only
+ * when none was forced for wakeup_gap_ns; the others are submitted silently.
+ * The daemon, after draining a non-empty batch, keeps draining on a short
+ * timer until a gap has passed without events, so a silent event always
+ * falls inside such a lingering window and waits at most one timer period.
+ * An idle host still gets its first event delivered at once.
  */
-const volatile __u64 wakeup_gap_ns = 250000;
+const volatile __u64 wakeup_gap_ns = 5000000;
 __u64 last_wakeup_ns = 0;
 
 static __always_inline void submit(struct pw_event *e)

@@ -413,7 +413,7 @@ int pw_bpf_new(struct pw_bpf **ret, const struct pw_bpf_opts *opts, pw_bpf_event
 	b->ctx = ctx;
 	b->cgroup_fd = -1;
 	b->wakeup_gap_ns = opts && opts->wakeup_gap_us != (unsigned)-1 ? opts->wakeup_gap_us * 1000ull
-									 : 250000;
+									 : 5000000;
 
 	err = ringbuf_size(opts ? opts->ringbuf_bytes : 0, &b->ringbuf_bytes);
 	if (err) {

@@ -16,7 +16,7 @@ struct pw_bpf;
 struct pw_bpf_opts {
 	size_t ringbuf_bytes;		/* 0: default (2 MiB); rounded up to a power of 2 >= page size */
 	const char *cgroup_path;	/* NULL: cgroup v2 mount from /proc/self/mountinfo */
-	unsigned wakeup_gap_us;		/* batch wakeups this far apart; (unsigned)-1: 250 */
+	unsigned wakeup_gap_us;		/* force wakeups this far apart; (unsigned)-1: 5000 */
 };
 
 /* Called once per ring-buffer event, from pw_bpf_consume(). Return 0. */
@@ -34,8 +34,9 @@ void pw_bpf_free(struct pw_bpf *b);
 int pw_bpf_fd(const struct pw_bpf *b);
 /* Drain the ring buffer, calling fn per event. Returns events consumed or -errno. */
 int pw_bpf_consume(struct pw_bpf *b);
-/* Events are submitted without a wakeup when one happened less than this
- * long ago: after draining a non-empty batch, drain again this much later. */
+/* Events are submitted without a wakeup when one was forced less than this
+ * long ago: after a non-empty drain, keep draining until this much time has
+ * passed without events (0: the ring buffer's own adaptive wakeups). */
 __u64 pw_bpf_wakeup_gap_ns(const struct pw_bpf *b);
 /* BPF-side count of events that could not be reserved in the ring buffer. */
 __u64 pw_bpf_dropped(const struct pw_bpf *b);

@@ -225,20 +225,28 @@ static void check_drops(struct pw_daemon *d)
 		(void) pw_timerfd_arm(d->resync_io.fd, RESYNC_MIN_GAP_MS - (now - d->last_resync_ms), 0);
 }
 
+/* While lingering, drain this often: the bound on an event's wait. */
+#define LINGER_NS 250000ull
+
 static void drain_ring(struct pw_daemon *d)
 {
+	uint64_t gap = pw_bpf_wakeup_gap_ns(d->bpf), now;
 	int n = pw_bpf_consume(d->bpf);
 
 	if (n < 0 && n != -EINTR)
 		pw_warn("ring buffer: %s", strerror(-n));
-	/* events may follow without a wakeup for one gap: look again then;
-	 * an idle ring arms nothing */
-	if (n > 0 && pw_bpf_wakeup_gap_ns(d->bpf)) {
-		uint64_t gap_ns = pw_bpf_wakeup_gap_ns(d->bpf);
-		struct itimerspec its = { .it_value = { (time_t)(gap_ns / 1000000000ull),
-							(long)(gap_ns % 1000000000ull) } };
+	/* Events may come without a wakeup within a gap of the last forced one:
+	 * keep looking every LINGER_NS until a gap passes without any. An idle
+	 * ring arms nothing. */
+	if (gap) {
+		now = pw_now_ns();
+		if (n > 0)
+			d->last_events_ns = now;
+		if (now - d->last_events_ns < gap + LINGER_NS) {
+			struct itimerspec its = { .it_value = { 0, (long)LINGER_NS } };
 
-		(void) timerfd_settime(d->linger_io.fd, 0, &its, NULL);
+			(void) timerfd_settime(d->linger_io.fd, 0, &its, NULL);
+		}
 	}
 	check_drops(d);
 }

@@ -58,6 +58,7 @@ struct pw_daemon {
 	struct pw_io poll_io;		/* polling-mode snapshots */
 	struct pw_io resync_io;		/* rate-limited resync after drops */
 	struct pw_io linger_io;		/* collect events submitted without wakeup */
+	uint64_t last_events_ns;	/* last non-empty drain */
 
 	uint64_t started_ns;
 	uint64_t events[PW_EV_KIND_MAX];

@@ -140,7 +140,7 @@ static int spawn_many(struct itest_proc *p, int procs, int per, bool netns)
 int main(void)
 {
 	const long cycles = 100000, gen_cycles = 50000;
-	const char *gap_args[] = { "--wakeup-gap", "250", NULL };
+	const char *gap_args[] = { "--wakeup-gap", "5000", NULL };
 	struct itest_daemon d = { .pid = 0 };
 	struct itest_proc *many;
 	double base1, base2, attached, gen_s, t_ports, t_ss, base[3], att[3], cbase[3], catt[3];
