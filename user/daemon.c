@@ -133,27 +133,45 @@ static void snapshot_change(void *ctx, const struct pw_event *ev)
 		pw_daemon_broadcast(d, pw_proto_event_json(ev));
 }
 
+struct resync {
+	struct pw_daemon *d;
+	int changes;
+};
+
+/* One socket of a streamed snapshot: into the map, and tracked by BPF so
+ * its release is reported even though BPF did not see it bound. */
+static int resync_sock(void *ctx, const struct pw_event *ev)
+{
+	struct resync *rs = ctx;
+	struct pw_daemon *d = rs->d;
+	int r = pw_portmap_sync_add(d->map, ev, snapshot_change, d);
+
+	if (r < 0)
+		return r;
+	rs->changes += r;
+	if (d->bpf) {
+		(void) pw_bpf_track_socket(d->bpf, ev->cookie);
+		if (ev->pid)
+			(void) pw_bpf_track_pid(d->bpf, ev->pid);
+	}
+	return 0;
+}
+
 int pw_daemon_resync(struct pw_daemon *d, bool count_as_resync)
 {
-	struct pw_snapshot snap = { .hint = pw_portmap_size(d->map) };
+	struct resync rs = { .d = d };
 	uint64_t start = pw_now_ns();
-	int changes, err;
+	size_t n = 0;
+	int err;
 
 	if (d->bpf)
 		pw_bpf_report_all_releases(d->bpf, true);
-	err = pw_snapshot_take(&snap);
-	if (err) {
-		if (d->bpf)
-			pw_bpf_report_all_releases(d->bpf, false);
-		return err;
-	}
-	changes = pw_portmap_sync(d->map, snap.socks, snap.n, snapshot_change, d);
+	/* streamed, not collected: 100,000 sockets need no second copy */
+	pw_portmap_sync_begin(d->map);
+	err = pw_snapshot_stream(resync_sock, &rs, &n);
+	if (!err)
+		rs.changes += pw_portmap_sync_end(d->map, snapshot_change, d);
 	if (d->bpf) {
-		for (size_t i = 0; i < snap.n; i++) {
-			(void) pw_bpf_track_socket(d->bpf, snap.socks[i].cookie);
-			if (snap.socks[i].pid)
-				(void) pw_bpf_track_pid(d->bpf, snap.socks[i].pid);
-		}
 		/* releases that raced the snapshot are in the ring now */
 		d->skip_before_ns = start;
 		(void) pw_bpf_consume(d->bpf);
@@ -161,6 +179,8 @@ int pw_daemon_resync(struct pw_daemon *d, bool count_as_resync)
 		(void) pw_bpf_consume(d->bpf);
 		d->skip_before_ns = 0;
 	}
+	if (err)
+		return err;
 	d->snapshots++;
 	d->last_resync_ms = pw_now_ms();
 	if (count_as_resync) {
@@ -168,13 +188,9 @@ int pw_daemon_resync(struct pw_daemon *d, bool count_as_resync)
 		if (has_watchers(d))
 			pw_daemon_broadcast(d, json_pack("{s:s, s:I, s:I, s:i, s:I}", "event",
 							 "resync", "ts_ns", (json_int_t)pw_now_ns(),
-							 "sockets", (json_int_t)snap.n, "changes",
-							 changes < 0 ? 0 : changes, "resyncs",
-							 (json_int_t)d->resyncs));
+							 "sockets", (json_int_t)n, "changes", rs.changes,
+							 "resyncs", (json_int_t)d->resyncs));
 	}
-	pw_snapshot_free(&snap);
-	if (changes < 0)
-		return changes;
 	if (d->allocs)
 		pw_allocs_after_snapshot(d);
 	return 0;

@@ -214,6 +214,13 @@ static int add_or_refresh(struct pw_portmap *m, const struct pw_event *ev)
 	if (found) {
 		s = slot(m, m->table[i]);
 		s->gen = m->gen;
+		/* an entry seen before its owner was known takes the owner now */
+		if (!s->pid && ev->pid) {
+			s->pid = ev->pid;
+			s->uid = ev->uid;
+			memcpy(s->comm, ev->comm, sizeof(s->comm));
+			s->comm[PW_COMM_LEN - 1] = '\0';
+		}
 		/* A snapshot of an already known socket keeps the event's
 		 * richer attribution (binder pid, bind time) but takes its state. */
 		if (s->state != ev->state && ev->state) {
@@ -304,33 +311,38 @@ void pw_sock_to_event(const struct pw_sock *s, __u8 kind, struct pw_event *ev)
 	memcpy(ev->comm, s->comm, sizeof(ev->comm));
 }
 
-int pw_portmap_sync(struct pw_portmap *m, const struct pw_event *snap, size_t n,
-		    pw_portmap_change_fn fn, void *ctx)
+void pw_portmap_sync_begin(struct pw_portmap *m)
 {
-	int changes = 0;
-	struct pw_event ev;
-
 	m->gen++;
-	for (size_t k = 0; k < n; k++) {
-		int r = add_or_refresh(m, &snap[k]);
+}
 
-		if (r < 0)
-			return r;
-		if (r == PW_PM_NONE)
-			continue;
-		changes++;
-		if (!fn)
-			continue;
+int pw_portmap_sync_add(struct pw_portmap *m, const struct pw_event *ev,
+			pw_portmap_change_fn fn, void *ctx)
+{
+	struct pw_event out;
+	int r = add_or_refresh(m, ev);
+
+	if (r <= PW_PM_NONE)
+		return r;
+	if (fn) {
 		if (r == PW_PM_ADDED) {
-			fn(ctx, &snap[k]);
+			fn(ctx, ev);
 		} else {
-			const struct pw_sock *s = pw_portmap_find(m, snap[k].cookie);
+			const struct pw_sock *s = pw_portmap_find(m, ev->cookie);
 
 			pw_sock_to_event(s, s->state == PW_SOCK_LISTENING ? PW_EV_LISTEN
-									: PW_EV_UNLISTEN, &ev);
-			fn(ctx, &ev);
+									: PW_EV_UNLISTEN, &out);
+			fn(ctx, &out);
 		}
 	}
+	return 1;
+}
+
+int pw_portmap_sync_end(struct pw_portmap *m, pw_portmap_change_fn fn, void *ctx)
+{
+	struct pw_event ev;
+	int changes = 0;
+
 	/* sweep: whatever the snapshot did not refresh is gone */
 	for (size_t k = 0; k < m->slab_used; k++) {
 		struct pw_sock *s = slot(m, (__u32)k + 1);
@@ -351,6 +363,22 @@ int pw_portmap_sync(struct pw_portmap *m, const struct pw_event *snap, size_t n,
 		}
 	}
 	return changes;
+}
+
+int pw_portmap_sync(struct pw_portmap *m, const struct pw_event *snap, size_t n,
+		    pw_portmap_change_fn fn, void *ctx)
+{
+	int changes = 0;
+
+	pw_portmap_sync_begin(m);
+	for (size_t k = 0; k < n; k++) {
+		int r = pw_portmap_sync_add(m, &snap[k], fn, ctx);
+
+		if (r < 0)
+			return r;
+		changes += r;
+	}
+	return changes + pw_portmap_sync_end(m, fn, ctx);
 }
 
 size_t pw_portmap_size(const struct pw_portmap *m)

@@ -48,8 +48,8 @@ void pw_portmap_free(struct pw_portmap *m);
  * Apply one event. BIND adds (or refreshes) the socket, CLOSE removes it,
  * LISTEN/UNLISTEN change its state; EXIT changes nothing. Idempotent, so an
  * event that raced a snapshot can be applied after it. Returns the change
- * (>= 0) or -ENOMEM. *out points at the entry (or a copy of the removed one
- * in *removed when non-NULL).
+ * (>= 0) or -ENOMEM; a removed entry is copied to *removed when non-NULL.
+ * A BIND for a known entry without an owner (pid 0) sets its owner.
  */
 int pw_portmap_apply(struct pw_portmap *m, const struct pw_event *ev, struct pw_sock *removed);
 
@@ -62,6 +62,14 @@ int pw_portmap_apply(struct pw_portmap *m, const struct pw_event *ev, struct pw_
 typedef void (*pw_portmap_change_fn)(void *ctx, const struct pw_event *ev);
 int pw_portmap_sync(struct pw_portmap *m, const struct pw_event *snap, size_t n,
 		    pw_portmap_change_fn fn, void *ctx);
+
+/* The same in steps, for a snapshot streamed socket by socket: begin, add
+ * each (1 when it changed the map, 0 when not, -ENOMEM), end (the sweep;
+ * returns the removals). Nothing is removed unless end is called. */
+void pw_portmap_sync_begin(struct pw_portmap *m);
+int pw_portmap_sync_add(struct pw_portmap *m, const struct pw_event *ev,
+			pw_portmap_change_fn fn, void *ctx);
+int pw_portmap_sync_end(struct pw_portmap *m, pw_portmap_change_fn fn, void *ctx);
 
 size_t pw_portmap_size(const struct pw_portmap *m);
 const struct pw_sock *pw_portmap_find(const struct pw_portmap *m, __u64 cookie);

@@ -34,14 +34,11 @@
 /* The kernel never flags inet dumps as interrupted today; bound it anyway. */
 #define DUMP_TRIES 3
 
-struct item {
-	struct pw_event ev;
-	__u32 ino;		/* to find the owner */
-};
-
 struct acc {
-	struct item *it;
-	size_t n, cap;
+	pw_snapshot_fn fn;
+	void *ctx;
+	struct pw_sockowners *ow;	/* scanned before the dump */
+	size_t n;
 	__u64 netns;		/* cookie of the netns being dumped */
 	__u64 now;
 };
@@ -72,8 +69,9 @@ int pw_netns_cookie_self(__u64 *cookie)
 static int add_sock(const struct pw_sockdiag_sock *s, void *ctx)
 {
 	struct acc *acc = ctx;
-	struct pw_event *ev;
+	struct pw_event ev;
 	__u8 state = PW_SOCK_BOUND;
+	pid_t pid;
 
 	if (s->proto == IPPROTO_TCP) {
 		/* Bound-inactive sockets come back as TCP_CLOSE. */
@@ -84,37 +82,31 @@ static int add_sock(const struct pw_sockdiag_sock *s, void *ctx)
 	}
 	if (!s->port)
 		return 0;
-	if (pw_array_grow((void **)&acc->it, &acc->cap, acc->n + 1, sizeof(*acc->it)))
-		return -ENOMEM;
-
-	ev = &acc->it[acc->n].ev;
-	memset(ev, 0, sizeof(*ev));
-	ev->ts_ns = acc->now;
-	ev->cookie = s->cookie;
-	ev->netns = acc->netns;
-	ev->uid = s->uid;
-	ev->port = s->port;
-	ev->kind = PW_EV_BIND;
-	ev->proto = s->proto;
-	ev->family = s->family;
-	ev->state = state;
-	memcpy(ev->addr, s->addr, sizeof(ev->addr));
-	acc->it[acc->n].ino = s->inode;
+	memset(&ev, 0, sizeof(ev));
+	ev.ts_ns = acc->now;
+	ev.cookie = s->cookie;
+	ev.netns = acc->netns;
+	ev.uid = s->uid;
+	ev.port = s->port;
+	ev.kind = PW_EV_BIND;
+	ev.proto = s->proto;
+	ev.family = s->family;
+	ev.state = state;
+	memcpy(ev.addr, s->addr, sizeof(ev.addr));
+	if (pw_sockowners_find(acc->ow, s->inode, &pid, ev.comm))
+		ev.pid = (__u32)pid;
 	acc->n++;
-	return 0;
+	return acc->fn(acc->ctx, &ev);
 }
 
-/* One dump; on failure nothing of it stays in @acc, so callers may retry. */
+/* One dump, retried when interrupted: consumers take a socket twice in stride. */
 static int dump_one(struct mnl_socket *nl, __u8 family, __u8 proto, __u32 states,
 		    struct acc *acc)
 {
-	size_t mark = acc->n;
 	int err = 0, i;
 
 	for (i = 0; i < DUMP_TRIES; i++) {
 		err = pw_sockdiag_dump(nl, family, proto, states, add_sock, acc);
-		if (err)
-			acc->n = mark;
 		if (err != -EINTR)
 			break;
 	}
@@ -306,65 +298,75 @@ static int dump_all_netns(int procfd, int homefd, struct acc *acc)
 
 /* ---- the snapshot ------------------------------------------------------- */
 
-int pw_snapshot_take(struct pw_snapshot *snap)
+int pw_snapshot_stream(pw_snapshot_fn fn, void *ctx, size_t *count)
 {
-	struct pw_sockowners *ow = NULL;
-	struct acc acc = {};
-	struct pw_event *socks = NULL;
+	struct acc acc = { .fn = fn, .ctx = ctx };
 	struct timespec ts;
 	int procfd, homefd = -1, err;
-	size_t i;
-
-	/* sized up front from the caller's guess: doubling 100,000 items would
-	 * hold two copies at once */
-	if (snap->hint && pw_array_grow((void **)&acc.it, &acc.cap, snap->hint + snap->hint / 8 + 64,
-			       sizeof(*acc.it)))
-		return -ENOMEM;
 
 	/* Taken first: whatever happens after it may or may not be in the snapshot. */
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	acc.now = (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 
+	/* Owners before sockets, so each socket goes out complete and none is
+	 * held: a socket opened in between has pid 0 until its bind event or the
+	 * next snapshot names its owner. */
+	err = pw_sockowners_scan(&acc.ow);
+	if (err)
+		return err;
 	procfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (procfd < 0)
-		return -errno;
+	if (procfd < 0) {
+		err = -errno;
+		goto cleanup;
+	}
 	/* thread-self: setns() moves this thread only, and it is what we restore. */
 	homefd = openat(procfd, "thread-self/ns/net", O_RDONLY | O_CLOEXEC);
 	if (homefd < 0) {
 		err = -errno;
 		goto cleanup;
 	}
-
-	/* Sockets before owners: a socket opened in between is not dumped anyway. */
 	err = dump_all_netns(procfd, homefd, &acc);
-	if (err)
-		goto cleanup;
-	err = pw_sockowners_scan(&ow);
-	if (err)
-		goto cleanup;
-
-	/* compact the items into events in place (an event is smaller than an
-	 * item, so each lands at or before where it was read) */
-	socks = (struct pw_event *)acc.it;
-	for (i = 0; i < acc.n; i++) {
-		struct item it = acc.it[i];
-		pid_t pid;
-
-		if (pw_sockowners_find(ow, it.ino, &pid, it.ev.comm))
-			it.ev.pid = pid;
-		memcpy(&socks[i], &it.ev, sizeof(it.ev));
-	}
-	snap->socks = acc.n ? socks : NULL;
-	snap->n = acc.n;
-	if (acc.n)
-		acc.it = NULL;	/* now snap->socks */
+	if (count)
+		*count = acc.n;
 cleanup:
-	free(acc.it);
-	pw_sockowners_free(ow);
+	pw_sockowners_free(acc.ow);
 	if (homefd >= 0)
 		close(homefd);
-	close(procfd);
+	if (procfd >= 0)
+		close(procfd);
 	return err;
+}
+
+struct collect {
+	struct pw_event *v;
+	size_t n, cap;
+};
+
+static int collect(void *ctx, const struct pw_event *ev)
+{
+	struct collect *c = ctx;
+
+	if (pw_array_grow((void **)&c->v, &c->cap, c->n + 1, sizeof(*c->v)))
+		return -ENOMEM;
+	c->v[c->n++] = *ev;
+	return 0;
+}
+
+int pw_snapshot_take(struct pw_snapshot *snap)
+{
+	struct collect c = { 0 };
+	int err;
+
+	if (snap->hint && pw_array_grow((void **)&c.v, &c.cap, snap->hint + 64, sizeof(*c.v)))
+		return -ENOMEM;
+	err = pw_snapshot_stream(collect, &c, NULL);
+	if (err) {
+		free(c.v);
+		return err;
+	}
+	snap->socks = c.v;
+	snap->n = c.n;
+	return 0;
 }
 
 void pw_snapshot_free(struct pw_snapshot *snap)

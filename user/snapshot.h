@@ -26,6 +26,15 @@ struct pw_snapshot {
 int pw_snapshot_take(struct pw_snapshot *snap);
 void pw_snapshot_free(struct pw_snapshot *snap);
 
+/*
+ * The same, without holding the sockets: fn is called once per socket as it
+ * is dumped (twice for a socket when an interrupted dump is retried) and may
+ * stop the walk by returning a negative errno, which is returned. count (may
+ * be NULL) gets the number of sockets seen. 0 or -errno.
+ */
+typedef int (*pw_snapshot_fn)(void *ctx, const struct pw_event *ev);
+int pw_snapshot_stream(pw_snapshot_fn fn, void *ctx, size_t *count);
+
 /* Netns cookie (SO_NETNS_COOKIE) of the caller's network namespace. 0 or -errno. */
 int pw_netns_cookie_self(__u64 *cookie);
 

@@ -563,9 +563,60 @@ static void test_sock_to_event(void **state)
 	pw_portmap_free(NULL);
 }
 
+static void count_change(void *ctx, const struct pw_event *ev)
+{
+	(void) ev;
+	(*(int *)ctx)++;
+}
+
+/* Streamed sync: what the array form does, step by step; an ownerless entry
+ * (a socket dumped before its owner was known) takes the owner of a later
+ * bind; an unfinished stream (no end) removes nothing. */
+static void test_streamed_sync_and_owner_adoption(void **state)
+{
+	struct pw_portmap *m = *state;
+	struct pw_event a = mkev(PW_EV_BIND, 1, 4000), b = mkev(PW_EV_BIND, 2, 4001);
+	struct pw_event c = mkev(PW_EV_BIND, 3, 4002), late;
+	const struct pw_sock *s;
+	int changes = 0;
+
+	assert_int_equal(apply(m, PW_EV_BIND, 9, 4009), PW_PM_ADDED);
+	a.pid = 0;
+	a.comm[0] = '\0';
+	pw_portmap_sync_begin(m);
+	assert_int_equal(pw_portmap_sync_add(m, &a, count_change, &changes), 1);
+	assert_int_equal(pw_portmap_sync_add(m, &b, count_change, &changes), 1);
+	/* a retried dump hands a socket over twice: no second change */
+	assert_int_equal(pw_portmap_sync_add(m, &b, count_change, &changes), 0);
+	assert_int_equal(pw_portmap_sync_end(m, count_change, &changes), 1);	/* cookie 9 */
+	assert_int_equal(changes, 3);
+	assert_int_equal(pw_portmap_size(m), 2);
+	assert_null(pw_portmap_find(m, 9));
+
+	/* the owner arrives with the bind event (or the next snapshot) */
+	s = pw_portmap_find(m, 1);
+	assert_int_equal(s->pid, 0);
+	late = mkev(PW_EV_BIND, 1, 4000);
+	assert_int_equal(pw_portmap_apply(m, &late, NULL), PW_PM_NONE);
+	assert_int_equal(s->pid, 101);
+	assert_string_equal(s->comm, "server");
+	/* a known owner is not replaced by a later one */
+	late.pid = 555;
+	(void) pw_portmap_apply(m, &late, NULL);
+	assert_int_equal(s->pid, 101);
+
+	/* an unfinished stream: c added, nothing swept */
+	pw_portmap_sync_begin(m);
+	assert_int_equal(pw_portmap_sync_add(m, &c, NULL, NULL), 1);
+	assert_int_equal(pw_portmap_size(m), 3);
+	assert_non_null(pw_portmap_find(m, 1));
+	assert_non_null(pw_portmap_find(m, 2));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_streamed_sync_and_owner_adoption, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bind_close, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_listen_unlisten_exit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_port_chain, setup, teardown),
