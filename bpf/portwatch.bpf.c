@@ -73,6 +73,9 @@ __u32 report_all_releases = 0;
  * An idle host still gets its first event delivered at once.
  */
 const volatile __u64 wakeup_gap_ns = 5000000;
+/* The daemon's own binds (its test binds before handing out a port) are not
+ * the port map's business: skipped here, before any map or ring work. */
+const volatile __u32 ignore_tgid = 0;
 __u64 last_wakeup_ns = 0;
 
 static __always_inline void submit(struct pw_event *e)
@@ -140,10 +143,12 @@ static __always_inline int on_post_bind(struct bpf_sock *ctx, bool v6)
 	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
 		return SK_PASS;
 
+	tgid = bpf_get_current_pid_tgid() >> 32;
+	if (tgid == ignore_tgid)
+		return SK_PASS;
 	/* Maps first: if the event is then dropped, the close and the exit
 	 * are still reported and userspace can resync from them. */
 	cookie = bpf_get_socket_cookie(ctx);
-	tgid = bpf_get_current_pid_tgid() >> 32;
 	track(&tracked_socks, &cookie, &port);
 	/* a process binding many sockets is known after its first: a lockless
 	 * lookup spares the bucket lock the update would take */

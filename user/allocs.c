@@ -65,6 +65,20 @@ struct pw_alloc_rt *pw_allocs_by_port(struct pw_daemon *d, uint16_t port)
 	return i < 0 ? NULL : &d->allocs->v[i];
 }
 
+void pw_allocs_each(struct pw_daemon *d, pw_alloc_visit_fn fn, void *ctx)
+{
+	struct pw_allocs *as = d->allocs;
+
+	for (size_t i = 0; i < as->n;) {
+		int64_t id = as->v[i].a.id;
+
+		fn(d, &as->v[i], ctx);
+		/* released: slot i now holds the last allocation, not yet visited */
+		if (i < as->n && as->v[i].a.id == id)
+			i++;
+	}
+}
+
 struct pw_alloc_rt *pw_allocs_by_id(struct pw_daemon *d, int64_t id)
 {
 	for (size_t i = 0; i < d->allocs->n; i++)
@@ -86,6 +100,11 @@ void pw_allocs_audit(struct pw_daemon *d, uid_t uid, pid_t pid, const char *acti
 	va_start(ap, fmt);
 	vsnprintf(a.detail, sizeof(a.detail), fmt, ap);
 	va_end(ap);
+	/* while serving, a record rides on the loop batch's group commit rather
+	 * than paying an fsync of its own (refusals, conflicts); at start-up
+	 * there is no batch to end it, so it commits alone */
+	if (d->server)
+		(void) pw_allocs_group(d);
 	if (pw_store_audit_add(d->store, &a))
 		d->allocs->m.storage_errors_total++;
 }
@@ -303,29 +322,29 @@ void pw_allocs_observe(struct pw_daemon *d, struct pw_alloc_rt *r, enum pw_sm_ev
 	pw_allocs_apply(d, r, &v);
 }
 
+/* An owner's exit, from a kernel event: definitive evidence. */
+static void owner_exited(struct pw_daemon *d, struct pw_alloc_rt *r, void *ctx)
+{
+	const struct pw_event *ev = ctx;
+	struct pw_sm_verdict v;
+	uint64_t now;
+
+	if (r->a.pid != (pid_t)ev->pid)
+		return;
+	pw_sm_owner_gone(&r->sm, &d->allocs->smp, true, pw_now_ms(), &v);
+	now = pw_now_ns();
+	if (v.changed && now > ev->ts_ns)
+		pw_hist_record(&d->allocs->m.detect_latency, now - ev->ts_ns);
+	pw_allocs_apply(d, r, &v);
+}
+
 void pw_allocs_on_event(struct pw_daemon *d, const struct pw_event *ev, bool from_kernel)
 {
-	struct pw_allocs *as = d->allocs;
 	struct pw_alloc_rt *r;
 
 	if (ev->kind == PW_EV_EXIT) {
-		/* every allocation this process owned: definitive evidence */
-		for (size_t i = 0; i < as->n;) {
-			struct pw_sm_verdict v;
-			int64_t id;
-
-			r = &as->v[i];
-			id = r->a.id;
-			if (r->a.pid == (pid_t)ev->pid) {
-				pw_sm_owner_gone(&r->sm, &as->smp, true, pw_now_ms(), &v);
-				if (v.changed && from_kernel && pw_now_ns() > ev->ts_ns)
-					pw_hist_record(&as->m.detect_latency, pw_now_ns() - ev->ts_ns);
-				pw_allocs_apply(d, r, &v);
-			}
-			/* a release moves another allocation into slot i */
-			if (i < as->n && as->v[i].a.id == id)
-				i++;
-		}
+		/* exits come only from the kernel; every allocation of the pid */
+		pw_allocs_each(d, owner_exited, (void *)ev);
 		return;
 	}
 	if (d->self_netns && ev->netns != d->self_netns)
@@ -335,38 +354,33 @@ void pw_allocs_on_event(struct pw_daemon *d, const struct pw_event *ev, bool fro
 		pw_allocs_observe(d, r, from_kernel ? PW_SM_EV_EVENT : PW_SM_EV_POLL);
 }
 
+static void observe_polled(struct pw_daemon *d, struct pw_alloc_rt *r, void *ctx)
+{
+	(void) ctx;
+	pw_allocs_observe(d, r, PW_SM_EV_POLL);
+}
+
 void pw_allocs_after_snapshot(struct pw_daemon *d)
 {
-	struct pw_allocs *as = d->allocs;
+	pw_allocs_each(d, observe_polled, NULL);
+}
 
-	for (size_t i = 0; i < as->n;) {
-		int64_t id = as->v[i].a.id;
+static void grace_tick(struct pw_daemon *d, struct pw_alloc_rt *r, void *ctx)
+{
+	struct pw_sm_verdict v;
 
-		pw_allocs_observe(d, &as->v[i], PW_SM_EV_POLL);
-		/* a release moves another allocation into slot i: look at it too */
-		if (i < as->n && as->v[i].a.id == id)
-			i++;
-	}
+	pw_sm_tick(&r->sm, &d->allocs->smp, *(uint64_t *)ctx, &v);
+	pw_allocs_apply(d, r, &v);
 }
 
 static int on_grace(struct pw_io *io, uint32_t events)
 {
 	struct pw_daemon *d = io->data;
-	struct pw_allocs *as = d->allocs;
 	uint64_t now = pw_now_ms();
 
 	(void) events;
 	pw_timerfd_ack(io->fd);
-	for (size_t i = 0; i < as->n;) {
-		struct pw_alloc_rt *r = &as->v[i];
-		int64_t id = r->a.id;
-		struct pw_sm_verdict v;
-
-		pw_sm_tick(&r->sm, &as->smp, now, &v);
-		pw_allocs_apply(d, r, &v);
-		if (i < as->n && as->v[i].a.id == id)
-			i++;
-	}
+	pw_allocs_each(d, grace_tick, &now);
 	arm_grace(d);
 	return 0;
 }
@@ -398,6 +412,19 @@ void pw_allocs_on_drops(struct pw_daemon *d)
 	arm_health(d, fast);
 }
 
+/* Polled evidence: counted against max_failures by the state machine. */
+static void poll_owner(struct pw_daemon *d, struct pw_alloc_rt *r, void *ctx)
+{
+	uint64_t now = *(uint64_t *)ctx;
+	struct pw_sm_verdict v = { 0 };
+
+	if (pw_proc_alive(r->a.pid, r->a.start_time))
+		pw_sm_owner_alive(&r->sm, now);
+	else
+		pw_sm_owner_gone(&r->sm, &d->allocs->smp, false, now, &v);
+	pw_allocs_apply(d, r, &v);
+}
+
 static int on_health_poll(struct pw_io *io, uint32_t events)
 {
 	struct pw_daemon *d = io->data;
@@ -417,19 +444,7 @@ static int on_health_poll(struct pw_io *io, uint32_t events)
 			as->health_interval_ms = 0;
 		}
 	}
-	for (size_t i = 0; i < as->n;) {
-		struct pw_alloc_rt *r = &as->v[i];
-		int64_t id = r->a.id;
-		struct pw_sm_verdict v = { 0 };
-
-		if (pw_proc_alive(r->a.pid, r->a.start_time))
-			pw_sm_owner_alive(&r->sm, now);
-		else
-			pw_sm_owner_gone(&r->sm, &as->smp, false, now, &v);
-		pw_allocs_apply(d, r, &v);
-		if (i < as->n && as->v[i].a.id == id)
-			i++;
-	}
+	pw_allocs_each(d, poll_owner, &now);
 	return 0;
 }
 

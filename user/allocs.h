@@ -73,6 +73,14 @@ void pw_allocs_on_drops(struct pw_daemon *d);
 /* Add allocation figures to a status object. */
 void pw_allocs_status(struct pw_daemon *d, json_t *status);
 
+/*
+ * Visit every allocation once. The visitor may release the one it is given
+ * (a release moves the last allocation into its slot, which is then visited
+ * too), but must not add or release others.
+ */
+typedef void (*pw_alloc_visit_fn)(struct pw_daemon *d, struct pw_alloc_rt *r, void *ctx);
+void pw_allocs_each(struct pw_daemon *d, pw_alloc_visit_fn fn, void *ctx);
+
 /* Lookups and changes used by the command handlers and recovery. */
 struct pw_alloc_rt *pw_allocs_by_port(struct pw_daemon *d, uint16_t port);
 struct pw_alloc_rt *pw_allocs_by_id(struct pw_daemon *d, int64_t id);

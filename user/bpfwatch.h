@@ -16,6 +16,7 @@ struct pw_bpf;
 struct pw_bpf_opts {
 	size_t ringbuf_bytes;		/* 0: default (2 MiB); rounded up to a power of 2 >= page size */
 	const char *cgroup_path;	/* NULL: cgroup v2 mount from /proc/self/mountinfo */
+	__u32 ignore_tgid;		/* binds of this process are not reported (0: none) */
 	unsigned wakeup_gap_us;		/* force wakeups this far apart; (unsigned)-1: 5000 */
 };
 

@@ -81,8 +81,6 @@ void pw_daemon_event(struct pw_daemon *d, const struct pw_event *ev, bool from_k
 	 * replaying them could resurrect a socket whose close was dropped. */
 	if (from_kernel && ev->ts_ns < d->skip_before_ns && ev->kind != PW_EV_EXIT)
 		return;
-	if (ev->kind == PW_EV_BIND && ev->pid == d->self_pid)
-		return;
 	d->events[ev->kind]++;
 	r = pw_portmap_apply(d->map, ev, &removed);
 	if (r < 0) {
@@ -389,7 +387,8 @@ static int add_timer(struct pw_daemon *d, struct pw_io *io, pw_io_fn fn)
 static int start_watching(struct pw_daemon *d)
 {
 	struct pw_bpf_opts bo = { .ringbuf_bytes = d->opts.ringbuf_bytes,
-				  .wakeup_gap_us = d->opts.wakeup_gap_us };
+				  .wakeup_gap_us = d->opts.wakeup_gap_us,
+				  .ignore_tgid = d->self_pid };
 	int err;
 
 	if (d->opts.no_bpf) {

@@ -90,75 +90,81 @@ static void adopt(struct pw_daemon *d, bool dry_run, json_t *s)
 	}
 }
 
+struct visit {
+	bool dry_run;
+	json_t *step, *step2;
+	const struct pw_service_type *type;
+	int64_t keep_id;
+};
+
+/* Owner gone (pid absent or start time differs): release. Otherwise the
+ * state machine decides bound / listening / conflict. */
+static void orphan(struct pw_daemon *d, struct pw_alloc_rt *r, void *ctx)
+{
+	struct visit *vi = ctx;
+	enum pw_alloc_state before = r->a.state;
+
+	if (!pw_proc_alive(r->a.pid, r->a.start_time)) {
+		note(vi->step, "release port %u (%s, id %lld): owner pid %d is gone", r->a.port,
+		     r->a.service_type, (long long)r->a.id, r->a.pid);
+		if (!vi->dry_run)
+			(void) pw_allocs_release(d, r, 0, 0, "recovery: owner gone");
+		return;
+	}
+	if (vi->dry_run) {
+		if (before == PW_ALLOC_CONFLICT)
+			note(vi->step2, "port %u (%s, id %lld) in conflict", r->a.port,
+			     r->a.service_type, (long long)r->a.id);
+		return;
+	}
+	pw_allocs_observe(d, r, PW_SM_EV_POLL);
+	if (r->a.state == PW_ALLOC_CONFLICT && before != PW_ALLOC_CONFLICT)
+		note(vi->step2, "port %u (%s, id %lld) held outside the owner tree", r->a.port,
+		     r->a.service_type, (long long)r->a.id);
+}
+
 static void orphans(struct pw_daemon *d, bool dry_run, json_t *s_orphan, json_t *s_conflict)
 {
-	struct pw_allocs *as = d->allocs;
+	struct visit vi = { .dry_run = dry_run, .step = s_orphan, .step2 = s_conflict };
 
-	for (size_t i = 0; i < as->n;) {
-		struct pw_alloc_rt *r = &as->v[i];
-		int64_t id = r->a.id;
+	pw_allocs_each(d, orphan, &vi);
+}
 
-		if (!pw_proc_alive(r->a.pid, r->a.start_time)) {
-			note(s_orphan, "release port %u (%s, id %lld): owner pid %d is gone",
-			     r->a.port, r->a.service_type, (long long)id, r->a.pid);
-			if (!dry_run)
-				(void) pw_allocs_release(d, r, 0, 0, "recovery: owner gone");
-		} else {
-			enum pw_alloc_state before = r->a.state;
+/* The newest live allocation of the type is kept, the others released. */
+static void newest(struct pw_daemon *d, struct pw_alloc_rt *r, void *ctx)
+{
+	struct visit *vi = ctx;
+	struct pw_alloc_rt *keep = vi->keep_id ? pw_allocs_by_id(d, vi->keep_id) : NULL;
 
-			/* the state machine decides bound / listening / conflict */
-			if (!dry_run)
-				pw_allocs_observe(d, r, PW_SM_EV_POLL);
-			if (!dry_run && r->a.state == PW_ALLOC_CONFLICT && before != PW_ALLOC_CONFLICT)
-				note(s_conflict, "port %u (%s, id %lld) held outside the owner tree",
-				     r->a.port, r->a.service_type, (long long)id);
-			if (dry_run && before == PW_ALLOC_CONFLICT)
-				note(s_conflict, "port %u (%s, id %lld) in conflict", r->a.port,
-				     r->a.service_type, (long long)id);
-		}
-		if (i < as->n && as->v[i].a.id == id)
-			i++;
-	}
+	if (strcmp(r->a.service_type, vi->type->name) || r->a.state == PW_ALLOC_STALE)
+		return;
+	if (!keep || r->a.created_at > keep->a.created_at ||
+	    (r->a.created_at == keep->a.created_at && r->a.id > keep->a.id))
+		vi->keep_id = r->a.id;
+}
+
+static void duplicate(struct pw_daemon *d, struct pw_alloc_rt *r, void *ctx)
+{
+	struct visit *vi = ctx;
+
+	if (strcmp(r->a.service_type, vi->type->name) || r->a.id == vi->keep_id)
+		return;
+	note(vi->step, "release port %u (id %lld): singleton %s keeps id %lld", r->a.port,
+	     (long long)r->a.id, vi->type->name, (long long)vi->keep_id);
+	if (!vi->dry_run)
+		(void) pw_allocs_release(d, r, 0, 0, "recovery: duplicate singleton");
 }
 
 static void singletons(struct pw_daemon *d, bool dry_run, json_t *s)
 {
-	struct pw_allocs *as = d->allocs;
-
 	for (size_t t = 0; t < d->cfg->n_types; t++) {
-		const struct pw_service_type *ty = &d->cfg->types[t];
-		struct pw_alloc_rt *keep = NULL;
+		struct visit vi = { .dry_run = dry_run, .step = s, .type = &d->cfg->types[t] };
 
-		if (!ty->single)
+		if (!vi.type->single)
 			continue;
-		/* newest live one wins: latest created_at, then highest id */
-		for (size_t i = 0; i < as->n; i++) {
-			struct pw_alloc_rt *r = &as->v[i];
-
-			if (strcmp(r->a.service_type, ty->name) || r->a.state == PW_ALLOC_STALE)
-				continue;
-			if (!keep || r->a.created_at > keep->a.created_at ||
-			    (r->a.created_at == keep->a.created_at && r->a.id > keep->a.id))
-				keep = r;
-		}
-		if (!keep)
-			continue;
-		for (size_t i = 0; i < as->n;) {
-			struct pw_alloc_rt *r = &as->v[i];
-			int64_t id = r->a.id, keep_id = keep->a.id;
-
-			if (!strcmp(r->a.service_type, ty->name) && id != keep_id) {
-				note(s, "release port %u (id %lld): singleton %s keeps id %lld",
-				     r->a.port, (long long)id, ty->name, (long long)keep_id);
-				if (!dry_run) {
-					(void) pw_allocs_release(d, r, 0, 0,
-								 "recovery: duplicate singleton");
-					keep = pw_allocs_by_id(d, keep_id);
-				}
-			}
-			if (i < as->n && as->v[i].a.id == id)
-				i++;
-		}
+		pw_allocs_each(d, newest, &vi);
+		if (vi.keep_id)
+			pw_allocs_each(d, duplicate, &vi);
 	}
 }
 
