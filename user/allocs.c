@@ -144,17 +144,61 @@ static void index_remove(struct pw_allocs *as, struct pw_alloc_rt *r)
 	as->n--;
 }
 
+static int reload_index(struct pw_daemon *d);
+
+/*
+ * Writes go into the transaction already open (the loop batch's group, or a
+ * caller's) or into one of their own; fsync false: without an fsync of its
+ * own (what a crash loses, recovery derives again). *own: the caller ends it
+ * with txn_leave.
+ */
+static int txn_enter(struct pw_daemon *d, bool fsync, bool *own)
+{
+	int r;
+
+	*own = false;
+	/* -EBUSY inside a transaction: that one's setting stands */
+	if (!fsync)
+		(void) pw_store_set_sync(d->store, false);
+	r = pw_store_begin(d->store);
+	if (r == -EALREADY)
+		return 0;
+	if (r) {
+		if (!fsync)
+			(void) pw_store_set_sync(d->store, true);
+		return r;
+	}
+	*own = true;
+	return 0;
+}
+
+/* End an own transaction: commit when err is 0, else roll back. Returns the
+ * first error; a caller whose memory changed inside reloads it on failure. */
+static int txn_leave(struct pw_daemon *d, bool own, bool fsync, int err)
+{
+	if (!own)
+		return err;
+	if (err)
+		pw_store_rollback(d->store);
+	else
+		err = pw_store_commit(d->store);
+	if (!fsync)
+		(void) pw_store_set_sync(d->store, true);
+	return err;
+}
+
 int pw_allocs_add(struct pw_daemon *d, struct pw_alloc *a, const struct pw_audit *audit)
 {
 	struct pw_allocs *as = d->allocs;
 	struct pw_audit rec;
+	bool own;
 	int r;
 
 	if (as->by_port[a->port] >= 0)
 		return -EEXIST;
 	/* the allocation and its audit record are one durable transaction:
 	 * the batch's group when one is open, else their own */
-	r = as->group ? 0 : pw_store_begin(d->store);
+	r = txn_enter(d, true, &own);
 	if (!r)
 		r = pw_store_insert(d->store, a);
 	if (!r && audit) {
@@ -163,12 +207,7 @@ int pw_allocs_add(struct pw_daemon *d, struct pw_alloc *a, const struct pw_audit
 		rec.alloc_id = a->id;
 		r = pw_store_audit_add(d->store, &rec);
 	}
-	if (!as->group) {
-		if (!r)
-			r = pw_store_commit(d->store);
-		else
-			pw_store_rollback(d->store);
-	}
+	r = txn_leave(d, own, true, r);
 	if (r) {
 		if (r != -EEXIST) {
 			as->m.storage_errors_total++;
@@ -195,23 +234,22 @@ int pw_allocs_release(struct pw_daemon *d, struct pw_alloc_rt *r, uid_t uid, pid
 		      const char *why)
 {
 	struct pw_alloc a = r->a;
-	bool own_txn = pw_store_begin(d->store) == 0;
+	bool own;
 	int err;
 
-	err = pw_store_delete(d->store, a.id);
-	if (err && err != -ENOENT) {
-		if (own_txn)
-			pw_store_rollback(d->store);
+	err = txn_enter(d, true, &own);
+	if (!err) {
+		err = pw_store_delete(d->store, a.id);
+		if (err == -ENOENT)
+			err = 0;
+	}
+	if (!err)
+		pw_allocs_audit(d, uid, pid, "release", "ok", a.port, a.id, a.service_type, "%s",
+				why);
+	err = txn_leave(d, own, true, err);
+	if (err) {
 		d->allocs->m.storage_errors_total++;
 		return err;
-	}
-	pw_allocs_audit(d, uid, pid, "release", "ok", a.port, a.id, a.service_type, "%s", why);
-	if (own_txn) {
-		err = pw_store_commit(d->store);
-		if (err) {
-			d->allocs->m.storage_errors_total++;
-			return err;
-		}
 	}
 	index_remove(d->allocs, r);
 	d->allocs->m.released_total++;
@@ -240,7 +278,7 @@ bool pw_allocs_port_bound(struct pw_daemon *d, uint16_t port, const struct pw_so
 void pw_allocs_apply(struct pw_daemon *d, struct pw_alloc_rt *r, const struct pw_sm_verdict *v)
 {
 	struct pw_allocs *as = d->allocs;
-	bool own_txn;
+	bool own;
 
 	if (!v->changed)
 		return;
@@ -254,7 +292,8 @@ void pw_allocs_apply(struct pw_daemon *d, struct pw_alloc_rt *r, const struct pw
 	 * derives again (owner gone -> released, ports re-observed). Client
 	 * acknowledged allocations stay fsync'd.
 	 */
-	own_txn = pw_store_set_sync(d->store, false) == 0 && pw_store_begin(d->store) == 0;
+	if (txn_enter(d, false, &own))
+		as->m.storage_errors_total++;
 	if (pw_store_set_state(d->store, r->a.id, v->state))
 		as->m.storage_errors_total++;
 	pw_allocs_audit(d, 0, 0, v->state == PW_ALLOC_CONFLICT ? "conflict" : "state", "ok",
@@ -273,10 +312,11 @@ void pw_allocs_apply(struct pw_daemon *d, struct pw_alloc_rt *r, const struct pw
 		as->m.stale_cleaned_total++;
 		(void) pw_allocs_release(d, r, 0, 0, v->reason);
 	}
-	if (own_txn) {
-		if (pw_store_commit(d->store))
-			as->m.storage_errors_total++;
-		(void) pw_store_set_sync(d->store, true);
+	/* r is not to be used past here: released, or reloaded on failure */
+	if (txn_leave(d, own, false, 0)) {
+		as->m.storage_errors_total++;
+		if (reload_index(d))
+			pw_err("state: cannot reload allocations: %s", pw_store_errmsg(d->store));
 	}
 }
 
@@ -658,8 +698,6 @@ void pw_allocs_fini(struct pw_daemon *d)
 
 	if (as) {
 		pw_checks_fini(d);
-		for (size_t i = 0; i < as->n; i++)
-			pw_check_free(as->v[i].check);
 		if (as->grace_io.fd >= 0) {
 			pw_loop_del(d->loop, &as->grace_io);
 			close(as->grace_io.fd);

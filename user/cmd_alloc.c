@@ -239,7 +239,10 @@ static void try_allocate(struct alloc_req *q)
 					continue;	/* no timer: retry at once */
 				}
 			}
-			(void) pw_timerfd_arm(q->timer.fd, pw_backoff_ms(d->cfg, q->attempt - 1), 0);
+			/* a requested port that conflicts costs no retry, and no backoff
+			 * beyond the first step */
+			(void) pw_timerfd_arm(q->timer.fd,
+					      pw_backoff_ms(d->cfg, q->attempt ? q->attempt - 1 : 0), 0);
 			return;
 		}
 		q->a.port = cand;
@@ -250,7 +253,12 @@ static void try_allocate(struct alloc_req *q)
 		if (!err)
 			err = pw_allocs_add(d, &q->a, &au);
 		if (err == -EEXIST) {
-			continue;	/* cannot happen with the index; try the next one */
+			/* the database holds the port though the index does not: keep
+			 * clear of it as of a conflict, and try the next one */
+			d->allocs->conflicted_until[cand] = pw_now_ms() + (uint64_t)pc->conflict_hold_ms;
+			pw_warn("allocate %s: port %u is in the state but not in the index", q->t->name,
+				cand);
+			continue;
 		} else if (err) {
 			char msg[512];
 

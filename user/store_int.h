@@ -29,6 +29,7 @@ struct pw_store {
 	sqlite3_stmt *stmt[ST_MAX];
 	bool in_txn;		/* between pw_store_begin and commit/rollback */
 	int txn_err;		/* SQLite rolled the group back under us: this error */
+	bool sync_normal;	/* synchronous=NORMAL now (opened FULL) */
 	char errmsg[256];
 };
 

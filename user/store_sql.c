@@ -45,9 +45,20 @@ int store_map_rc(int rc, int sys_errno)
 
 int store_fail(struct pw_store *s, int rc, const char *what)
 {
+	int err;
+
 	snprintf(s->errmsg, sizeof(s->errmsg), "%s: %s", what,
 		 s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
-	return store_map_rc(rc, s->db ? sqlite3_system_errno(s->db) : 0);
+	err = store_map_rc(rc, s->db ? sqlite3_system_errno(s->db) : 0);
+	/*
+	 * A full disk or an I/O error, on a read as on a write, may make SQLite
+	 * roll the whole group back. Remember it, so that later calls cannot
+	 * silently autocommit on their own and the commit cannot report the
+	 * group as stored.
+	 */
+	if (s->db && s->in_txn && !s->txn_err && sqlite3_get_autocommit(s->db))
+		s->txn_err = err;
+	return err;
 }
 
 int store_prepare(struct pw_store *s, enum store_stmt id, const char *sql, sqlite3_stmt **ret)
@@ -78,13 +89,6 @@ int store_step_done(struct pw_store *s, sqlite3_stmt *st, const char *what)
 		err = store_fail(s, rc == SQLITE_ROW ? SQLITE_MISUSE : rc, what);
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
-	/*
-	 * A full disk or an I/O error may make SQLite roll the whole group back.
-	 * Remember it, so that later calls cannot silently autocommit on their own
-	 * and the commit cannot report the group as stored.
-	 */
-	if (err && s->in_txn && sqlite3_get_autocommit(s->db))
-		s->txn_err = err;
 	return err;
 }
 
@@ -189,7 +193,12 @@ int pw_store_set_sync(struct pw_store *s, bool fsync_each_commit)
 	/* a pragma cannot change inside a transaction: only between them */
 	if (s->in_txn)
 		return -EBUSY;
+	if (s->sync_normal == !fsync_each_commit)
+		return 0;
 	rc = sqlite3_exec(s->db, fsync_each_commit ? "PRAGMA synchronous=FULL;"
 						   : "PRAGMA synchronous=NORMAL;", NULL, NULL, NULL);
-	return rc == SQLITE_OK ? 0 : store_fail(s, rc, "set synchronous");
+	if (rc != SQLITE_OK)
+		return store_fail(s, rc, "set synchronous");
+	s->sync_normal = !fsync_each_commit;
+	return 0;
 }
