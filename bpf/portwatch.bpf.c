@@ -73,9 +73,10 @@ __u32 report_all_releases = 0;
  * An idle host still gets its first event delivered at once.
  */
 const volatile __u64 wakeup_gap_ns = 5000000;
-/* The daemon's own binds (its test binds before handing out a port) are not
- * the port map's business: skipped here, before any map or ring work. */
-const volatile __u32 ignore_tgid = 0;
+/* Set by the daemon to its own tgid only while it test-binds a port before
+ * handing it out (it is single-threaded: nothing else of it binds then). */
+__u32 quiet_tgid = 0;
+
 __u64 last_wakeup_ns = 0;
 
 static __always_inline void submit(struct pw_event *e)
@@ -144,7 +145,9 @@ static __always_inline int on_post_bind(struct bpf_sock *ctx, bool v6)
 		return SK_PASS;
 
 	tgid = bpf_get_current_pid_tgid() >> 32;
-	if (tgid == ignore_tgid)
+	/* the daemon's test binds (is this port free?) are not the port map's
+	 * business: skipped before any map or ring work */
+	if (tgid == quiet_tgid)
 		return SK_PASS;
 	/* Maps first: if the event is then dropped, the close and the exit
 	 * are still reported and userspace can resync from them. */

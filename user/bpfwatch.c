@@ -45,7 +45,6 @@ struct pw_bpf {
 	char *cgroup;
 	size_t ringbuf_bytes;
 	__u64 wakeup_gap_ns;
-	__u32 ignore_tgid;
 	enum variant hook[HOOK_NR];
 	char hooks[256];
 };
@@ -167,7 +166,6 @@ static int load(struct pw_bpf *b, const enum variant v[HOOK_NR], bool probe, cha
 		bpf_program__set_autoload(hook_prog(s, h, V_RAW_TP), v[h] == V_RAW_TP);
 	}
 	s->rodata->wakeup_gap_ns = b->wakeup_gap_ns;
-	s->rodata->ignore_tgid = b->ignore_tgid;
 	err = bpf_map__set_max_entries(s->maps.events, probe ? (size_t)page : b->ringbuf_bytes);
 	if (!err && probe)
 		err = bpf_map__set_max_entries(s->maps.tracked_socks, 1);
@@ -414,7 +412,6 @@ int pw_bpf_new(struct pw_bpf **ret, const struct pw_bpf_opts *opts, pw_bpf_event
 	b->fn = fn;
 	b->ctx = ctx;
 	b->cgroup_fd = -1;
-	b->ignore_tgid = opts ? opts->ignore_tgid : 0;
 	b->wakeup_gap_ns = opts && opts->wakeup_gap_us != (unsigned)-1 ? opts->wakeup_gap_us * 1000ull
 									 : 5000000;
 
@@ -489,6 +486,11 @@ int pw_bpf_consume(struct pw_bpf *b)
 __u64 pw_bpf_wakeup_gap_ns(const struct pw_bpf *b)
 {
 	return b->skel->rodata->wakeup_gap_ns;
+}
+
+void pw_bpf_quiet(struct pw_bpf *b, bool on)
+{
+	__atomic_store_n(&b->skel->bss->quiet_tgid, on ? (__u32)getpid() : 0, __ATOMIC_RELEASE);
 }
 
 void pw_bpf_report_all_releases(struct pw_bpf *b, bool on)

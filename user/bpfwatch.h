@@ -16,7 +16,6 @@ struct pw_bpf;
 struct pw_bpf_opts {
 	size_t ringbuf_bytes;		/* 0: default (2 MiB); rounded up to a power of 2 >= page size */
 	const char *cgroup_path;	/* NULL: cgroup v2 mount from /proc/self/mountinfo */
-	__u32 ignore_tgid;		/* binds of this process are not reported (0: none) */
 	unsigned wakeup_gap_us;		/* force wakeups this far apart; (unsigned)-1: 5000 */
 };
 
@@ -55,6 +54,8 @@ int pw_bpf_track_socket(struct pw_bpf *b, __u64 cookie);
 /* While on, every TCP/UDP release is reported, tracked or not (set around
  * snapshots so sockets bound before attaching cannot close unseen). */
 void pw_bpf_report_all_releases(struct pw_bpf *b, bool on);
+/* While on, binds of the calling process are not reported (its test binds). */
+void pw_bpf_quiet(struct pw_bpf *b, bool on);
 /* Report the exit of this process (owners of allocations). 0 or -errno. */
 int pw_bpf_track_pid(struct pw_bpf *b, __u32 pid);
 

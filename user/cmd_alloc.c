@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "alloc_policy.h"
+#include "bpfwatch.h"
 #include "allocs.h"
 #include "cmd.h"
 #include "config.h"
@@ -138,6 +139,19 @@ static void exhausted(struct alloc_req *q)
 
 static void try_allocate(struct alloc_req *q);
 
+/* Probe the port with the BPF side quiet: these binds are no one's. */
+static int test_bind(struct pw_daemon *d, uint16_t port, char *why, size_t len)
+{
+	int r;
+
+	if (d->bpf)
+		pw_bpf_quiet(d->bpf, true);
+	r = pw_test_bind(port, why, len);
+	if (d->bpf)
+		pw_bpf_quiet(d->bpf, false);
+	return r;
+}
+
 static void audit_port_in_use(struct alloc_req *q, uint16_t port)
 {
 	const struct pw_sock *s;
@@ -204,7 +218,7 @@ static void try_allocate(struct alloc_req *q)
 			exhausted(q);
 			break;
 		}
-		if (pc->enabled && pc->check_availability && pw_test_bind(cand, why, sizeof(why))) {
+		if (pc->enabled && pc->check_availability && test_bind(d, cand, why, sizeof(why))) {
 			d->allocs->conflicted_until[cand] = pw_now_ms() + (uint64_t)pc->conflict_hold_ms;
 			d->allocs->m.conflicts_total++;
 			json_array_append_new(q->conflicts, json_pack("{s:i, s:s}", "port", cand,

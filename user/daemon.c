@@ -387,8 +387,7 @@ static int add_timer(struct pw_daemon *d, struct pw_io *io, pw_io_fn fn)
 static int start_watching(struct pw_daemon *d)
 {
 	struct pw_bpf_opts bo = { .ringbuf_bytes = d->opts.ringbuf_bytes,
-				  .wakeup_gap_us = d->opts.wakeup_gap_us,
-				  .ignore_tgid = d->self_pid };
+				  .wakeup_gap_us = d->opts.wakeup_gap_us };
 	int err;
 
 	if (d->opts.no_bpf) {
@@ -440,7 +439,6 @@ int pw_daemon_init(struct pw_daemon *d, const struct pw_daemon_opts *opts)
 	d->signal_io.fd = d->ring_io.fd = d->poll_io.fd = d->resync_io.fd = -1;
 	d->linger_io.fd = -1;
 	d->started_ns = pw_now_ns();
-	d->self_pid = (__u32)getpid();
 	pw_log_route_libbpf();
 
 	err = pw_allocs_load_config(d);	/* a bad config never starts a half-configured daemon */

@@ -51,7 +51,6 @@ struct pw_daemon {
 	bool config_failed;		/* init failed on the configuration: exit 3 */
 	char mode_reason[256];		/* why polling, when it is */
 	__u64 self_netns;		/* host netns cookie (the daemon's own) */
-	__u32 self_pid;			/* our own test binds are not the port map's business */
 
 	struct pw_io signal_io;
 	struct pw_io ring_io;

@@ -8,7 +8,10 @@
  * and `portwatch run`. Everything runs in a network namespace of the test's
  * own, so no socket of anyone else can land in the test ranges.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <setjmp.h>
@@ -40,7 +43,8 @@ static const char config_json[] =
 	"    \"one\":   { \"port_range\": [47300, 47309], \"instance_behavior\": \"single\" },\n"
 	"    \"rel\":   { \"port_range\": [47400, 47499] },\n"
 	"    \"usr\":   { \"port_range\": [47500, 47599] },\n"
-	"    \"runt\":  { \"port_range\": [47600, 47699] }\n"
+	"    \"runt\":  { \"port_range\": [47600, 47699] },\n"
+	"    \"hide\":  { \"port_range\": [47800, 47803] }\n"
 	"  }\n"
 	"}\n";
 
@@ -57,7 +61,8 @@ static struct itest_daemon dmn;
 static struct itest_proc holder;	/* long-lived root owner of root's allocations */
 static char holder_pid[16];
 
-static const char *const known_types[] = { "t47", "conf", "small", "one", "rel", "usr", "runt" };
+static const char *const known_types[] = { "t47", "conf", "small", "one", "rel", "usr", "runt",
+					   "hide" };
 
 static int write_file(const char *path, const char *text)
 {
@@ -715,6 +720,90 @@ static void test_run(void **state)
 	assert_true(ITEST_WAIT(unlisted(port), 5000 * itest_slow()));
 }
 
+static int write_sysctl(const char *path, const char *val)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f)
+		return -1;
+	fputs(val, f);
+	return fclose(f);
+}
+
+/*
+ * Recovery layer 1: a port held where the port map cannot see it (a UDP
+ * socket given its port by connect(), which fires no bind hook) is caught by
+ * the test bind, marked, audited, and the next port handed out after a
+ * short backoff. Requested explicitly, the conflict costs no 5 s backoff.
+ */
+static void test_conflict_found_by_test_bind(void **state)
+{
+	static const char *const range = "/proc/sys/net/ipv4/ip_local_port_range";
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(9),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in me;
+	socklen_t len = sizeof(me);
+	char saved[64] = "", *out = NULL;
+	json_t *res, *conf, *a;
+	uint64_t t0;
+	double ms;
+	size_t i;
+	bool audited = false;
+	FILE *f;
+	int fd;
+
+	(void) state;
+	/* this namespace's ephemeral range pinned to 47800: connect() takes it */
+	f = fopen(range, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(saved, sizeof(saved), f));
+	fclose(f);
+	assert_int_equal(write_sysctl(range, "47800 47800"), 0);
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&to, sizeof(to)), 0);
+	assert_int_equal(write_sysctl(range, saved), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&me, &len), 0);
+	assert_int_equal(ntohs(me.sin_port), 47800);
+
+	/* the premise: the port map does not know it */
+	assert_int_equal(itest_call(&dmn, "ports", json_pack("{s:i}", "port", 47800), &res), 0);
+	assert_int_equal(json_array_size(res), 0);
+	json_decref(res);
+
+	t0 = itest_now_ns();
+	assert_int_equal(itest_call(&dmn, "allocate", json_pack("{s:s, s:i, s:i}", "service_type",
+					"hide", "port", 47800, "pid", atoi(holder_pid)), &res), 0);
+	ms = (double)(itest_now_ns() - t0) / 1e6;
+	print_message("conflict on 47800 found by the test bind; got %lld after %.0f ms\n",
+		      (long long)json_integer_value(json_object_get(res, "port")), ms);
+	assert_int_equal(json_integer_value(json_object_get(res, "port")), 47801);
+	conf = json_object_get(res, "conflicts");
+	assert_int_equal(json_array_size(conf), 1);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(conf, 0), "port")), 47800);
+	assert_true(ms < 2000.0 * itest_slow());	/* one 100 ms backoff, not the 5 s cap */
+	json_decref(res);
+
+	/* marked: while the hold lasts it is no candidate, and it is audited */
+	assert_int_equal(itest_call(&dmn, "check", json_pack("{s:i}", "port", 47800), &res), 0);
+	assert_true(json_is_true(json_object_get(res, "conflicted")));
+	json_decref(res);
+	{
+		const char *const args[] = { "audit", "--json", "--limit", "50", NULL };
+
+		assert_int_equal(itest_cli(&dmn, -1, &out, args), 0);
+	}
+	res = json_loads(out, 0, NULL);
+	json_array_foreach(res, i, a)
+		audited |= json_integer_value(json_object_get(a, "port")) == 47800 &&
+			   !strcmp(json_string_value(json_object_get(a, "action")), "conflict") &&
+			   !strcmp(json_string_value(json_object_get(a, "outcome")), "marked");
+	assert_true(audited);
+	json_decref(res);
+	free(out);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -728,6 +817,7 @@ int main(void)
 		cmocka_unit_test(test_list_and_check_json),
 		cmocka_unit_test(test_unprivileged_user),
 		cmocka_unit_test(test_run),
+		cmocka_unit_test(test_conflict_found_by_test_bind),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
