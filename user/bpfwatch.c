@@ -527,6 +527,13 @@ static int track(struct bpf_map *map, const void *key, size_t key_sz, const void
 	return err == -EEXIST ? 0 : err;
 }
 
+int pw_bpf_untrack_socket(struct pw_bpf *b, __u64 cookie)
+{
+	int r = bpf_map__delete_elem(b->skel->maps.tracked_socks, &cookie, sizeof(cookie), 0);
+
+	return r == -ENOENT ? 0 : r;
+}
+
 int pw_bpf_track_socket(struct pw_bpf *b, __u64 cookie)
 {
 	__u16 port = 0;	/* unknown: its CLOSE carries port 0 */

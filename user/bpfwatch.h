@@ -51,6 +51,9 @@ const char *pw_bpf_cgroup(const struct pw_bpf *b);
 /* Make the BPF side report the release of a socket it did not see bound
  * (sockets from a snapshot). Idempotent. 0 or -errno. */
 int pw_bpf_track_socket(struct pw_bpf *b, __u64 cookie);
+/* Forget a socket tracked with pw_bpf_track_socket that was released before
+ * it was tracked (its entry would otherwise stay). 0 or -errno. */
+int pw_bpf_untrack_socket(struct pw_bpf *b, __u64 cookie);
 /* While on, every TCP/UDP release is reported, tracked or not (set around
  * snapshots so sockets bound before attaching cannot close unseen). */
 void pw_bpf_report_all_releases(struct pw_bpf *b, bool on);

@@ -187,6 +187,9 @@ void pw_cmd_status(struct pw_daemon *d, struct pw_client *c, json_t *args)
 		      "clients", (json_int_t)st.clients,
 		      "watchers", (json_int_t)st.watchers,
 		      "poll_interval_ms", d->mode == PW_MODE_POLLING ? (int)d->opts.poll_interval_ms : 0);
+	if (o)
+		json_object_set_new(o, "track_full", json_integer((json_int_t)(d->bpf ?
+					pw_bpf_track_full(d->bpf) : 0)));
 	if (o && d->allocs)
 		pw_allocs_status(d, o);
 	if (!o) {

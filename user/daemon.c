@@ -77,6 +77,10 @@ void pw_daemon_event(struct pw_daemon *d, const struct pw_event *ev, bool from_k
 
 	if (ev->kind >= PW_EV_KIND_MAX)
 		return;
+	/* Draining after a resync: a socket dumped, then released before we
+	 * tracked it, has an entry nothing will remove (cookies never recur). */
+	if (from_kernel && d->skip_before_ns && ev->kind == PW_EV_CLOSE && d->bpf)
+		(void) pw_bpf_untrack_socket(d->bpf, ev->cookie);
 	/* Events older than the snapshot just taken are already reflected in it;
 	 * replaying them could resurrect a socket whose close was dropped. */
 	if (from_kernel && ev->ts_ns < d->skip_before_ns && ev->kind != PW_EV_EXIT)
@@ -142,12 +146,14 @@ static int resync_sock(void *ctx, const struct pw_event *ev)
 {
 	struct resync *rs = ctx;
 	struct pw_daemon *d = rs->d;
+	bool known = pw_portmap_find(d->map, ev->cookie) != NULL;
 	int r = pw_portmap_sync_add(d->map, ev, snapshot_change, d);
 
 	if (r < 0)
 		return r;
 	rs->changes += r;
-	if (d->bpf) {
+	/* a socket already in the map was tracked when it was first seen */
+	if (d->bpf && !known) {
 		(void) pw_bpf_track_socket(d->bpf, ev->cookie);
 		if (ev->pid)
 			(void) pw_bpf_track_pid(d->bpf, ev->pid);
@@ -219,6 +225,13 @@ static void check_drops(struct pw_daemon *d)
 	uint64_t dropped = pw_bpf_dropped(d->bpf);
 	uint64_t now;
 
+	if (pw_bpf_track_full(d->bpf) > d->track_full_seen) {
+		d->track_full_seen = pw_bpf_track_full(d->bpf);
+		pw_warn("bpf: tracking maps full (%llu misses): closes and exits may go unseen, "
+			"polling covers them", (unsigned long long)d->track_full_seen);
+		if (d->allocs)
+			pw_allocs_on_drops(d);
+	}
 	if (dropped > d->dropped_seen) {
 		if (has_watchers(d))
 			pw_daemon_broadcast(d, json_pack("{s:s, s:I, s:I}", "event", "drops",

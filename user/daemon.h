@@ -62,6 +62,7 @@ struct pw_daemon {
 	uint64_t started_ns;
 	uint64_t events[PW_EV_KIND_MAX];
 	uint64_t dropped_seen;		/* BPF drop counter at the last check */
+	uint64_t track_full_seen;	/* BPF tracking-map misses at the last check */
 	uint64_t resyncs;
 	uint64_t snapshots;
 	uint64_t last_resync_ms;

@@ -148,6 +148,9 @@ char *pw_metrics_render(struct pw_daemon *d)
 	counter(f, "portwatch_ringbuf_dropped_total",
 		"Events the BPF programs could not put in the ring buffer.",
 		d->bpf ? pw_bpf_dropped(d->bpf) : 0);
+	counter(f, "portwatch_bpf_track_full_total",
+		"Sockets or processes the BPF maps had no room to track (their close or exit unseen).",
+		d->bpf ? pw_bpf_track_full(d->bpf) : 0);
 	counter(f, "portwatch_resyncs_total", "Snapshot resyncs after ring buffer drops.",
 		d->resyncs);
 	counter(f, "portwatch_snapshots_total", "Socket snapshots taken.", d->snapshots);
