@@ -57,7 +57,7 @@ test: deps
 	@rm -f $(BUILD)/tests/summary
 	@$(MAKE) --no-print-directory test-unit test-integration
 	@$(MAKE) --no-print-directory -f tests/fuzz/Makefile.fuzz fuzz-smoke
-	@awk '{p += $$2; f += $$3} END {printf "total: %d passed, %d failed\n", p + 2, f}' \
+	@awk '{p += $$2; f += $$3; s += $$4} END {printf "total: %d passed, %d failed, %d skipped\n", p + 2, f, s}' \
 		$(BUILD)/tests/summary
 
 unit-bins: $(UNIT_BINS)

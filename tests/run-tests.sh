@@ -8,6 +8,7 @@ suite=$1
 shift
 passed=0
 failed=0
+skipped=0
 failed_names=""
 for t in "$@"; do
 	name=$(basename "$t")
@@ -19,6 +20,7 @@ for t in "$@"; do
 		passed=$((passed + 1))
 		printf '  PASS  %-28s %ss\n' "$name" "$secs"
 	elif [ $rc -eq 77 ]; then
+		skipped=$((skipped + 1))
 		printf '  SKIP  %-28s (needs root)\n' "$name"
 	else
 		failed=$((failed + 1))
@@ -27,6 +29,6 @@ for t in "$@"; do
 		sed 's/^/        /' "$t.log" | tail -n 60
 	fi
 done
-echo "$suite: $passed passed, $failed failed"
-echo "$suite $passed $failed" >> "${BUILD:-build}/tests/summary"
+echo "$suite: $passed passed, $failed failed, $skipped skipped"
+echo "$suite $passed $failed $skipped" >> "${BUILD:-build}/tests/summary"
 [ $failed -eq 0 ] || { echo "$suite: failed:$failed_names"; exit 1; }

@@ -357,8 +357,6 @@ int pw_snapshot_take(struct pw_snapshot *snap)
 	struct collect c = { 0 };
 	int err;
 
-	if (snap->hint && pw_array_grow((void **)&c.v, &c.cap, snap->hint + 64, sizeof(*c.v)))
-		return -ENOMEM;
 	err = pw_snapshot_stream(collect, &c, NULL);
 	if (err) {
 		free(c.v);

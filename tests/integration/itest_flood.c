@@ -60,6 +60,10 @@ static int setup(void **state)
 
 	(void) state;
 	itest_require_root();
+	/* a network namespace of its own: its ports, and the map it compares,
+	 * are its own */
+	if (itest_unshare_net())
+		return -1;
 	/* 1,000 sockets here and as many in the daemon, which inherits the limit */
 	if (getrlimit(RLIMIT_NOFILE, &rl))
 		return -1;

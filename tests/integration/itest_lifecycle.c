@@ -390,5 +390,9 @@ int main(void)
 	};
 
 	itest_require_root();
+	/* a network namespace of its own: its ports, and the map it compares,
+	 * are its own */
+	if (itest_unshare_net())
+		return -1;
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

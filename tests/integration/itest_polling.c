@@ -37,6 +37,10 @@ static int setup(void **state)
 
 	(void) state;
 	itest_require_root();
+	/* a network namespace of its own: its ports, and the map it compares,
+	 * are its own */
+	if (itest_unshare_net())
+		return -1;
 	return itest_daemon_start(&daemon_, extra);
 }
 

@@ -59,6 +59,10 @@ static int setup(void **state)
 
 	(void) state;
 	itest_require_root();
+	/* a network namespace of its own: its ports, and the map it compares,
+	 * are its own */
+	if (itest_unshare_net())
+		return -1;
 	/* a listener that predates the daemon */
 	if (itest_proc_spawn(&early, -1, args) || itest_proc_line(&early, line, sizeof(line), 5000))
 		return -1;

@@ -59,6 +59,10 @@ static int group_setup(void **state)
 
 	(void) state;
 	itest_require_root();
+	/* a network namespace of its own: its ports, and the map it compares,
+	 * are its own */
+	if (itest_unshare_net())
+		return -1;
 	snprintf(cfg_path, sizeof(cfg_path), "/tmp/pw-itest-recov-XXXXXX");
 	fd = mkstemp(cfg_path);
 	if (fd < 0)
