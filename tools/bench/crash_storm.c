@@ -161,8 +161,13 @@ static void *client_main(void *arg)
 	struct pw_conn *c;
 	size_t cap = (s->o->hi - s->o->lo + 1) / 2;
 
-	if (pw_conn_open(&c, s->d.sock))
+	/* a daemon that came back but refuses its clients must not pass */
+	if (pw_conn_open(&c, s->d.sock)) {
+		pthread_mutex_lock(&s->mu);
+		s->r->errors++;
+		pthread_mutex_unlock(&s->mu);
 		return NULL;
+	}
 	while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
 		json_t *res = NULL;
 		bool release;
