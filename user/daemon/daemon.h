@@ -8,6 +8,7 @@
 #include <signal.h>
 #include "hist.h"
 #include "loop.h"
+#include "paths.h"
 #include "portmap.h"
 #include "proto.h"
 #include "server.h"
@@ -17,9 +18,6 @@ struct pw_config;
 struct pw_store;
 struct pw_allocs;
 
-#define PW_DEFAULT_SOCKET "/run/portwatch/portwatch.sock"
-#define PW_DEFAULT_STATE_DIR "/var/lib/portwatch"
-#define PW_DEFAULT_CONFIG "/etc/portwatch/portwatch.json"
 
 struct pw_daemon_opts {
 	const char *socket_path;

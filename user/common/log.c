@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Daemon logging to stderr with a level prefix; libbpf messages routed here. */
+/* Daemon logging to stderr with a level prefix. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <time.h>
-#include <bpf/libbpf.h>
 
 #include "log.h"
 
@@ -49,32 +48,4 @@ void pw_log(enum pw_log_level lvl, const char *fmt, ...)
 	va_start(ap, fmt);
 	vlog(lvl, fmt, ap);
 	va_end(ap);
-}
-
-static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	enum pw_log_level lvl;
-	char buf[1024];
-	size_t n;
-
-	lvl = level == LIBBPF_WARN ? PW_LOG_WARN : PW_LOG_DEBUG;
-	/* libbpf warnings are expected while probing; keep them at debug
-	 * unless asked, the caller reports the outcome itself. */
-	if (lvl == PW_LOG_WARN)
-		lvl = PW_LOG_DEBUG;
-	if (lvl > max_level)
-		return 0;
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	n = 0;
-	while (buf[n])
-		n++;
-	while (n && buf[n - 1] == '\n')
-		buf[--n] = '\0';
-	pw_log(lvl, "libbpf: %s", buf);
-	return 0;
-}
-
-void pw_log_route_libbpf(void)
-{
-	libbpf_set_print(libbpf_print);
 }

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 */
+/* Logging for the daemon: one line per message on stderr, with a level. */
 #ifndef PW_LOG_H
 #define PW_LOG_H
 
@@ -15,8 +16,6 @@ enum pw_log_level {
 void pw_log_set_level(enum pw_log_level max);
 enum pw_log_level pw_log_get_level(void);
 void pw_log(enum pw_log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Route libbpf's own messages into pw_log (debug ones only at PW_LOG_DEBUG). */
-void pw_log_route_libbpf(void);
 
 #define pw_err(...)   pw_log(PW_LOG_ERR, __VA_ARGS__)
 #define pw_warn(...)  pw_log(PW_LOG_WARN, __VA_ARGS__)

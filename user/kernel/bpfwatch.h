@@ -62,4 +62,7 @@ void pw_bpf_quiet(struct pw_bpf *b, bool on);
 /* Report the exit of this process (owners of allocations). 0 or -errno. */
 int pw_bpf_track_pid(struct pw_bpf *b, __u32 pid);
 
+/* Route libbpf's own messages into pw_log (debug ones only at PW_LOG_DEBUG). bpflog.c */
+void pw_log_route_libbpf(void);
+
 #endif

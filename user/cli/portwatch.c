@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "daemon.h"
+#include "paths.h"
 
 static void usage(FILE *f)
 {
