@@ -29,13 +29,11 @@ BPF_CFLAGS	:= -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 # common -> include/. Each folder is compiled with the include paths of the
 # layers below it only, so an upward #include does not compile.
 LAYERS		:= common kernel core daemon cli
-# (Not yet enforced: the moves come first, the cuts that make it hold next.)
-INC_all		:= -Iinclude -I$(BUILD) $(addprefix -Iuser/,$(LAYERS))
-INC_common	:= $(INC_all)
-INC_kernel	:= $(INC_all)
-INC_core	:= $(INC_all)
-INC_daemon	:= $(INC_all)
-INC_cli		:= $(INC_all)
+INC_common	:= -Iinclude -Iuser/common
+INC_kernel	:= $(INC_common) -Iuser/kernel -I$(BUILD)
+INC_core	:= $(INC_kernel) -Iuser/core
+INC_daemon	:= $(INC_core) -Iuser/daemon
+INC_cli		:= $(INC_common) -Iuser/cli
 INC_tests	:= $(INC_daemon) -Iuser/cli -Itests
 
 # What each layer links at run time (the CLI stays lean: jansson only).

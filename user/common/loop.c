@@ -192,3 +192,28 @@ int64_t pw_wall_ms(void)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
+
+int pw_loop_add_timer(struct pw_loop *l, struct pw_io *io, pw_io_fn fn, void *data)
+{
+	int fd = pw_timerfd_new(), r;
+
+	*io = (struct pw_io){ .fd = -1, .fn = fn, .data = data };
+	if (fd < 0)
+		return fd;
+	io->fd = fd;
+	r = pw_loop_add(l, io, EPOLLIN);
+	if (r) {
+		close(fd);
+		io->fd = -1;
+	}
+	return r;
+}
+
+void pw_loop_close_io(struct pw_loop *l, struct pw_io *io)
+{
+	if (io->fd < 0)
+		return;
+	pw_loop_del(l, io);
+	close(io->fd);
+	io->fd = -1;
+}

@@ -37,6 +37,11 @@ void pw_loop_set_after_batch(struct pw_loop *l, void (*fn)(void *ctx), void *ctx
 int pw_loop_run(struct pw_loop *l);
 void pw_loop_quit(struct pw_loop *l, int code);
 
+/* A new timerfd (disarmed) as io, on the loop: 0 or -errno (io->fd -1 then). */
+int pw_loop_add_timer(struct pw_loop *l, struct pw_io *io, pw_io_fn fn, void *data);
+/* Remove io from the loop and close its fd; a no-op when io->fd < 0. */
+void pw_loop_close_io(struct pw_loop *l, struct pw_io *io);
+
 /* timerfd helpers: create (CLOCK_MONOTONIC, nonblocking) and arm; ms 0 disarms. */
 int pw_timerfd_new(void);
 int pw_timerfd_arm(int fd, uint64_t first_ms, uint64_t interval_ms);

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "proto.h"
+#include "strbuf.h"
 
 static const char *const errcode_names[PW_E_MAX] = {
 	[PW_E_OK] = "ok",
@@ -297,23 +298,47 @@ void pw_comm_sanitize(const char *comm, char out[PW_COMM_LEN + 1])
 	out[i] = '\0';
 }
 
-json_t *pw_proto_event_json(const struct pw_event *ev)
+void pw_proto_write_sock(struct pw_strbuf *sb, const struct pw_event *ev)
 {
 	char addr[INET6_ADDRSTRLEN];
 	char comm[PW_COMM_LEN + 1];
-	json_t *o;
 
 	pw_comm_sanitize(ev->comm, comm);
-	if (ev->kind == PW_EV_EXIT)
-		return json_pack("{s:s, s:I, s:I, s:s, s:I, s:i}", "event", "exit", "ts_ns",
-				 (json_int_t)ev->ts_ns, "pid", (json_int_t)ev->pid, "comm", comm,
-				 "uid", (json_int_t)ev->uid, "exit_code", (int)ev->exit_code);
-	o = json_pack("{s:s, s:I, s:s, s:s, s:s, s:i, s:s, s:I, s:s, s:I, s:I, s:I}", "event",
-		      pw_event_kind_name(ev->kind), "ts_ns", (json_int_t)ev->ts_ns, "proto",
-		      pw_proto_name(ev->proto), "family", pw_family_name(ev->family), "addr",
-		      pw_addr_str(ev->family, ev->addr, addr, sizeof(addr)), "port", ev->port,
-		      "state", pw_sock_state_name(ev->state), "pid", (json_int_t)ev->pid, "comm",
-		      comm, "uid", (json_int_t)ev->uid, "netns", (json_int_t)ev->netns, "cookie",
-		      (json_int_t)ev->cookie);
+	pw_sb_printf(sb, "\"proto\":\"%s\",\"family\":\"%s\",\"addr\":\"%s\",\"port\":%u,"
+		     "\"state\":\"%s\",\"pid\":%u,\"comm\":", pw_proto_name(ev->proto),
+		     pw_family_name(ev->family), pw_addr_str(ev->family, ev->addr, addr, sizeof(addr)),
+		     ev->port, pw_sock_state_name(ev->state), ev->pid);
+	pw_sb_json_str(sb, comm);
+	pw_sb_printf(sb, ",\"uid\":%u,\"netns\":%llu,\"cookie\":%llu", ev->uid,
+		     (unsigned long long)ev->netns, (unsigned long long)ev->cookie);
+}
+
+void pw_proto_write_event(struct pw_strbuf *sb, const struct pw_event *ev)
+{
+	char comm[PW_COMM_LEN + 1];
+
+	pw_sb_printf(sb, "{\"event\":\"%s\",\"ts_ns\":%llu,",
+		     ev->kind == PW_EV_EXIT ? "exit" : pw_event_kind_name(ev->kind),
+		     (unsigned long long)ev->ts_ns);
+	if (ev->kind == PW_EV_EXIT) {
+		pw_comm_sanitize(ev->comm, comm);
+		pw_sb_printf(sb, "\"pid\":%u,\"comm\":", ev->pid);
+		pw_sb_json_str(sb, comm);
+		pw_sb_printf(sb, ",\"uid\":%u,\"exit_code\":%d}", ev->uid, (int)ev->exit_code);
+		return;
+	}
+	pw_proto_write_sock(sb, ev);
+	pw_sb_puts(sb, "}");
+}
+
+json_t *pw_proto_event_json(const struct pw_event *ev)
+{
+	struct pw_strbuf sb = { 0 };
+	json_t *o = NULL;
+
+	pw_proto_write_event(&sb, ev);
+	if (!sb.oom && sb.buf)
+		o = json_loadb(sb.buf, sb.len, 0, NULL);
+	free(sb.buf);
 	return o;
 }

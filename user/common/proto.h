@@ -94,5 +94,11 @@ void pw_comm_sanitize(const char *comm, char out[PW_COMM_LEN + 1]);
 /* The JSON object for a socket event (keys event, ts_ns, proto, family, addr,
  * port, state, pid, comm, uid, netns, cookie; exit_code for exits). */
 json_t *pw_proto_event_json(const struct pw_event *ev);
+/* The one writer of a socket's fields (the `ports` schema, also inside every
+ * socket event): "proto":...,"cookie":N without braces. */
+struct pw_strbuf;
+void pw_proto_write_sock(struct pw_strbuf *sb, const struct pw_event *ev);
+/* An event object, braces included (what watchers get, one per line). */
+void pw_proto_write_event(struct pw_strbuf *sb, const struct pw_event *ev);
 
 #endif

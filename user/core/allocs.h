@@ -1,8 +1,17 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The daemon's allocations: the durable store, an in-memory index by port,
- * and the per-allocation state machine fed by kernel events, polls and
- * checks.
+ * The allocation index: every allocation in memory, indexed by port, kept in
+ * agreement with the durable store through one way into and out of a
+ * transaction, plus the loop batch's group commit. The state machine's
+ * verdicts are applied here (health.c feeds it evidence), and what the
+ * outside must hear of goes out through the hooks the daemon wires at
+ * start-up: the core never calls the daemon.
+ *
+ * Deliberate call pairs inside core/: allocs.c <-> checks.c (a check hangs
+ * off each allocation: attached when it is added, freed when it goes; a
+ * check's result comes back as a verdict) and allocs.c <-> health.c (a new
+ * or reloaded allocation is observed at once; evidence comes back as a
+ * verdict through pw_allocs_apply). Everything else in core/ calls down.
  */
 #ifndef PW_ALLOCS_H
 #define PW_ALLOCS_H
@@ -10,9 +19,16 @@
 #include <jansson.h>
 #include "alloc.h"
 #include "allocsm.h"
-#include "daemon.h"
+#include "hist.h"
+#include "loop.h"
+#include "portmap.h"
 
 struct pw_check_rt;
+struct pw_checks;
+struct pw_config;
+struct pw_store;
+struct pw_audit;
+struct pw_allocate;
 
 struct pw_alloc_rt {
 	struct pw_alloc a;
@@ -30,92 +46,136 @@ struct pw_allocs_metrics {
 	struct pw_hist detect_latency;	/* owner death (BPF ts) -> stale */
 };
 
+/* An allocation changed state, or went ("released" then). */
+struct pw_alloc_change {
+	int64_t id;
+	uint16_t port;
+	const char *service_type;
+	const char *old_state, *state;
+	const char *reason;
+};
+
+/* What the core tells the outside. Every callback may be NULL. */
+struct pw_allocs_hooks {
+	void *ctx;
+	/* an allocation event for watchers */
+	void (*changed)(void *ctx, const struct pw_alloc_change *ch);
+	/* follow this owner's exit in the kernel */
+	void (*track_pid)(void *ctx, pid_t pid);
+	/* the daemon's own test binds follow: keep them out of the event stream */
+	void (*quiet)(void *ctx, bool on);
+};
+
+/* The narrow things the index works with, owned by the caller. */
+struct pw_allocs_env {
+	struct pw_loop *loop;
+	struct pw_portmap *map;
+	const struct pw_config *cfg;
+	struct pw_store *store;
+	uint64_t self_netns;		/* the host netns cookie; 0: unknown, any */
+	bool polling;			/* no kernel events: polls are primary */
+	struct pw_allocs_hooks hooks;
+};
+
 struct pw_allocs {
+	struct pw_allocs_env env;
 	struct pw_alloc_rt *v;		/* dense; order not meaningful */
 	size_t n, cap;
 	int32_t by_port[65536];		/* index into v, -1 when free */
-	uint64_t conflicted_until[65536];	/* ms; test-bind conflicts held off */
-	uint32_t skip_audited[65536];	/* holder pid last audited as in the way */
+	uint64_t conflicted_until[65536];	/* ms; test-bind conflicts held off (allocate.c) */
+	uint32_t skip_audited[65536];	/* holder pid last audited as in the way (allocate.c) */
 	struct pw_sm_params smp;
-	struct pw_io grace_io;		/* earliest grace deadline */
-	struct pw_io health_io;		/* polling fallback */
+	struct pw_io grace_io;		/* earliest grace deadline (health.c) */
+	struct pw_io health_io;		/* polling fallback (health.c) */
 	unsigned health_interval_ms;	/* polling now */
 	uint64_t fast_until_ms;		/* after ring-buffer drops: fast polls until then */
 	struct pw_allocs_metrics m;
-	json_t *recovery;		/* start-up recovery report */
+	struct pw_checks *checks;	/* active checks (checks.c) */
+	struct pw_allocate *pending;	/* requests waiting in backoff (allocate.c) */
 	bool storage_failing;		/* last write failed (disk full...) */
 	bool group;			/* a group transaction is open (this batch) */
-	struct pw_settle {
-		struct pw_client *c;
-		const char *what;	/* "allocation not made", ... */
-	} *settle;			/* clients with replies waiting for it */
-	size_t n_settle, cap_settle;
+	bool serving;			/* audits join the group commit */
 	pid_t self_pid;
 };
 
-/* Configuration: load d->opts.config_path or the built-in defaults. Logs. */
-int pw_allocs_load_config(struct pw_daemon *d);
-/* --check-config: load, print the verdict. 0 valid, -EINVAL otherwise. */
-int pw_allocs_check_config(const struct pw_daemon_opts *o);
-
-/* Open state, run start-up recovery, arm timers. Needs the port map. Logs. */
-int pw_allocs_init(struct pw_daemon *d);
-void pw_allocs_fini(struct pw_daemon *d);
-
-/* Port-map event / snapshot change (already applied to the map). */
-void pw_allocs_on_event(struct pw_daemon *d, const struct pw_event *ev, bool from_kernel);
-/* After a snapshot resync: re-observe every allocation (polled evidence). */
-void pw_allocs_after_snapshot(struct pw_daemon *d);
-void pw_allocs_on_sigchld(struct pw_daemon *d);
-/* Ring-buffer events were lost (an owner's exit among them, maybe): poll at
- * the fast interval for a while, as when there is no BPF. */
-void pw_allocs_on_drops(struct pw_daemon *d);
-/* Add allocation figures to a status object. */
-void pw_allocs_status(struct pw_daemon *d, json_t *status);
+/*
+ * Load every stored allocation into a new index and arm the health timers.
+ * Start-up recovery (recovery.c) and active checks (pw_checks_init) are the
+ * caller's next steps. 0 or -errno, logged.
+ */
+int pw_allocs_new(struct pw_allocs **ret, const struct pw_allocs_env *env);
+/* Cancels pending requests and checks, ends an open group. NULL ok. */
+void pw_allocs_free(struct pw_allocs *as);
 
 /*
  * Visit every allocation once. The visitor may release the one it is given
  * (a release moves the last allocation into its slot, which is then visited
  * too), but must not add or release others.
  */
-typedef void (*pw_alloc_visit_fn)(struct pw_daemon *d, struct pw_alloc_rt *r, void *ctx);
-void pw_allocs_each(struct pw_daemon *d, pw_alloc_visit_fn fn, void *ctx);
+typedef void (*pw_alloc_visit_fn)(struct pw_allocs *as, struct pw_alloc_rt *r, void *ctx);
+void pw_allocs_each(struct pw_allocs *as, pw_alloc_visit_fn fn, void *ctx);
 
-/* Lookups and changes used by the command handlers and recovery. */
-struct pw_alloc_rt *pw_allocs_by_port(struct pw_daemon *d, uint16_t port);
-struct pw_alloc_rt *pw_allocs_by_id(struct pw_daemon *d, int64_t id);
+struct pw_alloc_rt *pw_allocs_by_port(struct pw_allocs *as, uint16_t port);
+struct pw_alloc_rt *pw_allocs_by_id(struct pw_allocs *as, int64_t id);
+/* Allocations by state; of one service type, or all with type NULL. */
+void pw_allocs_count(const struct pw_allocs *as, const char *type,
+		     unsigned by_state[PW_ALLOC_STATE_MAX]);
+/* Is the port bound in the host netns (any proto/address)? by: one such socket. */
+bool pw_allocs_port_bound(struct pw_allocs *as, uint16_t port, const struct pw_sock **by);
+bool pw_allocs_conflicted(const struct pw_allocs *as, uint16_t port);
+
+/* What the live map says of an allocation's port. */
+enum pw_alloc_live {
+	PW_LIVE_FREE,
+	PW_LIVE_OWNER,			/* bound by the owner tree */
+	PW_LIVE_OTHER,			/* bound outside it */
+};
+enum pw_alloc_live pw_allocs_live(struct pw_allocs *as, const struct pw_alloc_rt *r,
+				  const struct pw_sock **by);
+
 /* Store durably with its audit record (may be NULL; port and id are filled
  * in), in one transaction, then index. 0, -EEXIST, -ENOSPC, -EIO, -ENOMEM. */
-struct pw_audit;
-int pw_allocs_add(struct pw_daemon *d, struct pw_alloc *a, const struct pw_audit *audit);
+int pw_allocs_add(struct pw_allocs *as, struct pw_alloc *a, const struct pw_audit *audit);
 /* Delete durably, then unindex (r becomes invalid). why goes to the audit. */
-int pw_allocs_release(struct pw_daemon *d, struct pw_alloc_rt *r, uid_t uid, pid_t pid,
+int pw_allocs_release(struct pw_allocs *as, struct pw_alloc_rt *r, uid_t uid, pid_t pid,
 		      const char *why);
-/* Observe r's port in the port map and run the state machine. */
-void pw_allocs_observe(struct pw_daemon *d, struct pw_alloc_rt *r, enum pw_sm_evidence how);
-/* Apply a state-machine verdict: persist, audit, broadcast, release. */
-void pw_allocs_apply(struct pw_daemon *d, struct pw_alloc_rt *r, const struct pw_sm_verdict *v);
+/* Apply a state-machine verdict: persist, audit, tell the hooks, release. */
+void pw_allocs_apply(struct pw_allocs *as, struct pw_alloc_rt *r, const struct pw_sm_verdict *v);
 /* Write an audit record; failures are counted, not fatal. */
-void pw_allocs_audit(struct pw_daemon *d, uid_t uid, pid_t pid, const char *action,
+void pw_allocs_audit(struct pw_allocs *as, uid_t uid, pid_t pid, const char *action,
 		     const char *outcome, uint16_t port, int64_t alloc_id, const char *type,
 		     const char *fmt, ...) __attribute__((format(printf, 9, 10)));
-/* JSON of an allocation, with the live map's view of its port. */
-json_t *pw_alloc_json(struct pw_daemon *d, const struct pw_alloc_rt *r);
-/* Is the port bound in the host netns (any proto/address), ignoring our own test binds? */
-bool pw_allocs_port_bound(struct pw_daemon *d, uint16_t port, const struct pw_sock **by);
 
 /*
  * Group commit: writes made while the loop handles one batch of events share
- * one durable commit at its end (pw_allocs_after_batch). pw_allocs_group opens
- * the group (0, or the store's error); pw_allocs_reply_durable sends a reply
- * that stands only if that commit succeeds.
+ * one durable commit at its end. pw_allocs_group opens the group (0, or the
+ * store's error); pw_allocs_group_end commits it (0, nothing open, or the
+ * error, with why filled in; memory is reloaded from the store on failure).
+ * Replies that wait for the commit are the caller's (daemon/settle.c).
  */
-int pw_allocs_group(struct pw_daemon *d);
-void pw_allocs_reply_durable(struct pw_daemon *d, struct pw_client *c, char *line,
-			     const char *what_if_failed);
-void pw_allocs_after_batch(void *daemon);
+int pw_allocs_group(struct pw_allocs *as);
+bool pw_allocs_in_group(const struct pw_allocs *as);
+int pw_allocs_group_end(struct pw_allocs *as, char *why, size_t len);
+
+/* health.c: the event path into the state machine. */
+/* Observe r's port in the port map and run the state machine. */
+void pw_allocs_observe(struct pw_allocs *as, struct pw_alloc_rt *r, enum pw_sm_evidence how);
+/* Port-map event / snapshot change (already applied to the map). */
+void pw_allocs_on_event(struct pw_allocs *as, const struct pw_event *ev, bool from_kernel);
+/* After a snapshot resync: re-observe every allocation (polled evidence). */
+void pw_allocs_after_snapshot(struct pw_allocs *as);
+/* Ring-buffer events were lost (an owner's exit among them, maybe): poll at
+ * the fast interval for a while, as when there is no BPF. */
+void pw_allocs_on_drops(struct pw_allocs *as);
+/* Timers of the grace period and the polling fallback. 0 or -errno. */
+int pw_health_start(struct pw_allocs *as);
+void pw_health_stop(struct pw_allocs *as);
 
 /* recovery.c: start-up recovery; dry_run reports without changing anything. */
-json_t *pw_recovery_run(struct pw_daemon *d, bool dry_run, bool store_was_reset);
+json_t *pw_recovery_run(struct pw_allocs *as, bool dry_run, bool store_was_reset);
+/* Recovery step 1: open the state database in dir, moving a corrupt one aside
+ * when the config allows (*report then says so, else NULL). 0 or -errno, logged. */
+int pw_recovery_open_store(const char *dir, const struct pw_config *cfg, struct pw_store **ret,
+			   bool *reset, json_t **report);
 
 #endif

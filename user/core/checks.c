@@ -40,7 +40,7 @@ extern char **environ;
 #define HTTP_BACKSTOP_MS 100
 
 struct pw_checks {
-	struct pw_daemon *d;
+	struct pw_allocs *as;
 	CURLM *multi;			/* NULL when no service type checks over HTTP */
 	struct pw_io curl_timer;
 	bool curl_global;
@@ -61,7 +61,7 @@ struct tcp_conn {
 };
 
 struct pw_check_rt {
-	struct pw_daemon *d;
+	struct pw_allocs *as;
 	int64_t id;			/* the allocation */
 	uint16_t port;
 	int kind;			/* PW_CHECK_* */
@@ -101,10 +101,10 @@ static unsigned long long elapsed_ms(const struct pw_check_rt *c)
 	return (unsigned long long)((pw_now_ns() - c->attempt_start_ns) / 1000000u);
 }
 
-static void defer_free(struct pw_daemon *d, void *p)
+static void defer_free(struct pw_allocs *as, void *p)
 {
 	/* cannot defer: leak rather than free memory an event may point at */
-	(void) pw_loop_defer_free(d->loop, free, p);
+	(void) pw_loop_defer_free(as->env.loop, free, p);
 }
 
 static void tcp_close(struct pw_check_rt *c)
@@ -113,10 +113,10 @@ static void tcp_close(struct pw_check_rt *c)
 
 	if (!t)
 		return;
-	pw_loop_del(c->d->loop, &t->io);
+	pw_loop_del(c->as->env.loop, &t->io);
 	close(t->io.fd);
 	c->tcp = NULL;
-	defer_free(c->d, t);
+	defer_free(c->as, t);
 }
 
 /* Release what the attempt in flight holds. A child is killed with its
@@ -125,7 +125,7 @@ static void stop_attempt(struct pw_check_rt *c)
 {
 	tcp_close(c);
 	if (c->easy_added) {
-		curl_multi_remove_handle(c->d->checks->multi, c->easy);
+		curl_multi_remove_handle(c->as->checks->multi, c->easy);
 		c->easy_added = false;
 	}
 	if (c->child > 0) {
@@ -139,8 +139,7 @@ static void stop_attempt(struct pw_check_rt *c)
  * allocations, and with them checks. */
 static void round_done(struct pw_check_rt *c)
 {
-	struct pw_daemon *d = c->d;
-	struct pw_allocs *as = d->allocs;
+	struct pw_allocs *as = c->as;
 	uint64_t now = pw_now_ms(), next = c->round_start_ms + (uint64_t)c->interval_ms;
 	struct pw_sm_verdict v;
 	struct pw_alloc_rt *r;
@@ -148,7 +147,7 @@ static void round_done(struct pw_check_rt *c)
 
 	c->running = false;
 	(void) pw_timerfd_arm(c->timer.fd, next > now ? next - now : 1, 0);
-	r = pw_allocs_by_id(d, c->id);
+	r = pw_allocs_by_id(as, c->id);
 	if (!r || r->check != c)
 		return;
 	snprintf(r->last_check, sizeof(r->last_check), "%s", c->msg);
@@ -160,7 +159,7 @@ static void round_done(struct pw_check_rt *c)
 	pw_debug("check allocation %lld port %u: %s (%s)", (long long)c->id, c->port,
 		 ok ? "healthy" : "unhealthy", c->msg);
 	pw_sm_check(&r->sm, &as->smp, ok, now, &v);
-	pw_allocs_apply(d, r, &v);
+	pw_allocs_apply(as, r, &v);
 }
 
 /* --- TCP ------------------------------------------------------------------ */
@@ -237,7 +236,7 @@ static int tcp_connect(struct pw_check_rt *c, bool v6)
 	}
 	*t = (struct tcp_conn){ .c = c, .v6 = v6,
 				.io = { .fd = fd, .fn = on_tcp, .data = t } };
-	err = pw_loop_add(c->d->loop, &t->io, EPOLLOUT);
+	err = pw_loop_add(c->as->env.loop, &t->io, EPOLLOUT);
 	if (err) {
 		close(fd);
 		free(t);
@@ -307,7 +306,7 @@ static int http_start(struct pw_check_rt *c)
 			return set_result(c, false, "http: %s", strerror(-err));
 	}
 	c->errbuf[0] = '\0';
-	mc = curl_multi_add_handle(c->d->checks->multi, c->easy);
+	mc = curl_multi_add_handle(c->as->checks->multi, c->easy);
 	if (mc != CURLM_OK)
 		return set_result(c, false, "http: %s", curl_multi_strerror(mc));
 	c->easy_added = true;
@@ -385,9 +384,9 @@ static int curl_socket_cb(CURL *e, curl_socket_t s, int what, void *userp, void 
 	(void) e;
 	if (what == CURL_POLL_REMOVE) {
 		if (cs) {
-			pw_loop_del(k->d->loop, &cs->io);
+			pw_loop_del(k->as->env.loop, &cs->io);
 			(void) curl_multi_assign(k->multi, s, NULL);
-			defer_free(k->d, cs);
+			defer_free(k->as, cs);
 		}
 		return 0;
 	}
@@ -396,12 +395,12 @@ static int curl_socket_cb(CURL *e, curl_socket_t s, int what, void *userp, void 
 	if (what & CURL_POLL_OUT)
 		ev |= EPOLLOUT;
 	if (cs)
-		return pw_loop_mod(k->d->loop, &cs->io, ev) ? -1 : 0;
+		return pw_loop_mod(k->as->env.loop, &cs->io, ev) ? -1 : 0;
 	cs = calloc(1, sizeof(*cs));
 	if (!cs)
 		return -1;
 	*cs = (struct curl_sock){ .k = k, .io = { .fd = s, .fn = on_curl_sock, .data = cs } };
-	if (pw_loop_add(k->d->loop, &cs->io, ev)) {
+	if (pw_loop_add(k->as->env.loop, &cs->io, ev)) {
 		free(cs);
 		return -1;
 	}
@@ -510,9 +509,8 @@ static int cmd_start(struct pw_check_rt *c)
 	return 1;
 }
 
-static struct pw_check_rt *find_child(struct pw_daemon *d, pid_t pid)
+static struct pw_check_rt *find_child(struct pw_allocs *as, pid_t pid)
 {
-	struct pw_allocs *as = d->allocs;
 
 	for (size_t i = 0; i < as->n; i++)
 		if (as->v[i].check && as->v[i].check->child == pid)
@@ -520,7 +518,7 @@ static struct pw_check_rt *find_child(struct pw_daemon *d, pid_t pid)
 	return NULL;
 }
 
-void pw_allocs_on_sigchld(struct pw_daemon *d)
+void pw_checks_on_sigchld(struct pw_allocs *as)
 {
 	struct pw_check_rt *c;
 	int status;
@@ -528,7 +526,7 @@ void pw_allocs_on_sigchld(struct pw_daemon *d)
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		/* unmatched: killed after a timeout or a release, now reaped */
-		if (!d->allocs || !(c = find_child(d, pid)))
+		if (!as || !(c = find_child(as, pid)))
 			continue;
 		c->child = 0;
 		if (WIFEXITED(status))
@@ -611,26 +609,26 @@ void pw_check_free(struct pw_check_rt *c)
 	if (c->easy)
 		curl_easy_cleanup(c->easy);
 	if (c->timer.fd >= 0) {
-		pw_loop_del(c->d->loop, &c->timer);
+		pw_loop_del(c->as->env.loop, &c->timer);
 		close(c->timer.fd);
 	}
 	free(c->target);
-	defer_free(c->d, c);
+	defer_free(c->as, c);
 }
 
-static int check_new(struct pw_daemon *d, const struct pw_alloc_rt *r, const struct pw_check *chk,
+static int check_new(struct pw_allocs *as, const struct pw_alloc_rt *r, const struct pw_check *chk,
 		     struct pw_check_rt **ret)
 {
 	const char *tg = chk->target;
 	struct pw_check_rt *c;
 	int err = 0;
 
-	if (chk->kind == PW_CHECK_HTTP && !d->checks->multi)
+	if (chk->kind == PW_CHECK_HTTP && !as->checks->multi)
 		return -ENOTSUP;
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
-	*c = (struct pw_check_rt){ .d = d, .id = r->a.id, .port = r->a.port, .kind = chk->kind,
+	*c = (struct pw_check_rt){ .as = as, .id = r->a.id, .port = r->a.port, .kind = chk->kind,
 				   .interval_ms = chk->interval_ms > 0 ? chk->interval_ms : 1,
 				   .timeout_ms = chk->timeout_ms > 0 ? chk->timeout_ms : 1,
 				   .retries = chk->retries > 0 ? chk->retries : 0,
@@ -651,12 +649,12 @@ static int check_new(struct pw_daemon *d, const struct pw_alloc_rt *r, const str
 			err = c->timer.fd;
 	}
 	if (!err)
-		err = pw_loop_add(d->loop, &c->timer, EPOLLIN);
+		err = pw_loop_add(as->env.loop, &c->timer, EPOLLIN);
 	if (!err)
 		err = pw_timerfd_arm(c->timer.fd, (uint64_t)c->interval_ms, 0);
 	if (err) {
 		if (c->timer.fd >= 0) {
-			pw_loop_del(d->loop, &c->timer);
+			pw_loop_del(as->env.loop, &c->timer);
 			close(c->timer.fd);
 		}
 		free(c->target);
@@ -667,18 +665,18 @@ static int check_new(struct pw_daemon *d, const struct pw_alloc_rt *r, const str
 	return 0;
 }
 
-void pw_checks_attach(struct pw_daemon *d, struct pw_alloc_rt *r)
+void pw_checks_attach(struct pw_allocs *as, struct pw_alloc_rt *r)
 {
 	const struct pw_service_type *t;
 	struct pw_check_rt *c;
 	int err;
 
-	if (!d->checks || r->check)
+	if (!as->checks || r->check)
 		return;
-	t = pw_config_find_type(d->cfg, r->a.service_type);
+	t = pw_config_find_type(as->env.cfg, r->a.service_type);
 	if (!t || !t->check)
 		return;
-	err = check_new(d, r, t->check, &c);
+	err = check_new(as, r, t->check, &c);
 	if (err) {
 		pw_warn("allocation %lld port %u (%s): health check not started: %s",
 			(long long)r->a.id, r->a.port, r->a.service_type, strerror(-err));
@@ -697,7 +695,7 @@ static bool any_http(const struct pw_config *cfg)
 
 static int curl_setup(struct pw_checks *k)
 {
-	struct pw_daemon *d = k->d;
+	struct pw_allocs *as = k->as;
 	int err;
 
 	if (curl_global_init(CURL_GLOBAL_DEFAULT))
@@ -709,7 +707,7 @@ static int curl_setup(struct pw_checks *k)
 	k->curl_timer.fd = pw_timerfd_new();
 	if (k->curl_timer.fd < 0)
 		return k->curl_timer.fd;
-	err = pw_loop_add(d->loop, &k->curl_timer, EPOLLIN);
+	err = pw_loop_add(as->env.loop, &k->curl_timer, EPOLLIN);
 	if (err) {
 		close(k->curl_timer.fd);
 		k->curl_timer.fd = -1;
@@ -723,9 +721,8 @@ static int curl_setup(struct pw_checks *k)
 	return 0;
 }
 
-int pw_checks_init(struct pw_daemon *d)
+int pw_checks_init(struct pw_allocs *as)
 {
-	struct pw_allocs *as = d->allocs;
 	struct pw_checks *k;
 	size_t n = 0;
 	int err;
@@ -735,10 +732,10 @@ int pw_checks_init(struct pw_daemon *d)
 		pw_err("health checks: %s", strerror(ENOMEM));
 		return -ENOMEM;
 	}
-	*k = (struct pw_checks){ .d = d, .curl_timer = { .fd = -1, .fn = on_curl_timer } };
+	*k = (struct pw_checks){ .as = as, .curl_timer = { .fd = -1, .fn = on_curl_timer } };
 	k->curl_timer.data = k;
-	d->checks = k;		/* pw_checks_fini() undoes a partial set-up */
-	if (any_http(d->cfg)) {
+	as->checks = k;		/* pw_checks_fini() undoes a partial set-up */
+	if (any_http(as->env.cfg)) {
 		err = curl_setup(k);
 		if (err) {
 			pw_err("health checks: cannot set up libcurl: %s", strerror(-err));
@@ -746,7 +743,7 @@ int pw_checks_init(struct pw_daemon *d)
 		}
 	}
 	for (size_t i = 0; i < as->n; i++) {
-		pw_checks_attach(d, &as->v[i]);
+		pw_checks_attach(as, &as->v[i]);
 		n += as->v[i].check != NULL;
 	}
 	if (n)
@@ -754,25 +751,25 @@ int pw_checks_init(struct pw_daemon *d)
 	return 0;
 }
 
-void pw_checks_fini(struct pw_daemon *d)
+void pw_checks_fini(struct pw_allocs *as)
 {
-	struct pw_checks *k = d->checks;
+	struct pw_checks *k = as->checks;
 
 	if (!k)
 		return;
-	for (size_t i = 0; d->allocs && i < d->allocs->n; i++) {
-		pw_check_free(d->allocs->v[i].check);
-		d->allocs->v[i].check = NULL;
+	for (size_t i = 0; i < as->n; i++) {
+		pw_check_free(as->v[i].check);
+		as->v[i].check = NULL;
 	}
 	if (k->multi)
 		curl_multi_cleanup(k->multi);
 	if (k->curl_timer.fd >= 0) {
-		pw_loop_del(d->loop, &k->curl_timer);
+		pw_loop_del(as->env.loop, &k->curl_timer);
 		close(k->curl_timer.fd);
 	}
 	if (k->curl_global)
 		curl_global_cleanup();
 	/* called outside event dispatch: nothing can point at k any more */
 	free(k);
-	d->checks = NULL;
+	as->checks = NULL;
 }

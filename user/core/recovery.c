@@ -11,6 +11,7 @@
  * With dry_run, the same checks report what they would do and change nothing.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -50,20 +51,20 @@ static const struct pw_service_type *type_of_port(const struct pw_config *c, uin
 	return NULL;
 }
 
-static void adopt(struct pw_daemon *d, bool dry_run, json_t *s)
+static void adopt(struct pw_allocs *as, bool dry_run, json_t *s)
 {
 	const struct pw_sock *sk;
 	size_t it = 0;
 
-	while ((sk = pw_portmap_next(d->map, &it))) {
+	while ((sk = pw_portmap_next(as->env.map, &it))) {
 		const struct pw_service_type *t;
 		struct pw_alloc a = { 0 };
 		struct pw_proc p;
 
-		if ((d->self_netns && sk->netns != d->self_netns) || !sk->pid)
+		if ((as->env.self_netns && sk->netns != as->env.self_netns) || !sk->pid)
 			continue;
-		t = type_of_port(d->cfg, sk->port);
-		if (!t || pw_allocs_by_port(d, sk->port))
+		t = type_of_port(as->env.cfg, sk->port);
+		if (!t || pw_allocs_by_port(as, sk->port))
 			continue;
 		if (pw_proc_read((pid_t)sk->pid, &p))
 			continue;
@@ -86,7 +87,7 @@ static void adopt(struct pw_daemon *d, bool dry_run, json_t *s)
 		snprintf(au.service_type, sizeof(au.service_type), "%s", t->name);
 		snprintf(au.detail, sizeof(au.detail), "adopted from a live socket of pid %d (%s)",
 			 a.pid, a.comm);
-		(void) pw_allocs_add(d, &a, &au);
+		(void) pw_allocs_add(as, &a, &au);
 	}
 }
 
@@ -99,7 +100,7 @@ struct visit {
 
 /* Owner gone (pid absent or start time differs): release. Otherwise the
  * state machine decides bound / listening / conflict. */
-static void orphan(struct pw_daemon *d, struct pw_alloc_rt *r, void *ctx)
+static void orphan(struct pw_allocs *as, struct pw_alloc_rt *r, void *ctx)
 {
 	struct visit *vi = ctx;
 	enum pw_alloc_state before = r->a.state;
@@ -108,7 +109,7 @@ static void orphan(struct pw_daemon *d, struct pw_alloc_rt *r, void *ctx)
 		note(vi->step, "release port %u (%s, id %lld): owner pid %d is gone", r->a.port,
 		     r->a.service_type, (long long)r->a.id, r->a.pid);
 		if (!vi->dry_run)
-			(void) pw_allocs_release(d, r, 0, 0, "recovery: owner gone");
+			(void) pw_allocs_release(as, r, 0, 0, "recovery: owner gone");
 		return;
 	}
 	if (vi->dry_run) {
@@ -117,24 +118,24 @@ static void orphan(struct pw_daemon *d, struct pw_alloc_rt *r, void *ctx)
 			     r->a.service_type, (long long)r->a.id);
 		return;
 	}
-	pw_allocs_observe(d, r, PW_SM_EV_POLL);
+	pw_allocs_observe(as, r, PW_SM_EV_POLL);
 	if (r->a.state == PW_ALLOC_CONFLICT && before != PW_ALLOC_CONFLICT)
 		note(vi->step2, "port %u (%s, id %lld) held outside the owner tree", r->a.port,
 		     r->a.service_type, (long long)r->a.id);
 }
 
-static void orphans(struct pw_daemon *d, bool dry_run, json_t *s_orphan, json_t *s_conflict)
+static void orphans(struct pw_allocs *as, bool dry_run, json_t *s_orphan, json_t *s_conflict)
 {
 	struct visit vi = { .dry_run = dry_run, .step = s_orphan, .step2 = s_conflict };
 
-	pw_allocs_each(d, orphan, &vi);
+	pw_allocs_each(as, orphan, &vi);
 }
 
 /* The newest live allocation of the type is kept, the others released. */
-static void newest(struct pw_daemon *d, struct pw_alloc_rt *r, void *ctx)
+static void newest(struct pw_allocs *as, struct pw_alloc_rt *r, void *ctx)
 {
 	struct visit *vi = ctx;
-	struct pw_alloc_rt *keep = vi->keep_id ? pw_allocs_by_id(d, vi->keep_id) : NULL;
+	struct pw_alloc_rt *keep = vi->keep_id ? pw_allocs_by_id(as, vi->keep_id) : NULL;
 
 	if (strcmp(r->a.service_type, vi->type->name) || r->a.state == PW_ALLOC_STALE)
 		return;
@@ -143,7 +144,7 @@ static void newest(struct pw_daemon *d, struct pw_alloc_rt *r, void *ctx)
 		vi->keep_id = r->a.id;
 }
 
-static void duplicate(struct pw_daemon *d, struct pw_alloc_rt *r, void *ctx)
+static void duplicate(struct pw_allocs *as, struct pw_alloc_rt *r, void *ctx)
 {
 	struct visit *vi = ctx;
 
@@ -152,25 +153,27 @@ static void duplicate(struct pw_daemon *d, struct pw_alloc_rt *r, void *ctx)
 	note(vi->step, "release port %u (id %lld): singleton %s keeps id %lld", r->a.port,
 	     (long long)r->a.id, vi->type->name, (long long)vi->keep_id);
 	if (!vi->dry_run)
-		(void) pw_allocs_release(d, r, 0, 0, "recovery: duplicate singleton");
+		(void) pw_allocs_release(as, r, 0, 0, "recovery: duplicate singleton");
 }
 
-static void singletons(struct pw_daemon *d, bool dry_run, json_t *s)
+static void singletons(struct pw_allocs *as, bool dry_run, json_t *s)
 {
-	for (size_t t = 0; t < d->cfg->n_types; t++) {
-		struct visit vi = { .dry_run = dry_run, .step = s, .type = &d->cfg->types[t] };
+	const struct pw_config *cfg = as->env.cfg;
+
+	for (size_t t = 0; t < cfg->n_types; t++) {
+		struct visit vi = { .dry_run = dry_run, .step = s, .type = &cfg->types[t] };
 
 		if (!vi.type->single)
 			continue;
-		pw_allocs_each(d, newest, &vi);
+		pw_allocs_each(as, newest, &vi);
 		if (vi.keep_id)
-			pw_allocs_each(d, duplicate, &vi);
+			pw_allocs_each(as, duplicate, &vi);
 	}
 }
 
-json_t *pw_recovery_run(struct pw_daemon *d, bool dry_run, bool store_was_reset)
+json_t *pw_recovery_run(struct pw_allocs *as, bool dry_run, bool store_was_reset)
 {
-	const typeof(d->cfg->system_recovery) *sr = &d->cfg->system_recovery;
+	const typeof(as->env.cfg->system_recovery) *sr = &as->env.cfg->system_recovery;
 	json_t *report, *s;
 	char msg[256];
 	int r;
@@ -181,7 +184,7 @@ json_t *pw_recovery_run(struct pw_daemon *d, bool dry_run, bool store_was_reset)
 	if (!report)
 		return NULL;
 	s = step(report, "database");
-	r = pw_store_integrity_check(d->store, msg, sizeof(msg));
+	r = pw_store_integrity_check(as->env.store, msg, sizeof(msg));
 	json_object_set_new(s, "result", json_string(r ? msg : "ok"));
 	if (store_was_reset)
 		note(s, "corrupt database moved aside, new one created");
@@ -191,11 +194,11 @@ json_t *pw_recovery_run(struct pw_daemon *d, bool dry_run, bool store_was_reset)
 	}
 	s = step(report, "adopt");
 	if (store_was_reset)
-		adopt(d, dry_run, s);
+		adopt(as, dry_run, s);
 	/* one statement each: argument evaluation order would pick the steps' order */
 	s = step(report, "orphans");
-	orphans(d, dry_run, s, step(report, "conflicts"));
-	singletons(d, dry_run, step(report, "singletons"));
+	orphans(as, dry_run, s, step(report, "conflicts"));
+	singletons(as, dry_run, step(report, "singletons"));
 	if (!dry_run) {
 		size_t n = json_array_size(json_object_get(report, "steps"));
 
@@ -208,4 +211,41 @@ json_t *pw_recovery_run(struct pw_daemon *d, bool dry_run, bool store_was_reset)
 		}
 	}
 	return report;
+}
+
+int pw_recovery_open_store(const char *dir, const struct pw_config *cfg, struct pw_store **ret,
+			   bool *reset, json_t **report)
+{
+	struct pw_store_info info = { 0 };
+	char aside[4096];
+	int r;
+
+	*reset = false;
+	*report = NULL;
+	r = pw_store_open(dir, ret, &info);
+	if (r == -EBADMSG) {
+		if (!cfg->system_recovery.backup_corrupted_state) {
+			pw_err("state %s/%s is corrupt (%s) and backup_corrupted_state is off: "
+			       "refusing to start", dir, PW_STORE_DB_NAME, info.message);
+			return r;
+		}
+		r = pw_store_move_aside(dir, aside, sizeof(aside));
+		if (r) {
+			pw_err("state is corrupt (%s) and could not be moved aside: %s",
+			       info.message, strerror(-r));
+			return r;
+		}
+		pw_warn("state database corrupt (%s): moved to %s, starting a new one",
+			info.message, aside);
+		*report = json_pack("{s:s, s:s}", "corrupt", info.message, "moved_to", aside);
+		*reset = true;
+		r = pw_store_open(dir, ret, &info);
+	}
+	if (r) {
+		pw_err("state %s: %s (%s)", dir, strerror(-r), info.message);
+		json_decref(*report);
+		*report = NULL;
+		return r;
+	}
+	return 0;
 }

@@ -12,8 +12,6 @@ typedef void (*pw_cmd_fn)(struct pw_daemon *d, struct pw_client *c, json_t *args
 void pw_cmd_ports(struct pw_daemon *d, struct pw_client *c, json_t *args);
 void pw_cmd_watch(struct pw_daemon *d, struct pw_client *c, json_t *args);
 void pw_cmd_status(struct pw_daemon *d, struct pw_client *c, json_t *args);
-/* JSON of a port-map socket, the `ports` schema. */
-json_t *pw_sock_json(const struct pw_sock *s);
 
 /* cmd_alloc.c */
 void pw_cmd_allocate(struct pw_daemon *d, struct pw_client *c, json_t *args);

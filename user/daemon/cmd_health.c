@@ -25,7 +25,7 @@ static const char *evidence_name(enum pw_sm_evidence e)
 void pw_cmd_health(struct pw_daemon *d, struct pw_client *c, json_t *args)
 {
 	struct pw_allocs *as = d->allocs;
-	unsigned by_state[PW_ALLOC_STATE_MAX] = { 0 };
+	unsigned by_state[PW_ALLOC_STATE_MAX];
 	uint64_t now = pw_now_ms();
 	json_t *arr = json_array(), *tot = json_object();
 
@@ -33,7 +33,6 @@ void pw_cmd_health(struct pw_daemon *d, struct pw_client *c, json_t *args)
 	for (size_t i = 0; i < as->n; i++) {
 		const struct pw_alloc_rt *r = &as->v[i];
 
-		by_state[r->a.state]++;
 		json_array_append_new(arr, json_pack(
 			"{s:I, s:i, s:s, s:s, s:i, s:s, s:s, s:I, s:i, s:s, s:I}",
 			"id", (json_int_t)r->a.id, "port", r->a.port, "service_type",
@@ -45,6 +44,7 @@ void pw_cmd_health(struct pw_daemon *d, struct pw_client *c, json_t *args)
 			r->last_check, "grace_remaining_ms",
 			(json_int_t)(r->sm.grace_deadline_ms > now ? r->sm.grace_deadline_ms - now : 0)));
 	}
+	pw_allocs_count(as, NULL, by_state);
 	for (int s = 0; s < PW_ALLOC_STATE_MAX; s++)
 		json_object_set_new(tot, pw_alloc_state_name(s), json_integer(by_state[s]));
 	pw_client_send(c, pw_proto_ok(json_pack(
@@ -77,11 +77,11 @@ void pw_cmd_recover(struct pw_daemon *d, struct pw_client *c, json_t *args)
 	(void) args;
 	/* always a dry run from the socket: recovery proper runs at start-up,
 	 * before any request is served */
-	rep = pw_recovery_run(d, true, false);
+	rep = pw_recovery_run(d->allocs, true, false);
 	if (!rep) {
 		pw_client_send(c, pw_proto_error(PW_E_INTERNAL, "out of memory"));
 		return;
 	}
-	json_object_set(rep, "last_startup", d->allocs->recovery ? d->allocs->recovery : json_null());
+	json_object_set(rep, "last_startup", d->recovery ? d->recovery : json_null());
 	pw_client_send(c, pw_proto_ok(rep));
 }

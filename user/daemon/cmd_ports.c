@@ -8,36 +8,7 @@
 #include "bpfwatch.h"
 #include "cmd.h"
 #include "strbuf.h"
-
-json_t *pw_sock_json(const struct pw_sock *s)
-{
-	char addr[INET6_ADDRSTRLEN];
-	char comm[PW_COMM_LEN + 1];
-
-	pw_comm_sanitize(s->comm, comm);
-	return json_pack("{s:s, s:s, s:s, s:i, s:s, s:I, s:s, s:I, s:I, s:I}", "proto",
-			 pw_proto_name(s->proto), "family", pw_family_name(s->family), "addr",
-			 pw_addr_str(s->family, s->addr, addr, sizeof(addr)), "port", s->port,
-			 "state", pw_sock_state_name(s->state), "pid", (json_int_t)s->pid, "comm",
-			 comm, "uid", (json_int_t)s->uid, "netns", (json_int_t)s->netns, "cookie",
-			 (json_int_t)s->cookie);
-}
-
-/* The same object as pw_sock_json, written straight into the buffer. */
-static void sock_write(struct pw_strbuf *sb, const struct pw_sock *s)
-{
-	char addr[INET6_ADDRSTRLEN];
-	char comm[PW_COMM_LEN + 1];
-
-	pw_comm_sanitize(s->comm, comm);
-	pw_sb_printf(sb, "{\"proto\":\"%s\",\"family\":\"%s\",\"addr\":\"%s\",\"port\":%u,"
-		     "\"state\":\"%s\",\"pid\":%u,\"comm\":", pw_proto_name(s->proto),
-		     pw_family_name(s->family), pw_addr_str(s->family, s->addr, addr, sizeof(addr)),
-		     s->port, pw_sock_state_name(s->state), s->pid);
-	pw_sb_json_str(sb, comm);
-	pw_sb_printf(sb, ",\"uid\":%u,\"netns\":%llu,\"cookie\":%llu}", s->uid,
-		     (unsigned long long)s->netns, (unsigned long long)s->cookie);
-}
+#include "wire.h"
 
 struct ports_filter {
 	__u8 proto;		/* 0 = any */
@@ -127,7 +98,7 @@ void pw_cmd_ports(struct pw_daemon *d, struct pw_client *c, json_t *args)
 	for (size_t i = 0; i < n; i++) {
 		if (i)
 			pw_sb_put(&sb, ",", 1);
-		sock_write(&sb, v[i]);
+		pw_wire_sock_write(&sb, v[i]);
 	}
 	pw_sb_puts(&sb, "]}\n");
 	free(v);
@@ -191,7 +162,7 @@ void pw_cmd_status(struct pw_daemon *d, struct pw_client *c, json_t *args)
 		json_object_set_new(o, "track_full", json_integer((json_int_t)(d->bpf ?
 					pw_bpf_track_full(d->bpf) : 0)));
 	if (o && d->allocs)
-		pw_allocs_status(d, o);
+		pw_wire_allocs_status(d->allocs, d->recovery, o);
 	if (!o) {
 		pw_client_send(c, pw_proto_error(PW_E_INTERNAL, "out of memory"));
 		return;

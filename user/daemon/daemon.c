@@ -19,14 +19,17 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "allocate.h"
 #include "allocs.h"
 #include "bpfwatch.h"
+#include "checks.h"
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
 #include "metrics.h"
 #include "snapshot.h"
 #include "store.h"
+#include "wire.h"
 
 #define RESYNC_MIN_GAP_MS 100
 
@@ -67,6 +70,19 @@ static bool has_watchers(struct pw_daemon *d)
 		return false;
 	pw_server_stats(d->server, &st);
 	return st.watchers > 0;
+}
+
+static void broadcast_event(struct pw_daemon *d, const struct pw_event *ev)
+{
+	size_t n;
+	char *line;
+
+	if (!has_watchers(d))
+		return;
+	line = pw_wire_event_line(ev, &n);
+	if (line)
+		pw_server_broadcast(d->server, line, n);
+	free(line);
 }
 
 void pw_daemon_event(struct pw_daemon *d, const struct pw_event *ev, bool from_kernel)
@@ -114,9 +130,8 @@ void pw_daemon_event(struct pw_daemon *d, const struct pw_event *ev, bool from_k
 		out.ts_ns = ev->ts_ns;
 	}
 	if (d->allocs)
-		pw_allocs_on_event(d, &out, from_kernel);
-	if (has_watchers(d))
-		pw_daemon_broadcast(d, pw_proto_event_json(&out));
+		pw_allocs_on_event(d->allocs, &out, from_kernel);
+	broadcast_event(d, &out);
 }
 
 static int ring_event(void *ctx, const struct pw_event *ev)
@@ -130,9 +145,8 @@ static void snapshot_change(void *ctx, const struct pw_event *ev)
 	struct pw_daemon *d = ctx;
 
 	if (d->allocs)
-		pw_allocs_on_event(d, ev, false);
-	if (has_watchers(d))
-		pw_daemon_broadcast(d, pw_proto_event_json(ev));
+		pw_allocs_on_event(d->allocs, ev, false);
+	broadcast_event(d, ev);
 }
 
 struct resync {
@@ -196,7 +210,7 @@ int pw_daemon_resync(struct pw_daemon *d, bool count_as_resync)
 							 "resyncs", (json_int_t)d->resyncs));
 	}
 	if (d->allocs)
-		pw_allocs_after_snapshot(d);
+		pw_allocs_after_snapshot(d->allocs);
 	return 0;
 }
 
@@ -207,8 +221,7 @@ static void resync_now(struct pw_daemon *d)
 
 	d->resync_pending = false;
 	d->dropped_seen = before;
-	if (d->allocs)
-		pw_allocs_on_drops(d);
+	pw_allocs_on_drops(d->allocs);
 	err = pw_daemon_resync(d, true);
 	if (err)
 		pw_warn("resync failed: %s", strerror(-err));
@@ -229,8 +242,7 @@ static void check_drops(struct pw_daemon *d)
 		d->track_full_seen = pw_bpf_track_full(d->bpf);
 		pw_warn("bpf: tracking maps full (%llu misses): closes and exits may go unseen, "
 			"polling covers them", (unsigned long long)d->track_full_seen);
-		if (d->allocs)
-			pw_allocs_on_drops(d);
+		pw_allocs_on_drops(d->allocs);
 	}
 	if (dropped > d->dropped_seen) {
 		if (has_watchers(d))
@@ -328,7 +340,7 @@ static int on_signal(struct pw_io *io, uint32_t events)
 			pw_info("%s received, shutting down", strsignal((int)si.ssi_signo));
 			pw_loop_quit(d->loop, 0);
 		} else if (si.ssi_signo == SIGCHLD && d->allocs) {
-			pw_allocs_on_sigchld(d);
+			pw_checks_on_sigchld(d->allocs);
 		}
 	}
 	return 0;
@@ -387,16 +399,6 @@ static int setup_signals(struct pw_daemon *d)
 	return pw_loop_add(d->loop, &d->signal_io, EPOLLIN);
 }
 
-static int add_timer(struct pw_daemon *d, struct pw_io *io, pw_io_fn fn)
-{
-	int fd = pw_timerfd_new();
-
-	if (fd < 0)
-		return fd;
-	*io = (struct pw_io){ .fd = fd, .fn = fn, .data = d };
-	return pw_loop_add(d->loop, io, EPOLLIN);
-}
-
 static int start_watching(struct pw_daemon *d)
 {
 	struct pw_bpf_opts bo = { .ringbuf_bytes = d->opts.ringbuf_bytes,
@@ -416,9 +418,9 @@ static int start_watching(struct pw_daemon *d)
 		d->ring_io = (struct pw_io){ .fd = pw_bpf_fd(d->bpf), .fn = on_ring, .data = d };
 		err = pw_loop_add(d->loop, &d->ring_io, EPOLLIN);
 		if (!err)
-			err = add_timer(d, &d->resync_io, on_resync_timer);
+			err = pw_loop_add_timer(d->loop, &d->resync_io, on_resync_timer, d);
 		if (!err)
-			err = add_timer(d, &d->linger_io, on_linger);
+			err = pw_loop_add_timer(d->loop, &d->linger_io, on_linger, d);
 		if (err)
 			return err;
 		d->dropped_seen = pw_bpf_dropped(d->bpf);
@@ -435,12 +437,122 @@ static int start_watching(struct pw_daemon *d)
 		return err;
 	}
 	if (d->mode == PW_MODE_POLLING) {
-		err = add_timer(d, &d->poll_io, on_poll_timer);
+		err = pw_loop_add_timer(d->loop, &d->poll_io, on_poll_timer, d);
 		if (!err)
 			err = pw_timerfd_arm(d->poll_io.fd, d->opts.poll_interval_ms,
 					     d->opts.poll_interval_ms);
 	}
 	return err;
+}
+
+/* --- the core's hooks and the daemon's state -------------------------------- */
+
+static void hook_changed(void *ctx, const struct pw_alloc_change *ch)
+{
+	pw_daemon_broadcast(ctx, pw_wire_alloc_event(ch));
+}
+
+static void hook_track_pid(void *ctx, pid_t pid)
+{
+	struct pw_daemon *d = ctx;
+
+	if (d->bpf)
+		(void) pw_bpf_track_pid(d->bpf, (__u32)pid);
+}
+
+static void hook_quiet(void *ctx, bool on)
+{
+	struct pw_daemon *d = ctx;
+
+	if (d->bpf)
+		pw_bpf_quiet(d->bpf, on);
+}
+
+static void after_batch(void *ctx)
+{
+	struct pw_daemon *d = ctx;
+
+	pw_settle_batch(&d->settle, d->allocs);
+}
+
+static int load_config(const char *path, struct pw_config **ret)
+{
+	char err[512];
+	int r;
+
+	r = path ? pw_config_load_file(path, ret, err, sizeof(err)) : pw_config_default(ret);
+	if (r) {
+		pw_err("config %s: %s", path ? path : "(built-in)", path ? err : strerror(-r));
+		return r == -ENOMEM ? r : -EINVAL;
+	}
+	return 0;
+}
+
+int pw_daemon_check_config(const struct pw_daemon_opts *o)
+{
+	struct pw_config *cfg = NULL;
+	char err[512];
+	int r;
+
+	r = o->config_path ? pw_config_load_file(o->config_path, &cfg, err, sizeof(err))
+			   : pw_config_default(&cfg);
+	if (r) {
+		fprintf(stderr, "portwatchd: config %s: %s\n", o->config_path ? o->config_path : "",
+			o->config_path ? err : strerror(-r));
+		return -EINVAL;
+	}
+	printf("%s: valid, %zu service types\n", o->config_path ? o->config_path : "built-in defaults",
+	       cfg->n_types);
+	pw_config_free(cfg);
+	return 0;
+}
+
+/* State, start-up recovery and checks, against a complete port map. */
+static int start_state(struct pw_daemon *d)
+{
+	struct pw_allocs_env env = {
+		.loop = d->loop, .map = d->map, .cfg = d->cfg, .self_netns = d->self_netns,
+		.polling = d->mode == PW_MODE_POLLING,
+		.hooks = { .ctx = d, .changed = hook_changed, .track_pid = hook_track_pid,
+			   .quiet = hook_quiet },
+	};
+	json_t *db_report = NULL, *report;
+	bool reset;
+	int r;
+
+	r = pw_recovery_open_store(d->opts.state_dir, d->cfg, &d->store, &reset, &db_report);
+	if (r)
+		return r;
+	env.store = d->store;
+	r = pw_allocs_new(&d->allocs, &env);
+	if (r) {
+		json_decref(db_report);
+		return r;
+	}
+	pw_info("state: %zu allocations loaded from %s", d->allocs->n, d->opts.state_dir);
+	pw_loop_set_after_batch(d->loop, after_batch, d);
+	report = pw_recovery_run(d->allocs, false, reset);
+	if (db_report && report)
+		json_object_set_new(report, "database", db_report);
+	else
+		json_decref(db_report);
+	d->recovery = report;
+	return pw_checks_init(d->allocs);
+}
+
+static void stop_state(struct pw_daemon *d)
+{
+	pw_allocate_cancel_all(d->allocs);
+	pw_settle_batch(&d->settle, d->allocs);
+	pw_settle_fini(&d->settle);
+	pw_allocs_free(d->allocs);
+	d->allocs = NULL;
+	json_decref(d->recovery);
+	d->recovery = NULL;
+	pw_store_close(d->store);
+	d->store = NULL;
+	pw_config_free(d->cfg);
+	d->cfg = NULL;
 }
 
 int pw_daemon_init(struct pw_daemon *d, const struct pw_daemon_opts *opts)
@@ -454,9 +566,14 @@ int pw_daemon_init(struct pw_daemon *d, const struct pw_daemon_opts *opts)
 	d->started_ns = pw_now_ns();
 	pw_log_route_libbpf();
 
-	err = pw_allocs_load_config(d);	/* a bad config never starts a half-configured daemon */
-	if (err)
+	/* a bad config never starts a half-configured daemon */
+	err = load_config(opts->config_path, &d->cfg);
+	if (err) {
+		d->config_failed = true;
 		return err;
+	}
+	pw_info("config: %s, %zu service types",
+		opts->config_path ? opts->config_path : "built-in defaults", d->cfg->n_types);
 	err = check_socket_free(opts->socket_path);
 	if (err)
 		return err;
@@ -474,7 +591,7 @@ int pw_daemon_init(struct pw_daemon *d, const struct pw_daemon_opts *opts)
 	if (err)
 		return err;
 	/* state and recovery run against a complete port map */
-	err = pw_allocs_init(d);
+	err = start_state(d);
 	if (err)
 		return err;
 	/* the control socket opens last: no request sees half-built state */
@@ -484,6 +601,7 @@ int pw_daemon_init(struct pw_daemon *d, const struct pw_daemon_opts *opts)
 		pw_err("control socket %s: %s", opts->socket_path, strerror(-err));
 		return err;
 	}
+	d->allocs->serving = true;	/* audits join the group commit from now on */
 	if (opts->metrics_listen) {
 		err = pw_metrics_http_start(d, opts->metrics_listen);
 		if (err)
@@ -499,26 +617,17 @@ int pw_daemon_run(struct pw_daemon *d)
 	return pw_loop_run(d->loop);
 }
 
-static void close_io(struct pw_daemon *d, struct pw_io *io)
-{
-	if (io->fd < 0)
-		return;
-	pw_loop_del(d->loop, io);
-	close(io->fd);
-	io->fd = -1;
-}
-
 void pw_daemon_fini(struct pw_daemon *d)
 {
 	pw_metrics_http_stop(d);
 	pw_server_free(d->server);
 	d->server = NULL;
-	pw_allocs_fini(d);
+	stop_state(d);
 	if (d->loop) {
-		close_io(d, &d->signal_io);
-		close_io(d, &d->poll_io);
-		close_io(d, &d->resync_io);
-		close_io(d, &d->linger_io);
+		pw_loop_close_io(d->loop, &d->signal_io);
+		pw_loop_close_io(d->loop, &d->poll_io);
+		pw_loop_close_io(d->loop, &d->resync_io);
+		pw_loop_close_io(d->loop, &d->linger_io);
 		if (d->bpf)
 			pw_loop_del(d->loop, &d->ring_io);
 	}

@@ -12,6 +12,7 @@
 #include "portmap.h"
 #include "proto.h"
 #include "server.h"
+#include "settle.h"
 
 struct pw_bpf;
 struct pw_config;
@@ -45,6 +46,8 @@ struct pw_daemon {
 	struct pw_config *cfg;
 	struct pw_store *store;
 	struct pw_allocs *allocs;
+	json_t *recovery;		/* start-up recovery report */
+	struct pw_settle settle;	/* replies waiting for the group commit */
 	enum pw_mode mode;
 	bool config_failed;		/* init failed on the configuration: exit 3 */
 	char mode_reason[256];		/* why polling, when it is */
@@ -67,13 +70,14 @@ struct pw_daemon {
 	bool resync_pending;
 	uint64_t skip_before_ns;	/* while draining after a snapshot */
 	struct pw_hist latency;		/* event ts -> map updated */
-	struct pw_checks *checks;	/* active health checks (checks.c) */
 	struct pw_metrics_http *metrics_http;	/* --metrics-listen server (metrics.c) */
 };
 
 /* Set up everything (config, state, BPF or polling, snapshot, control
  * socket) in that order. Returns 0 or -errno, logged. */
 int pw_daemon_init(struct pw_daemon *d, const struct pw_daemon_opts *opts);
+/* --check-config: load, print the verdict. 0 valid, -EINVAL otherwise. */
+int pw_daemon_check_config(const struct pw_daemon_opts *o);
 int pw_daemon_run(struct pw_daemon *d);
 void pw_daemon_fini(struct pw_daemon *d);
 

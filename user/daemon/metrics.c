@@ -108,11 +108,9 @@ static void allocations(FILE *f, struct pw_daemon *d)
 	family(f, "portwatch_allocations", "gauge",
 	       "Allocations by state and service type.");
 	for (size_t t = 0; t < nt; t++) {
-		unsigned by_state[PW_ALLOC_STATE_MAX] = { 0 };
+		unsigned by_state[PW_ALLOC_STATE_MAX];
 
-		for (size_t i = 0; d->allocs && i < d->allocs->n; i++)
-			if (!strcmp(d->allocs->v[i].a.service_type, types[t]))
-				by_state[d->allocs->v[i].a.state]++;
+		pw_allocs_count(d->allocs, types[t], by_state);
 		for (int s = 0; s < PW_ALLOC_STATE_MAX; s++) {
 			fprintf(f, "portwatch_allocations{state=\"%s\",service_type=\"",
 				pw_alloc_state_name(s));

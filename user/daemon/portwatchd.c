@@ -151,7 +151,7 @@ int main(int argc, char **argv)
 		o.config_path = PW_DEFAULT_CONFIG;
 
 	if (check_only)
-		return pw_allocs_check_config(&o) ? EXIT_CONFIG : 0;
+		return pw_daemon_check_config(&o) ? EXIT_CONFIG : 0;
 
 	err = pw_daemon_init(&d, &o);
 	if (err) {

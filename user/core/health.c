@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Health (recovery layer 2): evidence into the state machine. Kernel events
+ * and snapshot changes observe an allocation's port; an owner's exit event
+ * is definitive; a grace timer expires closed ports; the polling fallback
+ * checks owners by pid + start time, faster without BPF and after drops.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+
+#include "allocs.h"
+#include "config.h"
+#include "proc.h"
+
+/* Arm the grace timer for the earliest pending deadline. */
+static void arm_grace(struct pw_allocs *as)
+{
+	uint64_t first = 0, now = pw_now_ms();
+
+	for (size_t i = 0; i < as->n; i++) {
+		uint64_t dl = as->v[i].sm.grace_deadline_ms;
+
+		if (dl && (!first || dl < first))
+			first = dl;
+	}
+	if (first)
+		(void) pw_timerfd_arm(as->grace_io.fd, first > now ? first - now : 1, 0);
+}
+
+void pw_allocs_observe(struct pw_allocs *as, struct pw_alloc_rt *r, enum pw_sm_evidence how)
+{
+	struct pw_sm_obs o = { 0 };
+	struct pw_sm_verdict v;
+	const struct pw_sock *s;
+	uint64_t had_deadline = r->sm.grace_deadline_ms;
+
+	for (s = pw_portmap_port_first(as->env.map, r->a.port); s;
+	     s = pw_portmap_port_next(as->env.map, s)) {
+		if (as->env.self_netns && s->netns != as->env.self_netns)
+			continue;
+		if (!s->pid || (pid_t)s->pid == as->self_pid)
+			continue;
+		if (pw_proc_is_ancestor(r->a.pid, (pid_t)s->pid)) {
+			o.owner_socks++;
+			if (s->state == PW_SOCK_LISTENING)
+				o.owner_listening = true;
+		} else if (!o.foreign_pid) {
+			o.foreign_pid = s->pid;
+		}
+	}
+	pw_sm_observe(&r->sm, &as->smp, &o, how, pw_now_ms(), &v);
+	if (r->sm.grace_deadline_ms && !had_deadline)
+		arm_grace(as);
+	pw_allocs_apply(as, r, &v);
+}
+
+/* An owner's exit, from a kernel event: definitive evidence. */
+static void owner_exited(struct pw_allocs *as, struct pw_alloc_rt *r, void *ctx)
+{
+	const struct pw_event *ev = ctx;
+	struct pw_sm_verdict v;
+	uint64_t now;
+
+	if (r->a.pid != (pid_t)ev->pid)
+		return;
+	pw_sm_owner_gone(&r->sm, &as->smp, true, pw_now_ms(), &v);
+	now = pw_now_ns();
+	if (v.changed && now > ev->ts_ns)
+		pw_hist_record(&as->m.detect_latency, now - ev->ts_ns);
+	pw_allocs_apply(as, r, &v);
+}
+
+void pw_allocs_on_event(struct pw_allocs *as, const struct pw_event *ev, bool from_kernel)
+{
+	struct pw_alloc_rt *r;
+
+	if (ev->kind == PW_EV_EXIT) {
+		/* exits come only from the kernel; every allocation of the pid */
+		pw_allocs_each(as, owner_exited, (void *)ev);
+		return;
+	}
+	if (as->env.self_netns && ev->netns != as->env.self_netns)
+		return;
+	r = pw_allocs_by_port(as, ev->port);
+	if (r)
+		pw_allocs_observe(as, r, from_kernel ? PW_SM_EV_EVENT : PW_SM_EV_POLL);
+}
+
+static void observe_polled(struct pw_allocs *as, struct pw_alloc_rt *r, void *ctx)
+{
+	(void) ctx;
+	pw_allocs_observe(as, r, PW_SM_EV_POLL);
+}
+
+void pw_allocs_after_snapshot(struct pw_allocs *as)
+{
+	pw_allocs_each(as, observe_polled, NULL);
+}
+
+static void grace_tick(struct pw_allocs *as, struct pw_alloc_rt *r, void *ctx)
+{
+	struct pw_sm_verdict v;
+
+	pw_sm_tick(&r->sm, &as->smp, *(uint64_t *)ctx, &v);
+	pw_allocs_apply(as, r, &v);
+}
+
+static int on_grace(struct pw_io *io, uint32_t events)
+{
+	struct pw_allocs *as = io->data;
+	uint64_t now = pw_now_ms();
+
+	(void) events;
+	pw_timerfd_ack(io->fd);
+	pw_allocs_each(as, grace_tick, &now);
+	arm_grace(as);
+	return 0;
+}
+
+/* Polling fallback: owners by pid + start time, counted against max_failures. */
+/* How long polling stays primary after drops: a few fast rounds past
+ * max_failures, so a dropped exit is detected on polled evidence. */
+#define FAST_AFTER_DROPS_ROUNDS 10
+
+static void arm_health(struct pw_allocs *as, unsigned interval_ms)
+{
+
+	if (as->health_interval_ms == interval_ms)
+		return;
+	as->health_interval_ms = interval_ms;
+	(void) pw_timerfd_arm(as->health_io.fd, interval_ms, interval_ms);
+}
+
+void pw_allocs_on_drops(struct pw_allocs *as)
+{
+	const struct pw_config *cfg = as ? as->env.cfg : NULL;
+	unsigned fast;
+
+	if (!as)
+		return;
+	fast = (unsigned)cfg->health.fast_interval_ms;
+	as->fast_until_ms = pw_now_ms() +
+		(uint64_t)fast * (FAST_AFTER_DROPS_ROUNDS + (uint64_t)cfg->health.max_failures);
+	arm_health(as, fast);
+}
+
+/* Polled evidence: counted against max_failures by the state machine. */
+static void poll_owner(struct pw_allocs *as, struct pw_alloc_rt *r, void *ctx)
+{
+	uint64_t now = *(uint64_t *)ctx;
+	struct pw_sm_verdict v = { 0 };
+
+	if (pw_proc_alive(r->a.pid, r->a.start_time))
+		pw_sm_owner_alive(&r->sm, now);
+	else
+		pw_sm_owner_gone(&r->sm, &as->smp, false, now, &v);
+	pw_allocs_apply(as, r, &v);
+}
+
+static int on_health_poll(struct pw_io *io, uint32_t events)
+{
+	struct pw_allocs *as = io->data;
+	const struct pw_config *cfg = as->env.cfg;
+	uint64_t now = pw_now_ms();
+
+	(void) events;
+	pw_timerfd_ack(io->fd);
+	as->m.health_polls_total++;
+	/* drops are behind us: events are the primary source again */
+	if (as->fast_until_ms && now >= as->fast_until_ms && !as->env.polling) {
+		as->fast_until_ms = 0;
+		if (cfg->health.enabled) {
+			arm_health(as, (unsigned)cfg->health.check_interval_ms);
+		} else {
+			(void) pw_timerfd_arm(io->fd, 0, 0);
+			as->health_interval_ms = 0;
+		}
+	}
+	pw_allocs_each(as, poll_owner, &now);
+	return 0;
+}
+
+int pw_health_start(struct pw_allocs *as)
+{
+	const struct pw_config *cfg = as->env.cfg;
+	int r;
+
+	r = pw_loop_add_timer(as->env.loop, &as->grace_io, on_grace, as);
+	if (!r)
+		r = pw_loop_add_timer(as->env.loop, &as->health_io, on_health_poll, as);
+	if (r)
+		return r;
+	/* event evidence is primary; polls are the fallback, faster without BPF */
+	if (as->env.polling)
+		arm_health(as, (unsigned)cfg->health.fast_interval_ms);
+	else if (cfg->health.enabled)
+		arm_health(as, (unsigned)cfg->health.check_interval_ms);
+	return 0;
+}
+
+void pw_health_stop(struct pw_allocs *as)
+{
+	pw_loop_close_io(as->env.loop, &as->grace_io);
+	pw_loop_close_io(as->env.loop, &as->health_io);
+}

@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Owner resolution and its authorization against the caller's credentials. */
+#include <errno.h>
+#include <stdio.h>
+
+#include "owner.h"
+#include "proc.h"
+
+int pw_owner_resolve(uint32_t pid, bool is_parent, const struct ucred *cred, struct pw_alloc *a,
+		     enum pw_errcode *code, char *err, size_t errlen)
+{
+	struct pw_proc p;
+	int r;
+
+	if (!pid)
+		pid = (uint32_t)cred->pid;
+	r = pw_proc_read((pid_t)pid, &p);
+	if (r) {
+		*code = PW_E_NOT_FOUND;
+		snprintf(err, errlen, "owner pid %u: no such process", pid);
+		return r;
+	}
+	/* the CLI's parent must really be the caller's ancestor; another named
+	 * owner needs root or the same uid */
+	if (cred->uid != 0) {
+		bool ok = is_parent ? pw_proc_is_ancestor((pid_t)pid, cred->pid) : p.uid == cred->uid;
+
+		if (!ok) {
+			*code = PW_E_DENIED;
+			snprintf(err, errlen, is_parent
+				 ? "owner pid %u is not an ancestor of the caller (pid %d)"
+				 : "owner pid %u belongs to uid %u: only root or uid %u may name it",
+				 pid, is_parent ? cred->pid : (int)p.uid, p.uid);
+			return -EPERM;
+		}
+	}
+	a->pid = p.pid;
+	a->start_time = p.start_time;
+	snprintf(a->comm, sizeof(a->comm), "%s", p.comm);
+	a->uid = cred->uid == 0 ? p.uid : cred->uid;
+	return 0;
+}

@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Wire shapes of sockets, events and allocations (see wire.h). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "proc.h"
+#include "proto.h"
+#include "wire.h"
+
+void pw_wire_sock_write(struct pw_strbuf *sb, const struct pw_sock *s)
+{
+	struct pw_event ev;
+
+	pw_sock_to_event(s, PW_EV_BIND, &ev);
+	pw_sb_put(sb, "{", 1);
+	pw_proto_write_sock(sb, &ev);
+	pw_sb_put(sb, "}", 1);
+}
+
+json_t *pw_wire_sock(const struct pw_sock *s)
+{
+	struct pw_strbuf sb = { 0 };
+	json_t *o = NULL;
+
+	pw_wire_sock_write(&sb, s);
+	if (!sb.oom && sb.buf)
+		o = json_loadb(sb.buf, sb.len, 0, NULL);
+	free(sb.buf);
+	return o;
+}
+
+char *pw_wire_event_line(const struct pw_event *ev, size_t *len)
+{
+	struct pw_strbuf sb = { 0 };
+
+	pw_sb_grow(&sb, 256);
+	pw_proto_write_event(&sb, ev);
+	pw_sb_put(&sb, "\n", 1);
+	*len = sb.len;
+	return pw_sb_steal(&sb);
+}
+
+json_t *pw_wire_alloc(struct pw_allocs *as, const struct pw_alloc_rt *r)
+{
+	static const char *const live_names[] = {
+		[PW_LIVE_FREE] = "free",
+		[PW_LIVE_OWNER] = "bound_by_owner",
+		[PW_LIVE_OTHER] = "bound_by_other",
+	};
+	const struct pw_sock *s = NULL;
+	enum pw_alloc_live live;
+	char comm[PW_COMM_LEN + 1] = "";
+	struct pw_proc p;
+	const char *owner_comm = r->a.comm;
+
+	/* the owner may have exec'd since (portwatch run): show what runs now */
+	if (!pw_proc_read(r->a.pid, &p) && p.start_time == r->a.start_time)
+		owner_comm = p.comm;
+	live = pw_allocs_live(as, r, &s);
+	if (s)
+		pw_comm_sanitize(s->comm, comm);
+	return json_pack("{s:I, s:s, s:s, s:i, s:i, s:s, s:I, s:s, s:I, s:s, s:b, s:{s:s, s:I, s:s}}",
+			 "id", (json_int_t)r->a.id, "service_type", r->a.service_type, "name",
+			 r->a.name, "port", r->a.port, "pid", (int)r->a.pid, "comm", owner_comm,
+			 "uid", (json_int_t)r->a.uid, "state", pw_alloc_state_name(r->a.state),
+			 "created_at", (json_int_t)r->a.created_at, "project", r->a.project,
+			 "adopted", r->a.adopted, "live", "status", live_names[live], "pid",
+			 (json_int_t)(s ? s->pid : 0), "comm", comm);
+}
+
+json_t *pw_wire_alloc_event(const struct pw_alloc_change *ch)
+{
+	return json_pack("{s:s, s:I, s:i, s:s, s:s, s:s, s:s, s:I}", "event", "allocation", "id",
+			 (json_int_t)ch->id, "port", ch->port, "service_type", ch->service_type,
+			 "old_state", ch->old_state, "state", ch->state, "reason", ch->reason,
+			 "ts_ns", (json_int_t)pw_now_ns());
+}
+
+void pw_wire_allocs_status(struct pw_allocs *as, json_t *recovery, json_t *status)
+{
+	unsigned by_state[PW_ALLOC_STATE_MAX];
+	json_t *st = json_object();
+
+	pw_allocs_count(as, NULL, by_state);
+	for (int s = 0; s < PW_ALLOC_STATE_MAX; s++)
+		json_object_set_new(st, pw_alloc_state_name(s), json_integer(by_state[s]));
+	json_object_set_new(status, "allocations", json_pack("{s:I, s:o, s:b, s:i}", "total",
+		(json_int_t)as->n, "by_state", st, "storage_ok", !as->storage_failing,
+		"health_poll_interval_ms", (int)as->health_interval_ms));
+	json_object_set_new(status, "recovery", recovery ? json_incref(recovery) : json_null());
+	json_object_set_new(status, "detection_latency_ns", json_pack("{s:I, s:I, s:I}",
+		"p50", (json_int_t)pw_hist_quantile(&as->m.detect_latency, 0.5),
+		"p99", (json_int_t)pw_hist_quantile(&as->m.detect_latency, 0.99),
+		"count", (json_int_t)as->m.detect_latency.count));
+}
