@@ -67,7 +67,7 @@ SKEL		:= $(BUILD)/portwatch.skel.h
 # Tests and benchmarks may reach every layer.
 TEST_LIBS	:= $(LIB_daemon) $(LIB_cli) $(LIB_core) $(LIB_kernel) $(LIB_common)
 
-.PHONY: all deps run test test-unit test-integration bench fuzz fuzz-smoke valgrind clean
+.PHONY: check-layers all deps run test test-unit test-integration bench fuzz fuzz-smoke valgrind clean
 .DELETE_ON_ERROR:
 
 all: $(BUILD)/portwatchd $(BUILD)/portwatch
@@ -83,10 +83,14 @@ run: deps
 test: deps
 	@$(MAKE) --no-print-directory all unit-bins integ-bins
 	@rm -f $(BUILD)/tests/summary
+	@sh tools/check-layers.sh
 	@$(MAKE) --no-print-directory test-unit test-integration
 	@$(MAKE) --no-print-directory -f tests/fuzz/Makefile.fuzz fuzz-smoke
 	@awk '{p += $$2; f += $$3; s += $$4} END {printf "total: %d passed, %d failed, %d skipped\n", p + 2, f, s}' \
 		$(BUILD)/tests/summary
+
+check-layers:
+	@sh tools/check-layers.sh
 
 unit-bins: $(UNIT_BINS)
 integ-bins: all $(INTEG_BINS) $(BUILD)/tests/helper

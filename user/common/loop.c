@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "array.h"
 #include "loop.h"
 
 #define MAX_EVENTS 64
@@ -91,18 +92,11 @@ void pw_loop_del(struct pw_loop *l, struct pw_io *io)
 
 int pw_loop_defer_free(struct pw_loop *l, void (*fn)(void *), void *ptr)
 {
-	if (l->n_deferred == l->cap_deferred) {
-		size_t ncap = l->cap_deferred ? l->cap_deferred * 2 : 16;
-		struct deferred *nd = realloc(l->deferred, ncap * sizeof(*nd));
-
-		if (!nd) {
-			/* cannot defer: freeing now is only safe outside dispatch,
-			 * so leak rather than risk a use after free */
-			return -ENOMEM;
-		}
-		l->deferred = nd;
-		l->cap_deferred = ncap;
-	}
+	/* cannot defer: freeing now is only safe outside dispatch, so the
+	 * caller leaks rather than risk a use after free */
+	if (pw_array_grow((void **)&l->deferred, &l->cap_deferred, l->n_deferred + 1,
+			  sizeof(*l->deferred)))
+		return -ENOMEM;
 	l->deferred[l->n_deferred++] = (struct deferred){ fn, ptr };
 	return 0;
 }

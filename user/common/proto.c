@@ -334,11 +334,18 @@ void pw_proto_write_event(struct pw_strbuf *sb, const struct pw_event *ev)
 json_t *pw_proto_event_json(const struct pw_event *ev)
 {
 	struct pw_strbuf sb = { 0 };
-	json_t *o = NULL;
 
 	pw_proto_write_event(&sb, ev);
-	if (!sb.oom && sb.buf)
-		o = json_loadb(sb.buf, sb.len, 0, NULL);
-	free(sb.buf);
+	return pw_proto_json_of(&sb);
+}
+
+json_t *pw_proto_json_of(struct pw_strbuf *sb)
+{
+	json_t *o = NULL;
+
+	if (!sb->oom && sb->buf)
+		o = json_loadb(sb->buf, sb->len, 0, NULL);
+	free(sb->buf);
+	*sb = (struct pw_strbuf){ 0 };
 	return o;
 }

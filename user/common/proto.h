@@ -100,5 +100,7 @@ struct pw_strbuf;
 void pw_proto_write_sock(struct pw_strbuf *sb, const struct pw_event *ev);
 /* An event object, braces included (what watchers get, one per line). */
 void pw_proto_write_event(struct pw_strbuf *sb, const struct pw_event *ev);
+/* Parse what sb holds into a JSON value and empty sb (NULL on OOM). */
+json_t *pw_proto_json_of(struct pw_strbuf *sb);
 
 #endif

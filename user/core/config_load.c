@@ -13,10 +13,10 @@
 #include <jansson.h>
 
 #include "alloc.h"
+#include "array.h"
 #include "config.h"
 #include "config_json.h"
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 #define SEP(k) { k, PW_CFG_SEPARATE, 0, 0 }
 #define PC(k, kind, m, min) { k, PW_CFG_##kind, offsetof(struct pw_config, m), min }

@@ -14,9 +14,9 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
+#include "array.h"
 #include "store_int.h"
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* "PWst" in the header's application_id: tells our database from any other. */
 #define STORE_APP_ID 0x50577374

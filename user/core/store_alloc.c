@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
 #include "store_int.h"
 
 #define ALLOC_COLS \
@@ -169,7 +170,7 @@ static int read_alloc(struct pw_store *s, sqlite3_stmt *st, struct pw_alloc *a)
 
 int pw_store_load_all(struct pw_store *s, struct pw_alloc **out, size_t *n)
 {
-	struct pw_alloc *v = NULL, *grown;
+	struct pw_alloc *v = NULL;
 	size_t used = 0, cap = 0;
 	sqlite3_stmt *st = NULL;
 	int rc, err;
@@ -182,14 +183,9 @@ int pw_store_load_all(struct pw_store *s, struct pw_alloc **out, size_t *n)
 	if (err)
 		return err;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (used == cap) {
-			cap = cap ? cap * 2 : 64;
-			grown = realloc(v, cap * sizeof(*v));
-			if (!grown) {
-				err = -ENOMEM;
-				break;
-			}
-			v = grown;
+		if (pw_array_grow((void **)&v, &cap, used + 1, sizeof(*v))) {
+			err = -ENOMEM;
+			break;
 		}
 		err = read_alloc(s, st, &v[used]);
 		if (err)

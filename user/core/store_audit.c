@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
 #include "store_int.h"
 
 #define AUDIT_COLS "id, ts_ms, uid, pid, action, outcome, port, alloc_id, service_type, detail"
@@ -81,7 +82,7 @@ int pw_store_audit_list(struct pw_store *s, int64_t after_id, size_t limit,
 {
 	/* SQLite reads a negative LIMIT as none. */
 	int64_t lim = !limit || limit > INT64_MAX ? -1 : (int64_t)limit;
-	struct pw_audit *v = NULL, *grown;
+	struct pw_audit *v = NULL;
 	size_t used = 0, cap = 0;
 	sqlite3_stmt *st = NULL;
 	int rc, err;
@@ -110,14 +111,9 @@ int pw_store_audit_list(struct pw_store *s, int64_t after_id, size_t limit,
 		return err;
 	}
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (used == cap) {
-			cap = cap ? cap * 2 : 64;
-			grown = realloc(v, cap * sizeof(*v));
-			if (!grown) {
-				err = -ENOMEM;
-				break;
-			}
-			v = grown;
+		if (pw_array_grow((void **)&v, &cap, used + 1, sizeof(*v))) {
+			err = -ENOMEM;
+			break;
 		}
 		read_audit(st, &v[used++]);
 	}

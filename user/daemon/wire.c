@@ -20,13 +20,9 @@ void pw_wire_sock_write(struct pw_strbuf *sb, const struct pw_sock *s)
 json_t *pw_wire_sock(const struct pw_sock *s)
 {
 	struct pw_strbuf sb = { 0 };
-	json_t *o = NULL;
 
 	pw_wire_sock_write(&sb, s);
-	if (!sb.oom && sb.buf)
-		o = json_loadb(sb.buf, sb.len, 0, NULL);
-	free(sb.buf);
-	return o;
+	return pw_proto_json_of(&sb);
 }
 
 char *pw_wire_event_line(const struct pw_event *ev, size_t *len)
