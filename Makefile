@@ -63,7 +63,7 @@ INTEG_SRCS	:= $(wildcard tests/integration/itest_*.c)
 INTEG_BINS	:= $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(INTEG_SRCS))
 BENCH_SRCS	:= $(wildcard tools/bench/*.c)
 BENCH_BINS	:= $(patsubst tools/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
-SKEL		:= $(BUILD)/portwatch.skel.h
+SKEL		:= $(BUILD)/portwatch.skel.h $(BUILD)/holders.skel.h
 # Tests and benchmarks may reach every layer.
 TEST_LIBS	:= $(LIB_daemon) $(LIB_cli) $(LIB_core) $(LIB_kernel) $(LIB_common)
 
@@ -117,11 +117,11 @@ fuzz-smoke: deps
 	@$(MAKE) --no-print-directory -f tests/fuzz/Makefile.fuzz fuzz-smoke
 
 # --- BPF ------------------------------------------------------------------
-$(BUILD)/portwatch.bpf.o: bpf/portwatch.bpf.c $(wildcard bpf/*.h) include/pw_event.h | $(BUILD)
+$(BUILD)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) $(wildcard include/*.h) | $(BUILD)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
-$(SKEL): $(BUILD)/portwatch.bpf.o
-	$(BPFTOOL) gen skeleton $< name portwatch_bpf > $@
+$(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name $*_bpf > $@
 
 # The kernel layer (and everything above it) may include the skeleton.
 $(foreach l,kernel core daemon,$(call layer_objs,$(l))) $(BUILD)/user/daemon/portwatchd.o: | $(SKEL)

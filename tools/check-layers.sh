@@ -30,7 +30,7 @@ for dir in user/*/; do
 			done
 			if [ -z "$found" ]; then
 				[ -f "include/$h" ] && continue
-				case $h in portwatch.skel.h) continue ;; esac
+				case $h in *.skel.h) continue ;; esac
 				owner=$(ls user/*/"$h" 2>/dev/null | head -n 1)
 				echo "check-layers: $f includes \"$h\" ($owner): not allowed for $layer/"
 				status=1
