@@ -11,17 +11,33 @@
  *                               prints "ready", waits for EOF.
  *   helper http PORT            minimal HTTP server on 127.0.0.1:PORT, answering
  *                               200; stdin "fail" switches to 500, "ok" back.
+ * Services as they really run (leases), each listening on 127.0.0.1:PORT (tcp):
+ *   helper daemonize PORT       listens, forks; the child prints "child PID" and
+ *                               keeps listening; the parent then exits.
+ *   helper setsid PORT          the same with a double fork and setsid().
+ *   helper exec PORT            listens, then execs "helper hold" keeping the socket.
+ *   helper recv PATH            listens on the Unix socket PATH ("ready"), takes one
+ *                               fd over SCM_RIGHTS ("got"), keeps it until stdin EOF.
+ *   helper pass PATH PORT       listens, sends the socket to PATH, prints "sent", exits.
+ *   helper threads PORT         listens in a second thread ("ready") while the main
+ *                               thread calls pthread_exit().
+ *   helper reuse PORT N         N UDP sockets with SO_REUSEPORT ("bound"); stdin
+ *                               "close" closes them all ("closed").
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static int open_sock(const char *proto, unsigned port, bool any_addr)
@@ -173,6 +189,199 @@ static int cmd_http(unsigned port)
 	}
 }
 
+/* A port argument: a number, or "-" to read it from stdin (the test allocates
+ * it for this very process first). */
+static unsigned port_arg(const char *a)
+{
+	char line[32];
+
+	if (strcmp(a, "-"))
+		return (unsigned)strtoul(a, NULL, 10);
+	if (!fgets(line, sizeof(line), stdin))
+		exit(1);
+	return (unsigned)strtoul(line, NULL, 10);
+}
+
+static int listen_on(unsigned port)
+{
+	int fd = open_sock("tcp4", port, false);
+
+	if (fd < 0) {
+		printf("error %s\n", strerror(errno));
+		exit(1);
+	}
+	return fd;
+}
+
+static void forever(void)
+{
+	for (;;)
+		pause();
+}
+
+/* fork; the parent waits until the child said who it is, then exits. */
+static int cmd_daemonize(unsigned port, bool twice)
+{
+	int fd = listen_on(port), p[2];
+	pid_t c;
+	char b;
+
+	(void) fd;
+	if (pipe(p))
+		return 1;
+	c = fork();
+	if (c < 0)
+		return 1;
+	if (c == 0) {
+		close(p[0]);
+		if (twice) {
+			setsid();
+			c = fork();
+			if (c < 0)
+				_exit(1);
+			if (c > 0)
+				_exit(0);
+		}
+		printf("child %d\n", getpid());
+		fflush(stdout);
+		(void) !write(p[1], "x", 1);
+		close(p[1]);
+		forever();
+	}
+	close(p[1]);
+	(void) !read(p[0], &b, 1);
+	if (twice)
+		(void) waitpid(c, NULL, 0);
+	return 0;
+}
+
+static int cmd_exec(const char *self, unsigned port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);	/* no CLOEXEC: exec keeps it */
+	struct sockaddr_in s4 = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+
+	if (fd < 0 || bind(fd, (struct sockaddr *)&s4, sizeof(s4)) || listen(fd, 8)) {
+		printf("error %s\n", strerror(errno));
+		return 1;
+	}
+	execl(self, "helper", "hold", (char *)NULL);
+	printf("error exec: %s\n", strerror(errno));
+	return 1;
+}
+
+static int unix_addr(const char *path, struct sockaddr_un *sa)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sa->sun_path))
+		return -1;
+	strcpy(sa->sun_path, path);
+	return 0;
+}
+
+static int cmd_recv(const char *path)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))], b, line[64];
+	struct iovec io = { .iov_base = &b, .iov_len = 1 };
+	struct msghdr m = { .msg_iov = &io, .msg_iovlen = 1, .msg_control = cbuf,
+			    .msg_controllen = sizeof(cbuf) };
+	struct sockaddr_un sa;
+	int l = socket(AF_UNIX, SOCK_STREAM, 0), c;
+
+	if (l < 0 || unix_addr(path, &sa) || bind(l, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    listen(l, 1))
+		return 1;
+	printf("ready\n");
+	fflush(stdout);
+	c = accept(l, NULL, NULL);
+	if (c < 0 || recvmsg(c, &m, 0) <= 0 || !CMSG_FIRSTHDR(&m))
+		return 1;
+	printf("got\n");
+	fflush(stdout);
+	while (fgets(line, sizeof(line), stdin))
+		;
+	return 0;
+}
+
+static int cmd_pass(const char *path, unsigned port)
+{
+	int fd = listen_on(port), c = socket(AF_UNIX, SOCK_STREAM, 0);
+	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 }, b = 'x';
+	struct iovec io = { .iov_base = &b, .iov_len = 1 };
+	struct msghdr m = { .msg_iov = &io, .msg_iovlen = 1, .msg_control = cbuf,
+			    .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *h = CMSG_FIRSTHDR(&m);
+	struct sockaddr_un sa;
+
+	h->cmsg_level = SOL_SOCKET;
+	h->cmsg_type = SCM_RIGHTS;
+	h->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(h), &fd, sizeof(int));
+	if (c < 0 || unix_addr(path, &sa) || connect(c, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    sendmsg(c, &m, 0) != 1) {
+		printf("error %s\n", strerror(errno));
+		return 1;
+	}
+	printf("sent\n");
+	fflush(stdout);
+	return 0;
+}
+
+static void *serve(void *arg)
+{
+	(void) arg;
+	printf("ready\n");
+	fflush(stdout);
+	forever();
+	return NULL;
+}
+
+static int cmd_threads(unsigned port)
+{
+	pthread_t t;
+
+	(void) listen_on(port);
+	if (pthread_create(&t, NULL, serve, NULL))
+		return 1;
+	pthread_exit(NULL);
+}
+
+static int cmd_reuse(unsigned port, unsigned long n)
+{
+	struct sockaddr_in s4 = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct rlimit rl = { .rlim_cur = n + 64, .rlim_max = n + 64 };
+	int *fds = calloc(n, sizeof(int)), one = 1;
+	char line[64];
+
+	if (!fds)
+		return 1;
+	if (n + 64 > 1024)
+		(void) setrlimit(RLIMIT_NOFILE, &rl);
+	for (unsigned long i = 0; i < n; i++) {
+		fds[i] = socket(AF_INET, SOCK_DGRAM, 0);
+		if (fds[i] < 0 ||
+		    setsockopt(fds[i], SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) ||
+		    bind(fds[i], (struct sockaddr *)&s4, sizeof(s4))) {
+			printf("error %s\n", strerror(errno));
+			return 1;
+		}
+	}
+	printf("bound\n");
+	fflush(stdout);
+	while (fgets(line, sizeof(line), stdin)) {
+		if (!strncmp(line, "close", 5)) {
+			for (unsigned long i = 0; i < n; i++)
+				close(fds[i]);
+			printf("closed\n");
+			fflush(stdout);
+		}
+	}
+	free(fds);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	char line[64];
@@ -186,12 +395,27 @@ int main(int argc, char **argv)
 		return cmd_many(strtoul(argv[2], NULL, 10));
 	if (argc >= 3 && !strcmp(argv[1], "http"))
 		return cmd_http((unsigned)strtoul(argv[2], NULL, 10));
+	if (argc >= 3 && !strcmp(argv[1], "daemonize"))
+		return cmd_daemonize(port_arg(argv[2]), false);
+	if (argc >= 3 && !strcmp(argv[1], "setsid"))
+		return cmd_daemonize(port_arg(argv[2]), true);
+	if (argc >= 3 && !strcmp(argv[1], "exec"))
+		return cmd_exec("/proc/self/exe", port_arg(argv[2]));
+	if (argc >= 3 && !strcmp(argv[1], "recv"))
+		return cmd_recv(argv[2]);
+	if (argc >= 4 && !strcmp(argv[1], "pass"))
+		return cmd_pass(argv[2], port_arg(argv[3]));
+	if (argc >= 3 && !strcmp(argv[1], "threads"))
+		return cmd_threads(port_arg(argv[2]));
+	if (argc >= 4 && !strcmp(argv[1], "reuse"))
+		return cmd_reuse(port_arg(argv[2]), strtoul(argv[3], NULL, 10));
 	if (argc >= 2 && !strcmp(argv[1], "hold")) {
 		printf("%d\n", getpid());
 		while (fgets(line, sizeof(line), stdin))
 			;
 		return 0;
 	}
-	fprintf(stderr, "usage: helper listen|hold|churn|many|http ...\n");
+	fprintf(stderr, "usage: helper listen|hold|churn|many|http|daemonize|setsid|exec|recv|"
+		"pass|threads|reuse ...\n");
 	return 2;
 }

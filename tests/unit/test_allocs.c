@@ -258,8 +258,7 @@ static void test_state_machine_from_events(void **state)
 
 	/* the owner's exit event: stale, and released (cleanup_stale) */
 	reap(owner);
-	ev = (struct pw_event){ .kind = PW_EV_EXIT, .pid = (__u32)owner, .ts_ns = pw_now_ns() };
-	pw_allocs_on_event(w->as, &ev, true);
+	pw_lease_owner_exited(w->as, owner, pw_now_ns());
 	assert_null(pw_allocs_by_port(w->as, 41002));
 	assert_string_equal(w->last_state, "released");
 	assert_int_equal(w->as->m.stale_cleaned_total, 1);

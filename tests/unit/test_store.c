@@ -50,7 +50,7 @@ static void assert_refused(const char *dir, int want, const char *needle)
 		assert_non_null(strstr(info.message, needle));
 }
 
-static void test_open_creates_schema_v1(void **state)
+static void test_open_creates_schema(void **state)
 {
 	struct fixture *f = *state;
 	char path[PATH_MAX + 16], wal[PATH_MAX + 32];
@@ -61,7 +61,7 @@ static void test_open_creates_schema_v1(void **state)
 	assert_int_equal(pw_store_open(f->dir, &s, &info), 0);
 	assert_true(info.created);
 	assert_int_equal(info.schema_version, PW_STORE_SCHEMA_VERSION);
-	assert_int_equal(PW_STORE_SCHEMA_VERSION, 1);
+	assert_int_equal(PW_STORE_SCHEMA_VERSION, 2);
 	assert_int_equal(stat(f->dir, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0700);
 	pw_store_close(s);
@@ -70,7 +70,7 @@ static void test_open_creates_schema_v1(void **state)
 	snprintf(wal, sizeof(wal), "%s-wal", path);
 	assert_int_equal(access(wal, F_OK), -1);
 
-	assert_int_equal(raw_int(path, "PRAGMA user_version"), 1);
+	assert_int_equal(raw_int(path, "PRAGMA user_version"), 2);
 	assert_int_equal(raw_int(path, "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
 				 " AND name IN ('allocations', 'audit', 'meta')"), 3);
 	assert_int_equal(raw_int(path, "SELECT \"unique\" FROM pragma_index_list('allocations')"
@@ -78,13 +78,13 @@ static void test_open_creates_schema_v1(void **state)
 	assert_int_equal(raw_int(path, "SELECT count(*) FROM pragma_table_info('allocations')"
 				 " WHERE name IN ('id', 'service_type', 'name', 'port', 'pid',"
 				 " 'start_time', 'uid', 'comm', 'state', 'created_at', 'project',"
-				 " 'adopted')"), 12);
+				 " 'adopted', 'hold_until')"), 13);
 	assert_int_equal(raw_int(path, "SELECT count(*) FROM pragma_table_info('audit')"), 10);
 
 	/* Reopening finds the schema instead of creating it. */
 	assert_int_equal(pw_store_open(f->dir, &s, &info), 0);
 	assert_false(info.created);
-	assert_int_equal(info.schema_version, 1);
+	assert_int_equal(info.schema_version, 2);
 	pw_store_close(s);
 }
 
@@ -422,7 +422,7 @@ static void test_enospc_group(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_open_creates_schema_v1, fixture_setup,
+		cmocka_unit_test_setup_teardown(test_open_creates_schema, fixture_setup,
 						fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_open_settings, fixture_setup,
 						fixture_teardown),

@@ -35,6 +35,7 @@ struct pw_alloc {
 	int64_t created_at;		/* unix time, milliseconds */
 	char project[PW_PROJECT_MAX];	/* may be empty */
 	bool adopted;			/* rebuilt from a live socket (sticky) */
+	int64_t hold_until;		/* unix ms: held for a binder until then; 0 none */
 };
 
 const char *pw_alloc_state_name(enum pw_alloc_state s);

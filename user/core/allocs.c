@@ -90,6 +90,7 @@ static int index_add(struct pw_allocs *as, const struct pw_alloc *a)
 	r = &as->v[as->n];
 	memset(r, 0, sizeof(*r));
 	r->a = *a;
+	r->tag_gen = ++as->next_tag_gen;
 	pw_sm_init(&r->sm, a->state);
 	as->by_port[a->port] = (int32_t)as->n;
 	as->n++;
@@ -339,7 +340,7 @@ int pw_allocs_new(struct pw_allocs **ret, const struct pw_allocs_env *env)
 	as->env = *env;
 	memset(as->by_port, 0xff, sizeof(as->by_port));
 	as->self_pid = getpid();
-	as->grace_io.fd = as->health_io.fd = -1;
+	as->grace_io.fd = as->health_io.fd = as->hold_io.fd = -1;
 	as->smp = (struct pw_sm_params){
 		.grace_ms = (uint32_t)cfg->health.grace_period_ms,
 		.max_failures = (uint32_t)cfg->health.max_failures,

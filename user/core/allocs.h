@@ -11,7 +11,9 @@
  * off each allocation: attached when it is added, freed when it goes; a
  * check's result comes back as a verdict) and allocs.c <-> health.c (a new
  * or reloaded allocation is observed at once; evidence comes back as a
- * verdict through pw_allocs_apply). Everything else in core/ calls down.
+ * verdict through pw_allocs_apply), with lease.c in the same group (an
+ * owner that exits hands over or goes stale through the index; a held port
+ * bound is seen by health.c's observation). Everything else calls down.
  */
 #ifndef PW_ALLOCS_H
 #define PW_ALLOCS_H
@@ -35,6 +37,7 @@ struct pw_alloc_rt {
 	struct pw_sm sm;
 	struct pw_check_rt *check;	/* active check state, NULL if none */
 	char last_check[96];		/* last active check result, "" if none */
+	uint32_t tag_gen;		/* the port's sockets are classed for this owner */
 };
 
 struct pw_allocs_metrics {
@@ -87,6 +90,8 @@ struct pw_allocs {
 	struct pw_sm_params smp;
 	struct pw_io grace_io;		/* earliest grace deadline (health.c) */
 	struct pw_io health_io;		/* polling fallback (health.c) */
+	struct pw_io hold_io;		/* earliest hold expiry (lease.c) */
+	uint32_t next_tag_gen;
 	unsigned health_interval_ms;	/* polling now */
 	uint64_t fast_until_ms;		/* after ring-buffer drops: fast polls until then */
 	struct pw_allocs_metrics m;
@@ -170,6 +175,25 @@ void pw_allocs_on_drops(struct pw_allocs *as);
 /* Timers of the grace period and the polling fallback. 0 or -errno. */
 int pw_health_start(struct pw_allocs *as);
 void pw_health_stop(struct pw_allocs *as);
+
+/* lease.c: owners that pass, holds that wait for a binder. */
+/* A process exited (its whole thread group, its files closed): hand each
+ * allocation it owned to a live holder of the allocation's sockets, or let
+ * it go stale (a held allocation waits for its hold). */
+void pw_lease_owner_exited(struct pw_allocs *as, pid_t pid, uint64_t ts_ns);
+/* The owner is gone by /proc (polls): hand over if a holder lives. true when
+ * handed over. */
+bool pw_lease_try_handover(struct pw_allocs *as, struct pw_alloc_rt *r, const char *why);
+/* Make pid the owner: persisted, audited, told. 0 or -errno. */
+int pw_lease_set_owner(struct pw_allocs *as, struct pw_alloc_rt *r, pid_t pid, const char *why);
+/* Arm the hold timer for the earliest hold (after one is added or cleared). */
+void pw_lease_arm_holds(struct pw_allocs *as);
+int pw_lease_start(struct pw_allocs *as);
+void pw_lease_stop(struct pw_allocs *as);
+/* How the index classes a socket on an allocation's port. */
+enum pw_sock_class { PW_CLASS_NONE, PW_CLASS_OWNER, PW_CLASS_FOREIGN };
+enum pw_sock_class pw_lease_class(struct pw_allocs *as, const struct pw_alloc_rt *r,
+				  const struct pw_sock *s);
 
 /* recovery.c: start-up recovery; dry_run reports without changing anything. */
 json_t *pw_recovery_run(struct pw_allocs *as, bool dry_run, bool store_was_reset);

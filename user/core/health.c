@@ -34,7 +34,7 @@ void pw_allocs_observe(struct pw_allocs *as, struct pw_alloc_rt *r, enum pw_sm_e
 {
 	struct pw_sm_obs o = { 0 };
 	struct pw_sm_verdict v;
-	const struct pw_sock *s;
+	const struct pw_sock *s, *claim = NULL;
 	uint64_t had_deadline = r->sm.grace_deadline_ms;
 
 	for (s = pw_portmap_port_first(as->env.map, r->a.port); s;
@@ -43,12 +43,27 @@ void pw_allocs_observe(struct pw_allocs *as, struct pw_alloc_rt *r, enum pw_sm_e
 			continue;
 		if (!s->pid || (pid_t)s->pid == as->self_pid)
 			continue;
-		if (pw_proc_is_ancestor(r->a.pid, (pid_t)s->pid)) {
+		if (pw_lease_class(as, r, s) == PW_CLASS_OWNER) {
 			o.owner_socks++;
 			if (s->state == PW_SOCK_LISTENING)
 				o.owner_listening = true;
+		} else if (r->a.hold_until && (!r->a.uid || s->uid == r->a.uid)) {
+			/* held for a binder of the same uid (root's: any) */
+			if (!claim)
+				claim = s;
 		} else if (!o.foreign_pid) {
 			o.foreign_pid = s->pid;
+		}
+	}
+	if (r->a.hold_until && (claim || o.owner_socks)) {
+		/* the hold is met: the first binder outside the requester's tree
+		 * becomes the owner, a bind inside it just ends the hold */
+		if (claim ? !pw_lease_set_owner(as, r, (pid_t)claim->pid,
+						"bound the held port")
+			  : !pw_lease_set_owner(as, r, r->a.pid, "the requester bound the held port")) {
+			pw_lease_arm_holds(as);
+			pw_allocs_observe(as, r, how);
+			return;
 		}
 	}
 	pw_sm_observe(&r->sm, &as->smp, &o, how, pw_now_ms(), &v);
@@ -57,31 +72,14 @@ void pw_allocs_observe(struct pw_allocs *as, struct pw_alloc_rt *r, enum pw_sm_e
 	pw_allocs_apply(as, r, &v);
 }
 
-/* An owner's exit, from a kernel event: definitive evidence. */
-static void owner_exited(struct pw_allocs *as, struct pw_alloc_rt *r, void *ctx)
-{
-	const struct pw_event *ev = ctx;
-	struct pw_sm_verdict v;
-	uint64_t now;
-
-	if (r->a.pid != (pid_t)ev->pid)
-		return;
-	pw_sm_owner_gone(&r->sm, &as->smp, true, pw_now_ms(), &v);
-	now = pw_now_ns();
-	if (v.changed && now > ev->ts_ns)
-		pw_hist_record(&as->m.detect_latency, now - ev->ts_ns);
-	pw_allocs_apply(as, r, &v);
-}
-
 void pw_allocs_on_event(struct pw_allocs *as, const struct pw_event *ev, bool from_kernel)
 {
 	struct pw_alloc_rt *r;
 
-	if (ev->kind == PW_EV_EXIT) {
-		/* exits come only from the kernel; every allocation of the pid */
-		pw_allocs_each(as, owner_exited, (void *)ev);
+	/* an exit is settled once the process's files are closed and its
+	 * sockets' holders are known: pw_lease_owner_exited() */
+	if (ev->kind == PW_EV_EXIT)
 		return;
-	}
 	if (as->env.self_netns && ev->netns != as->env.self_netns)
 		return;
 	r = pw_allocs_by_port(as, ev->port);
@@ -153,10 +151,16 @@ static void poll_owner(struct pw_allocs *as, struct pw_alloc_rt *r, void *ctx)
 	uint64_t now = *(uint64_t *)ctx;
 	struct pw_sm_verdict v = { 0 };
 
-	if (pw_proc_alive(r->a.pid, r->a.start_time))
+	if (pw_proc_alive(r->a.pid, r->a.start_time)) {
 		pw_sm_owner_alive(&r->sm, now);
-	else
+	} else if (pw_lease_try_handover(as, r, "previous owner is gone")) {
+		pw_allocs_observe(as, r, PW_SM_EV_POLL);
+		return;
+	} else if (r->a.hold_until > pw_wall_ms()) {
+		return;	/* held for a binder: the hold decides */
+	} else {
 		pw_sm_owner_gone(&r->sm, &as->smp, false, now, &v);
+	}
 	pw_allocs_apply(as, r, &v);
 }
 
@@ -198,11 +202,12 @@ int pw_health_start(struct pw_allocs *as)
 		arm_health(as, (unsigned)cfg->health.fast_interval_ms);
 	else if (cfg->health.enabled)
 		arm_health(as, (unsigned)cfg->health.check_interval_ms);
-	return 0;
+	return pw_lease_start(as);
 }
 
 void pw_health_stop(struct pw_allocs *as)
 {
+	pw_lease_stop(as);
 	pw_loop_close_io(as->env.loop, &as->grace_io);
 	pw_loop_close_io(as->env.loop, &as->health_io);
 }

@@ -30,6 +30,10 @@ struct pw_portmap {
 
 	__u32 port_head[65536];
 	__u32 gen;
+
+	/* first holder pid -> head of its chain (open addressing, like table) */
+	__u32 *pid_keys, *pid_heads;
+	size_t pid_cap, pid_count;
 };
 
 static inline size_t hash_cookie(__u64 c, size_t cap)
@@ -57,7 +61,13 @@ int pw_portmap_new(struct pw_portmap **ret)
 		return -ENOMEM;
 	m->table_cap = 1024;
 	m->table = calloc(m->table_cap, sizeof(*m->table));
-	if (!m->table) {
+	m->pid_cap = 256;
+	m->pid_keys = calloc(m->pid_cap, sizeof(*m->pid_keys));
+	m->pid_heads = calloc(m->pid_cap, sizeof(*m->pid_heads));
+	if (!m->table || !m->pid_keys || !m->pid_heads) {
+		free(m->table);
+		free(m->pid_keys);
+		free(m->pid_heads);
 		free(m);
 		return -ENOMEM;
 	}
@@ -69,10 +79,18 @@ void pw_portmap_free(struct pw_portmap *m)
 {
 	if (!m)
 		return;
+	for (size_t k = 0; k < m->slab_used; k++) {
+		struct pw_sock *s = slot(m, (__u32)k + 1);
+
+		if (s->cookie)
+			free(s->more);
+	}
 	for (size_t i = 0; i < m->n_pages; i++)
 		free(m->pages[i]);
 	free(m->pages);
 	free(m->table);
+	free(m->pid_keys);
+	free(m->pid_heads);
 	free(m);
 }
 
@@ -163,6 +181,129 @@ static __u32 slab_alloc(struct pw_portmap *m)
 	return (__u32)++m->slab_used;
 }
 
+/* --- the first-holder index: pid -> chain head ------------------------------ */
+
+static inline size_t hash_pid(__u32 pid, size_t cap)
+{
+	return (size_t)(pid * 2654435761u) & (cap - 1);
+}
+
+/* Slot of pid's entry, or of the empty slot where it would go. */
+static size_t pid_find(const struct pw_portmap *m, __u32 pid, bool *found)
+{
+	size_t i = hash_pid(pid, m->pid_cap);
+
+	while (m->pid_keys[i]) {
+		if (m->pid_keys[i] == pid) {
+			*found = true;
+			return i;
+		}
+		i = (i + 1) & (m->pid_cap - 1);
+	}
+	*found = false;
+	return i;
+}
+
+static int pid_grow(struct pw_portmap *m)
+{
+	__u32 *ok = m->pid_keys, *oh = m->pid_heads;
+	size_t ocap = m->pid_cap;
+	bool found;
+
+	m->pid_keys = calloc(ocap * 2, sizeof(*m->pid_keys));
+	m->pid_heads = calloc(ocap * 2, sizeof(*m->pid_heads));
+	if (!m->pid_keys || !m->pid_heads) {
+		free(m->pid_keys);
+		free(m->pid_heads);
+		m->pid_keys = ok;
+		m->pid_heads = oh;
+		return -ENOMEM;
+	}
+	m->pid_cap = ocap * 2;
+	for (size_t i = 0; i < ocap; i++) {
+		size_t j;
+
+		if (!ok[i])
+			continue;
+		j = pid_find(m, ok[i], &found);
+		m->pid_keys[j] = ok[i];
+		m->pid_heads[j] = oh[i];
+	}
+	free(ok);
+	free(oh);
+	return 0;
+}
+
+static void pid_remove_at(struct pw_portmap *m, size_t i)
+{
+	size_t mask = m->pid_cap - 1, j = i;
+
+	for (;;) {
+		size_t k;
+
+		j = (j + 1) & mask;
+		if (!m->pid_keys[j])
+			break;
+		k = hash_pid(m->pid_keys[j], m->pid_cap);
+		if ((j > i && (k <= i || k > j)) || (j < i && (k <= i && k > j))) {
+			m->pid_keys[i] = m->pid_keys[j];
+			m->pid_heads[i] = m->pid_heads[j];
+			i = j;
+		}
+	}
+	m->pid_keys[i] = 0;
+	m->pid_heads[i] = NIL;
+	m->pid_count--;
+}
+
+/* Link a socket into its first holder's chain; pid 0 is not indexed. A
+ * failure to grow leaves it unindexed (found only by a scan). */
+static void pid_link(struct pw_portmap *m, __u32 ref)
+{
+	struct pw_sock *s = slot(m, ref);
+	bool found;
+	size_t i;
+
+	s->pid_prev = s->pid_next = NIL;
+	if (!s->pid)
+		return;
+	if ((m->pid_count + 1) * 4 > m->pid_cap * 3 && pid_grow(m))
+		return;
+	i = pid_find(m, s->pid, &found);
+	if (found) {
+		s->pid_next = m->pid_heads[i];
+		slot(m, s->pid_next)->pid_prev = ref;
+	} else {
+		m->pid_keys[i] = s->pid;
+		m->pid_count++;
+	}
+	m->pid_heads[i] = ref;
+}
+
+static void pid_unlink(struct pw_portmap *m, __u32 ref)
+{
+	struct pw_sock *s = slot(m, ref);
+	bool found;
+	size_t i;
+
+	if (!s->pid)
+		return;
+	if (s->pid_prev != NIL) {
+		slot(m, s->pid_prev)->pid_next = s->pid_next;
+	} else {
+		i = pid_find(m, s->pid, &found);
+		if (!found || m->pid_heads[i] != ref)
+			return;	/* never indexed */
+		if (s->pid_next != NIL)
+			m->pid_heads[i] = s->pid_next;
+		else
+			pid_remove_at(m, i);
+	}
+	if (s->pid_next != NIL)
+		slot(m, s->pid_next)->pid_prev = s->pid_prev;
+	s->pid_prev = s->pid_next = NIL;
+}
+
 static void port_link(struct pw_portmap *m, __u32 ref)
 {
 	struct pw_sock *s = slot(m, ref);
@@ -201,9 +342,28 @@ static void fill_from_event(struct pw_sock *s, const struct pw_event *ev)
 	memcpy(s->addr, ev->addr, sizeof(s->addr));
 	memcpy(s->comm, ev->comm, sizeof(s->comm));
 	s->comm[PW_COMM_LEN - 1] = '\0';
+	s->fd = -1;
+	s->tag = 0;
+	s->tag_gen = 0;
+	s->n_more = 0;
+	s->more = NULL;
 }
 
-static int add_or_refresh(struct pw_portmap *m, const struct pw_event *ev)
+static void set_first(struct pw_portmap *m, __u32 ref, __u32 pid, __u32 uid, __s32 fd,
+		      const char *comm)
+{
+	struct pw_sock *s = slot(m, ref);
+
+	pid_unlink(m, ref);
+	s->pid = pid;
+	s->uid = uid;
+	s->fd = fd;
+	memcpy(s->comm, comm, sizeof(s->comm));
+	s->comm[PW_COMM_LEN - 1] = '\0';
+	pid_link(m, ref);
+}
+
+static int add_or_refresh(struct pw_portmap *m, const struct pw_event *ev, bool snapshot)
 {
 	size_t i;
 	bool found;
@@ -214,13 +374,10 @@ static int add_or_refresh(struct pw_portmap *m, const struct pw_event *ev)
 	if (found) {
 		s = slot(m, m->table[i]);
 		s->gen = m->gen;
-		/* an entry seen before its owner was known takes the owner now */
-		if (!s->pid && ev->pid) {
-			s->pid = ev->pid;
-			s->uid = ev->uid;
-			memcpy(s->comm, ev->comm, sizeof(s->comm));
-			s->comm[PW_COMM_LEN - 1] = '\0';
-		}
+		/* an entry seen before its owner was known takes the owner now;
+		 * a snapshot names who holds it now (the binder may be gone) */
+		if (ev->pid && (!s->pid || (snapshot && s->pid != ev->pid)))
+			set_first(m, m->table[i], ev->pid, ev->uid, -1, ev->comm);
 		/* A snapshot of an already known socket keeps the event's
 		 * richer attribution (binder pid, bind time) but takes its state. */
 		if (s->state != ev->state && ev->state) {
@@ -242,6 +399,7 @@ static int add_or_refresh(struct pw_portmap *m, const struct pw_event *ev)
 	s->gen = m->gen;
 	m->table[i] = ref;
 	port_link(m, ref);
+	pid_link(m, ref);
 	m->count++;
 	return PW_PM_ADDED;
 }
@@ -251,8 +409,15 @@ static void remove_at(struct pw_portmap *m, size_t i, struct pw_sock *removed)
 	__u32 ref = m->table[i];
 	struct pw_sock *s = slot(m, ref);
 
-	if (removed)
+	if (removed) {
 		*removed = *s;
+		removed->more = NULL;
+		removed->n_more = 0;
+	}
+	free(s->more);
+	s->more = NULL;
+	s->n_more = 0;
+	pid_unlink(m, ref);
 	port_unlink(m, ref);
 	table_remove_at(m, i);
 	s->cookie = 0;
@@ -268,7 +433,7 @@ int pw_portmap_apply(struct pw_portmap *m, const struct pw_event *ev, struct pw_
 
 	switch (ev->kind) {
 	case PW_EV_BIND:
-		return add_or_refresh(m, ev);
+		return add_or_refresh(m, ev, false);
 	case PW_EV_CLOSE:
 		i = table_find(m, ev->cookie, &found);
 		if (!found)
@@ -320,7 +485,7 @@ int pw_portmap_sync_add(struct pw_portmap *m, const struct pw_event *ev,
 			pw_portmap_change_fn fn, void *ctx)
 {
 	struct pw_event out;
-	int r = add_or_refresh(m, ev);
+	int r = add_or_refresh(m, ev, true);
 
 	if (r <= PW_PM_NONE)
 		return r;
@@ -415,4 +580,57 @@ const struct pw_sock *pw_portmap_port_first(const struct pw_portmap *m, __u16 po
 const struct pw_sock *pw_portmap_port_next(const struct pw_portmap *m, const struct pw_sock *s)
 {
 	return s->port_next == NIL ? NULL : slot(m, s->port_next);
+}
+
+const struct pw_sock *pw_portmap_pid_first(const struct pw_portmap *m, __u32 pid)
+{
+	bool found;
+	size_t i;
+
+	if (!pid)
+		return NULL;
+	i = pid_find(m, pid, &found);
+	return found ? slot(m, m->pid_heads[i]) : NULL;
+}
+
+const struct pw_sock *pw_portmap_pid_next(const struct pw_portmap *m, const struct pw_sock *s)
+{
+	return s->pid_next == NIL ? NULL : slot(m, s->pid_next);
+}
+
+int pw_portmap_set_holders(struct pw_portmap *m, __u64 cookie, const struct pw_sock_holder *h,
+			   size_t n)
+{
+	static const char none[PW_COMM_LEN];
+	struct pw_sock_holder *more = NULL;
+	struct pw_sock *s;
+	bool found;
+	size_t i = table_find(m, cookie, &found);
+
+	if (!found)
+		return -ENOENT;
+	if (n > 1) {
+		more = malloc((n - 1) * sizeof(*more));
+		if (!more)
+			return -ENOMEM;
+		memcpy(more, h + 1, (n - 1) * sizeof(*more));
+	}
+	s = slot(m, m->table[i]);
+	free(s->more);
+	s->more = more;
+	s->n_more = n > 1 ? (__u32)(n - 1) : 0;
+	if (n)
+		set_first(m, m->table[i], h[0].pid, h[0].uid, h[0].fd, h[0].comm);
+	else
+		set_first(m, m->table[i], 0, s->uid, -1, none);
+	return 0;
+}
+
+void pw_portmap_tag(struct pw_portmap *m, const struct pw_sock *s, __u8 tag, __u32 tag_gen)
+{
+	struct pw_sock *w = (struct pw_sock *)s;
+
+	(void)m;
+	w->tag = tag;
+	w->tag_gen = tag_gen;
 }

@@ -15,21 +15,35 @@
 #include <linux/types.h>
 #include "pw_event.h"
 
+/* A process holding a socket open: ss -p's "users" entry. */
+struct pw_sock_holder {
+	__u32 pid;
+	__s32 fd;		/* -1: not known (the bind hook does not see it) */
+	__u32 uid;
+	char comm[PW_COMM_LEN];
+};
+
 struct pw_sock {
 	__u64 cookie;
 	__u64 netns;
 	__u64 bound_ns;		/* CLOCK_MONOTONIC time of the bind (event ts) */
-	__u32 pid;
+	__u32 pid;		/* the first holder (the binder until we learn better), 0: none known */
 	__u32 uid;
-	__u16 port;
+	__s32 fd;		/* the first holder's fd, -1 when not known */
 	__u8 proto;
 	__u8 family;
 	__u8 state;		/* enum pw_sock_state */
 	__u8 addr[16];
+	__u16 port;
+	__u8 tag;		/* free for the allocation index (its class of the socket) */
 	char comm[PW_COMM_LEN];
+	__u32 tag_gen;		/* tag is valid for this generation of the index's */
+	__u32 n_more;		/* further holders, in more[] */
+	struct pw_sock_holder *more;
 	/* private: */
 	__u32 gen;
 	__u32 port_prev, port_next;	/* per-port chain, slot indices + 1 */
+	__u32 pid_prev, pid_next;	/* per-first-holder chain */
 };
 
 enum pw_portmap_change {
@@ -80,6 +94,20 @@ const struct pw_sock *pw_portmap_next(const struct pw_portmap *m, size_t *iter);
 /* Iterate the sockets on a port (all netns, protocols, addresses). */
 const struct pw_sock *pw_portmap_port_first(const struct pw_portmap *m, __u16 port);
 const struct pw_sock *pw_portmap_port_next(const struct pw_portmap *m, const struct pw_sock *s);
+
+/* Iterate the sockets whose first holder is pid. */
+const struct pw_sock *pw_portmap_pid_first(const struct pw_portmap *m, __u32 pid);
+const struct pw_sock *pw_portmap_pid_next(const struct pw_portmap *m, const struct pw_sock *s);
+
+/*
+ * Replace a socket's holders (h[0] becomes the first; n 0: none known). The
+ * caller may be iterating that socket's pid chain: it moves to another.
+ * 0, -ENOENT (no such socket) or -ENOMEM.
+ */
+int pw_portmap_set_holders(struct pw_portmap *m, __u64 cookie, const struct pw_sock_holder *h,
+			   size_t n);
+/* Mark a socket for the allocation index (its own meaning). */
+void pw_portmap_tag(struct pw_portmap *m, const struct pw_sock *s, __u8 tag, __u32 tag_gen);
 
 /* Fill a BIND event describing s (for the watch stream and snapshots). */
 void pw_sock_to_event(const struct pw_sock *s, __u8 kind, struct pw_event *ev);

@@ -66,6 +66,8 @@ static const char *const migrations[] = {
 	");"
 	"INSERT INTO meta (key, value) VALUES"
 	"	('created', strftime('%Y-%m-%dT%H:%M:%SZ', 'now'));",
+	/* 1 -> 2: hold-until-bind leases (unix ms; 0: no hold) */
+	"ALTER TABLE allocations ADD COLUMN hold_until INTEGER NOT NULL DEFAULT 0;",
 };
 
 _Static_assert(ARRAY_SIZE(migrations) == PW_STORE_SCHEMA_VERSION,

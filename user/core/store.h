@@ -19,7 +19,7 @@
 
 #define PW_STORE_DB_NAME "state.db"
 /* The schema version this build creates and understands. */
-#define PW_STORE_SCHEMA_VERSION 1
+#define PW_STORE_SCHEMA_VERSION 2
 
 struct pw_store;
 
@@ -77,6 +77,8 @@ void pw_store_rollback(struct pw_store *s);
 int pw_store_insert(struct pw_store *s, struct pw_alloc *a);
 /* -ENOENT when no allocation has this id. Setting ADOPTED also sets adopted, for good. */
 int pw_store_set_state(struct pw_store *s, int64_t id, enum pw_alloc_state st);
+/* The owner changed (handover, a held port bound): pid, start time, comm, hold. */
+int pw_store_set_owner(struct pw_store *s, const struct pw_alloc *a);
 /* Release. -ENOENT when no allocation has this id. */
 int pw_store_delete(struct pw_store *s, int64_t id);
 /* All allocations ordered by id into a malloc'ed array (NULL when none). */

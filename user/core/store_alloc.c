@@ -10,7 +10,7 @@
 
 #define ALLOC_COLS \
 	"id, service_type, name, port, pid, start_time, uid, comm, state, created_at, project," \
-	" adopted"
+	" adopted, hold_until"
 
 static int bind_alloc(sqlite3_stmt *st, const struct pw_alloc *a, int64_t created)
 {
@@ -38,6 +38,8 @@ static int bind_alloc(sqlite3_stmt *st, const struct pw_alloc *a, int64_t create
 		rc = store_bind_buf(st, 10, a->project, sizeof(a->project));
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_int(st, 11, a->adopted || a->state == PW_ALLOC_ADOPTED);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 12, a->hold_until);
 	return rc;
 }
 
@@ -56,8 +58,8 @@ int pw_store_insert(struct pw_store *s, struct pw_alloc *a)
 	}
 	err = store_prepare(s, ST_INSERT,
 			    "INSERT INTO allocations (service_type, name, port, pid, start_time,"
-			    " uid, comm, state, created_at, project, adopted)"
-			    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)", &st);
+			    " uid, comm, state, created_at, project, adopted, hold_until)"
+			    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)", &st);
 	if (err)
 		return err;
 	rc = bind_alloc(st, a, created);
@@ -122,6 +124,36 @@ int pw_store_set_state(struct pw_store *s, int64_t id, enum pw_alloc_state state
 	return change_one(s, st, id, "set_state");
 }
 
+int pw_store_set_owner(struct pw_store *s, const struct pw_alloc *a)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, err;
+
+	err = store_check_txn(s);
+	if (err)
+		return err;
+	err = store_prepare(s, ST_SET_OWNER,
+			    "UPDATE allocations SET pid = ?2, start_time = ?3, comm = ?4,"
+			    " hold_until = ?5 WHERE id = ?1", &st);
+	if (err)
+		return err;
+	rc = sqlite3_bind_int64(st, 1, a->id);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 2, a->pid);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 3, (int64_t)a->start_time);
+	if (rc == SQLITE_OK)
+		rc = store_bind_buf(st, 4, a->comm, sizeof(a->comm));
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 5, a->hold_until);
+	if (rc != SQLITE_OK) {
+		err = store_fail(s, rc, "set_owner: bind");
+		sqlite3_clear_bindings(st);
+		return err;
+	}
+	return change_one(s, st, a->id, "set_owner");
+}
+
 int pw_store_delete(struct pw_store *s, int64_t id)
 {
 	sqlite3_stmt *st = NULL;
@@ -158,6 +190,7 @@ static int read_alloc(struct pw_store *s, sqlite3_stmt *st, struct pw_alloc *a)
 	a->created_at = sqlite3_column_int64(st, 9);
 	store_copy_text(a->project, sizeof(a->project), st, 10);
 	a->adopted = sqlite3_column_int(st, 11) != 0;
+	a->hold_until = sqlite3_column_int64(st, 12);
 	parsed = pw_alloc_state_parse(state);
 	if (parsed < 0) {
 		snprintf(s->errmsg, sizeof(s->errmsg), "allocation %lld: unknown state '%s'",

@@ -15,6 +15,7 @@ enum store_stmt {
 	ST_ROLLBACK,
 	ST_INSERT,
 	ST_SET_STATE,
+	ST_SET_OWNER,
 	ST_DELETE,
 	ST_LOAD_ALL,
 	ST_COUNT,

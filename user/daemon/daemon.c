@@ -25,6 +25,7 @@
 #include "checks.h"
 #include "config.h"
 #include "daemon.h"
+#include "holders.h"
 #include "log.h"
 #include "metrics.h"
 #include "snapshot.h"
@@ -129,6 +130,8 @@ void pw_daemon_event(struct pw_daemon *d, const struct pw_event *ev, bool from_k
 		pw_sock_to_event(s, ev->kind, &out);
 		out.ts_ns = ev->ts_ns;
 	}
+	if (ev->kind == PW_EV_EXIT && from_kernel)
+		pw_exits_add(d, (pid_t)ev->pid, ev->ts_ns);
 	if (d->allocs)
 		pw_allocs_on_event(d->allocs, &out, from_kernel);
 	broadcast_event(d, &out);
@@ -266,6 +269,8 @@ static void check_drops(struct pw_daemon *d)
 
 /* While lingering, drain this often: the bound on an event's wait. */
 #define LINGER_NS 250000ull
+/* An exiting process is usually closing its files right now. */
+#define EXIT_RETRY_NS 100000ull
 
 static void drain_ring(struct pw_daemon *d)
 {
@@ -288,6 +293,12 @@ static void drain_ring(struct pw_daemon *d)
 		}
 	}
 	check_drops(d);
+	/* exits whose files are not closed yet: look again very soon */
+	if (pw_exits_settle(d)) {
+		struct itimerspec its = { .it_value = { 0, (long)EXIT_RETRY_NS } };
+
+		(void) timerfd_settime(d->linger_io.fd, 0, &its, NULL);
+	}
 }
 
 static int on_ring(struct pw_io *io, uint32_t events)
@@ -424,6 +435,9 @@ static int start_watching(struct pw_daemon *d)
 		if (err)
 			return err;
 		d->dropped_seen = pw_bpf_dropped(d->bpf);
+		if (pw_holders_new(&d->holders))
+			pw_info("bpf: no task_file iterator: holders of sockets whose binder "
+				"exited come from snapshots");
 		pw_info("mode bpf: hooks %s on cgroup %s", pw_bpf_hooks(d->bpf),
 			pw_bpf_cgroup(d->bpf));
 	} else {
@@ -631,6 +645,8 @@ void pw_daemon_fini(struct pw_daemon *d)
 		if (d->bpf)
 			pw_loop_del(d->loop, &d->ring_io);
 	}
+	pw_exits_fini(&d->exits);
+	pw_holders_free(d->holders);
 	pw_bpf_free(d->bpf);
 	pw_portmap_free(d->map);
 	pw_loop_free(d->loop);

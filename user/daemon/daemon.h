@@ -12,6 +12,7 @@
 #include "portmap.h"
 #include "proto.h"
 #include "server.h"
+#include "exits.h"
 #include "settle.h"
 
 struct pw_bpf;
@@ -48,6 +49,8 @@ struct pw_daemon {
 	struct pw_allocs *allocs;
 	json_t *recovery;		/* start-up recovery report */
 	struct pw_settle settle;	/* replies waiting for the group commit */
+	struct pw_exits exits;		/* exits waiting for their files to close */
+	struct pw_holders *holders;	/* who holds a socket (BPF iterator), NULL: snapshots */
 	enum pw_mode mode;
 	bool config_failed;		/* init failed on the configuration: exit 3 */
 	char mode_reason[256];		/* why polling, when it is */

@@ -11,10 +11,26 @@ void pw_wire_sock_write(struct pw_strbuf *sb, const struct pw_sock *s)
 {
 	struct pw_event ev;
 
+	char comm[PW_COMM_LEN + 1];
+
 	pw_sock_to_event(s, PW_EV_BIND, &ev);
 	pw_sb_put(sb, "{", 1);
 	pw_proto_write_sock(sb, &ev);
-	pw_sb_put(sb, "}", 1);
+	/* every process holding it now, as ss -p's users: the first is pid/comm */
+	pw_sb_printf(sb, ",\"fd\":%d,\"holders\":[", s->fd);
+	if (s->pid) {
+		pw_comm_sanitize(s->comm, comm);
+		pw_sb_printf(sb, "{\"pid\":%u,\"comm\":", s->pid);
+		pw_sb_json_str(sb, comm);
+		pw_sb_printf(sb, ",\"fd\":%d}", s->fd);
+	}
+	for (__u32 i = 0; i < s->n_more; i++) {
+		pw_comm_sanitize(s->more[i].comm, comm);
+		pw_sb_printf(sb, ",{\"pid\":%u,\"comm\":", s->more[i].pid);
+		pw_sb_json_str(sb, comm);
+		pw_sb_printf(sb, ",\"fd\":%d}", s->more[i].fd);
+	}
+	pw_sb_put(sb, "]}", 2);
 }
 
 json_t *pw_wire_sock(const struct pw_sock *s)

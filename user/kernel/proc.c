@@ -181,17 +181,55 @@ static int read_stat(pid_t pid, struct pw_proc *out, char *state)
 	return err;
 }
 
+/* Threads: of /proc/PID/status, 0 when unreadable. */
+static unsigned long read_threads(pid_t pid)
+{
+	char buf[STATUS_BUF], *p;
+	int dirfd, err;
+
+	dirfd = open_pid_dir(pid);
+	if (dirfd < 0)
+		return 0;
+	err = read_at(dirfd, "status", buf, sizeof(buf));
+	close(dirfd);
+	if (err)
+		return 0;
+	p = strstr(buf, "\nThreads:");
+	return p ? strtoul(p + 9, NULL, 10) : 0;
+}
+
 bool pw_proc_alive(pid_t pid, __u64 start_time)
 {
 	struct pw_proc pr;
 	char state;
 
-	if (read_stat(pid, &pr, &state))
+	if (read_stat(pid, &pr, &state) || pr.start_time != start_time)
 		return false;
-	/* A zombie has exited and closed its sockets; only its exit status is left. */
+	/* A zombie has exited and closed its sockets; only its exit status is
+	 * left. But a leader that called pthread_exit() is a zombie too while
+	 * its other threads serve: the process lives while any thread does. */
 	if (state == 'Z' || state == 'X')
-		return false;
-	return pr.start_time == start_time;
+		return read_threads(pid) > 1;
+	return true;
+}
+
+int pw_proc_state(pid_t pid, struct pw_proc *out)
+{
+	char state;
+	int err = read_stat(pid, out, &state);
+
+	return err ? err : state;
+}
+
+bool pw_proc_kthread(pid_t pid)
+{
+	struct pw_proc pr;
+	char state;
+
+	/* kthreadd is pid 2; every kernel thread is its child */
+	if (pid == 2)
+		return true;
+	return !read_stat(pid, &pr, &state) && pr.ppid == 2;
 }
 
 bool pw_proc_is_ancestor(pid_t anc, pid_t pid)

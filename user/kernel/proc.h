@@ -19,8 +19,12 @@ struct pw_proc {
 
 /* Read /proc/PID/stat and status. 0, -ENOENT if gone, or -errno. */
 int pw_proc_read(pid_t pid, struct pw_proc *out);
-/* true when pid is alive and its start time equals start_time. */
+/* true when pid is alive (any thread of it) and its start time equals start_time. */
 bool pw_proc_alive(pid_t pid, __u64 start_time);
+/* The state letter of /proc/PID/stat (out filled), or -ENOENT / -errno. */
+int pw_proc_state(pid_t pid, struct pw_proc *out);
+/* A kernel thread (kthreadd or its child): never an owner. */
+bool pw_proc_kthread(pid_t pid);
 /* true when anc is pid itself or one of its ancestors. */
 bool pw_proc_is_ancestor(pid_t anc, pid_t pid);
 /*

@@ -1,0 +1,204 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Leases that follow real services. A port belongs to whoever holds a socket
+ * on it now: when an allocation's owner exits and a live process still holds
+ * one of the allocation's sockets (a daemonized child, an exec'd program, a
+ * process the socket was passed to), the allocation passes to that holder.
+ * A held allocation (allocate --hold) outlives its requester until the first
+ * bind of its port by a process of the same uid (root's: any), which becomes
+ * the owner; if nothing binds in time it is released, "hold expired".
+ *
+ * The sockets of a port are classed once per owner (owner tree or foreign)
+ * and the class kept on the socket, so an event costs no /proc walk per
+ * socket on the port.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "allocs.h"
+#include "config.h"
+#include "log.h"
+#include "proc.h"
+#include "store.h"
+
+enum pw_sock_class pw_lease_class(struct pw_allocs *as, const struct pw_alloc_rt *r,
+				  const struct pw_sock *s)
+{
+	enum pw_sock_class c;
+
+	if (s->tag_gen == r->tag_gen && s->tag)
+		return (enum pw_sock_class)s->tag;
+	c = s->pid && pw_proc_is_ancestor(r->a.pid, (pid_t)s->pid) ? PW_CLASS_OWNER
+								  : PW_CLASS_FOREIGN;
+	/* an unknown holder (pid 0) is classed again when it is known */
+	if (s->pid)
+		pw_portmap_tag(as->env.map, s, (__u8)c, r->tag_gen);
+	return c;
+}
+
+int pw_lease_set_owner(struct pw_allocs *as, struct pw_alloc_rt *r, pid_t pid, const char *why)
+{
+	struct pw_alloc a = r->a;
+	struct pw_proc p;
+	int err;
+
+	err = pw_proc_read(pid, &p);
+	if (err)
+		return err;
+	a.pid = p.pid;
+	a.start_time = p.start_time;
+	snprintf(a.comm, sizeof(a.comm), "%s", p.comm);
+	a.hold_until = 0;
+	if (as->serving)
+		(void) pw_allocs_group(as);
+	err = pw_store_set_owner(as->env.store, &a);
+	if (err) {
+		as->m.storage_errors_total++;
+		return err;
+	}
+	pw_allocs_audit(as, 0, 0, "handover", "ok", a.port, a.id, a.service_type,
+			"owner handed to pid %d (%.16s): %s", a.pid, a.comm, why);
+	pw_info("allocation %lld port %u (%s): owner handed to pid %d (%s): %s", (long long)a.id,
+		a.port, a.service_type, a.pid, a.comm, why);
+	r->a = a;
+	r->tag_gen = ++as->next_tag_gen;
+	if (as->env.hooks.track_pid)
+		as->env.hooks.track_pid(as->env.hooks.ctx, a.pid);
+	if (as->env.hooks.changed) {
+		char reason[128];
+		struct pw_alloc_change ch = { .id = a.id, .port = a.port,
+					      .service_type = a.service_type,
+					      .old_state = pw_alloc_state_name(a.state),
+					      .state = pw_alloc_state_name(a.state),
+					      .reason = reason };
+
+		snprintf(reason, sizeof(reason), "owner handed to pid %d (%.16s): %s", a.pid,
+			 a.comm, why);
+		as->env.hooks.changed(as->env.hooks.ctx, &ch);
+	}
+	return 0;
+}
+
+/* A live holder of one of the allocation's own sockets, other than the old owner. */
+static pid_t live_holder(struct pw_allocs *as, struct pw_alloc_rt *r, pid_t old)
+{
+	const struct pw_sock *s;
+
+	for (s = pw_portmap_port_first(as->env.map, r->a.port); s;
+	     s = pw_portmap_port_next(as->env.map, s)) {
+		if (as->env.self_netns && s->netns != as->env.self_netns)
+			continue;
+		if (!s->pid || (pid_t)s->pid == old || (pid_t)s->pid == as->self_pid)
+			continue;
+		/* the class was fixed while the old owner lived */
+		if (s->tag_gen != r->tag_gen || s->tag != PW_CLASS_OWNER)
+			continue;
+		return (pid_t)s->pid;
+	}
+	return 0;
+}
+
+bool pw_lease_try_handover(struct pw_allocs *as, struct pw_alloc_rt *r, const char *why)
+{
+	pid_t h = live_holder(as, r, r->a.pid);
+
+	return h && !pw_lease_set_owner(as, r, h, why);
+}
+
+struct exited {
+	pid_t pid;
+	uint64_t ts_ns;
+};
+
+static void owner_exited(struct pw_allocs *as, struct pw_alloc_rt *r, void *ctx)
+{
+	const struct exited *ex = ctx;
+	struct pw_sm_verdict v;
+	uint64_t now;
+
+	if (r->a.pid != ex->pid)
+		return;
+	if (pw_lease_try_handover(as, r, "previous owner exited")) {
+		pw_allocs_observe(as, r, PW_SM_EV_EVENT);
+		return;
+	}
+	/* held for a binder: the requester may go, the hold decides */
+	if (r->a.hold_until > pw_wall_ms())
+		return;
+	pw_sm_owner_gone(&r->sm, &as->smp, true, pw_now_ms(), &v);
+	now = pw_now_ns();
+	if (v.changed && now > ex->ts_ns)
+		pw_hist_record(&as->m.detect_latency, now - ex->ts_ns);
+	pw_allocs_apply(as, r, &v);
+}
+
+void pw_lease_owner_exited(struct pw_allocs *as, pid_t pid, uint64_t ts_ns)
+{
+	struct exited ex = { .pid = pid, .ts_ns = ts_ns };
+
+	if (as)
+		pw_allocs_each(as, owner_exited, &ex);
+}
+
+/* --- holds ------------------------------------------------------------------ */
+
+void pw_lease_arm_holds(struct pw_allocs *as)
+{
+	int64_t first = 0, now = pw_wall_ms();
+
+	for (size_t i = 0; i < as->n; i++) {
+		int64_t h = as->v[i].a.hold_until;
+
+		if (h && (!first || h < first))
+			first = h;
+	}
+	(void) pw_timerfd_arm(as->hold_io.fd, first ? (first > now ? (uint64_t)(first - now) : 1)
+						    : 0, 0);
+}
+
+static void hold_tick(struct pw_allocs *as, struct pw_alloc_rt *r, void *ctx)
+{
+	int64_t now = *(int64_t *)ctx;
+	struct pw_alloc a;
+
+	if (!r->a.hold_until || r->a.hold_until > now)
+		return;
+	/* nobody bound it: a requester still alive keeps it as any owner does */
+	if (pw_proc_alive(r->a.pid, r->a.start_time)) {
+		a = r->a;
+		a.hold_until = 0;
+		if (!pw_store_set_owner(as->env.store, &a))
+			r->a.hold_until = 0;
+		return;
+	}
+	as->m.stale_cleaned_total++;
+	(void) pw_allocs_release(as, r, 0, 0, "hold expired");
+}
+
+static int on_hold(struct pw_io *io, uint32_t events)
+{
+	struct pw_allocs *as = io->data;
+	int64_t now = pw_wall_ms();
+
+	(void) events;
+	pw_timerfd_ack(io->fd);
+	(void) pw_allocs_group(as);
+	pw_allocs_each(as, hold_tick, &now);
+	pw_lease_arm_holds(as);
+	return 0;
+}
+
+int pw_lease_start(struct pw_allocs *as)
+{
+	int r = pw_loop_add_timer(as->env.loop, &as->hold_io, on_hold, as);
+
+	if (!r)
+		pw_lease_arm_holds(as);
+	return r;
+}
+
+void pw_lease_stop(struct pw_allocs *as)
+{
+	pw_loop_close_io(as->env.loop, &as->hold_io);
+}

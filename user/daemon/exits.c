@@ -1,0 +1,165 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Process exits settled against the kernel's file tables (see exits.h). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "allocs.h"
+#include "array.h"
+#include "bpfwatch.h"
+#include "daemon.h"
+#include "exits.h"
+#include "holders.h"
+#include "log.h"
+#include "proc.h"
+
+/* A process still in do_exit after this long is settled anyway: the holder
+ * lookup skips exiting tasks, so nothing it holds is mistaken for held. */
+#define EXIT_WAIT_NS 5000000ull
+
+void pw_exits_add(struct pw_daemon *d, pid_t pid, uint64_t ts_ns)
+{
+	struct pw_exits *x = &d->exits;
+
+	if (pw_array_grow((void **)&x->v, &x->cap, x->n + 1, sizeof(*x->v))) {
+		/* cannot queue: settle it blind, as before holders were known */
+		pw_lease_owner_exited(d->allocs, pid, ts_ns);
+		return;
+	}
+	x->v[x->n++] = (struct pw_exit_pending){ .pid = pid, .ts_ns = ts_ns,
+						 .seen_ns = pw_now_ns() };
+}
+
+/* Its files are closed: a zombie, or gone (reaped). */
+static bool files_closed(pid_t pid)
+{
+	struct pw_proc p;
+	int st = pw_proc_state(pid, &p);
+
+	return st < 0 || st == 'Z' || st == 'X';
+}
+
+struct lookup {
+	struct pw_daemon *d;
+	__u64 *cookies;
+	size_t n;
+	/* records sorted by arrival; per cookie the holders are gathered */
+	struct pw_holder_rec *recs;
+	size_t n_recs, cap_recs;
+};
+
+static void collect(void *ctx, const struct pw_holder_rec *r)
+{
+	struct lookup *l = ctx;
+
+	if (pw_array_grow((void **)&l->recs, &l->cap_recs, l->n_recs + 1, sizeof(*l->recs)))
+		return;
+	l->recs[l->n_recs++] = *r;
+}
+
+static int cmp_rec(const void *a, const void *b)
+{
+	const struct pw_holder_rec *x = a, *y = b;
+
+	if (x->cookie != y->cookie)
+		return x->cookie < y->cookie ? -1 : 1;
+	if (x->tgid != y->tgid)
+		return x->tgid < y->tgid ? -1 : 1;
+	return x->fd < y->fd ? -1 : x->fd > y->fd;
+}
+
+/* Give each looked-up socket its holders now (one entry per process). */
+static void apply(struct lookup *l)
+{
+	struct pw_daemon *d = l->d;
+	struct pw_sock_holder h[16];
+
+	qsort(l->recs, l->n_recs, sizeof(*l->recs), cmp_rec);
+	for (size_t c = 0; c < l->n; c++) {
+		size_t nh = 0;
+
+		for (size_t i = 0; i < l->n_recs; i++) {
+			const struct pw_holder_rec *r = &l->recs[i];
+
+			if (r->cookie != l->cookies[c] || nh == 16 ||
+			    (nh && h[nh - 1].pid == r->tgid))
+				continue;
+			h[nh] = (struct pw_sock_holder){ .pid = r->tgid, .fd = (__s32)r->fd,
+							 .uid = r->uid };
+			memcpy(h[nh].comm, r->comm, sizeof(h[nh].comm));
+			h[nh].comm[sizeof(h[nh].comm) - 1] = '\0';
+			nh++;
+			if (d->bpf)
+				(void) pw_bpf_track_pid(d->bpf, r->tgid);
+		}
+		if (!pw_portmap_set_holders(d->map, l->cookies[c], h, nh) && nh)
+			d->exits.handed++;
+	}
+}
+
+/* The sockets the exited pids held first that are still open. */
+static void find_holders(struct pw_daemon *d, const struct pw_exit_pending *v, size_t n)
+{
+	struct lookup l = { .d = d };
+	size_t cap = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct pw_sock *s;
+
+		for (s = pw_portmap_pid_first(d->map, (__u32)v[i].pid); s;
+		     s = pw_portmap_pid_next(d->map, s)) {
+			if (l.n == PW_HOLDER_QUERY_MAX ||
+			    pw_array_grow((void **)&l.cookies, &cap, l.n + 1, sizeof(*l.cookies)))
+				break;
+			l.cookies[l.n++] = s->cookie;
+		}
+	}
+	if (!l.n)
+		goto out;
+	d->exits.lookups++;
+	if (d->holders && !pw_holders_lookup(d->holders, l.cookies, l.n, collect, &l)) {
+		apply(&l);
+	} else {
+		/* no iterator here: a snapshot names the holders (a full rescan) */
+		int err = pw_daemon_resync(d, false);
+
+		if (err)
+			pw_warn("holders of %zu sockets: snapshot failed: %s", l.n, strerror(-err));
+	}
+out:
+	free(l.cookies);
+	free(l.recs);
+}
+
+int pw_exits_settle(struct pw_daemon *d)
+{
+	struct pw_exits *x = &d->exits;
+	struct pw_exit_pending *batch;
+	uint64_t now = pw_now_ns();
+	size_t n = 0;
+
+	if (!x->n)
+		return 0;
+	/* wait (briefly, on the loop's timer) for files to be closed */
+	for (size_t i = 0; i < x->n; i++)
+		if (!files_closed(x->v[i].pid) && now - x->v[i].seen_ns < EXIT_WAIT_NS)
+			return 1;
+	/* the releases that closing caused are in the ring now */
+	if (d->bpf)
+		(void) pw_bpf_consume(d->bpf);
+	batch = x->v;
+	n = x->n;
+	*x = (struct pw_exits){ .lookups = x->lookups, .handed = x->handed };
+	find_holders(d, batch, n);
+	for (size_t i = 0; i < n; i++)
+		pw_lease_owner_exited(d->allocs, batch[i].pid, batch[i].ts_ns);
+	free(batch);
+	/* exits drained meanwhile wait for the next round */
+	return x->n ? 1 : 0;
+}
+
+void pw_exits_fini(struct pw_exits *x)
+{
+	free(x->v);
+	*x = (struct pw_exits){ 0 };
+}
