@@ -93,13 +93,13 @@ check-layers:
 	@sh tools/check-layers.sh
 
 unit-bins: $(UNIT_BINS)
-integ-bins: all $(INTEG_BINS) $(BUILD)/tests/helper
+integ-bins: all $(INTEG_BINS) $(BUILD)/tests/helper $(BUILD)/tests/sdserver
 bench-bins: all $(BENCH_BINS) $(BUILD)/tests/helper
 
 test-unit: $(UNIT_BINS)
 	@BUILD=$(BUILD) sh tests/run-tests.sh unit $(UNIT_BINS)
 
-test-integration: all $(INTEG_BINS) $(BUILD)/tests/helper
+test-integration: all $(INTEG_BINS) $(BUILD)/tests/helper $(BUILD)/tests/sdserver
 	@BUILD=$(BUILD) ITEST_SLOW=$(if $(SANITIZE),4,1) sh tests/run-tests.sh integration $(INTEG_BINS)
 
 bench: deps
@@ -160,6 +160,13 @@ $(BUILD)/tests/itest_lib.o: tests/itest_lib.c | $(BUILD)/tests $(SKEL)
 
 $(BUILD)/tests/helper: $(BUILD)/tests/helper.o
 	$(CC) $(LDFLAGS) $^ -o $@
+
+# socket activation's consumer side, from libsystemd (tests of run --listen)
+$(BUILD)/tests/sdserver.o: tests/sdserver.c | $(BUILD)/tests
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/tests/sdserver: $(BUILD)/tests/sdserver.o
+	$(CC) $(LDFLAGS) $^ -lsystemd -o $@
 
 $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(TEST_LIBS)
 	$(CC) $(LDFLAGS) $^ $(LIBS_daemon) -lcmocka -o $@

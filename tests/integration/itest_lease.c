@@ -7,6 +7,12 @@
  * unrelated process, or whose main thread calls pthread_exit keeps its
  * allocation, which names the live holder within 50 ms of the old owner's
  * exit and goes stale within 50 ms of the last holder's death.
+ *
+ * Also: hold-until-bind (a hook script's allocation waits for a binder of its
+ * uid; expires; another uid's bind is a conflict), run --listen handing a
+ * bound socket to a real sd_listen_fds() consumer, run on a singleton,
+ * owners a non-root caller may not name, per-uid limits, and 1,000
+ * SO_REUSEPORT sockets on an allocated port handled in linear time.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,7 +23,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <grp.h>
+#include <netinet/in.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,6 +36,8 @@
 #include "itest_lib.h"
 
 #define LIMIT_MS (50 * itest_slow())
+#define USER 1001		/* unprivileged uids of the tests */
+#define OTHER 1002
 
 static char config_path[64];
 
@@ -43,7 +55,9 @@ static int write_config(void)
 		   "  \"solo\": {\"port_range\": [45800, 45809], \"instance_behavior\": \"single\"}},\n"
 		   " \"recovery\": {\"health_monitoring\": {\"enabled\": true,"
 		   " \"check_interval_ms\": 60000, \"max_failures\": 3,"
-		   " \"cleanup_stale_allocations\": true, \"grace_period_ms\": 0}}}\n");
+		   " \"cleanup_stale_allocations\": true, \"grace_period_ms\": 0}},\n"
+		   " \"leases\": {\"max_per_uid\": 3, \"max_per_uid_per_type\": 2,"
+		   " \"hold_default_ms\": 1000, \"hold_max_ms\": 20000}}\n");
 	return fclose(f);
 }
 
@@ -301,6 +315,353 @@ static void test_pthread_exit_leader(void **state)
 	assert_true(ITEST_WAIT(owner_of(d, port) == 0, LIMIT_MS));
 }
 
+/* Run a shell command line as uid (PORTWATCH_SOCKET and PW set); its first
+ * line of output in line. Returns the exit status. */
+static int sh_as(struct itest_daemon *d, int uid, const char *cmd, char *line, size_t len)
+{
+	char bin[256];
+	int pfd[2], status;
+	ssize_t n;
+	pid_t pid;
+
+	snprintf(bin, sizeof(bin), "%s/portwatch", itest_build());
+	assert_int_equal(pipe(pfd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(pfd[1], 1);
+		close(pfd[0]);
+		setenv("PORTWATCH_SOCKET", d->sock, 1);
+		setenv("PW", bin, 1);
+		if (uid >= 0 && (setgroups(0, NULL) || setgid((gid_t)uid) || setuid((uid_t)uid)))
+			_exit(126);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	close(pfd[1]);
+	n = read(pfd[0], line, len - 1);
+	line[n > 0 ? n : 0] = '\0';
+	line[strcspn(line, "\n")] = '\0';
+	close(pfd[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+static const char *state_of(struct itest_daemon *d, unsigned port, char *buf, size_t len)
+{
+	json_t *res, *a;
+
+	buf[0] = '\0';
+	if (itest_call(d, "check", json_pack("{s:i}", "port", port), &res))
+		return buf;
+	a = json_object_get(res, "allocation");
+	if (json_is_object(a))
+		snprintf(buf, len, "%s", json_string_value(json_object_get(a, "state")));
+	json_decref(res);
+	return buf;
+}
+
+static bool audited(struct itest_daemon *d, const char *outcome, const char *needle)
+{
+	json_t *res, *r;
+	size_t i;
+	bool ok = false;
+
+	if (itest_call(d, "audit", json_pack("{s:i}", "limit", 1000), &res))
+		return false;
+	json_array_foreach(res, i, r)
+		if (!strcmp(json_string_value(json_object_get(r, "outcome")), outcome) &&
+		    strstr(json_string_value(json_object_get(r, "detail")), needle))
+			ok = true;
+	json_decref(res);
+	return ok;
+}
+
+static void wait_ms(unsigned ms)
+{
+	uint64_t t0 = itest_now_ns();
+
+	/* the scenario's own pause (a service that starts later), not a wait
+	 * for an event */
+	while (ms_since(t0) < ms)
+		itest_yield();
+}
+
+/* A hook script allocates with --hold and exits; a process of the same uid,
+ * started later from another tree, binds the port and becomes the owner. */
+static void test_hold_claimed(void **state)
+{
+	struct itest_daemon *d = *state;
+	char line[64], arg[16];
+	struct itest_proc svc;
+	unsigned port;
+	uint64_t t0;
+
+	assert_int_equal(sh_as(d, USER, "$PW allocate ls --hold 10s -q", line, sizeof(line)), 0);
+	port = (unsigned)atoi(line);
+	assert_true(port >= 45700 && port <= 45799);
+	/* the script is gone; the hold keeps the port */
+	wait_ms(2000);
+	assert_true(owner_of(d, port) > 0);
+	snprintf(arg, sizeof(arg), "%u", port);
+	{
+		const char *const args[] = { "listen", "tcp4", arg, NULL };
+
+		assert_int_equal(itest_proc_spawn(&svc, USER, args), 0);
+	}
+	assert_int_equal(itest_proc_line(&svc, line, sizeof(line), 5000), 0);
+	assert_int_equal((unsigned)atoi(line), port);
+	t0 = itest_now_ns();
+	assert_true(ITEST_WAIT(owner_of(d, port) == svc.pid && listed_owner(d, port, svc.pid),
+			       LIMIT_MS));
+	print_message("hold: the binder pid %d became the owner in %llu ms\n", svc.pid,
+		      (unsigned long long)ms_since(t0));
+	assert_true(audited(d, "ok", "bound the held port"));
+	t0 = itest_now_ns();
+	itest_proc_kill(&svc, SIGKILL);
+	assert_true(ITEST_WAIT(owner_of(d, port) == 0, LIMIT_MS));
+}
+
+/* Nothing binds: released when the hold expires, "hold expired". */
+static void test_hold_expires(void **state)
+{
+	struct itest_daemon *d = *state;
+	char line[64];
+	unsigned port;
+	uint64_t t0 = itest_now_ns();
+
+	assert_int_equal(sh_as(d, USER, "$PW allocate ls --hold 1s -q", line, sizeof(line)), 0);
+	port = (unsigned)atoi(line);
+	assert_true(owner_of(d, port) > 0);
+	assert_true(ITEST_WAIT(owner_of(d, port) == 0, 3000 * itest_slow()));
+	assert_true(ms_since(t0) >= 900);
+	assert_true(audited(d, "ok", "hold expired"));
+}
+
+/* Another uid binding a held port is a conflict, not an owner. */
+static void test_hold_other_uid(void **state)
+{
+	struct itest_daemon *d = *state;
+	char line[64], arg[16], st[32];
+	struct itest_proc svc;
+	unsigned port;
+	pid_t owner;
+
+	assert_int_equal(sh_as(d, USER, "$PW allocate ls --hold 10s -q", line, sizeof(line)), 0);
+	port = (unsigned)atoi(line);
+	owner = owner_of(d, port);
+	snprintf(arg, sizeof(arg), "%u", port);
+	{
+		const char *const args[] = { "listen", "tcp4", arg, NULL };
+
+		assert_int_equal(itest_proc_spawn(&svc, OTHER, args), 0);
+	}
+	assert_int_equal(itest_proc_line(&svc, line, sizeof(line), 5000), 0);
+	assert_true(ITEST_WAIT(!strcmp(state_of(d, port, st, sizeof(st)), "conflict"), LIMIT_MS));
+	assert_int_equal(owner_of(d, port), owner);
+	itest_proc_kill(&svc, SIGKILL);
+}
+
+/* A non-root caller names only its own processes as owners, in every form. */
+static void test_owner_authorization(void **state)
+{
+	struct itest_daemon *d = *state;
+	const char *const hold[] = { "hold", NULL };
+	struct itest_proc root_p, other_p;
+	char cmd[256], line[256];
+
+	assert_int_equal(itest_proc_spawn(&root_p, -1, hold), 0);
+	assert_int_equal(itest_proc_spawn(&other_p, OTHER, hold), 0);
+	assert_int_equal(itest_proc_line(&root_p, line, sizeof(line), 5000), 0);
+	assert_int_equal(itest_proc_line(&other_p, line, sizeof(line), 5000), 0);
+	/* pid 1, root's process, another user's process */
+	assert_int_equal(sh_as(d, USER, "$PW allocate ls --pid 1 2>&1", line, sizeof(line)), 5);
+	assert_non_null(strstr(line, "init"));
+	snprintf(cmd, sizeof(cmd), "$PW allocate ls --pid %d 2>&1", root_p.pid);
+	assert_int_equal(sh_as(d, USER, cmd, line, sizeof(line)), 5);
+	snprintf(cmd, sizeof(cmd), "$PW allocate ls --pid %d 2>&1", other_p.pid);
+	assert_int_equal(sh_as(d, USER, cmd, line, sizeof(line)), 5);
+	/* the ancestor form: the raw request naming pid 1 as "parent", and the
+	 * CLI's real parent when that belongs to root (the test runs it) */
+	assert_int_equal(sh_as(d, USER, "printf '%s\\n' '{\"v\":1,\"cmd\":\"allocate\",\"args\":"
+			       "{\"service_type\":\"ls\",\"pid\":1,\"pid_is_parent\":true}}' | "
+			       "/usr/bin/python3 -c 'import socket,sys,os; s=socket.socket(socket.AF_UNIX);"
+			       " s.connect(os.environ[\"PORTWATCH_SOCKET\"]);"
+			       " s.sendall(sys.stdin.buffer.read()); print(s.makefile().readline())'",
+			       line, sizeof(line)), 0);
+	assert_non_null(strstr(line, "\"denied\""));
+	{
+		char *out = NULL;
+		const char *const args[] = { "allocate", "ls", NULL };
+
+		assert_int_equal(itest_cli(d, USER, &out, args), 5);
+		free(out);
+	}
+	assert_true(audited(d, "denied", "init"));
+	assert_true(audited(d, "denied", "belongs to uid"));
+	itest_proc_end(&root_p);
+	itest_proc_end(&other_p);
+}
+
+/* Per-uid limits refuse the next allocation, naming the limit. */
+static void test_per_uid_limits(void **state)
+{
+	struct itest_daemon *d = *state;
+	const char *const hold[] = { "hold", NULL };
+	struct itest_proc p;
+	char cmd[256], line[256];
+
+	assert_int_equal(itest_proc_spawn(&p, USER, hold), 0);
+	assert_int_equal(itest_proc_line(&p, line, sizeof(line), 5000), 0);
+	snprintf(cmd, sizeof(cmd), "$PW allocate ls --pid %d -q 2>&1", p.pid);
+	assert_int_equal(sh_as(d, USER, cmd, line, sizeof(line)), 0);
+	assert_int_equal(sh_as(d, USER, cmd, line, sizeof(line)), 0);
+	assert_int_equal(sh_as(d, USER, cmd, line, sizeof(line)), 5);
+	assert_non_null(strstr(line, "leases.max_per_uid_per_type"));
+	snprintf(cmd, sizeof(cmd), "$PW allocate solo --pid %d -q 2>&1", p.pid);
+	assert_int_equal(sh_as(d, USER, cmd, line, sizeof(line)), 0);
+	snprintf(cmd, sizeof(cmd), "$PW allocate solo --pid %d --exclusive -q 2>&1", p.pid);
+	assert_int_equal(sh_as(d, USER, cmd, line, sizeof(line)), 5);
+	assert_non_null(strstr(line, "leases.max_per_uid "));
+	assert_true(audited(d, "denied", "leases.max_per_uid"));
+	/* root has no limit */
+	snprintf(cmd, sizeof(cmd), "$PW allocate ls --pid %d -q 2>&1", p.pid);
+	assert_int_equal(sh_as(d, -1, cmd, line, sizeof(line)), 5);	/* still the uid's */
+	itest_proc_end(&p);
+}
+
+/* run --listen: the server gets a bound, listening fd 3 via LISTEN_FDS. */
+static void test_run_listen(void **state)
+{
+	struct itest_daemon *d = *state;
+	char bin[256], srv[256], line[128], name[64], st[32], got[16] = "";
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	unsigned port = 0;
+	int pfd[2], c;
+	pid_t pid;
+	FILE *f;
+	uint64_t t0;
+
+	snprintf(bin, sizeof(bin), "%s/portwatch", itest_build());
+	snprintf(srv, sizeof(srv), "%s/tests/sdserver", itest_build());
+	assert_int_equal(pipe(pfd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(pfd[1], 1);
+		close(pfd[0]);
+		setenv("PORTWATCH_SOCKET", d->sock, 1);
+		execl(bin, "portwatch", "run", "--listen", "ls", "--name", "web", "--", srv,
+		      (char *)NULL);
+		_exit(127);
+	}
+	close(pfd[1]);
+	f = fdopen(pfd[0], "r");
+	assert_non_null(fgets(line, sizeof(line), f));
+	assert_int_equal(sscanf(line, "serving %u %63s", &port, name), 2);
+	assert_string_equal(name, "ls");
+	/* bound from its first moment: allocated, listening, owned by the server */
+	assert_true(ITEST_WAIT(!strcmp(state_of(d, port, st, sizeof(st)), "listening"), 2000));
+	assert_int_equal(owner_of(d, port), pid);
+	sa.sin_port = htons((uint16_t)port);
+	c = socket(AF_INET, SOCK_STREAM, 0);
+	assert_int_equal(connect(c, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_true(read(c, got, sizeof(got) - 1) > 0);
+	assert_string_equal(got, "hello\n");
+	close(c);
+	t0 = itest_now_ns();
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+	assert_true(ITEST_WAIT(owner_of(d, port) == 0, LIMIT_MS));
+	print_message("run --listen: released %llu ms after the server's death\n",
+		      (unsigned long long)ms_since(t0));
+	fclose(f);
+}
+
+/* run on a singleton: another owner's is refused (12), the caller's own runs. */
+static void test_run_singleton(void **state)
+{
+	struct itest_daemon *d = *state;
+	const char *const hold[] = { "hold", NULL };
+	struct itest_proc p;
+	char line[256], cmd[64];
+	json_t *res;
+	unsigned port;
+
+	assert_int_equal(itest_proc_spawn(&p, -1, hold), 0);
+	assert_int_equal(itest_proc_line(&p, line, sizeof(line), 5000), 0);
+	assert_int_equal(itest_call(d, "allocate", json_pack("{s:s, s:i}", "service_type", "solo",
+							     "pid", p.pid), &res), 0);
+	json_decref(res);
+	assert_int_equal(sh_as(d, -1, "$PW run solo -- sh -c 'echo $PORT' 2>&1", line,
+			       sizeof(line)), 12);
+	snprintf(cmd, sizeof(cmd), "pid %d", p.pid);
+	assert_non_null(strstr(line, cmd));
+	itest_proc_kill(&p, SIGKILL);
+	assert_true(ITEST_WAIT(owner_of(d, 45800) == 0, LIMIT_MS));
+
+	/* now the test process owns it: a command it runs gets that port */
+	assert_int_equal(itest_call(d, "allocate", json_pack("{s:s, s:i}", "service_type", "solo",
+							     "pid", getpid()), &res), 0);
+	port = (unsigned)json_integer_value(json_object_get(res, "port"));
+	json_decref(res);
+	assert_int_equal(sh_as(d, -1, "$PW run solo -- sh -c 'echo $PORT'", line, sizeof(line)),
+			 0);
+	assert_int_equal((unsigned)atoi(line), port);
+}
+
+/* 1,000 SO_REUSEPORT sockets bound and closed on an allocated port by a
+ * foreign process: linear, and status keeps answering fast meanwhile. */
+static void test_reuseport_linear(void **state)
+{
+	struct itest_daemon *d = *state;
+	const char *const hold[] = { "hold", NULL };
+	struct itest_proc owner, flood;
+	char line[64], arg[16];
+	double worst = 0;
+	json_t *res;
+	unsigned port;
+	uint64_t t0;
+
+	assert_int_equal(itest_proc_spawn(&owner, -1, hold), 0);
+	assert_int_equal(itest_proc_line(&owner, line, sizeof(line), 5000), 0);
+	port = allocate_for(d, owner.pid);
+	snprintf(arg, sizeof(arg), "%u", port);
+	{
+		const char *const args[] = { "reuse", arg, "1000", NULL };
+
+		t0 = itest_now_ns();
+		assert_int_equal(itest_proc_spawn(&flood, -1, args), 0);
+	}
+	/* status answers while the daemon takes the binds */
+	while (itest_proc_line(&flood, line, sizeof(line), 1) == -ETIMEDOUT) {
+		uint64_t s = itest_now_ns();
+
+		assert_int_equal(itest_call(d, "status", json_object(), &res), 0);
+		json_decref(res);
+		if ((itest_now_ns() - s) / 1e6 > worst)
+			worst = (itest_now_ns() - s) / 1e6;
+	}
+	assert_true(ITEST_WAIT(({ int n = -1;
+		if (!itest_call(d, "check", json_pack("{s:i}", "port", port), &res)) {
+			n = (int)json_array_size(json_object_get(res, "sockets"));
+			json_decref(res);
+		} n == 1000; }), 1000 * itest_slow()));
+	assert_int_equal(itest_proc_say(&flood, "close\n"), 0);
+	assert_int_equal(itest_proc_line(&flood, line, sizeof(line), 5000), 0);
+	assert_true(ITEST_WAIT(({ int n = -1;
+		if (!itest_call(d, "check", json_pack("{s:i}", "port", port), &res)) {
+			n = (int)json_array_size(json_object_get(res, "sockets"));
+			json_decref(res);
+		} n == 0; }), 1000 * itest_slow()));
+	print_message("reuseport: 1000 binds and 1000 closes handled in %llu ms, status max "
+		      "%.2f ms meanwhile\n", (unsigned long long)ms_since(t0), worst);
+	assert_true(ms_since(t0) < 1000 * itest_slow());
+	assert_true(worst < 50 * itest_slow());
+	itest_proc_end(&flood);
+	itest_proc_end(&owner);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -309,6 +670,14 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_exec_keeps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scm_rights, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pthread_exit_leader, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hold_claimed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hold_expires, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hold_other_uid, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_owner_authorization, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_per_uid_limits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_run_listen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_run_singleton, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reuseport_linear, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /* CLI: allocate, run, release, list, check, types, audit. */
+#include <errno.h>
 #include <getopt.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -14,7 +17,33 @@ struct alloc_args {
 	json_t *args;
 	bool quiet;
 	bool explicit_pid;
+	int listen;		/* run: 0, SOCK_STREAM (--listen) or SOCK_DGRAM (--udp) */
 };
+
+/* A duration: N (seconds), Nms, Ns, Nm, Nh. 0 or an exit code. */
+static int parse_duration(const char *cmd, const char *opt, const char *s, unsigned long *ms)
+{
+	static const struct { const char *unit; unsigned long mul; } units[] = {
+		{ "", 1000 }, { "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 },
+	};
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (end == s || *s == '-' || errno)
+		return pw_cli_usage(cmd, "%s: \"%s\" is not a duration (e.g. 10s, 500ms, 2m)",
+				    opt, s);
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(end, units[i].unit))
+			continue;
+		if (v > 86400000ul / units[i].mul)
+			return pw_cli_usage(cmd, "%s: %s is longer than a day", opt, s);
+		*ms = v * units[i].mul;
+		return 0;
+	}
+	return pw_cli_usage(cmd, "%s: unknown unit in \"%s\" (ms, s, m or h)", opt, s);
+}
 
 /* Options shared by allocate and run; returns 0, or an exit code. */
 static int parse_alloc(const char *cmd, struct pw_cli *cli, int argc, char **argv,
@@ -24,7 +53,9 @@ static int parse_alloc(const char *cmd, struct pw_cli *cli, int argc, char **arg
 		{ "name", required_argument, NULL, 'n' }, { "port", required_argument, NULL, 'p' },
 		{ "pid", required_argument, NULL, 'P' }, { "project", required_argument, NULL, 'd' },
 		{ "exclusive", no_argument, NULL, 'x' }, { "quiet", no_argument, NULL, 'q' },
-		{ "json", no_argument, NULL, 'j' }, { "help", no_argument, NULL, 'h' }, { 0 }
+		{ "json", no_argument, NULL, 'j' }, { "help", no_argument, NULL, 'h' },
+		{ "hold", required_argument, NULL, 'H' }, { "listen", no_argument, NULL, 'l' },
+		{ "udp", no_argument, NULL, 'u' }, { 0 }
 	};
 	unsigned long v;
 	int opt, r;
@@ -33,7 +64,7 @@ static int parse_alloc(const char *cmd, struct pw_cli *cli, int argc, char **arg
 	optind = 0;
 again:
 	/* "+": stop at the first non-option, so run's command keeps its own options */
-	while ((opt = getopt_long(argc, argv, "+n:p:P:d:xqjh", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+n:p:P:d:xqjhH:", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'n':
 			json_object_set_new(aa->args, "name", json_string(optarg));
@@ -67,6 +98,19 @@ again:
 			break;
 		case 'h':
 			return -1;
+		case 'H':
+			r = parse_duration(cmd, "--hold", optarg, &v);
+			if (r)
+				return r;
+			json_object_set_new(aa->args, "hold_ms", json_integer((json_int_t)v));
+			break;
+		case 'l':
+		case 'u':
+			if (allow_pid)
+				return pw_cli_usage(cmd, "--%s: only for run", opt == 'l' ? "listen"
+											 : "udp");
+			aa->listen = opt == 'l' ? SOCK_STREAM : SOCK_DGRAM;
+			break;
 		default:
 			return pw_cli_usage(cmd, "bad option");
 		}
@@ -100,10 +144,15 @@ int pw_cli_allocate(struct pw_cli *cli, int argc, char **argv)
 	r = parse_alloc("allocate", cli, argc, argv, &aa, true);
 	if (r == -1) {
 		printf("Usage: portwatch allocate SERVICE_TYPE [--name NAME] [--port PREFERRED]\n"
-		       "         [--pid PID] [--project DIR] [--exclusive] [--quiet] [--json]\n\n"
+		       "         [--pid PID] [--project DIR] [--hold DURATION] [--exclusive]\n"
+		       "         [--quiet] [--json]\n\n"
 		       "Allocate a port of SERVICE_TYPE. The owner is this command's parent (your\n"
-		       "shell or script) unless --pid names another process (root, or your own uid).\n"
-		       "The allocation goes stale when the owner exits. --quiet prints the port only.\n"
+		       "shell or script) unless --pid names another of your own processes (root: any).\n"
+		       "The port follows its sockets: when the owner exits while another process\n"
+		       "holds a socket on it (a daemonized child), that process becomes the owner;\n"
+		       "with none left, the allocation goes stale. --hold DURATION (10s, 500ms, 2m)\n"
+		       "keeps it after the owner exits, until a process of your uid binds the port\n"
+		       "(it becomes the owner) or the hold expires. --quiet prints the port only.\n"
 		       "A single-instance type returns the live allocation; --exclusive fails instead.\n");
 		json_decref(aa.args);
 		return 0;
@@ -133,6 +182,52 @@ int pw_cli_allocate(struct pw_cli *cli, int argc, char **argv)
 	return 0;
 }
 
+/* Bind the port (any address, IPv6 with IPv4 where the host allows), listen
+ * when TCP, and leave it as fd 3 for CMD the way systemd's socket activation
+ * passes sockets (sd_listen_fds). 0 or an exit code. */
+static int hand_socket(int type, uint16_t port, const char *name)
+{
+	struct sockaddr_in6 s6 = { .sin6_family = AF_INET6, .sin6_port = htons(port),
+				   .sin6_addr = IN6ADDR_ANY_INIT };
+	struct sockaddr_in s4 = { .sin_family = AF_INET, .sin_port = htons(port),
+				  .sin_addr.s_addr = htonl(INADDR_ANY) };
+	int fd, zero = 0, one = 1;
+	char pid[16];
+
+	fd = socket(AF_INET6, type, 0);
+	if (fd >= 0 && (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) ||
+			(type == SOCK_STREAM &&
+			 setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one))) ||
+			bind(fd, (struct sockaddr *)&s6, sizeof(s6)))) {
+		close(fd);
+		fd = -1;
+	}
+	if (fd < 0) {
+		fd = socket(AF_INET, type, 0);
+		if (fd >= 0 && type == SOCK_STREAM)
+			(void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (fd < 0 || bind(fd, (struct sockaddr *)&s4, sizeof(s4))) {
+			fprintf(stderr, "portwatch run: cannot bind port %u: %m\n", port);
+			return pw_errcode_exit(PW_E_CONFLICT);
+		}
+	}
+	if (type == SOCK_STREAM && listen(fd, SOMAXCONN)) {
+		fprintf(stderr, "portwatch run: cannot listen on port %u: %m\n", port);
+		return 1;
+	}
+	if (fd != 3 && (dup2(fd, 3) < 0 || close(fd))) {
+		fprintf(stderr, "portwatch run: cannot pass the socket as fd 3: %m\n");
+		return 1;
+	}
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	if (setenv("LISTEN_FDS", "1", 1) || setenv("LISTEN_PID", pid, 1) ||
+	    setenv("LISTEN_FDNAMES", name, 1)) {
+		perror("portwatch run: setenv");
+		return 1;
+	}
+	return 0;
+}
+
 int pw_cli_run(struct pw_cli *cli, int argc, char **argv)
 {
 	struct alloc_args aa = { 0 };
@@ -143,10 +238,15 @@ int pw_cli_run(struct pw_cli *cli, int argc, char **argv)
 	r = parse_alloc("run", cli, argc, argv, &aa, false);
 	if (r == -1) {
 		printf("Usage: portwatch run SERVICE_TYPE [--name NAME] [--port PREFERRED]\n"
-		       "         [--project DIR] -- CMD [ARGS...]\n\n"
+		       "         [--project DIR] [--exclusive] [--listen | --udp] -- CMD [ARGS...]\n\n"
 		       "Allocate a port, then exec CMD with PORT=<port> and PORTWATCH_ID=<id> in its\n"
 		       "environment. CMD keeps this process's pid and becomes the owner: the\n"
-		       "allocation is released when it exits.\n");
+		       "allocation is released when it (and whatever holds its sockets) exits.\n"
+		       "--listen binds and listens on the port (TCP) before exec and passes it as\n"
+		       "fd 3 with LISTEN_FDS=1, LISTEN_PID and LISTEN_FDNAMES, as systemd socket\n"
+		       "activation does (--udp: a bound UDP socket): no other process can take the\n"
+		       "port between allocation and the server's start. On a single-instance type\n"
+		       "allocated to another owner, run fails (exit 12); if you own it, CMD gets it.\n");
 		json_decref(aa.args);
 		return 0;
 	}
@@ -160,6 +260,7 @@ int pw_cli_run(struct pw_cli *cli, int argc, char **argv)
 	}
 	/* exec keeps our pid and start time, so the command is the owner */
 	json_object_set_new(aa.args, "pid", json_integer(getpid()));
+	json_object_set_new(aa.args, "run", json_true());
 	r = pw_cli_call(cli, "allocate", aa.args, &res);
 	if (r)
 		return r;
@@ -168,6 +269,11 @@ int pw_cli_run(struct pw_cli *cli, int argc, char **argv)
 	json_decref(res);
 	pw_conn_close(cli->conn);
 	cli->conn = NULL;
+	if (aa.listen) {
+		r = hand_socket(aa.listen, (uint16_t)atoi(port), aa.type);
+		if (r)
+			return r;
+	}
 	if (setenv("PORT", port, 1) || setenv("PORTWATCH_ID", id, 1)) {
 		perror("portwatch run: setenv");
 		return 1;

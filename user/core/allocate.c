@@ -61,6 +61,34 @@ void pw_allocate_refused(struct pw_allocs *as, uid_t uid, pid_t pid, const char 
 	pw_allocs_audit(as, uid, pid, "allocate", outcome, port, 0, type ? type : "", "%s", msg);
 }
 
+enum pw_errcode pw_allocate_limits(struct pw_allocs *as, uid_t uid, const char *type, char *err,
+				   size_t errlen)
+{
+	const struct pw_config *cfg = as->env.cfg;
+	unsigned total = 0, of_type = 0;
+
+	if (uid == 0)
+		return PW_E_OK;
+	for (size_t i = 0; i < as->n; i++) {
+		if (as->v[i].a.uid != uid)
+			continue;
+		total++;
+		of_type += !strcmp(as->v[i].a.service_type, type);
+	}
+	if (total >= (unsigned)cfg->leases.max_per_uid) {
+		snprintf(err, errlen, "uid %u holds %u allocations: the limit is "
+			 "leases.max_per_uid = %d", uid, total, cfg->leases.max_per_uid);
+		return PW_E_DENIED;
+	}
+	if (of_type >= (unsigned)cfg->leases.max_per_uid_per_type) {
+		snprintf(err, errlen, "uid %u holds %u allocations of %s: the limit is "
+			 "leases.max_per_uid_per_type = %d", uid, of_type, type,
+			 cfg->leases.max_per_uid_per_type);
+		return PW_E_DENIED;
+	}
+	return PW_E_OK;
+}
+
 struct pw_alloc_rt *pw_allocate_singleton(struct pw_allocs *as, const char *type)
 {
 	for (size_t i = 0; i < as->n; i++) {
@@ -297,6 +325,8 @@ static void try_allocate(struct pw_allocate *q)
 			finish(q, PW_E_STORAGE, msg, NULL);
 			return;
 		}
+		if (a->hold_until)
+			pw_lease_arm_holds(as);
 		finish(q, PW_E_OK, NULL, pw_allocs_by_port(as, cand));
 		return;
 	}
@@ -317,6 +347,7 @@ void pw_allocate(struct pw_allocs *as, const struct pw_allocate_req *rq,
 	*q = (struct pw_allocate){ .as = as, .rq = *rq, .done = done, .ctx = ctx,
 				   .timer = { .fd = -1 } };
 	q->rq.a.state = PW_ALLOC_RESERVED;
+	q->rq.a.hold_until = rq->hold_ms ? pw_wall_ms() + (int64_t)rq->hold_ms : 0;
 	try_allocate(q);
 }
 

@@ -21,6 +21,7 @@ struct pw_allocate_req {
 	const struct pw_service_type *t;
 	struct pw_alloc a;		/* owner, uid, name, project; the port is chosen */
 	uint16_t requested;		/* 0: none */
+	uint32_t hold_ms;		/* held for a binder this long after the requester; 0: no */
 	uid_t caller_uid;		/* for the audit */
 	pid_t caller_pid;
 };
@@ -55,6 +56,10 @@ struct pw_port_view pw_allocate_view(struct pw_allocs *as);
 /* A refused request: counted and audited (outcome "denied" or "error"). */
 void pw_allocate_refused(struct pw_allocs *as, uid_t uid, pid_t pid, const char *outcome,
 			 uint16_t port, const char *type, const char *msg);
+/* Per-uid limits of the config (root has none): PW_E_OK, or PW_E_DENIED with a
+ * sentence naming the limit. */
+enum pw_errcode pw_allocate_limits(struct pw_allocs *as, uid_t uid, const char *type, char *err,
+				   size_t errlen);
 /* The live allocation of a single-instance type, NULL when none. */
 struct pw_alloc_rt *pw_allocate_singleton(struct pw_allocs *as, const char *type);
 

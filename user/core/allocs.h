@@ -184,6 +184,9 @@ void pw_lease_owner_exited(struct pw_allocs *as, pid_t pid, uint64_t ts_ns);
 /* The owner is gone by /proc (polls): hand over if a holder lives. true when
  * handed over. */
 bool pw_lease_try_handover(struct pw_allocs *as, struct pw_alloc_rt *r, const char *why);
+/* After a restart the dead owner's tree is unknown: a live holder of a socket
+ * on the port with the allocation's uid (root's: any), 0 when none. */
+pid_t pw_lease_holder_of_uid(struct pw_allocs *as, const struct pw_alloc_rt *r);
 /* Make pid the owner: persisted, audited, told. 0 or -errno. */
 int pw_lease_set_owner(struct pw_allocs *as, struct pw_alloc_rt *r, pid_t pid, const char *why);
 /* Arm the hold timer for the earliest hold (after one is added or cleared). */

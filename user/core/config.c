@@ -67,6 +67,12 @@ static void set_recovery_defaults(struct pw_config *c)
 	c->system_recovery.run_on_startup = true;
 	c->system_recovery.backup_corrupted_state = true;
 	c->system_recovery.max_recovery_attempts = 3;
+
+	/* a shared developer host: plenty for one person's services, not every port */
+	c->leases.max_per_uid = 256;
+	c->leases.max_per_uid_per_type = 32;
+	c->leases.hold_default_ms = 30000;
+	c->leases.hold_max_ms = 3600000;
 }
 
 static int copy_builtin(struct pw_service_type *t, const struct builtin_type *b)

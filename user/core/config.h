@@ -101,6 +101,14 @@ struct pw_config {
 		bool enabled, run_on_startup, backup_corrupted_state;
 		int max_recovery_attempts;
 	} system_recovery;
+	/* "leases" (portwatch's own block): what a non-root uid may hold, and
+	 * how long a port may wait for its binder (allocate --hold). */
+	struct {
+		int max_per_uid;		/* allocations per uid in total (root: no limit) */
+		int max_per_uid_per_type;	/* ... and of one service type */
+		int hold_default_ms;		/* --hold without a duration */
+		int hold_max_ms;		/* the longest hold a request may ask */
+	} leases;
 };
 
 /*

@@ -24,7 +24,32 @@
 #define FIELDS(ctx, obj, path, base, table) \
 	pw_cfg_fields(ctx, obj, path, base, table, ARRAY_SIZE(table))
 
-static const struct pw_cfg_field root_fields[] = { SEP("service_types"), SEP("recovery") };
+static const struct pw_cfg_field root_fields[] = { SEP("service_types"), SEP("recovery"),
+						   SEP("leases") };
+
+static const struct pw_cfg_field lease_fields[] = {
+	PC("max_per_uid", INT, leases.max_per_uid, 1),
+	PC("max_per_uid_per_type", INT, leases.max_per_uid_per_type, 1),
+	PC("hold_default_ms", INT, leases.hold_default_ms, 1),
+	PC("hold_max_ms", INT, leases.hold_max_ms, 1),
+};
+
+static int parse_leases(struct pw_cfg_ctx *ctx, json_t *root)
+{
+	json_t *b;
+	int err = pw_cfg_object(ctx, root, "", "leases", &b);
+
+	if (err || !b)
+		return err;
+	err = FIELDS(ctx, b, "leases", ctx->c, lease_fields);
+	if (!err && ctx->c->leases.hold_default_ms > ctx->c->leases.hold_max_ms) {
+		snprintf(ctx->err, ctx->errlen, "leases.hold_default_ms: %d is more than "
+			 "leases.hold_max_ms (%d)", ctx->c->leases.hold_default_ms,
+			 ctx->c->leases.hold_max_ms);
+		err = -EINVAL;
+	}
+	return err;
+}
 
 static const struct pw_cfg_field recovery_fields[] = {
 	SEP("port_conflict"), SEP("health_monitoring"), SEP("system_recovery"),
@@ -393,6 +418,8 @@ static int load_json(json_t *root, struct pw_config **ret, char *errbuf, size_t 
 	err = FIELDS(&ctx, root, "", NULL, root_fields);
 	if (!err)
 		err = parse_recovery(&ctx, root);
+	if (!err)
+		err = parse_leases(&ctx, root);
 	if (!err)
 		err = parse_types(&ctx, root);
 	if (!err)

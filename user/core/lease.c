@@ -99,6 +99,20 @@ static pid_t live_holder(struct pw_allocs *as, struct pw_alloc_rt *r, pid_t old)
 	return 0;
 }
 
+pid_t pw_lease_holder_of_uid(struct pw_allocs *as, const struct pw_alloc_rt *r)
+{
+	const struct pw_sock *s;
+
+	for (s = pw_portmap_port_first(as->env.map, r->a.port); s;
+	     s = pw_portmap_port_next(as->env.map, s)) {
+		if (as->env.self_netns && s->netns != as->env.self_netns)
+			continue;
+		if (s->pid && (pid_t)s->pid != as->self_pid && (!r->a.uid || s->uid == r->a.uid))
+			return (pid_t)s->pid;
+	}
+	return 0;
+}
+
 bool pw_lease_try_handover(struct pw_allocs *as, struct pw_alloc_rt *r, const char *why)
 {
 	pid_t h = live_holder(as, r, r->a.pid);

@@ -20,17 +20,24 @@ int pw_owner_resolve(uint32_t pid, bool is_parent, const struct ucred *cred, str
 		snprintf(err, errlen, "owner pid %u: no such process", pid);
 		return r;
 	}
-	/* the CLI's parent must really be the caller's ancestor; another named
-	 * owner needs root or the same uid */
+	/* A non-root caller acts for its own uid only: a named owner (any
+	 * form, the CLI's parent included) must be its own process, never
+	 * init or a kernel thread; the parent form must really be an ancestor. */
 	if (cred->uid != 0) {
-		bool ok = is_parent ? pw_proc_is_ancestor((pid_t)pid, cred->pid) : p.uid == cred->uid;
-
-		if (!ok) {
-			*code = PW_E_DENIED;
-			snprintf(err, errlen, is_parent
-				 ? "owner pid %u is not an ancestor of the caller (pid %d)"
-				 : "owner pid %u belongs to uid %u: only root or uid %u may name it",
-				 pid, is_parent ? cred->pid : (int)p.uid, p.uid);
+		*code = PW_E_DENIED;
+		if (p.pid == 1 || pw_proc_kthread(p.pid)) {
+			snprintf(err, errlen, "owner pid %u is %s: only root may name it", pid,
+				 p.pid == 1 ? "init" : "a kernel thread");
+			return -EPERM;
+		}
+		if (p.uid != cred->uid) {
+			snprintf(err, errlen, "owner pid %u belongs to uid %u: only root or uid %u "
+				 "may name it", pid, p.uid, p.uid);
+			return -EPERM;
+		}
+		if (is_parent && !pw_proc_is_ancestor((pid_t)pid, cred->pid)) {
+			snprintf(err, errlen, "owner pid %u is not an ancestor of the caller (pid %d)",
+				 pid, cred->pid);
 			return -EPERM;
 		}
 	}

@@ -105,7 +105,24 @@ static void orphan(struct pw_allocs *as, struct pw_alloc_rt *r, void *ctx)
 	struct visit *vi = ctx;
 	enum pw_alloc_state before = r->a.state;
 
+	/* held for a binder: the hold decides, not the requester's exit */
+	if (r->a.hold_until > pw_wall_ms()) {
+		note(vi->step2, "port %u (%s, id %lld) held for a binder", r->a.port,
+		     r->a.service_type, (long long)r->a.id);
+		return;
+	}
 	if (!pw_proc_alive(r->a.pid, r->a.start_time)) {
+		/* the owner died while we were down: a live holder of its uid
+		 * that still has a socket on the port is where it went */
+		pid_t h = pw_lease_holder_of_uid(as, r);
+
+		if (h) {
+			note(vi->step, "hand port %u (%s, id %lld) to pid %d: owner pid %d is "
+			     "gone", r->a.port, r->a.service_type, (long long)r->a.id, h, r->a.pid);
+			if (!vi->dry_run)
+				(void) pw_lease_set_owner(as, r, h, "previous owner is gone (recovery)");
+			return;
+		}
 		note(vi->step, "release port %u (%s, id %lld): owner pid %d is gone", r->a.port,
 		     r->a.service_type, (long long)r->a.id, r->a.pid);
 		if (!vi->dry_run)

@@ -16,6 +16,7 @@
 #include "cmd.h"
 #include "config.h"
 #include "owner.h"
+#include "proc.h"
 #include "store.h"
 #include "wire.h"
 
@@ -55,12 +56,12 @@ static void allocate_done(void *ctx, const struct pw_allocate_result *ar)
 
 /* Parse and check the request; the port is chosen by the core. */
 static enum pw_errcode parse_allocate(struct pw_daemon *d, json_t *args, const struct ucred *cred,
-				      struct pw_allocate_req *rq, bool *exclusive, char *err,
-				      size_t errlen)
+				      struct pw_allocate_req *rq, bool *exclusive, bool *run,
+				      char *err, size_t errlen)
 {
 	const char *type = NULL, *name = NULL, *project = NULL;
-	bool is_parent = false;
-	__u32 port = 0, pid = 0;
+	bool is_parent = false, hold_default = false;
+	__u32 port = 0, pid = 0, hold = 0;
 	enum pw_errcode code = PW_E_BAD_REQUEST;
 
 	if (pw_args_str(args, "service_type", &type, err, errlen) < 0 ||
@@ -69,8 +70,19 @@ static enum pw_errcode parse_allocate(struct pw_daemon *d, json_t *args, const s
 	    pw_args_bool(args, "exclusive", exclusive, err, errlen) < 0 ||
 	    pw_args_u32(args, "port", 65535, &port, err, errlen) < 0 ||
 	    pw_args_u32(args, "pid", INT32_MAX, &pid, err, errlen) < 0 ||
-	    pw_args_bool(args, "pid_is_parent", &is_parent, err, errlen) < 0)
+	    pw_args_bool(args, "pid_is_parent", &is_parent, err, errlen) < 0 ||
+	    pw_args_bool(args, "run", run, err, errlen) < 0 ||
+	    pw_args_u32(args, "hold_ms", UINT32_MAX, &hold, err, errlen) < 0 ||
+	    pw_args_bool(args, "hold", &hold_default, err, errlen) < 0)
 		return PW_E_BAD_REQUEST;
+	if (hold_default && !hold)
+		hold = (__u32)d->cfg->leases.hold_default_ms;
+	if (hold > (__u32)d->cfg->leases.hold_max_ms) {
+		snprintf(err, errlen, "args.hold_ms: %u is longer than leases.hold_max_ms (%d)", hold,
+			 d->cfg->leases.hold_max_ms);
+		return PW_E_BAD_REQUEST;
+	}
+	rq->hold_ms = hold;
 	if (!type) {
 		snprintf(err, errlen, "args.service_type: required");
 		return PW_E_BAD_REQUEST;
@@ -95,6 +107,9 @@ static enum pw_errcode parse_allocate(struct pw_daemon *d, json_t *args, const s
 		return PW_E_INVALID_PORT;
 	if (pw_owner_resolve(pid, is_parent, cred, &rq->a, &code, err, errlen))
 		return code;
+	code = pw_allocate_limits(d->allocs, rq->a.uid, rq->t->name, err, errlen);
+	if (code != PW_E_OK)
+		return code;
 	snprintf(rq->a.service_type, sizeof(rq->a.service_type), "%s", rq->t->name);
 	snprintf(rq->a.name, sizeof(rq->a.name), "%s", name ? name : "");
 	snprintf(rq->a.project, sizeof(rq->a.project), "%s", project ? project : "");
@@ -110,14 +125,20 @@ void pw_cmd_allocate(struct pw_daemon *d, struct pw_client *c, json_t *args)
 	struct pw_allocate_req rq = { 0 };
 	enum pw_errcode code;
 	struct alloc_call *k;
-	bool exclusive = false;
+	bool exclusive = false, run = false;
 	char err[512];
 
-	code = parse_allocate(d, args, cred, &rq, &exclusive, err, sizeof(err));
+	code = parse_allocate(d, args, cred, &rq, &exclusive, &run, err, sizeof(err));
 	if (code == PW_E_OK && rq.t->single) {
 		struct pw_alloc_rt *r = pw_allocate_singleton(d->allocs, rq.t->name);
 
-		if (r && exclusive) {
+		/* run hands the port to a command: only the owner's own tree may */
+		if (r && run && !pw_proc_is_ancestor(r->a.pid, rq.a.pid)) {
+			snprintf(err, sizeof(err), "service type %s is single-instance and allocated "
+				 "to pid %d (%.16s): port %u (id %lld)", rq.t->name, r->a.pid,
+				 r->a.comm, r->a.port, (long long)r->a.id);
+			code = PW_E_EXISTS;
+		} else if (r && exclusive) {
 			snprintf(err, sizeof(err), "service type %s is single-instance and already "
 				 "allocated: port %u (id %lld, pid %d)", rq.t->name, r->a.port,
 				 (long long)r->a.id, r->a.pid);
