@@ -20,6 +20,7 @@
 
 #include "bpfwatch.h"
 #include "log.h"
+#include "snapshot.h"
 #include "portwatch.skel.h"
 
 _Static_assert(sizeof(struct pw_event) == 80, "struct pw_event is shared with the BPF side");
@@ -166,6 +167,8 @@ static int load(struct pw_bpf *b, const enum variant v[HOOK_NR], bool probe, cha
 		bpf_program__set_autoload(hook_prog(s, h, V_RAW_TP), v[h] == V_RAW_TP);
 	}
 	s->rodata->wakeup_gap_ns = b->wakeup_gap_ns;
+	/* the snapshot's netns ids and the events' must agree (before 5.14: inodes) */
+	s->rodata->netns_by_inum = pw_netns_by_inode();
 	err = bpf_map__set_max_entries(s->maps.events, probe ? (size_t)page : b->ringbuf_bytes);
 	if (!err && probe)
 		err = bpf_map__set_max_entries(s->maps.tracked_socks, 1);
