@@ -56,7 +56,7 @@ if [ "$mode" = systemd ]; then
 		[ -e "$g" ] && ln -sf /dev/null "$n/etc/systemd/system-generators/$(basename "$g")"
 	done
 	# A machine-id of its own (an empty one would start first-boot prompts).
-	sed 's/-//g' /proc/sys/kernel/random/uuid >$n/etc/machine-id
+	sed "s/-//g" /newroot/proc/sys/kernel/random/uuid >$n/etc/machine-id
 	if [ -d /newroot/.vmio/units ]; then
 		cp /newroot/.vmio/units/* $n/etc/systemd/system/ 2>/dev/null
 	fi
