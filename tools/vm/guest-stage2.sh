@@ -11,8 +11,11 @@ $B mount -t tmpfs -o mode=0755 tmpfs /run
 $B mkdir -p /dev/pts /dev/shm /run/lock
 $B mount -t devpts -o newinstance,ptmxmode=0666 devpts /dev/pts
 $B mount -t tmpfs -o mode=1777 tmpfs /dev/shm
-$B mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null ||
-	echo "pwvm: no cgroup2 in this kernel" >/dev/console
+# pwvm.nocgroup2 on the kernel command line: no cgroup v2, so no cgroup BPF hooks.
+if ! $B grep -q 'pwvm.nocgroup2' /proc/cmdline; then
+	$B mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null ||
+		echo "pwvm: no cgroup2 in this kernel" >/dev/console
+fi
 $B hostname pwvm
 $B ip link set lo up 2>/dev/null || ip link set lo up
 # The kernel's own modules, from the kernel cache seen through 9p.
