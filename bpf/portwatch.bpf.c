@@ -79,6 +79,13 @@ __u32 quiet_tgid = 0;
 
 __u64 last_wakeup_ns = 0;
 
+/*
+ * Set by userspace on kernels without SO_NETNS_COOKIE (before 5.14), where it
+ * cannot learn a netns cookie: every event then names its netns by the
+ * namespace's inode number, as the snapshot does.
+ */
+const volatile __u8 netns_by_inum = 0;
+
 static __always_inline void submit(struct pw_event *e)
 {
 	__u64 flags = BPF_RB_NO_WAKEUP;
@@ -125,6 +132,23 @@ static __always_inline struct pw_event *reserve(__u8 kind)
 }
 
 /* pid/uid/comm of the task doing the operation (process context only). */
+/*
+ * The netns of a cgroup sock program's socket. Its context is the kernel's
+ * struct sock (field accesses are rewritten by the verifier), which
+ * bpf_probe_read_kernel may follow: cgroup sock programs have that helper
+ * since 5.5, and only kernels that lack SO_NETNS_COOKIE take this path.
+ */
+static __always_inline __u64 ctx_netns(struct bpf_sock *ctx)
+{
+	const struct sock *sk = (const void *)ctx;
+	struct net *net = NULL;
+
+	if (!netns_by_inum)
+		return bpf_get_netns_cookie(ctx);
+	bpf_core_read(&net, sizeof(net), &sk->__sk_common.skc_net.net);
+	return BPF_CORE_READ(net, ns.inum);
+}
+
 static __always_inline void fill_current(struct pw_event *e)
 {
 	e->pid = bpf_get_current_pid_tgid() >> 32;
@@ -162,7 +186,7 @@ static __always_inline int on_post_bind(struct bpf_sock *ctx, bool v6)
 	if (!e)
 		return SK_PASS;
 	e->cookie = cookie;
-	e->netns = bpf_get_netns_cookie(ctx);
+	e->netns = ctx_netns(ctx);
 	fill_current(e);
 	e->port = port;
 	e->proto = proto;
@@ -234,7 +258,7 @@ int pw_release(struct bpf_sock *ctx)
 		return SK_PASS;
 	}
 
-	netns = bpf_get_netns_cookie(ctx);
+	netns = ctx_netns(ctx);
 	/*
 	 * The LISTEN->CLOSE transition of a closed listener happens after this
 	 * hook (in tcp_close), when the cookie is no longer tracked: report it
@@ -296,6 +320,8 @@ static __always_inline __u64 sk_netns_cookie(const struct sock *sk)
 {
 	struct net *net = BPF_CORE_READ(sk, __sk_common.skc_net.net);
 
+	if (netns_by_inum)
+		return BPF_CORE_READ(net, ns.inum);
 	if (bpf_core_field_exists(net->net_cookie))
 		return BPF_CORE_READ(net, net_cookie);
 	if (bpf_core_field_exists(((struct net___atomic_cookie *)net)->net_cookie))

@@ -37,7 +37,8 @@
 #include "itest_lib.h"
 #include "prom_parse.h"
 
-#define WAIT_MS		5000
+/* scaled: under emulation (ITEST_SLOW) everything is slower */
+#define WAIT_MS		(5000 * (int)itest_slow())
 #define SLEEP_MARK	"29.75"		/* argv[1] of the slow check's sleep */
 #define N_HANG		6
 
@@ -45,13 +46,13 @@ static const char config_fmt[] =
 	"{\n"
 	"  \"service_types\": {\n"
 	"    \"web\": { \"port_range\": [47100, 47199], \"health_check\": { \"type\": \"http\",\n"
-	"      \"path\": \"/\", \"interval_ms\": 200, \"timeout_ms\": 150, \"retries\": 0 } },\n"
+	"      \"path\": \"/\", \"interval_ms\": %u, \"timeout_ms\": %u, \"retries\": 0 } },\n"
 	"    \"tcpsvc\": { \"port_range\": [47200, 47299], \"health_check\": { \"type\": \"tcp\",\n"
-	"      \"interval_ms\": 200, \"timeout_ms\": 150 } },\n"
+	"      \"interval_ms\": %u, \"timeout_ms\": %u } },\n"
 	"    \"cmdok\": { \"port_range\": [47300, 47399], \"health_check\": {\n"
 	"      \"type\": \"command\",\n"
 	"      \"command\": \"test \\\"$PORT\\\" -gt 0 && test \\\"$PORTWATCH_ID\\\" -gt 0\",\n"
-	"      \"interval_ms\": 200, \"timeout_ms\": 150 } },\n"
+	"      \"interval_ms\": %u, \"timeout_ms\": %u } },\n"
 	"    \"cmdbad\": { \"port_range\": [47400, 47499], \"health_check\": {\n"
 	"      \"type\": \"command\", \"command\": \"exit 1\", \"interval_ms\": 200 } },\n"
 	"    \"cmdslow\": { \"port_range\": [47500, 47599], \"health_check\": {\n"
@@ -59,7 +60,7 @@ static const char config_fmt[] =
 	"      \"interval_ms\": 200, \"timeout_ms\": 100 } },\n"
 	/* fails every other attempt: one retry makes every round pass */
 	"    \"flaky\": { \"port_range\": [47600, 47699], \"health_check\": {\n"
-	"      \"type\": \"command\", \"interval_ms\": 200, \"timeout_ms\": 150, \"retries\": 1,\n"
+	"      \"type\": \"command\", \"interval_ms\": %u, \"timeout_ms\": %u, \"retries\": 1,\n"
 	"      \"command\": \"echo x >> %s/attempts.$PORT; if [ -e %s/flag.$PORT ]; then "
 	"rm -f %s/flag.$PORT; else touch %s/flag.$PORT; exit 1; fi\" } },\n"
 	/* a listener that never answers: requests are in flight most of the time */
@@ -573,6 +574,7 @@ static int group_setup(void **state)
 {
 	char mp[32], *dir = dmn.dir;
 	FILE *f;
+	unsigned t, iv;
 	int err;
 
 	(void) state;
@@ -594,7 +596,11 @@ static int group_setup(void **state)
 	f = fopen(cfg_path, "w");
 	if (!f)
 		return -1;
-	fprintf(f, config_fmt, dir, dir, dir, dir);
+	/* checks that must pass get a timeout scaled like every deadline here
+	 * (and an interval no shorter: the config requires timeout <= interval) */
+	t = 150 * itest_slow();
+	iv = t > 200 ? t : 200;
+	fprintf(f, config_fmt, iv, t, iv, t, iv, t, iv, t, dir, dir, dir, dir);
 	fclose(f);
 	metrics_port = free_port();
 	snprintf(mp, sizeof(mp), "127.0.0.1:%u", metrics_port);

@@ -257,7 +257,11 @@ int pw_cli_status(struct pw_cli *cli, int argc, char **argv)
 	if (!strcmp(pw_jstr(res, "mode"), "bpf")) {
 		char *hooks = json_dumps(json_object_get(res, "hooks"), JSON_COMPACT);
 
+		size_t i;
+
 		printf("hooks:       %s\n", hooks ? hooks : "");
+		json_array_foreach(json_object_get(res, "degraded"), i, v)
+			printf("degraded:    %s\n", json_string_value(v));
 		printf("cgroup:      %s\n", pw_jstr(res, "cgroup"));
 		free(hooks);
 	} else {

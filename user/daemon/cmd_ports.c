@@ -158,6 +158,18 @@ void pw_cmd_status(struct pw_daemon *d, struct pw_client *c, json_t *args)
 		      "clients", (json_int_t)st.clients,
 		      "watchers", (json_int_t)st.watchers,
 		      "poll_interval_ms", d->mode == PW_MODE_POLLING ? (int)d->opts.poll_interval_ms : 0);
+	if (o) {
+		/* each missing hook and its fallback, for `status` */
+		json_t *dg = json_array();
+		char *dup = d->bpf ? strdup(pw_bpf_degraded(d->bpf)) : NULL;
+		char *tok, *save = NULL;
+
+		for (tok = dup ? strtok_r(dup, ";", &save) : NULL; tok && dg;
+		     tok = strtok_r(NULL, ";", &save))
+			json_array_append_new(dg, json_string(tok + strspn(tok, " ")));
+		free(dup);
+		json_object_set_new(o, "degraded", dg ? dg : json_array());
+	}
 	if (o)
 		json_object_set_new(o, "track_full", json_integer((json_int_t)(d->bpf ?
 					pw_bpf_track_full(d->bpf) : 0)));

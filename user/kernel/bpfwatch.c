@@ -20,6 +20,7 @@
 
 #include "bpfwatch.h"
 #include "log.h"
+#include "snapshot.h"
 #include "portwatch.skel.h"
 
 _Static_assert(sizeof(struct pw_event) == 80, "struct pw_event is shared with the BPF side");
@@ -35,6 +36,11 @@ enum opt_hook { HOOK_EXIT, HOOK_STATE, HOOK_NR };
 static const char *const variant_name[V_NR] = { "tp_btf", "raw_tp", "none" };
 static const char *const hook_tp[HOOK_NR] = { "sched_process_exit", "inet_sock_set_state" };
 static const char *const hook_what[HOOK_NR] = { "process exits", "TCP listen/unlisten" };
+/* What stands in for a hook this kernel lacks. */
+static const char *const hook_fallback[HOOK_NR] = {
+	"owners' deaths found by the periodic /proc liveness poll",
+	"listen()/shutdown() of a bound TCP socket seen at the next snapshot",
+};
 
 struct pw_bpf {
 	struct portwatch_bpf *skel;
@@ -47,6 +53,10 @@ struct pw_bpf {
 	__u64 wakeup_gap_ns;
 	enum variant hook[HOOK_NR];
 	char hooks[256];
+	/* Why tp_btf was not used, per hook ("" when it was). */
+	char why_not[HOOK_NR][560];
+	/* "; "-separated: each missing hook or feature and what replaces it. */
+	char degraded[2048];
 };
 
 static struct bpf_program *hook_prog(struct portwatch_bpf *s, enum opt_hook h, enum variant v)
@@ -166,6 +176,8 @@ static int load(struct pw_bpf *b, const enum variant v[HOOK_NR], bool probe, cha
 		bpf_program__set_autoload(hook_prog(s, h, V_RAW_TP), v[h] == V_RAW_TP);
 	}
 	s->rodata->wakeup_gap_ns = b->wakeup_gap_ns;
+	/* the snapshot's netns ids and the events' must agree (before 5.14: inodes) */
+	s->rodata->netns_by_inum = pw_netns_by_inode();
 	err = bpf_map__set_max_entries(s->maps.events, probe ? (size_t)page : b->ringbuf_bytes);
 	if (!err && probe)
 		err = bpf_map__set_max_entries(s->maps.tracked_socks, 1);
@@ -213,6 +225,8 @@ static int probe_hooks(struct pw_bpf *b, char *why, size_t len)
 		else if (v[h] != V_TP_BTF)
 			pw_info("bpf: tp_btf/%s does not load (%s), using %s", hook_tp[h],
 				reason[V_TP_BTF], variant_name[v[h]]);
+		if (v[h] != V_TP_BTF)
+			snprintf(b->why_not[h], sizeof(b->why_not[h]), "%s", reason[V_TP_BTF]);
 		b->hook[h] = v[h];
 		v[h] = V_NONE;	/* probe each optional hook on its own */
 	}
@@ -303,6 +317,9 @@ static int load_and_attach(struct pw_bpf *b)
 		/* Loaded but would not attach: try the next variant. */
 		pw_info("bpf: %s/%s does not attach (%s)", variant_name[b->hook[bad]],
 			hook_tp[bad], why);
+		if (b->hook[bad] == V_TP_BTF)
+			snprintf(b->why_not[bad], sizeof(b->why_not[bad]), "does not attach: %s",
+				 why);
 		b->hook[bad]++;
 		if (b->hook[bad] == V_NONE)
 			pw_warn("bpf: no hook for %s, not reported", hook_what[bad]);
@@ -387,6 +404,41 @@ static int on_sample(void *ctx, void *data, size_t size)
 	return b->fn(b->ctx, &ev);
 }
 
+/* Short form of a libbpf load failure: the verifier's last words. */
+static const char *short_reason(const char *why)
+{
+	const char *p = strstr(why, "failed: ");
+
+	return p ? p + 8 : why;
+}
+
+static void format_degraded(struct pw_bpf *b)
+{
+	size_t n = 0, len = sizeof(b->degraded);
+	int h;
+
+	b->degraded[0] = '\0';
+	for (h = 0; h < HOOK_NR; h++) {
+		if (b->hook[h] == V_TP_BTF)
+			continue;
+		if (b->hook[h] == V_RAW_TP)
+			n += (size_t)snprintf(b->degraded + n, len - n,
+					      "%stp_btf/%s refused (%s): raw_tp/%s used instead",
+					      n ? "; " : "", hook_tp[h], short_reason(b->why_not[h]),
+					      hook_tp[h]);
+		else
+			n += (size_t)snprintf(b->degraded + n, len - n,
+					      "%s%s/%s missing (%s): %s", n ? "; " : "",
+					      "tp_btf,raw_tp", hook_tp[h],
+					      short_reason(b->why_not[h]), hook_fallback[h]);
+		if (n >= len)
+			return;
+	}
+	if (pw_netns_by_inode())
+		(void) snprintf(b->degraded + n, len - n, "%sSO_NETNS_COOKIE missing (before 5.14): "
+				"network namespaces named by inode number", n ? "; " : "");
+}
+
 static void format_hooks(struct pw_bpf *b)
 {
 	int h, n;
@@ -450,6 +502,7 @@ int pw_bpf_new(struct pw_bpf **ret, const struct pw_bpf_opts *opts, pw_bpf_event
 		goto cleanup;
 	}
 	format_hooks(b);
+	format_degraded(b);
 	pw_info("bpf: attached %s on %s, ring buffer %zu KiB", b->hooks, b->cgroup,
 		b->ringbuf_bytes >> 10);
 	*ret = b;
@@ -506,6 +559,11 @@ __u64 pw_bpf_dropped(const struct pw_bpf *b)
 __u64 pw_bpf_track_full(const struct pw_bpf *b)
 {
 	return __atomic_load_n(&b->skel->bss->track_full, __ATOMIC_RELAXED);
+}
+
+const char *pw_bpf_degraded(const struct pw_bpf *b)
+{
+	return b->degraded;
 }
 
 const char *pw_bpf_hooks(const struct pw_bpf *b)

@@ -45,6 +45,9 @@ __u64 pw_bpf_dropped(const struct pw_bpf *b);
 __u64 pw_bpf_track_full(const struct pw_bpf *b);
 /* Comma-separated hooks in use, e.g. "cgroup/post_bind4,cgroup/post_bind6,...". */
 const char *pw_bpf_hooks(const struct pw_bpf *b);
+/* Each optional hook or feature this kernel lacks and what stands in for it,
+ * "; "-separated; "" when nothing is missing. */
+const char *pw_bpf_degraded(const struct pw_bpf *b);
 /* Cgroup path the programs are attached to. */
 const char *pw_bpf_cgroup(const struct pw_bpf *b);
 

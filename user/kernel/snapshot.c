@@ -50,18 +50,47 @@ struct nsref {
 	pid_t pid;
 };
 
+/* -1: not probed yet; 0: SO_NETNS_COOKIE works; 1: it does not (before 5.14). */
+static int netns_by_inode = -1;
+
+bool pw_netns_by_inode(void)
+{
+	__u64 c;
+
+	if (netns_by_inode < 0)
+		(void) pw_netns_cookie_self(&c);
+	return netns_by_inode == 1;
+}
+
 int pw_netns_cookie_self(__u64 *cookie)
 {
 	socklen_t len = sizeof(*cookie);
+	struct stat st;
 	int fd, err = 0;
 
-	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
+	if (netns_by_inode != 1) {
+		fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return -errno;
+		if (getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, cookie, &len) < 0)
+			err = -errno;
+		close(fd);
+		if (err != -ENOPROTOOPT) {
+			if (!err)
+				netns_by_inode = 0;
+			return err;
+		}
+		netns_by_inode = 1;
+	}
+	/*
+	 * No SO_NETNS_COOKIE (before 5.14): the netns is named by its inode, and
+	 * the BPF side is told to report the same (pw_netns_by_inode()). The
+	 * thread's own netns: the snapshot enters others with setns().
+	 */
+	if (stat("/proc/thread-self/ns/net", &st) < 0)
 		return -errno;
-	if (getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, cookie, &len) < 0)
-		err = -errno;
-	close(fd);
-	return err;
+	*cookie = st.st_ino;
+	return 0;
 }
 
 /* ---- sockets ------------------------------------------------------------ */

@@ -7,6 +7,7 @@
 #ifndef PW_SNAPSHOT_H
 #define PW_SNAPSHOT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <linux/types.h>
 #include "pw_event.h"
@@ -33,7 +34,13 @@ struct pw_snapshot {
 int pw_snapshot_take(struct pw_snapshot *snap);
 void pw_snapshot_free(struct pw_snapshot *snap);
 
-/* Netns cookie (SO_NETNS_COOKIE) of the caller's network namespace. 0 or -errno. */
+/*
+ * Netns cookie (SO_NETNS_COOKIE) of the calling thread's network namespace, or
+ * on kernels without it (before 5.14) the namespace's inode number, as
+ * `stat -L /proc/self/ns/net` shows it. 0 or -errno.
+ */
 int pw_netns_cookie_self(__u64 *cookie);
+/* True when netns ids are inode numbers (no SO_NETNS_COOKIE); probes once. */
+bool pw_netns_by_inode(void);
 
 #endif
