@@ -624,13 +624,20 @@ static void test_list_and_check_json(void **state)
 static void test_unprivileged_user(void **state)
 {
 	struct itest_proc other;	/* a root process, not an ancestor of the CLI */
-	char other_pid[16], rootport[16], ownport[16];
+	struct itest_proc mine;		/* a process of the user's own */
+	char other_pid[16], mine_pid[16], rootport[16], ownport[16];
 	json_t *res = NULL, *l, *trail;
 	int port;
 
 	(void) state;
-	/* for itself (owner: its parent, this test): allowed, recorded as its uid */
-	assert_int_equal(CLI(NOBODY, &res, "allocate", "usr"), 0);
+	/* the CLI's parent is this test, root's: a user acts for its own uid
+	 * only, so that owner is refused (leases) */
+	assert_int_equal(CLI(NOBODY, &res, "allocate", "usr"), 5);
+	assert_non_null(strstr(errmsg(res), "belongs to uid 0"));
+	json_decref(res);
+	/* for a process of its own: allowed, recorded as its uid */
+	assert_int_equal(spawn_holder(&mine, NOBODY, mine_pid, sizeof(mine_pid)), 0);
+	assert_int_equal(CLI(NOBODY, &res, "allocate", "usr", "--pid", mine_pid), 0);
 	port = (int)num(res, "port");
 	assert_int_equal(num(res, "uid"), NOBODY);
 	json_decref(res);
@@ -667,6 +674,7 @@ static void test_unprivileged_user(void **state)
 	/* its own it may release; root may release anything */
 	assert_int_equal(CLI(NOBODY, NULL, "release", ownport), 0);
 	assert_int_equal(CLI(-1, NULL, "release", rootport), 0);
+	itest_proc_end(&mine);
 }
 
 /* `portwatch run TYPE -- CMD`: CMD gets PORT, owns the allocation, and its

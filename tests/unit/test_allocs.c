@@ -189,10 +189,13 @@ static struct pw_alloc owner_alloc(const char *type, uint16_t port)
 static void feed(struct world *w, struct pw_event *ev)
 {
 	struct pw_sock removed;
+	int r;
 
 	ev->ts_ns = pw_now_ns();
-	assert_true(pw_portmap_apply(w->map, ev, &removed) >= 0);
-	pw_allocs_on_event(w->as, ev, true);
+	r = pw_portmap_apply(w->map, ev, &removed);
+	assert_true(r >= 0);
+	pw_allocs_on_event(w->as, ev, r == PW_PM_REMOVED ? &removed
+						  : pw_portmap_find(w->map, ev->cookie), r, true);
 }
 
 static uint64_t feed_bind(struct world *w, uint16_t port, pid_t pid)

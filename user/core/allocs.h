@@ -38,6 +38,13 @@ struct pw_alloc_rt {
 	struct pw_check_rt *check;	/* active check state, NULL if none */
 	char last_check[96];		/* last active check result, "" if none */
 	uint32_t tag_gen;		/* the port's sockets are classed for this owner */
+	/* What the port's sockets say, kept current event by event (O(1)); a
+	 * full count of the port only when valid is false. */
+	struct pw_port_count {
+		bool valid;
+		uint32_t owner, owner_listening, foreign;
+		uint32_t foreign_pid;	/* one foreign holder (the last added) */
+	} cnt;
 };
 
 struct pw_allocs_metrics {
@@ -92,6 +99,12 @@ struct pw_allocs {
 	struct pw_io health_io;		/* polling fallback (health.c) */
 	struct pw_io hold_io;		/* earliest hold expiry (lease.c) */
 	uint32_t next_tag_gen;
+	/* holder pid -> class for an owner (tag_gen): one /proc walk per process,
+	 * not per socket; an exit forgets the pid (lease.c) */
+	struct pw_class_cache {
+		uint32_t pid, tag_gen;
+		uint8_t cls;
+	} class_cache[1024];
 	unsigned health_interval_ms;	/* polling now */
 	uint64_t fast_until_ms;		/* after ring-buffer drops: fast polls until then */
 	struct pw_allocs_metrics m;
@@ -165,8 +178,16 @@ int pw_allocs_group_end(struct pw_allocs *as, char *why, size_t len);
 /* health.c: the event path into the state machine. */
 /* Observe r's port in the port map and run the state machine. */
 void pw_allocs_observe(struct pw_allocs *as, struct pw_alloc_rt *r, enum pw_sm_evidence how);
-/* Port-map event / snapshot change (already applied to the map). */
-void pw_allocs_on_event(struct pw_allocs *as, const struct pw_event *ev, bool from_kernel);
+/*
+ * Port-map event / snapshot change, already applied to the map. s is the
+ * socket as the change left it (removed: its last copy), with change the
+ * map's verdict (enum pw_portmap_change); s NULL when not known (snapshots):
+ * the port is counted again.
+ */
+void pw_allocs_on_event(struct pw_allocs *as, const struct pw_event *ev, const struct pw_sock *s,
+			int change, bool from_kernel);
+/* The holders of sockets on port changed behind the events' back. */
+void pw_allocs_port_changed(struct pw_allocs *as, uint16_t port);
 /* After a snapshot resync: re-observe every allocation (polled evidence). */
 void pw_allocs_after_snapshot(struct pw_allocs *as);
 /* Ring-buffer events were lost (an owner's exit among them, maybe): poll at

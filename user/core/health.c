@@ -30,32 +30,73 @@ static void arm_grace(struct pw_allocs *as)
 		(void) pw_timerfd_arm(as->grace_io.fd, first > now ? first - now : 1, 0);
 }
 
-void pw_allocs_observe(struct pw_allocs *as, struct pw_alloc_rt *r, enum pw_sm_evidence how)
+/* Counted at all: in the host netns, a holder known, not our test binds. */
+static bool countable(const struct pw_allocs *as, const struct pw_sock *s)
 {
-	struct pw_sm_obs o = { 0 };
-	struct pw_sm_verdict v;
-	const struct pw_sock *s, *claim = NULL;
-	uint64_t had_deadline = r->sm.grace_deadline_ms;
+	return (!as->env.self_netns || s->netns == as->env.self_netns) && s->pid &&
+	       (pid_t)s->pid != as->self_pid;
+}
 
+/* One socket into (dir 1) or out of (dir -1) the port's counts. */
+static void count_sock(struct pw_allocs *as, struct pw_alloc_rt *r, const struct pw_sock *s,
+		       int dir)
+{
+	struct pw_port_count *c = &r->cnt;
+
+	if (pw_lease_class(as, r, s) == PW_CLASS_OWNER) {
+		c->owner += (uint32_t)dir;
+		if (s->state == PW_SOCK_LISTENING)
+			c->owner_listening += (uint32_t)dir;
+		return;
+	}
+	c->foreign += (uint32_t)dir;
+	if (dir > 0)
+		c->foreign_pid = s->pid;
+	else if (!c->foreign)
+		c->foreign_pid = 0;
+	/* else the remembered holder may have gone while others remain: the
+	 * conflict still stands, named after a holder that had the port */
+}
+
+/* Count the port from scratch (O(sockets on it)); claim: a binder that meets
+ * the hold, when one is pending. */
+static void recount(struct pw_allocs *as, struct pw_alloc_rt *r, const struct pw_sock **claim)
+{
+	const struct pw_sock *s;
+
+	r->cnt = (struct pw_port_count){ .valid = true };
 	for (s = pw_portmap_port_first(as->env.map, r->a.port); s;
 	     s = pw_portmap_port_next(as->env.map, s)) {
-		if (as->env.self_netns && s->netns != as->env.self_netns)
+		if (!countable(as, s))
 			continue;
-		if (!s->pid || (pid_t)s->pid == as->self_pid)
-			continue;
-		if (pw_lease_class(as, r, s) == PW_CLASS_OWNER) {
-			o.owner_socks++;
-			if (s->state == PW_SOCK_LISTENING)
-				o.owner_listening = true;
-		} else if (r->a.hold_until && (!r->a.uid || s->uid == r->a.uid)) {
-			/* held for a binder of the same uid (root's: any) */
-			if (!claim)
-				claim = s;
-		} else if (!o.foreign_pid) {
-			o.foreign_pid = s->pid;
-		}
+		if (!*claim && r->a.hold_until && pw_lease_class(as, r, s) != PW_CLASS_OWNER &&
+		    (!r->a.uid || s->uid == r->a.uid))
+			*claim = s;	/* held for a binder of the same uid (root's: any) */
+		count_sock(as, r, s, 1);
 	}
-	if (r->a.hold_until && (claim || o.owner_socks)) {
+}
+
+/* Run the state machine on the counts. */
+static void judge(struct pw_allocs *as, struct pw_alloc_rt *r, enum pw_sm_evidence how)
+{
+	struct pw_sm_obs o = { .owner_socks = r->cnt.owner,
+			       .owner_listening = r->cnt.owner_listening > 0,
+			       .foreign_pid = r->cnt.foreign ? r->cnt.foreign_pid : 0 };
+	uint64_t had_deadline = r->sm.grace_deadline_ms;
+	struct pw_sm_verdict v;
+
+	pw_sm_observe(&r->sm, &as->smp, &o, how, pw_now_ms(), &v);
+	if (r->sm.grace_deadline_ms && !had_deadline)
+		arm_grace(as);
+	pw_allocs_apply(as, r, &v);
+}
+
+void pw_allocs_observe(struct pw_allocs *as, struct pw_alloc_rt *r, enum pw_sm_evidence how)
+{
+	const struct pw_sock *claim = NULL;
+
+	recount(as, r, &claim);
+	if (r->a.hold_until && (claim || r->cnt.owner)) {
 		/* the hold is met: the first binder outside the requester's tree
 		 * becomes the owner, a bind inside it just ends the hold */
 		if (claim ? !pw_lease_set_owner(as, r, (pid_t)claim->pid,
@@ -66,14 +107,21 @@ void pw_allocs_observe(struct pw_allocs *as, struct pw_alloc_rt *r, enum pw_sm_e
 			return;
 		}
 	}
-	pw_sm_observe(&r->sm, &as->smp, &o, how, pw_now_ms(), &v);
-	if (r->sm.grace_deadline_ms && !had_deadline)
-		arm_grace(as);
-	pw_allocs_apply(as, r, &v);
+	judge(as, r, how);
 }
 
-void pw_allocs_on_event(struct pw_allocs *as, const struct pw_event *ev, bool from_kernel)
+void pw_allocs_port_changed(struct pw_allocs *as, uint16_t port)
 {
+	struct pw_alloc_rt *r = as ? pw_allocs_by_port(as, port) : NULL;
+
+	if (r)
+		r->cnt.valid = false;
+}
+
+void pw_allocs_on_event(struct pw_allocs *as, const struct pw_event *ev, const struct pw_sock *s,
+			int change, bool from_kernel)
+{
+	enum pw_sm_evidence how = from_kernel ? PW_SM_EV_EVENT : PW_SM_EV_POLL;
 	struct pw_alloc_rt *r;
 
 	/* an exit is settled once the process's files are closed and its
@@ -83,8 +131,35 @@ void pw_allocs_on_event(struct pw_allocs *as, const struct pw_event *ev, bool fr
 	if (as->env.self_netns && ev->netns != as->env.self_netns)
 		return;
 	r = pw_allocs_by_port(as, ev->port);
-	if (r)
-		pw_allocs_observe(as, r, from_kernel ? PW_SM_EV_EVENT : PW_SM_EV_POLL);
+	if (!r)
+		return;
+	/* O(1): one socket in or out of the counts, when they are current and
+	 * nothing needs the whole port (a pending hold looks for its binder) */
+	if (!r->cnt.valid || r->a.hold_until || !s ||
+	    (change == PW_PM_REMOVED && s->pid && s->tag_gen != r->tag_gen)) {
+		pw_allocs_observe(as, r, how);
+		return;
+	}
+	switch (change) {
+	case PW_PM_ADDED:
+		if (countable(as, s))
+			count_sock(as, r, s, 1);
+		break;
+	case PW_PM_REMOVED:
+		if (countable(as, s))
+			count_sock(as, r, s, -1);
+		break;
+	case PW_PM_UPDATED:
+		/* listen / unlisten of a counted socket */
+		if (countable(as, s) && pw_lease_class(as, r, s) == PW_CLASS_OWNER)
+			r->cnt.owner_listening += s->state == PW_SOCK_LISTENING ? 1 : (uint32_t)-1;
+		break;
+	default:
+		/* a refresh may have named a holder: count again */
+		pw_allocs_observe(as, r, how);
+		return;
+	}
+	judge(as, r, how);
 }
 
 static void observe_polled(struct pw_allocs *as, struct pw_alloc_rt *r, void *ctx)

@@ -17,20 +17,37 @@
 #include <string.h>
 
 #include "allocs.h"
+#include "array.h"
 #include "config.h"
 #include "log.h"
 #include "proc.h"
 #include "store.h"
 
+static struct pw_class_cache *cache_slot(struct pw_allocs *as, uint32_t pid, uint32_t gen)
+{
+	return &as->class_cache[((pid * 2654435761u) ^ (gen * 40503u)) %
+				ARRAY_SIZE(as->class_cache)];
+}
+
 enum pw_sock_class pw_lease_class(struct pw_allocs *as, const struct pw_alloc_rt *r,
 				  const struct pw_sock *s)
 {
+	struct pw_class_cache *k;
 	enum pw_sock_class c;
 
 	if (s->tag_gen == r->tag_gen && s->tag)
 		return (enum pw_sock_class)s->tag;
-	c = s->pid && pw_proc_is_ancestor(r->a.pid, (pid_t)s->pid) ? PW_CLASS_OWNER
-								  : PW_CLASS_FOREIGN;
+	if (!s->pid)
+		return PW_CLASS_FOREIGN;
+	k = cache_slot(as, s->pid, r->tag_gen);
+	if (k->pid == s->pid && k->tag_gen == r->tag_gen && k->cls) {
+		c = (enum pw_sock_class)k->cls;
+	} else {
+		c = pw_proc_is_ancestor(r->a.pid, (pid_t)s->pid) ? PW_CLASS_OWNER
+								 : PW_CLASS_FOREIGN;
+		*k = (struct pw_class_cache){ .pid = s->pid, .tag_gen = r->tag_gen,
+					      .cls = (uint8_t)c };
+	}
 	/* an unknown holder (pid 0) is classed again when it is known */
 	if (s->pid)
 		pw_portmap_tag(as->env.map, s, (__u8)c, r->tag_gen);
@@ -63,6 +80,7 @@ int pw_lease_set_owner(struct pw_allocs *as, struct pw_alloc_rt *r, pid_t pid, c
 		a.port, a.service_type, a.pid, a.comm, why);
 	r->a = a;
 	r->tag_gen = ++as->next_tag_gen;
+	r->cnt.valid = false;
 	if (as->env.hooks.track_pid)
 		as->env.hooks.track_pid(as->env.hooks.ctx, a.pid);
 	if (as->env.hooks.changed) {
@@ -151,8 +169,13 @@ void pw_lease_owner_exited(struct pw_allocs *as, pid_t pid, uint64_t ts_ns)
 {
 	struct exited ex = { .pid = pid, .ts_ns = ts_ns };
 
-	if (as)
-		pw_allocs_each(as, owner_exited, &ex);
+	if (!as)
+		return;
+	/* its pid may come back as another process: classes of it are void */
+	for (size_t i = 0; i < ARRAY_SIZE(as->class_cache); i++)
+		if (as->class_cache[i].pid == (uint32_t)pid)
+			as->class_cache[i].pid = 0;
+	pw_allocs_each(as, owner_exited, &ex);
 }
 
 /* --- holds ------------------------------------------------------------------ */

@@ -133,7 +133,9 @@ void pw_daemon_event(struct pw_daemon *d, const struct pw_event *ev, bool from_k
 	if (ev->kind == PW_EV_EXIT && from_kernel)
 		pw_exits_add(d, (pid_t)ev->pid, ev->ts_ns);
 	if (d->allocs)
-		pw_allocs_on_event(d->allocs, &out, from_kernel);
+		pw_allocs_on_event(d->allocs, &out,
+				   r == PW_PM_REMOVED ? &removed : pw_portmap_find(d->map, ev->cookie),
+				   r, from_kernel);
 	broadcast_event(d, &out);
 }
 
@@ -148,7 +150,7 @@ static void snapshot_change(void *ctx, const struct pw_event *ev)
 	struct pw_daemon *d = ctx;
 
 	if (d->allocs)
-		pw_allocs_on_event(d->allocs, ev, false);
+		pw_allocs_on_event(d->allocs, ev, NULL, PW_PM_NONE, false);
 	broadcast_event(d, ev);
 }
 

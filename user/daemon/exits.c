@@ -73,6 +73,7 @@ static void apply(struct lookup *l)
 {
 	struct pw_daemon *d = l->d;
 	struct pw_sock_holder h[16];
+	const struct pw_sock *s;
 
 	qsort(l->recs, l->n_recs, sizeof(*l->recs), cmp_rec);
 	for (size_t c = 0; c < l->n; c++) {
@@ -92,6 +93,9 @@ static void apply(struct lookup *l)
 			if (d->bpf)
 				(void) pw_bpf_track_pid(d->bpf, r->tgid);
 		}
+		s = pw_portmap_find(d->map, l->cookies[c]);
+		if (s)
+			pw_allocs_port_changed(d->allocs, s->port);
 		if (!pw_portmap_set_holders(d->map, l->cookies[c], h, nh) && nh)
 			d->exits.handed++;
 	}
