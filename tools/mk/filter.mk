@@ -1,0 +1,20 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# The filter grammar (user/common/filter.c) and the netns resolver: built into
+# libpw.a beside user/*.c. Included at the end of the top-level Makefile.
+
+FILTER_SRCS	:= $(wildcard user/common/*.c)
+FILTER_OBJS	:= $(patsubst user/%.c,$(BUILD)/user/%.o,$(FILTER_SRCS))
+
+CFLAGS		+= -Iuser/common
+
+# an extra prerequisite of the archive: its recipe's $^ takes it in
+$(BUILD)/libpw.a: $(FILTER_OBJS)
+
+$(FILTER_OBJS): $(BUILD)/user/common/%.o: user/common/%.c | $(BUILD)/user/common $(SKEL)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/user/common:
+	mkdir -p $@
+
+-include $(wildcard $(BUILD)/user/common/*.d)
