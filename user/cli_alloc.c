@@ -68,7 +68,7 @@ again:
 		case 'h':
 			return -1;
 		default:
-			return pw_cli_usage(cmd, "bad option");
+			return pw_cli_bad_option(cmd, argv[optind - 1]);
 		}
 	}
 	/* SERVICE_TYPE may stand between options; "--" ends them */
@@ -208,7 +208,7 @@ int pw_cli_release(struct pw_cli *cli, int argc, char **argv)
 			r = 0;
 			goto out;
 		default:
-			r = pw_cli_usage("release", "bad option");
+			r = pw_cli_bad_option("release", argv[optind - 1]);
 			goto out;
 		}
 	}
@@ -274,7 +274,7 @@ int pw_cli_list(struct pw_cli *cli, int argc, char **argv)
 			return 0;
 		} else {
 			json_decref(args);
-			return pw_cli_usage("list", "bad option");
+			return pw_cli_bad_option("list", argv[optind - 1]);
 		}
 	}
 	if (optind < argc) {
@@ -330,7 +330,7 @@ int pw_cli_check(struct pw_cli *cli, int argc, char **argv)
 			       "By whom? Reserved?\n");
 			return 0;
 		} else {
-			return pw_cli_usage("check", "bad option");
+			return pw_cli_bad_option("check", argv[optind - 1]);
 		}
 	}
 	if (optind != argc - 1)
@@ -447,7 +447,7 @@ int pw_cli_audit(struct pw_cli *cli, int argc, char **argv)
 			return 0;
 		} else {
 			json_decref(args);
-			return pw_cli_usage("audit", "bad option");
+			return pw_cli_bad_option("audit", argv[optind - 1]);
 		}
 	}
 	r = pw_cli_query(cli, "audit", args, &res);

@@ -25,6 +25,8 @@
 #include "daemon.h"
 #include "log.h"
 #include "metrics.h"
+#include "netns_names.h"
+#include "cmd.h"
 #include "snapshot.h"
 #include "store.h"
 
@@ -39,24 +41,8 @@ static const struct pw_server_limits server_limits = {
 
 void pw_daemon_broadcast(struct pw_daemon *d, json_t *obj)
 {
-	char *s;
-	size_t n;
-
-	if (!obj)
-		return;
-	/* start-up recovery releases before the control socket exists */
-	if (!d->server) {
-		json_decref(obj);
-		return;
-	}
-	s = json_dumps(obj, JSON_COMPACT);
-	json_decref(obj);
-	if (!s)
-		return;
-	n = strlen(s);
-	s[n] = '\n';	/* json_dumps allocated n + 1 bytes: replace the NUL */
-	pw_server_broadcast(d->server, s, n + 1);
-	free(s);
+	/* per-watcher filters, wall-clock time, netns names: cmd_ports.c */
+	pw_cmd_watch_broadcast(d, obj);
 }
 
 static bool has_watchers(struct pw_daemon *d)
@@ -113,10 +99,11 @@ void pw_daemon_event(struct pw_daemon *d, const struct pw_event *ev, bool from_k
 		pw_sock_to_event(s, ev->kind, &out);
 		out.ts_ns = ev->ts_ns;
 	}
-	if (d->allocs)
-		pw_allocs_on_event(d, &out, from_kernel);
+	/* watchers see the bind before the allocation change it causes */
 	if (has_watchers(d))
 		pw_daemon_broadcast(d, pw_proto_event_json(&out));
+	if (d->allocs)
+		pw_allocs_on_event(d, &out, from_kernel);
 }
 
 static int ring_event(void *ctx, const struct pw_event *ev)
@@ -129,10 +116,10 @@ static void snapshot_change(void *ctx, const struct pw_event *ev)
 {
 	struct pw_daemon *d = ctx;
 
-	if (d->allocs)
-		pw_allocs_on_event(d, ev, false);
 	if (has_watchers(d))
 		pw_daemon_broadcast(d, pw_proto_event_json(ev));
+	if (d->allocs)
+		pw_allocs_on_event(d, ev, false);
 }
 
 struct resync {
@@ -524,6 +511,7 @@ void pw_daemon_fini(struct pw_daemon *d)
 	}
 	pw_bpf_free(d->bpf);
 	pw_portmap_free(d->map);
+	pw_netns_names_free(d->netns_names);
 	pw_loop_free(d->loop);
 	memset(d, 0, sizeof(*d));
 }
