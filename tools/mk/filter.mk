@@ -18,3 +18,10 @@ $(BUILD)/user/common:
 	mkdir -p $@
 
 -include $(wildcard $(BUILD)/user/common/*.d)
+
+# Tests that capture the CLI's stdout and stderr apart.
+RUN_ITESTS	:= $(BUILD)/tests/itest_filter $(BUILD)/tests/itest_cli $(BUILD)/tests/itest_readme
+$(RUN_ITESTS): $(BUILD)/tests/itest_run.o
+
+$(BUILD)/tests/itest_run.o: tests/itest_run.c | $(BUILD)/tests $(SKEL)
+	$(CC) $(CFLAGS) -Itests -c $< -o $@
