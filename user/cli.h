@@ -47,6 +47,8 @@ void pw_cli_print_json(json_t *res);
 bool pw_cli_pretty(const struct pw_cli *cli);
 /* An error object {"error":{"code","message"[,"column"]}} on stderr. */
 void pw_cli_error_json(int code, const char *message, long column);
+/* An internal error (exit 1), as text or JSON. */
+int pw_cli_internal(const char *cmd, const char *msg);
 /* An unknown option (or one missing its value), one line; exit code 2. */
 int pw_cli_bad_option(const char *cmd, const char *arg);
 /* A filter expression that does not parse: the column and a caret; exit 2. */

@@ -429,6 +429,19 @@ static int simple_opts(const char *cmd, int argc, char **argv, struct pw_cli *cl
 	return 0;
 }
 
+/* Nanoseconds in the unit that keeps 3 significant digits readable. */
+static void fmt_ns(json_int_t ns, char *buf, size_t len)
+{
+	if (ns < 1000)
+		snprintf(buf, len, "%lld ns", (long long)ns);
+	else if (ns < 1000000)
+		snprintf(buf, len, "%.1f µs", (double)ns / 1e3);
+	else if (ns < 1000000000)
+		snprintf(buf, len, "%.2f ms", (double)ns / 1e6);
+	else
+		snprintf(buf, len, "%.2f s", (double)ns / 1e9);
+}
+
 int pw_cli_status(struct pw_cli *cli, int argc, char **argv)
 {
 	json_t *res, *ev, *lat, *al, *v;
@@ -446,11 +459,14 @@ int pw_cli_status(struct pw_cli *cli, int argc, char **argv)
 	printf("mode:        %s%s%s\n", pw_jstr(res, "mode"), *pw_jstr(res, "mode_reason") ? " — " : "",
 	       pw_jstr(res, "mode_reason"));
 	if (!strcmp(pw_jstr(res, "mode"), "bpf")) {
-		char *hooks = json_dumps(json_object_get(res, "hooks"), JSON_COMPACT);
+		size_t i;
+		json_t *h;
 
-		printf("hooks:       %s\n", hooks ? hooks : "");
+		printf("hooks:      ");
+		json_array_foreach(json_object_get(res, "hooks"), i, h)
+			printf("%s%s", i ? ", " : " ", json_string_value(h));
+		printf("\n");
 		printf("cgroup:      %s\n", pw_jstr(res, "cgroup"));
-		free(hooks);
 	} else {
 		printf("poll every:  %lld ms\n", (long long)pw_jnum(res, "poll_interval_ms"));
 	}
@@ -464,9 +480,20 @@ int pw_cli_status(struct pw_cli *cli, int argc, char **argv)
 	printf("dropped:     %lld   resyncs: %lld   snapshots: %lld\n", (long long)pw_jnum(res, "dropped"),
 	       (long long)pw_jnum(res, "resyncs"), (long long)pw_jnum(res, "snapshots"));
 	lat = json_object_get(res, "latency_ns");
-	printf("latency:     p50 %.1f us  p99 %.1f us  max %.1f us  (%lld events, kernel to map)\n",
-	       (double)pw_jnum(lat, "p50") / 1e3, (double)pw_jnum(lat, "p99") / 1e3,
-	       (double)pw_jnum(lat, "max") / 1e3, (long long)pw_jnum(lat, "count"));
+	{
+		char p50[32], p99[32], max[32];
+
+		fmt_ns(pw_jnum(lat, "p50"), p50, sizeof(p50));
+		fmt_ns(pw_jnum(lat, "p99"), p99, sizeof(p99));
+		fmt_ns(pw_jnum(lat, "max"), max, sizeof(max));
+		/* the histogram keeps buckets 1/8 of a power of two wide: a quantile
+		 * is known to lie in a bucket, and is shown as that bucket's top */
+		printf("latency:     p50 <= %s, p99 <= %s, max %s over %lld events, kernel to map\n"
+		       "             (p50/p99: upper edge of the histogram bucket holding the\n"
+		       "             quantile; buckets are 12.5%% wide, so the true value is at\n"
+		       "             most 12.5%% lower)\n", p50, p99, max,
+		       (long long)pw_jnum(lat, "count"));
+	}
 	printf("clients:     %lld (%lld watching)\n", (long long)pw_jnum(res, "clients"),
 	       (long long)pw_jnum(res, "watchers"));
 	al = json_object_get(res, "allocations");

@@ -229,12 +229,20 @@ static void try_allocate(struct alloc_req *q)
 					q->t->name, "test bind failed: %s", why);
 			if (q->attempt >= (unsigned)pc->max_retries) {
 				char msg[1024];
-				char *list = json_dumps(q->conflicts, JSON_COMPACT);
+				size_t off, k;
+				json_t *cf;
 
-				snprintf(msg, sizeof(msg),
-					 "service type %s: gave up after %u conflicts: %s", q->t->name,
-					 q->attempt + 1, list ? list : "");
-				free(list);
+				/* a sentence; the list as data is in the audit trail */
+				off = (size_t)snprintf(msg, sizeof(msg), "service type %s: gave up after "
+						       "%u conflicting port%s:", q->t->name,
+						       q->attempt + 1, q->attempt ? "s" : "");
+				json_array_foreach(q->conflicts, k, cf)
+					if (off < sizeof(msg))
+						off += (size_t)snprintf(msg + off, sizeof(msg) - off,
+							"%s port %lld (%s)", k ? ";" : "",
+							(long long)json_integer_value(
+								json_object_get(cf, "port")),
+							json_string_value(json_object_get(cf, "reason")));
 				req_fail(q, PW_E_CONFLICT, "error", msg);
 				break;
 			}
@@ -499,6 +507,18 @@ void pw_cmd_list(struct pw_daemon *d, struct pw_client *c, json_t *args)
 		pw_client_send(c, pw_proto_error(PW_E_BAD_REQUEST, "%s", err));
 		return;
 	}
+	if (type && !pw_config_find_type(d->cfg, type)) {
+		size_t off = (size_t)snprintf(err, sizeof(err),
+					      "unknown service type \"%.64s\"; known types:", type);
+
+		/* the same words and exit code as allocate */
+		for (size_t i = 0; i < d->cfg->n_types && off < sizeof(err) - 1; i++)
+			off += (size_t)snprintf(err + off, sizeof(err) - off, " %s",
+						d->cfg->types[i].name);
+		json_decref(arr);
+		pw_client_send(c, pw_proto_error(PW_E_UNKNOWN_TYPE, "%s", err));
+		return;
+	}
 	/* in port order, for stable output */
 	for (unsigned p = 1; p <= 65535; p++) {
 		struct pw_alloc_rt *r = pw_allocs_by_port(d, (uint16_t)p);
@@ -524,8 +544,12 @@ void pw_cmd_check(struct pw_daemon *d, struct pw_client *c, json_t *args)
 						 port ? err : "args.port: a port 1-65535 is required"));
 		return;
 	}
-	for (s = pw_portmap_port_first(d->map, (__u16)port); s; s = pw_portmap_port_next(d->map, s))
-		json_array_append_new(socks, pw_sock_json(s));
+	for (s = pw_portmap_port_first(d->map, (__u16)port); s; s = pw_portmap_port_next(d->map, s)) {
+		json_t *sj = pw_sock_json(s);
+
+		pw_cmd_netns_json(d, sj, s->netns);
+		json_array_append_new(socks, sj);
+	}
 	for (size_t i = 0; i < d->cfg->n_types; i++)
 		if (port >= d->cfg->types[i].range_lo && port <= d->cfg->types[i].range_hi)
 			in_type = d->cfg->types[i].name;

@@ -23,6 +23,16 @@ static struct pw_netns_names *netns_names(struct pw_daemon *d)
 	return d->netns_names;
 }
 
+void pw_cmd_netns_json(struct pw_daemon *d, json_t *o, uint64_t cookie)
+{
+	const char *name;
+	uint64_t ino;
+
+	pw_netns_names_lookup(netns_names(d), cookie, &ino, &name);
+	json_object_set_new(o, "netns_inode", json_integer((json_int_t)ino));
+	json_object_set_new(o, "netns_name", name ? json_string(name) : json_null());
+}
+
 /* The filter's view of a port-map socket. */
 static void sock_rec(struct pw_daemon *d, const struct pw_sock *s, struct pw_filter_rec *r)
 {

@@ -115,6 +115,11 @@ int pw_cli_usage(const char *cmd, const char *fmt, ...)
 	return cli_error(PW_E_USAGE, cmd, json_errors ? msg : full);
 }
 
+int pw_cli_internal(const char *cmd, const char *msg)
+{
+	return cli_error(PW_E_INTERNAL, cmd, msg);
+}
+
 int pw_cli_bad_option(const char *cmd, const char *arg)
 {
 	return pw_cli_usage(cmd, "unknown option, or one missing its value: \"%s\"", arg);
