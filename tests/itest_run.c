@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -41,6 +42,12 @@ static int append(struct buf *b, int fd)
 
 int itest_run(const char *const *argv, const char *sock, int timeout_ms, char **out, char **err)
 {
+	return itest_run_uid(argv, sock, -1, timeout_ms, out, err);
+}
+
+int itest_run_uid(const char *const *argv, const char *sock, int uid, int timeout_ms, char **out,
+		  char **err)
+{
 	struct buf bo = { 0 }, be = { 0 };
 	int po[2], pe[2], status, open_fds = 2;
 	uint64_t deadline = itest_now_ns() + (uint64_t)timeout_ms * itest_slow() * 1000000ull;
@@ -65,6 +72,8 @@ int itest_run(const char *const *argv, const char *sock, int timeout_ms, char **
 		dup2(pe[1], 2);
 		if (sock)
 			setenv("PORTWATCH_SOCKET", sock, 1);
+		if (uid >= 0 && (setgroups(0, NULL) || setgid((gid_t)uid) || setuid((uid_t)uid)))
+			_exit(126);
 		execvp(argv[0], (char *const *)argv);
 		_exit(127);
 	}
@@ -108,6 +117,11 @@ int itest_run(const char *const *argv, const char *sock, int timeout_ms, char **
 
 int itest_pw(const char *sock, char **out, char **err, const char *const *args)
 {
+	return itest_pw_uid(sock, -1, out, err, args);
+}
+
+int itest_pw_uid(const char *sock, int uid, char **out, char **err, const char *const *args)
+{
 	const char *argv[64];
 	char bin[256];
 	int n = 0;
@@ -117,5 +131,5 @@ int itest_pw(const char *sock, char **out, char **err, const char *const *args)
 	for (int i = 0; args[i] && n < 63; i++)
 		argv[n++] = args[i];
 	argv[n] = NULL;
-	return itest_run(argv, sock, 10000, out, err);
+	return itest_run_uid(argv, sock, uid, 10000, out, err);
 }

@@ -471,7 +471,8 @@ int pw_cli_status(struct pw_cli *cli, int argc, char **argv)
 		printf("poll every:  %lld ms\n", (long long)pw_jnum(res, "poll_interval_ms"));
 	}
 	printf("uptime:      %.1f s\n", json_real_value(json_object_get(res, "uptime_s")));
-	printf("map size:    %lld sockets\n", (long long)pw_jnum(res, "map_size"));
+	printf("map size:    %lld socket%s\n", (long long)pw_jnum(res, "map_size"),
+	       pw_jnum(res, "map_size") == 1 ? "" : "s");
 	printf("events:     ");
 	ev = json_object_get(res, "events");
 	json_object_foreach(ev, k, v)
@@ -488,6 +489,9 @@ int pw_cli_status(struct pw_cli *cli, int argc, char **argv)
 		fmt_ns(pw_jnum(lat, "max"), max, sizeof(max));
 		/* the histogram keeps buckets 1/8 of a power of two wide: a quantile
 		 * is known to lie in a bucket, and is shown as that bucket's top */
+		if (!pw_jnum(lat, "count"))
+			printf("latency:     no events yet (kernel to map)\n");
+		else
 		printf("latency:     p50 <= %s, p99 <= %s, max %s over %lld events, kernel to map\n"
 		       "             (p50/p99: upper edge of the histogram bucket holding the\n"
 		       "             quantile; buckets are 12.5%% wide, so the true value is at\n"

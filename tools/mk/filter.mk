@@ -20,7 +20,8 @@ $(BUILD)/user/common:
 -include $(wildcard $(BUILD)/user/common/*.d)
 
 # Tests that capture the CLI's stdout and stderr apart.
-RUN_ITESTS	:= $(BUILD)/tests/itest_filter $(BUILD)/tests/itest_cli $(BUILD)/tests/itest_readme
+RUN_ITESTS	:= $(BUILD)/tests/itest_filter $(BUILD)/tests/itest_cli $(BUILD)/tests/itest_readme \
+		   $(BUILD)/tests/itest_alloc $(BUILD)/tests/itest_recovery
 $(RUN_ITESTS): $(BUILD)/tests/itest_run.o
 
 $(BUILD)/tests/itest_run.o: tests/itest_run.c | $(BUILD)/tests $(SKEL)
