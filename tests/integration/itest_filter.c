@@ -574,6 +574,44 @@ static void test_watch(void **state)
 	close(fm);
 }
 
+/* A bind that changes an allocation reaches watchers before the allocation
+ * event it causes. */
+static void test_watch_order(void **state)
+{
+	const char *args[] = { "--event", "bind,allocation", "--count", "2", "sport", "=", NULL,
+			       NULL };
+	struct tsock t = { "tcp", AF_INET, "127.0.0.1", 0, false };
+	struct watcher w;
+	json_t *res = NULL, *e;
+	char port[16], *text, *line, *save = NULL;
+	const char *want[] = { "bind", "allocation" };
+	int fd, i = 0;
+
+	(void) state;
+	assert_int_equal(itest_call(&daemon_, "allocate", json_pack("{s:s, s:i}", "service_type",
+								     "dev", "pid", (int)getpid()),
+				    &res), 0);
+	t.port = (unsigned)json_integer_value(json_object_get(res, "port"));
+	json_decref(res);
+	snprintf(port, sizeof(port), ":%u", t.port);
+	args[6] = port;
+	watch_start(&w, args);
+	fd = open_tsock(&t);
+	assert_true(fd >= 0);
+	text = watch_finish(&w);
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save), i++) {
+		e = json_loads(line, 0, NULL);
+		assert_non_null(e);
+		assert_true(i < 2);
+		assert_string_equal(json_string_value(json_object_get(e, "event")), want[i]);
+		if (i == 1)
+			assert_string_equal(json_string_value(json_object_get(e, "state")), "bound");
+		json_decref(e);
+	}
+	assert_int_equal(i, 2);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -582,6 +620,7 @@ int main(void)
 		cmocka_unit_test(test_options),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_watch),
+		cmocka_unit_test(test_watch_order),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
