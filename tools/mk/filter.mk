@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0
 #
-# The filter grammar (user/common/filter.c) and the netns resolver: built into
-# libpw.a beside user/*.c. Included at the end of the top-level Makefile.
+# user/common/ (the filter grammar filter*.c, the Prometheus sample parser
+# prom_samples.c): built into libpw.a beside user/*.c, with -Iuser/common.
+# Included at the end of the top-level Makefile. When the layer refactor
+# builds user/common/ itself, drop FILTER_* and keep the test rules below.
 
 FILTER_SRCS	:= $(wildcard user/common/*.c)
 FILTER_OBJS	:= $(patsubst user/%.c,$(BUILD)/user/%.o,$(FILTER_SRCS))

@@ -10,7 +10,8 @@
 
 static bool name_char(char c, bool first)
 {
-	return isalpha((unsigned char)c) || c == '_' || c == ':' || (!first && isdigit((unsigned char)c));
+	return isalpha((unsigned char)c) || c == '_' || c == ':' ||
+	       (!first && isdigit((unsigned char)c));
 }
 
 /* The type of name from the # TYPE lines seen, trying histogram suffixes. */
