@@ -33,8 +33,10 @@ void pw_cmd_netns_json(struct pw_daemon *d, json_t *o, uint64_t cookie)
 	json_object_set_new(o, "netns_name", name ? json_string(name) : json_null());
 }
 
-/* The filter's view of a port-map socket. */
-static void sock_rec(struct pw_daemon *d, const struct pw_sock *s, struct pw_filter_rec *r)
+/* The filter's view of a port-map socket; the namespace's inode and name
+ * only when the filter asks (resolve). */
+static void sock_rec(struct pw_daemon *d, const struct pw_sock *s, struct pw_filter_rec *r,
+		     bool resolve)
 {
 	memset(r, 0, sizeof(*r));
 	r->proto = s->proto;
@@ -46,7 +48,8 @@ static void sock_rec(struct pw_daemon *d, const struct pw_sock *s, struct pw_fil
 	r->uid = s->uid;
 	r->comm = s->comm;	/* NUL-padded to PW_COMM_LEN by the kernel and snapshot */
 	r->netns_cookie = s->netns;
-	pw_netns_names_lookup(netns_names(d), s->netns, &r->netns_ino, &r->netns_name);
+	if (resolve)
+		pw_netns_names_lookup(netns_names(d), s->netns, &r->netns_ino, &r->netns_name);
 }
 
 /* Compile args.filter; NULL filter when absent. Sends the error and returns
@@ -167,7 +170,7 @@ static bool ports_match(const struct ports_match *m, const struct pw_sock *s)
 		return false;
 	if (!m->expr)
 		return true;
-	sock_rec(m->d, s, &r);
+	sock_rec(m->d, s, &r, pw_filter_uses_netns(m->expr));
 	return pw_filter_match(m->expr, &r);
 }
 
