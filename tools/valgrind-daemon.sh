@@ -35,6 +35,12 @@ sleep 60 & owner=$!
 p1=$("$pw" allocate web --pid $owner -q)
 p2=$("$pw" allocate cmd --pid $owner -q)
 timeout 3 "$pw" watch --json >/dev/null &
+# filters: compiled per request, and per watcher until it leaves
+timeout 3 "$pw" watch --json --event bind,allocation "sport = :$p1 or netns 1" >/dev/null &
+"$pw" ports --summary 'tcp and not ( src 10.0.0.0/8 or comm x* )' >/dev/null
+"$pw" ports --netns 1 -H -4 >/dev/null
+"$pw" ports 'sport = (' >/dev/null 2>&1 || true
+"$pw" check "$p1" >/dev/null
 python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1', $p1)); s.listen(); s.close()"
 "$pw" health >/dev/null
 "$pw" metrics >/dev/null

@@ -28,6 +28,7 @@
 #include <cmocka.h>
 
 #include "itest_lib.h"
+#include "itest_run.h"
 
 #define NOBODY 65534
 #define STYXY_FIXTURE "tests/fixtures/styxy-core-ports.json"
@@ -132,16 +133,18 @@ static int run_cmd(const char *const *argv, const char *errfile, int timeout_ms)
 static int cli_on(struct itest_daemon *d, int uid, json_t **res, const char *const *args)
 {
 	const char *argv[32];
-	char *out = NULL;
+	char *out = NULL, *err = NULL;
 	int n = 0, rc;
 
 	argv[n++] = "--json";
 	for (int i = 0; args[i] && n < 31; i++)
 		argv[n++] = args[i];
 	argv[n] = NULL;
-	rc = itest_cli(d, uid, &out, argv);
+	/* with --json, an error is a JSON object on stderr */
+	rc = itest_pw_uid(d->sock, uid, &out, &err, argv);
 	if (res)
-		*res = out ? json_loads(out, 0, NULL) : NULL;
+		*res = rc > 0 ? json_loads(err, 0, NULL) : rc == 0 ? json_loads(out, 0, NULL) : NULL;
+	free(err);
 	if (rc)
 		print_message("  portwatch %s %s -> exit %d\n", args[0], args[1] ? args[1] : "",
 			      rc);

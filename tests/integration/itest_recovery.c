@@ -33,6 +33,7 @@
 #include <sqlite3.h>
 
 #include "itest_lib.h"
+#include "itest_run.h"
 #include "proto.h"
 
 #define TYPE_LO		46000	/* "rtest": 46000-46099, multi-instance */
@@ -279,15 +280,17 @@ static json_t *find_audit(json_t *audit, const char *action, unsigned port, cons
 
 static json_t *cli_json(int want_rc, const char *const *args)
 {
-	char *out = NULL;
+	char *out = NULL, *err = NULL;
 	json_t *j;
 
-	assert_int_equal(itest_cli(&fx.d, -1, &out, args), want_rc);
+	/* with --json, an error is a JSON object on stderr */
+	assert_int_equal(itest_pw(fx.d.sock, &out, &err, args), want_rc);
 	assert_non_null(out);
-	j = json_loads(out, 0, NULL);
+	j = json_loads(want_rc ? err : out, 0, NULL);
 	if (!j)
-		fprintf(stderr, "not JSON: %s\n", out);
+		fprintf(stderr, "not JSON: %s%s\n", out, err);
 	free(out);
+	free(err);
 	assert_non_null(j);
 	return j;
 }

@@ -11,6 +11,7 @@
 struct pw_cli {
 	const char *socket;
 	bool json;
+	bool pretty;		/* JSON indented: stdout is a terminal, or --pretty */
 	struct pw_conn *conn;
 };
 
@@ -40,8 +41,23 @@ int pw_cli_call_raw(struct pw_cli *cli, const char *cmd, json_t *args, const cha
 int pw_cli_query(struct pw_cli *cli, const char *cmd, json_t *args, json_t **res);
 /* Print a usage error naming the argument; returns exit code 2. */
 int pw_cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Print result as JSON (pretty, one document). */
+/* Print result as JSON: indented on a terminal or with --pretty, else one line. */
 void pw_cli_print_json(json_t *res);
+/* Whether JSON output is indented. */
+bool pw_cli_pretty(const struct pw_cli *cli);
+/* An error object {"error":{"code","message"[,"column"]}} on stderr. */
+void pw_cli_error_json(int code, const char *message, long column);
+/* An internal error (exit 1), as text or JSON. */
+int pw_cli_internal(const char *cmd, const char *msg);
+/* An unknown option (or one missing its value), one line; exit code 2. */
+int pw_cli_bad_option(const char *cmd, const char *arg);
+/* A filter expression that does not parse: the column and a caret; exit 2. */
+struct pw_filter_error;
+int pw_cli_filter_error(const char *cmd, const char *expr, const struct pw_filter_error *fe);
+/* `ports --summary` from a ports result (cli_summary.c). */
+void pw_cli_ports_summary(struct pw_cli *cli, json_t *ports, bool no_header);
+/* The NETNS cell of a socket: its `ip netns` name, else inode, else cookie. */
+void pw_fmt_netns(json_t *sock, char *buf, size_t len);
 /* Parse a port / pid / count argument; prints the error. */
 int pw_cli_uint(const char *cmd, const char *what, const char *s, unsigned long max,
 		unsigned long *out);
@@ -52,6 +68,8 @@ struct pw_table *pw_table_new(unsigned ncols, const char *const *headers);
 void pw_table_add(struct pw_table *t, const char *const *cells);
 void pw_table_print(struct pw_table *t);
 void pw_table_free(struct pw_table *t);
+/* Print the rows only (-H). */
+void pw_table_no_header(struct pw_table *t);
 
 int pw_cli_ports(struct pw_cli *cli, int argc, char **argv);
 int pw_cli_watch(struct pw_cli *cli, int argc, char **argv);

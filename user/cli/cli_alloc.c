@@ -112,7 +112,7 @@ again:
 			aa->listen = opt == 'l' ? SOCK_STREAM : SOCK_DGRAM;
 			break;
 		default:
-			return pw_cli_usage(cmd, "bad option");
+			return pw_cli_bad_option(cmd, argv[optind - 1]);
 		}
 	}
 	/* SERVICE_TYPE may stand between options; "--" ends them */
@@ -242,11 +242,14 @@ int pw_cli_run(struct pw_cli *cli, int argc, char **argv)
 		       "Allocate a port, then exec CMD with PORT=<port> and PORTWATCH_ID=<id> in its\n"
 		       "environment. CMD keeps this process's pid and becomes the owner: the\n"
 		       "allocation is released when it (and whatever holds its sockets) exits.\n"
+		       "CMD must use $PORT, e.g.\n"
+		       "  portwatch run api -- sh -c 'exec python3 -m http.server \"$PORT\"'\n"
 		       "--listen binds and listens on the port (TCP) before exec and passes it as\n"
 		       "fd 3 with LISTEN_FDS=1, LISTEN_PID and LISTEN_FDNAMES, as systemd socket\n"
 		       "activation does (--udp: a bound UDP socket): no other process can take the\n"
 		       "port between allocation and the server's start. On a single-instance type\n"
-		       "allocated to another owner, run fails (exit 12); if you own it, CMD gets it.\n");
+		       "allocated to another owner, run fails (exit 12); if you own it, CMD gets it;\n"
+		       "--exclusive fails on any existing one.\n");
 		json_decref(aa.args);
 		return 0;
 	}
@@ -314,7 +317,7 @@ int pw_cli_release(struct pw_cli *cli, int argc, char **argv)
 			r = 0;
 			goto out;
 		default:
-			r = pw_cli_usage("release", "bad option");
+			r = pw_cli_bad_option("release", argv[optind - 1]);
 			goto out;
 		}
 	}
@@ -350,7 +353,7 @@ static void fmt_time(json_int_t ms, char *buf, size_t len)
 	struct tm tm;
 
 	localtime_r(&t, &tm);
-	strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
+	strftime(buf, len, "%Y-%m-%d %H:%M:%S %z", &tm);
 }
 
 int pw_cli_list(struct pw_cli *cli, int argc, char **argv)
@@ -380,7 +383,7 @@ int pw_cli_list(struct pw_cli *cli, int argc, char **argv)
 			return 0;
 		} else {
 			json_decref(args);
-			return pw_cli_usage("list", "bad option");
+			return pw_cli_bad_option("list", argv[optind - 1]);
 		}
 	}
 	if (optind < argc) {
@@ -436,7 +439,7 @@ int pw_cli_check(struct pw_cli *cli, int argc, char **argv)
 			       "By whom? Reserved?\n");
 			return 0;
 		} else {
-			return pw_cli_usage("check", "bad option");
+			return pw_cli_bad_option("check", argv[optind - 1]);
 		}
 	}
 	if (optind != argc - 1)
@@ -464,10 +467,21 @@ int pw_cli_check(struct pw_cli *cli, int argc, char **argv)
 	if (json_is_true(json_object_get(res, "conflicted")))
 		printf("  conflicted: a test bind failed recently\n");
 	printf("  bound:     %s\n", json_array_size(json_object_get(res, "sockets")) ? "yes" : "no");
-	json_array_foreach(json_object_get(res, "sockets"), i, s)
-		printf("    %s %s %s pid %lld (%s) uid %lld netns %lld\n", pw_jstr(s, "proto"),
-		       pw_jstr(s, "addr"), pw_jstr(s, "state"), (long long)pw_jnum(s, "pid"), pw_jstr(s, "comm"),
-		       (long long)pw_jnum(s, "uid"), (long long)pw_jnum(s, "netns"));
+	json_array_foreach(json_object_get(res, "sockets"), i, s) {
+		char local[80], owner[64], netns[300];
+
+		snprintf(local, sizeof(local), strcmp(pw_jstr(s, "family"), "ipv6") ? "%s:%lld" :
+			 "[%s]:%lld", pw_jstr(s, "addr"), (long long)pw_jnum(s, "port"));
+		if (pw_jnum(s, "pid"))
+			snprintf(owner, sizeof(owner), "pid %lld (%s)", (long long)pw_jnum(s, "pid"),
+				 pw_jstr(s, "comm"));
+		else
+			/* the kernel did not say, and no /proc/PID/fd we can read holds it */
+			snprintf(owner, sizeof(owner), "owner unknown");
+		pw_fmt_netns(s, netns, sizeof(netns));
+		printf("    %s %s %s, %s, uid %lld, netns %s\n", pw_jstr(s, "proto"), local,
+		       pw_jstr(s, "state"), owner, (long long)pw_jnum(s, "uid"), netns);
+	}
 	json_decref(res);
 	return 0;
 }
@@ -538,6 +552,8 @@ int pw_cli_audit(struct pw_cli *cli, int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "n:jh", opts, NULL)) != -1) {
 		if (opt == 'n') {
 			r = pw_cli_uint("audit", "--limit", optarg, 100000, &n);
+			if (!r && !n)
+				r = pw_cli_usage("audit", "--limit: expected 1-100000 (the default is 50)");
 			if (r) {
 				json_decref(args);
 				return r;
@@ -546,14 +562,14 @@ int pw_cli_audit(struct pw_cli *cli, int argc, char **argv)
 		} else if (opt == 'j') {
 			cli->json = true;
 		} else if (opt == 'h') {
-			printf("Usage: portwatch audit [--limit N] [--json]\n\nThe newest N (default "
-			       "50) audit records: allocations, releases, refusals, conflicts,\n"
+			printf("Usage: portwatch audit [--limit N] [--json]\n\nThe newest N (1-100000, "
+			       "default 50) audit records: allocations, releases, refusals, conflicts,\n"
 			       "state changes and recovery actions, with who asked.\n");
 			json_decref(args);
 			return 0;
 		} else {
 			json_decref(args);
-			return pw_cli_usage("audit", "bad option");
+			return pw_cli_bad_option("audit", argv[optind - 1]);
 		}
 	}
 	r = pw_cli_query(cli, "audit", args, &res);

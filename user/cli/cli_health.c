@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "prom_samples.h"
 
 /* Only --json and --help; returns -1 after printing help. */
 static int only_json(const char *cmd, struct pw_cli *cli, int argc, char **argv, const char *help,
@@ -27,7 +28,7 @@ static int only_json(const char *cmd, struct pw_cli *cli, int argc, char **argv,
 int pw_cli_health(struct pw_cli *cli, int argc, char **argv)
 {
 	static const char *const hdr[] = { "ID", "PORT", "TYPE", "STATE", "EVIDENCE", "AGE",
-					   "FAILURES", "LAST CHECK" };
+					   "POLLS FAILED", "CHECK", "LAST CHECK" };
 	json_t *res, *v, *tot;
 	struct pw_table *t;
 	size_t i;
@@ -35,18 +36,23 @@ int pw_cli_health(struct pw_cli *cli, int argc, char **argv)
 
 	r = only_json("health", cli, argc, argv, "Usage: portwatch health [--json]\n\n"
 		      "Per allocation: state, last evidence (event, poll, check, timer) and its\n"
-		      "age, consecutive poll failures, last active check result; then totals.\n",
+		      "age, owner polls failed in a row (POLLS FAILED), whether its active check\n"
+		      "is passing or failing (CHECK, - when the type has none) and the last\n"
+		      "check result; then totals.\n",
 		      NULL);
 	if (r)
 		return r < 0 ? 0 : r;
 	r = pw_cli_query(cli, "health", NULL, &res);
 	if (r || !res)
 		return r;
-	t = pw_table_new(8, hdr);
+	t = pw_table_new(9, hdr);
 	json_array_foreach(json_object_get(res, "allocations"), i, v) {
 		char id[24], port[8], age[24], fails[12];
-		const char *row[8] = { id, port, pw_jstr(v, "service_type"), pw_jstr(v, "state"),
+		const char *row[9] = { id, port, pw_jstr(v, "service_type"), pw_jstr(v, "state"),
 				       pw_jstr(v, "last_evidence"), age, fails,
+				       !json_is_true(json_object_get(v, "check_configured")) ? "-" :
+				       json_is_true(json_object_get(v, "check_failing")) ? "failing" :
+				       "passing",
 				       *pw_jstr(v, "last_check") ? pw_jstr(v, "last_check") : "-" };
 
 		snprintf(id, sizeof(id), "%lld", (long long)pw_jnum(v, "id"));
@@ -58,8 +64,9 @@ int pw_cli_health(struct pw_cli *cli, int argc, char **argv)
 	pw_table_print(t);
 	pw_table_free(t);
 	tot = json_object_get(res, "totals");
-	printf("\n%lld allocations; checks: %lld run, %lld healthy, %lld unhealthy; "
+	printf("\n%lld allocation%s; checks: %lld run, %lld healthy, %lld unhealthy; "
 	       "stale cleaned: %lld\n", (long long)pw_jnum(tot, "total"),
+	       pw_jnum(tot, "total") == 1 ? "" : "s",
 	       (long long)pw_jnum(tot, "health_checks_total"), (long long)pw_jnum(tot, "health_checks_healthy"),
 	       (long long)pw_jnum(tot, "health_checks_unhealthy"),
 	       (long long)pw_jnum(tot, "stale_allocations_cleaned_total"));
@@ -73,16 +80,25 @@ int pw_cli_metrics(struct pw_cli *cli, int argc, char **argv)
 	int r;
 
 	r = only_json("metrics", cli, argc, argv, "Usage: portwatch metrics [--json]\n\n"
-		      "Print the daemon's metrics in the Prometheus text format.\n", NULL);
+		      "Print the daemon's metrics in the Prometheus text format; with --json, the\n"
+		      "samples as [{\"name\",\"labels\":{...},\"value\"}] (histogram buckets too).\n", NULL);
 	if (r)
 		return r < 0 ? 0 : r;
 	r = pw_cli_call(cli, "metrics", NULL, &res);
 	if (r)
 		return r;
-	if (cli->json)
-		pw_cli_print_json(res);
-	else
+	if (cli->json) {
+		json_t *samples = pw_prom_samples(pw_jstr(res, "text"));
+
+		if (!samples) {
+			json_decref(res);
+			return pw_cli_internal("metrics", "the daemon's metrics text does not parse");
+		}
+		pw_cli_print_json(samples);
+		json_decref(samples);
+	} else {
 		fputs(pw_jstr(res, "text"), stdout);
+	}
 	json_decref(res);
 	return 0;
 }

@@ -6,9 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "cli.h"
+#include "filter.h"
 
 #define JSON_OPT { "json", no_argument, NULL, 'j' }
 #define HELP_OPT { "help", no_argument, NULL, 'h' }
@@ -21,23 +24,129 @@ static void fmt_addr(json_t *o, char *buf, size_t len)
 		 (long long)pw_jnum(o, "port"));
 }
 
+/* A filter word from an option value: no spaces or operators, or the value
+ * would change the expression around it. */
+static int flag_word(const char *cmd, const char *opt, const char *v)
+{
+	if (!*v || strpbrk(v, " \t\n()!=<>&|"))
+		return pw_cli_usage(cmd, "%s: \"%s\" cannot be matched (empty, or holds a space or"
+				    " one of ()!=<>&|)", opt, v);
+	return 0;
+}
+
+/* Append " and TERM" (printf-style) to the flags' expression. */
+static void __attribute__((format(printf, 2, 3))) add_term(char **expr, const char *fmt, ...)
+{
+	char *term = NULL, *n = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&term, fmt, ap) < 0)
+		term = NULL;
+	va_end(ap);
+	if (!term)
+		return;
+	if (asprintf(&n, "%s%s%s", *expr ? *expr : "", *expr ? " and " : "", term) < 0)
+		n = NULL;
+	free(term);
+	free(*expr);
+	*expr = n;
+}
+
+/*
+ * The expression of ports and watch: the words left after the options
+ * (ss-style), and the filter options, joined with "and". Parsed here first,
+ * so that a mistake is reported against what was typed (exit 2), then sent
+ * for the daemon to evaluate. 0 with *out (NULL: no filter) or an exit code.
+ */
+static int build_filter(const char *cmd, int argc, char **argv, char *flags, char **out)
+{
+	char typed[PW_FILTER_MAX_LEN + 1];
+	struct pw_filter_error fe;
+	struct pw_filter *f;
+	int r;
+
+	*out = NULL;
+	if (pw_filter_join(argc, argv, typed, sizeof(typed))) {
+		free(flags);
+		return pw_cli_usage(cmd, "the filter expression is longer than %d characters",
+				    PW_FILTER_MAX_LEN);
+	}
+	r = pw_filter_parse(typed, &f, &fe);
+	if (r) {
+		free(flags);
+		return pw_cli_filter_error(cmd, typed, &fe);
+	}
+	pw_filter_free(f);
+	if (!*typed) {
+		*out = flags;
+		return 0;
+	}
+	if (!flags) {
+		*out = strdup(typed);
+		return 0;
+	}
+	if (asprintf(out, "(%s) and %s", typed, flags) < 0)
+		*out = NULL;
+	free(flags);
+	return 0;
+}
+
+struct ports_opts {
+	bool no_header;
+	bool summary;
+};
+
+static void print_ports(json_t *res, const struct ports_opts *po)
+{
+	static const char *const hdr[] = { "PROTO", "LOCAL", "STATE", "PID", "COMM", "UID", "NETNS" };
+	struct pw_table *t = pw_table_new(7, hdr);
+	size_t i;
+	json_t *v;
+
+	if (po->no_header)
+		pw_table_no_header(t);
+	json_array_foreach(res, i, v) {
+		char local[80], pid[16], uid[16], netns[300];
+		const char *row[7];
+
+		fmt_addr(v, local, sizeof(local));
+		snprintf(pid, sizeof(pid), "%lld", (long long)pw_jnum(v, "pid"));
+		snprintf(uid, sizeof(uid), "%lld", (long long)pw_jnum(v, "uid"));
+		pw_fmt_netns(v, netns, sizeof(netns));
+		row[0] = pw_jstr(v, "proto");
+		row[1] = local;
+		row[2] = pw_jstr(v, "state");
+		row[3] = pw_jnum(v, "pid") ? pid : "-";
+		row[4] = *pw_jstr(v, "comm") ? pw_jstr(v, "comm") : "-";
+		row[5] = uid;
+		row[6] = netns;
+		pw_table_add(t, row);
+	}
+	pw_table_print(t);
+	pw_table_free(t);
+}
+
 int pw_cli_ports(struct pw_cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "tcp", no_argument, NULL, 't' }, { "udp", no_argument, NULL, 'u' },
 		{ "listening", no_argument, NULL, 'l' }, { "port", required_argument, NULL, 'p' },
 		{ "pid", required_argument, NULL, 'P' }, { "netns", required_argument, NULL, 'n' },
+		{ "comm", required_argument, NULL, 'c' }, { "uid", required_argument, NULL, 'U' },
+		{ "no-header", no_argument, NULL, 'H' }, { "summary", no_argument, NULL, 's' },
+		{ "ipv4", no_argument, NULL, '4' }, { "ipv6", no_argument, NULL, '6' },
 		JSON_OPT, HELP_OPT, { 0 }
 	};
-	static const char *const hdr[] = { "PROTO", "LOCAL", "STATE", "PID", "COMM", "UID", "NETNS" };
-	json_t *args = json_object(), *res, *v;
-	struct pw_table *t;
+	json_t *args = json_object(), *res;
+	struct ports_opts po = { 0 };
+	char *flags = NULL, *expr;
 	unsigned long n;
-	size_t i;
 	int opt, r;
 
 	optind = 0;
-	while ((opt = getopt_long(argc, argv, "tulp:P:n:jh", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "tulp:P:n:c:U:Hs46jh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 't':
 		case 'u':
@@ -48,35 +157,69 @@ int pw_cli_ports(struct pw_cli *cli, int argc, char **argv)
 			break;
 		case 'p':
 		case 'P':
+		case 'U':
+			r = pw_cli_uint("ports", opt == 'p' ? "--port" : opt == 'P' ? "--pid" : "--uid",
+					optarg, opt == 'p' ? 65535 : opt == 'P' ? 4194304 : UINT32_MAX, &n);
+			if (r)
+				goto fail;
+			if (opt == 'U')
+				add_term(&flags, "uid = %lu", n);
+			else
+				json_object_set_new(args, opt == 'p' ? "port" : "pid",
+						    json_integer((json_int_t)n));
+			break;
 		case 'n':
-			r = pw_cli_uint("ports", opt == 'p' ? "--port" : opt == 'P' ? "--pid" : "--netns",
-					optarg, opt == 'p' ? 65535 : opt == 'P' ? 4194304 : (unsigned long)-1 >> 1, &n);
-			if (r) {
-				json_decref(args);
-				return r;
-			}
-			json_object_set_new(args, opt == 'p' ? "port" : opt == 'P' ? "pid" : "netns",
-					    json_integer((json_int_t)n));
+		case 'c':
+			r = flag_word("ports", opt == 'n' ? "--netns" : "--comm", optarg);
+			if (r)
+				goto fail;
+			add_term(&flags, "%s = %s", opt == 'n' ? "netns" : "comm", optarg);
+			break;
+		case '4':
+		case '6':
+			add_term(&flags, "family %c", opt);
+			break;
+		case 'H':
+			po.no_header = true;
+			break;
+		case 's':
+			po.summary = true;
 			break;
 		case 'j':
 			cli->json = true;
 			break;
 		case 'h':
-			printf("Usage: portwatch ports [--tcp|--udp] [--listening] [--port N] [--pid N] "
-			       "[--netns ID] [--json]\n\nEvery bound TCP/UDP socket the kernel reports, "
-			       "with its owner, in every network namespace.\n");
+			printf("Usage: portwatch ports [EXPRESSION] [--tcp|--udp] [--listening] [-4|-6]\n"
+			       "         [--port N] [--pid N] [--uid N] [--comm NAME] [--netns NAME|INODE|COOKIE]\n"
+			       "         [--summary] [-H] [--json] [--pretty]\n\n"
+			       "Every bound TCP/UDP socket the kernel reports, with its owner, in every\n"
+			       "network namespace. EXPRESSION filters in the style of ss(8), e.g.\n"
+			       "  portwatch ports state listening '( sport = :80 or sport = :443 )'\n"
+			       "  portwatch ports sport ge :1024 and not src 127.0.0.0/8\n"
+			       "Conditions: sport/dport [OP] [:]PORT or N-M; src/dst ADDR[/LEN][:PORT],\n"
+			       "[V6][:PORT], :PORT; state bound|listening|connected|unconnected|all;\n"
+			       "tcp, udp, proto P; family inet|inet6; comm NAME (wildcards * ? [..]);\n"
+			       "uid/pid [OP] N; netns NAME|INODE|COOKIE. OP: = == != < > <= >= eq neq\n"
+			       "lt gt le ge. Combine with and (or nothing), or, not, !, &&, ||, ( ).\n"
+			       "The options add conditions joined with and. NETNS shows the namespace's\n"
+			       "`ip netns` name, else its inode (as /proc/PID/ns/net). -H: no header.\n"
+			       "--summary: counts by protocol, state, namespace, and the top holders.\n");
 			json_decref(args);
+			free(flags);
 			return 0;
 		default:
-			json_decref(args);
-			return pw_cli_usage("ports", "bad option");
+			r = pw_cli_bad_option("ports", argv[optind - 1]);
+			goto fail;
 		}
 	}
-	if (optind < argc) {
-		json_decref(args);
-		return pw_cli_usage("ports", "unexpected argument \"%s\"", argv[optind]);
-	}
-	if (cli->json) {
+	r = build_filter("ports", argc - optind, argv + optind, flags, &expr);
+	flags = NULL;
+	if (r)
+		goto fail;
+	if (expr)
+		json_object_set_new(args, "filter", json_string(expr));
+	free(expr);
+	if (cli->json && !po.summary && !pw_cli_pretty(cli)) {
 		const char *raw;
 		size_t len;
 
@@ -91,28 +234,18 @@ int pw_cli_ports(struct pw_cli *cli, int argc, char **argv)
 	r = pw_cli_call(cli, "ports", args, &res);
 	if (r)
 		return r;
-	t = pw_table_new(7, hdr);
-	json_array_foreach(res, i, v) {
-		char local[80], pid[16], uid[16], netns[24];
-		const char *row[7];
-
-		fmt_addr(v, local, sizeof(local));
-		snprintf(pid, sizeof(pid), "%lld", (long long)pw_jnum(v, "pid"));
-		snprintf(uid, sizeof(uid), "%lld", (long long)pw_jnum(v, "uid"));
-		snprintf(netns, sizeof(netns), "%lld", (long long)pw_jnum(v, "netns"));
-		row[0] = pw_jstr(v, "proto");
-		row[1] = local;
-		row[2] = pw_jstr(v, "state");
-		row[3] = pw_jnum(v, "pid") ? pid : "-";
-		row[4] = *pw_jstr(v, "comm") ? pw_jstr(v, "comm") : "-";
-		row[5] = uid;
-		row[6] = netns;
-		pw_table_add(t, row);
-	}
-	pw_table_print(t);
-	pw_table_free(t);
+	if (po.summary)
+		pw_cli_ports_summary(cli, res, po.no_header);
+	else if (cli->json)
+		pw_cli_print_json(res);
+	else
+		print_ports(res, &po);
 	json_decref(res);
 	return 0;
+fail:
+	free(flags);
+	json_decref(args);
+	return r;
 }
 
 static volatile sig_atomic_t stop;
@@ -126,14 +259,10 @@ static void on_sigint(int sig)
 static void print_event_human(json_t *e)
 {
 	const char *ev = pw_jstr(e, "event");
-	char local[80], when[32];
-	struct timespec ts;
-	struct tm tm;
+	char local[80], netns[300];
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	localtime_r(&ts.tv_sec, &tm);
-	strftime(when, sizeof(when), "%H:%M:%S", &tm);
-	printf("%s.%03ld %-10s ", when, ts.tv_nsec / 1000000, ev);
+	/* the daemon's wall-clock time of the event, with its UTC offset */
+	printf("%s %-10s ", *pw_jstr(e, "ts") ? pw_jstr(e, "ts") : "-", ev);
 	if (!strcmp(ev, "exit")) {
 		printf("pid %lld (%s) exit_code %lld\n", (long long)pw_jnum(e, "pid"), pw_jstr(e, "comm"),
 		       (long long)pw_jnum(e, "exit_code"));
@@ -141,50 +270,106 @@ static void print_event_human(json_t *e)
 		printf("port %lld (%s, id %lld): %s -> %s: %s\n", (long long)pw_jnum(e, "port"),
 		       pw_jstr(e, "service_type"), (long long)pw_jnum(e, "id"), pw_jstr(e, "old_state"),
 		       pw_jstr(e, "state"), pw_jstr(e, "reason"));
-	} else if (!strcmp(ev, "drops") || !strcmp(ev, "resync")) {
-		char *s = json_dumps(e, JSON_COMPACT);
-
-		printf("%s\n", s ? s : "");
-		free(s);
+	} else if (!strcmp(ev, "drops")) {
+		printf("the ring buffer dropped events (%lld in all): a resync follows\n",
+		       (long long)pw_jnum(e, "dropped"));
+	} else if (!strcmp(ev, "resync")) {
+		printf("resync: %lld sockets, %lld changes (resync %lld)\n",
+		       (long long)pw_jnum(e, "sockets"), (long long)pw_jnum(e, "changes"),
+		       (long long)pw_jnum(e, "resyncs"));
 	} else {
 		fmt_addr(e, local, sizeof(local));
-		printf("%s %s pid %lld (%s) netns %lld\n", pw_jstr(e, "proto"), local,
-		       (long long)pw_jnum(e, "pid"), pw_jstr(e, "comm"), (long long)pw_jnum(e, "netns"));
+		pw_fmt_netns(e, netns, sizeof(netns));
+		printf("%s %s pid %lld (%s) netns %s\n", pw_jstr(e, "proto"), local,
+		       (long long)pw_jnum(e, "pid"), pw_jstr(e, "comm"), netns);
 	}
 	fflush(stdout);
+}
+
+static const char *const event_kinds[] = { "bind", "close", "listen", "unlisten", "exit",
+					   "allocation", "drops", "resync" };
+
+/* --event KIND[,KIND...] into the array of kinds. */
+static int add_events(json_t *arr, const char *v)
+{
+	char *dup = strdup(v), *tok, *save = NULL;
+	int r = 0;
+
+	for (tok = dup ? strtok_r(dup, ",", &save) : NULL; tok && !r;
+	     tok = strtok_r(NULL, ",", &save)) {
+		size_t k;
+
+		for (k = 0; k < sizeof(event_kinds) / sizeof(event_kinds[0]); k++)
+			if (!strcmp(tok, event_kinds[k]))
+				break;
+		if (k == sizeof(event_kinds) / sizeof(event_kinds[0]))
+			r = pw_cli_usage("watch", "--event: \"%s\" is not one of bind, close, listen, "
+					 "unlisten, exit, allocation, drops, resync", tok);
+		else
+			json_array_append_new(arr, json_string(tok));
+	}
+	free(dup);
+	return r;
 }
 
 int pw_cli_watch(struct pw_cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "count", required_argument, NULL, 'c' }, JSON_OPT, HELP_OPT, { 0 }
+		{ "count", required_argument, NULL, 'c' }, { "event", required_argument, NULL, 'e' },
+		JSON_OPT, HELP_OPT, { 0 }
 	};
 	unsigned long count = 0, seen = 0;
 	struct sigaction sa = { .sa_handler = on_sigint };
-	json_t *res;
+	json_t *res, *args = json_object(), *events = json_array();
+	char *expr = NULL;
 	int opt, r;
 
 	optind = 0;
-	while ((opt = getopt_long(argc, argv, "c:jh", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:e:jh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			r = pw_cli_uint("watch", "--count", optarg, 1ul << 40, &count);
+			if (!r && !count)
+				r = pw_cli_usage("watch", "--count: expected at least 1 (leave it out to "
+						 "follow until interrupted)");
 			if (r)
-				return r;
+				goto fail;
+			break;
+		case 'e':
+			r = add_events(events, optarg);
+			if (r)
+				goto fail;
 			break;
 		case 'j':
 			cli->json = true;
 			break;
 		case 'h':
-			printf("Usage: portwatch watch [--count N] [--json]\n\nFollow the live event "
-			       "stream (bind, close, listen, unlisten, exit, allocation, drops,\n"
-			       "resync) until interrupted, or until N events with --count.\n");
-			return 0;
+			printf("Usage: portwatch watch [EXPRESSION] [--event KIND[,KIND]]... [--count N]"
+			       " [--json]\n\nFollow the live event stream (bind, close, listen, unlisten, "
+			       "exit, allocation,\ndrops, resync) until interrupted, or until N events "
+			       "with --count (N >= 1).\nEXPRESSION is the filter of `portwatch ports` "
+			       "(see ports --help), evaluated\nby the daemon per event: an allocation "
+			       "event matches on its port (sport), an\nexit on pid, comm and uid. drops "
+			       "and resync events reach every watcher unless\n--event leaves them out. "
+			       "Each event has ts (RFC 3339, the daemon's time zone)\nand ts_ns "
+			       "(CLOCK_MONOTONIC).\n");
+			r = 0;
+			goto fail;
 		default:
-			return pw_cli_usage("watch", "bad option");
+			r = pw_cli_bad_option("watch", argv[optind - 1]);
+			goto fail;
 		}
 	}
-	r = pw_cli_call(cli, "watch", NULL, &res);
+	r = build_filter("watch", argc - optind, argv + optind, NULL, &expr);
+	if (r)
+		goto fail;
+	if (expr)
+		json_object_set_new(args, "filter", json_string(expr));
+	free(expr);
+	if (json_array_size(events))
+		json_object_set(args, "events", events);
+	json_decref(events);
+	r = pw_cli_call(cli, "watch", args, &res);
 	if (r)
 		return r;
 	json_decref(res);
@@ -204,16 +389,22 @@ int pw_cli_watch(struct pw_cli *cli, int argc, char **argv)
 			return pw_errcode_exit(PW_E_NO_DAEMON);
 		}
 		seen++;
-		if (cli->json) {
+		if (cli->json && !pw_cli_pretty(cli)) {
 			printf("%s\n", line);
 			continue;
 		}
 		e = json_loads(line, 0, NULL);
-		if (e)
+		if (e && cli->json)
+			pw_cli_print_json(e);
+		else if (e)
 			print_event_human(e);
 		json_decref(e);
 	}
 	return 0;
+fail:
+	json_decref(events);
+	json_decref(args);
+	return r;
 }
 
 static int simple_opts(const char *cmd, int argc, char **argv, struct pw_cli *cli,
@@ -230,12 +421,25 @@ static int simple_opts(const char *cmd, int argc, char **argv, struct pw_cli *cl
 			printf("%s", help);
 			return -1;
 		} else {
-			return pw_cli_usage(cmd, "bad option");
+			return pw_cli_bad_option(cmd, argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
 		return pw_cli_usage(cmd, "unexpected argument \"%s\"", argv[optind]);
 	return 0;
+}
+
+/* Nanoseconds in the unit that keeps 3 significant digits readable. */
+static void fmt_ns(json_int_t ns, char *buf, size_t len)
+{
+	if (ns < 1000)
+		snprintf(buf, len, "%lld ns", (long long)ns);
+	else if (ns < 1000000)
+		snprintf(buf, len, "%.1f µs", (double)ns / 1e3);
+	else if (ns < 1000000000)
+		snprintf(buf, len, "%.2f ms", (double)ns / 1e6);
+	else
+		snprintf(buf, len, "%.2f s", (double)ns / 1e9);
 }
 
 int pw_cli_status(struct pw_cli *cli, int argc, char **argv)
@@ -255,20 +459,22 @@ int pw_cli_status(struct pw_cli *cli, int argc, char **argv)
 	printf("mode:        %s%s%s\n", pw_jstr(res, "mode"), *pw_jstr(res, "mode_reason") ? " — " : "",
 	       pw_jstr(res, "mode_reason"));
 	if (!strcmp(pw_jstr(res, "mode"), "bpf")) {
-		char *hooks = json_dumps(json_object_get(res, "hooks"), JSON_COMPACT);
-
 		size_t i;
+		json_t *h;
 
-		printf("hooks:       %s\n", hooks ? hooks : "");
+		printf("hooks:      ");
+		json_array_foreach(json_object_get(res, "hooks"), i, h)
+			printf("%s%s", i ? ", " : " ", json_string_value(h));
+		printf("\n");
 		json_array_foreach(json_object_get(res, "degraded"), i, v)
 			printf("degraded:    %s\n", json_string_value(v));
 		printf("cgroup:      %s\n", pw_jstr(res, "cgroup"));
-		free(hooks);
 	} else {
 		printf("poll every:  %lld ms\n", (long long)pw_jnum(res, "poll_interval_ms"));
 	}
 	printf("uptime:      %.1f s\n", json_real_value(json_object_get(res, "uptime_s")));
-	printf("map size:    %lld sockets\n", (long long)pw_jnum(res, "map_size"));
+	printf("map size:    %lld socket%s\n", (long long)pw_jnum(res, "map_size"),
+	       pw_jnum(res, "map_size") == 1 ? "" : "s");
 	printf("events:     ");
 	ev = json_object_get(res, "events");
 	json_object_foreach(ev, k, v)
@@ -277,9 +483,23 @@ int pw_cli_status(struct pw_cli *cli, int argc, char **argv)
 	printf("dropped:     %lld   resyncs: %lld   snapshots: %lld\n", (long long)pw_jnum(res, "dropped"),
 	       (long long)pw_jnum(res, "resyncs"), (long long)pw_jnum(res, "snapshots"));
 	lat = json_object_get(res, "latency_ns");
-	printf("latency:     p50 %.1f us  p99 %.1f us  max %.1f us  (%lld events, kernel to map)\n",
-	       (double)pw_jnum(lat, "p50") / 1e3, (double)pw_jnum(lat, "p99") / 1e3,
-	       (double)pw_jnum(lat, "max") / 1e3, (long long)pw_jnum(lat, "count"));
+	{
+		char p50[32], p99[32], max[32];
+
+		fmt_ns(pw_jnum(lat, "p50"), p50, sizeof(p50));
+		fmt_ns(pw_jnum(lat, "p99"), p99, sizeof(p99));
+		fmt_ns(pw_jnum(lat, "max"), max, sizeof(max));
+		/* the histogram keeps buckets 1/8 of a power of two wide: a quantile
+		 * is known to lie in a bucket, and is shown as that bucket's top */
+		if (!pw_jnum(lat, "count"))
+			printf("latency:     no events yet (kernel to map)\n");
+		else
+		printf("latency:     p50 <= %s, p99 <= %s, max %s over %lld events, kernel to map\n"
+		       "             (p50/p99: upper edge of the histogram bucket holding the\n"
+		       "             quantile; buckets are 12.5%% wide, so the true value is at\n"
+		       "             most 12.5%% lower)\n", p50, p99, max,
+		       (long long)pw_jnum(lat, "count"));
+	}
 	printf("clients:     %lld (%lld watching)\n", (long long)pw_jnum(res, "clients"),
 	       (long long)pw_jnum(res, "watchers"));
 	al = json_object_get(res, "allocations");

@@ -5,21 +5,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <getopt.h>
 
 #include "cli.h"
+#include "filter.h"
 #include "paths.h"
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-"Usage: portwatch [--socket PATH] [--json] COMMAND [ARGS...]\n"
+"Usage: portwatch [--socket PATH] [--json|--pretty] COMMAND [ARGS...]\n"
 "\n"
 "Query and use portwatchd, the port allocator and kernel port watcher.\n"
 "\n"
 "Port map:\n"
-"  ports [--tcp|--udp] [--listening] [--port N] [--pid N] [--netns ID]\n"
-"                           every bound TCP/UDP socket, allocated or not\n"
-"  watch [--count N]        live event stream (bind, close, listen, exit, ...)\n"
+"  ports [EXPRESSION] [--tcp|--udp] [--listening] [-4|-6] [--port N] [--pid N]\n"
+"        [--uid N] [--comm NAME] [--netns NAME|INODE|COOKIE] [--summary] [-H]\n"
+"                           every bound TCP/UDP socket, allocated or not;\n"
+"                           EXPRESSION as in ss: sport = :80 and not src 10.0.0.0/8\n"
+"  watch [EXPRESSION] [--event KIND]... [--count N]\n"
+"                           live event stream (bind, close, listen, exit, ...)\n"
 "  status                   mode, hooks, counters, latency, allocations\n"
 "Allocation:\n"
 "  allocate TYPE [--name NAME] [--port N] [--pid PID] [--project DIR] [--exclusive] [-q]\n"
@@ -39,7 +45,10 @@ static void usage(FILE *f)
 "Options:\n"
 "  -s, --socket PATH   control socket (default $PORTWATCH_SOCKET, else\n"
 "                      " PW_DEFAULT_SOCKET ")\n"
-"  -j, --json          machine-readable output (also accepted after COMMAND)\n"
+"  -j, --json          machine-readable output (also accepted after COMMAND); one\n"
+"                      line per document unless stdout is a terminal; errors are\n"
+"                      then a JSON object {\"error\":{\"code\",\"message\"}} on stderr\n"
+"      --pretty        JSON, indented even when stdout is not a terminal\n"
 "  -h, --help          this help; COMMAND --help for a command's own\n"
 "\n"
 "Exit status: 0 ok, 1 internal error, 2 bad arguments, 3 daemon not running,\n"
@@ -67,16 +76,72 @@ static const struct {
 	{ "recover", pw_cli_recover },
 };
 
+/* --json anywhere on the command line: errors are JSON from the start,
+ * even those found before the command's own options are parsed. */
+static bool json_errors;
+
+void pw_cli_error_json(int code, const char *message, long column)
+{
+	json_t *e = json_pack("{s:{s:s, s:s}}", "error", "code", pw_errcode_name(code), "message",
+			      message);
+
+	if (e && column > 0)
+		json_object_set_new(json_object_get(e, "error"), "column", json_integer(column));
+	if (e)
+		json_dumpf(e, stderr, JSON_COMPACT);
+	fputc('\n', stderr);
+	json_decref(e);
+}
+
+/* One error: a line on stderr, or with --json a JSON object on stderr. */
+static int cli_error(int code, const char *cmd, const char *msg)
+{
+	if (json_errors)
+		pw_cli_error_json(code, msg, 0);
+	else
+		fprintf(stderr, "portwatch%s%s: %s\n", cmd ? " " : "", cmd ? cmd : "", msg);
+	return pw_errcode_exit(code);
+}
+
 int pw_cli_usage(const char *cmd, const char *fmt, ...)
 {
+	char msg[1024], full[1200];
 	va_list ap;
 
-	fprintf(stderr, "portwatch %s: ", cmd);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, " (see portwatch %s --help)\n", cmd);
+	snprintf(full, sizeof(full), "%s (see portwatch %s --help)", msg, cmd);
+	return cli_error(PW_E_USAGE, cmd, json_errors ? msg : full);
+}
+
+int pw_cli_internal(const char *cmd, const char *msg)
+{
+	return cli_error(PW_E_INTERNAL, cmd, msg);
+}
+
+int pw_cli_bad_option(const char *cmd, const char *arg)
+{
+	return pw_cli_usage(cmd, "unknown option, or one missing its value: \"%s\"", arg);
+}
+
+int pw_cli_filter_error(const char *cmd, const char *expr, const struct pw_filter_error *fe)
+{
+	char msg[400];
+
+	snprintf(msg, sizeof(msg), "filter: column %u: %s", fe->col, fe->msg);
+	if (json_errors) {
+		pw_cli_error_json(PW_E_USAGE, msg, fe->col);
+		return pw_errcode_exit(PW_E_USAGE);
+	}
+	/* ss-like: the expression, and a caret under the column */
+	fprintf(stderr, "portwatch %s: %s\n  %s\n  %*s^\n", cmd, msg, expr, (int)fe->col - 1, "");
 	return pw_errcode_exit(PW_E_USAGE);
+}
+
+bool pw_cli_pretty(const struct pw_cli *cli)
+{
+	return cli->pretty || isatty(STDOUT_FILENO);
 }
 
 int pw_cli_uint(const char *cmd, const char *what, const char *s, unsigned long max,
@@ -94,9 +159,13 @@ int pw_cli_uint(const char *cmd, const char *what, const char *s, unsigned long 
 	return 0;
 }
 
+/* One rule for every command: indented on a terminal or with --pretty,
+ * compact (one line) otherwise. */
+static bool pretty_out;
+
 void pw_cli_print_json(json_t *res)
 {
-	json_dumpf(res, stdout, JSON_INDENT(2));
+	json_dumpf(res, stdout, pretty_out ? JSON_INDENT(2) : JSON_COMPACT);
 	putchar('\n');
 }
 
@@ -109,31 +178,19 @@ int pw_cli_call(struct pw_cli *cli, const char *cmd, json_t *args, json_t **res)
 		r = pw_conn_open(&cli->conn, cli->socket);
 		if (r) {
 			json_decref(args);
-			if (cli->json)
-				printf("{\"error\":{\"code\":\"no_daemon\",\"message\":"
-				       "\"cannot connect to %s: %s\"}}\n", cli->socket, strerror(-r));
-			fprintf(stderr, "portwatch: cannot connect to portwatchd at %s: %s "
-				"(is portwatchd running?)\n", cli->socket, strerror(-r));
-			return pw_errcode_exit(PW_E_NO_DAEMON);
+			snprintf(msg, sizeof(msg), "cannot connect to portwatchd at %s: %s "
+				 "(is portwatchd running?)", cli->socket, strerror(-r));
+			return cli_error(PW_E_NO_DAEMON, NULL, msg);
 		}
 	}
 	r = pw_conn_call(cli->conn, cmd, args, res, msg, sizeof(msg));
 	if (r < 0) {
-		fprintf(stderr, "portwatch: lost the connection to portwatchd at %s: %s\n",
-			cli->socket, strerror(-r));
-		return pw_errcode_exit(PW_E_NO_DAEMON);
+		snprintf(msg, sizeof(msg), "lost the connection to portwatchd at %s: %s",
+			 cli->socket, strerror(-r));
+		return cli_error(PW_E_NO_DAEMON, NULL, msg);
 	}
-	if (r > 0) {
-		if (cli->json) {
-			json_t *e = json_pack("{s:{s:s, s:s}}", "error", "code",
-					      pw_errcode_name(r), "message", msg);
-
-			pw_cli_print_json(e);
-			json_decref(e);
-		}
-		fprintf(stderr, "portwatch %s: %s\n", cmd, msg);
-		return pw_errcode_exit(r);
-	}
+	if (r > 0)
+		return cli_error(r, cmd, msg);
 	return 0;
 }
 
@@ -172,9 +229,11 @@ int pw_cli_call_raw(struct pw_cli *cli, const char *cmd, json_t *args, const cha
 		r = r ? r : pw_conn_read_line(cli->conn, &line, -1);
 	while (r == -EINTR);
 	if (r) {
-		fprintf(stderr, "portwatch: lost the connection to portwatchd at %s: %s\n",
-			cli->socket, strerror(-r));
-		return pw_errcode_exit(PW_E_NO_DAEMON);
+		char msg[512];
+
+		snprintf(msg, sizeof(msg), "lost the connection to portwatchd at %s: %s",
+			 cli->socket, strerror(-r));
+		return cli_error(PW_E_NO_DAEMON, NULL, msg);
 	}
 	n = strlen(line);
 	if (n > plen && !strncmp(line, PW_PROTO_OK_PREFIX, plen) && line[n - 1] == '}') {
@@ -189,38 +248,48 @@ int pw_cli_call_raw(struct pw_cli *cli, const char *cmd, json_t *args, const cha
 		r = pw_proto_parse_response(line, &res, msg, sizeof(msg));
 		if (r == 0) {
 			json_decref(res);
-			fprintf(stderr, "portwatch %s: unexpected response\n", cmd);
-			return pw_errcode_exit(PW_E_INTERNAL);
+			return cli_error(PW_E_INTERNAL, cmd, "unexpected response");
 		}
 		if (r < 0)
 			r = PW_E_INTERNAL;
-		if (cli->json) {
-			json_t *e = json_pack("{s:{s:s, s:s}}", "error", "code", pw_errcode_name(r),
-					      "message", msg);
-
-			pw_cli_print_json(e);
-			json_decref(e);
-		}
-		fprintf(stderr, "portwatch %s: %s\n", cmd, msg);
-		return pw_errcode_exit(r);
+		return cli_error(r, cmd, msg);
 	}
 }
 
 int main(int argc, char **argv)
 {
 	struct pw_cli cli = { .socket = getenv("PORTWATCH_SOCKET") };
-	int i, ret;
+	char msg[300];
+	int i, k, ret;
 
 	if (!cli.socket || !*cli.socket)
 		cli.socket = PW_DEFAULT_SOCKET;
+	/* --json and --pretty anywhere before "--" (run's command is its own) */
+	for (i = 1, k = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--")) {
+			while (i < argc)
+				argv[k++] = argv[i++];
+			break;
+		}
+		if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j"))
+			json_errors = true;
+		if (!strcmp(argv[i], "--pretty")) {
+			cli.json = cli.pretty = json_errors = true;
+			continue;
+		}
+		argv[k++] = argv[i];
+	}
+	argc = k;
+	argv[argc] = NULL;
+	cli.pretty = cli.pretty || isatty(STDOUT_FILENO);
+	pretty_out = cli.pretty;
+	opterr = 0;	/* bad options: our one line, not getopt's and ours */
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json")) {
 			cli.json = true;
 		} else if (!strcmp(argv[i], "-s") || !strcmp(argv[i], "--socket")) {
-			if (++i == argc) {
-				fprintf(stderr, "portwatch: --socket needs a PATH\n");
-				return 2;
-			}
+			if (++i == argc)
+				return cli_error(PW_E_USAGE, NULL, "--socket needs a PATH");
 			cli.socket = argv[i];
 		} else if (!strncmp(argv[i], "--socket=", 9)) {
 			cli.socket = argv[i] + 9;
@@ -228,22 +297,24 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		} else {
-			fprintf(stderr, "portwatch: unknown option \"%s\" (see portwatch --help)\n",
-				argv[i]);
-			return 2;
+			snprintf(msg, sizeof(msg), "unknown option \"%s\" (see portwatch --help)",
+				 argv[i]);
+			return cli_error(PW_E_USAGE, NULL, msg);
 		}
 	}
 	if (i == argc) {
+		if (json_errors)
+			return cli_error(PW_E_USAGE, NULL, "COMMAND: required (see portwatch --help)");
 		usage(stderr);
 		return 2;
 	}
-	for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++) {
-		if (strcmp(commands[k].name, argv[i]))
+	for (size_t c = 0; c < sizeof(commands) / sizeof(commands[0]); c++) {
+		if (strcmp(commands[c].name, argv[i]))
 			continue;
-		ret = commands[k].fn(&cli, argc - i, argv + i);
+		ret = commands[c].fn(&cli, argc - i, argv + i);
 		pw_conn_close(cli.conn);
 		return ret;
 	}
-	fprintf(stderr, "portwatch: unknown command \"%s\" (see portwatch --help)\n", argv[i]);
-	return 2;
+	snprintf(msg, sizeof(msg), "unknown command \"%.200s\" (see portwatch --help)", argv[i]);
+	return cli_error(PW_E_USAGE, NULL, msg);
 }

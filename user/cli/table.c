@@ -11,6 +11,7 @@ struct pw_table {
 	size_t nrows, cap;
 	char **cells;		/* (nrows + 1) * ncols, row 0 = headers */
 	size_t *width;
+	bool no_header;
 };
 
 struct pw_table *pw_table_new(unsigned ncols, const char *const *headers)
@@ -57,7 +58,7 @@ void pw_table_print(struct pw_table *t)
 {
 	if (!t)
 		return;
-	for (size_t r = 0; r < t->nrows; r++) {
+	for (size_t r = t->no_header ? 1 : 0; r < t->nrows; r++) {
 		for (unsigned c = 0; c < t->ncols; c++) {
 			const char *s = t->cells[r * t->ncols + c];
 
@@ -67,6 +68,12 @@ void pw_table_print(struct pw_table *t)
 				printf("%-*s  ", (int)t->width[c], s ? s : "");
 		}
 	}
+}
+
+void pw_table_no_header(struct pw_table *t)
+{
+	if (t)
+		t->no_header = true;
 }
 
 void pw_table_free(struct pw_table *t)

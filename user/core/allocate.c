@@ -245,15 +245,14 @@ static int conflict(struct pw_allocate *q, uint16_t cand, const char *why)
 	pw_allocs_audit(as, q->rq.caller_uid, q->rq.caller_pid, "conflict", "marked", cand, 0,
 			q->rq.t->name, "test bind failed: %s", why);
 	if (q->attempt >= (unsigned)pc->max_retries) {
-		off = (size_t)snprintf(msg, sizeof(msg),
-				       "Service type %s: gave up after %u conflicts:", q->rq.t->name,
-				       q->attempt + 1);
+		/* a sentence; the list as data is in the answer and the audit trail */
+		off = (size_t)snprintf(msg, sizeof(msg), "service type %s: gave up after %u "
+				       "conflicting port%s:", q->rq.t->name, q->attempt + 1,
+				       q->attempt ? "s" : "");
 		for (size_t i = 0; i < q->n_conflicts && off < sizeof(msg) - 1; i++)
 			off += (size_t)snprintf(msg + off, sizeof(msg) - off, "%s port %u (%s)",
-						i ? "," : "", q->conflicts[i].port,
+						i ? ";" : "", q->conflicts[i].port,
 						q->conflicts[i].reason);
-		if (off < sizeof(msg) - 1)
-			snprintf(msg + off, sizeof(msg) - off, ".");
 		finish(q, PW_E_CONFLICT, msg, NULL);
 		return 1;
 	}

@@ -238,6 +238,18 @@ void pw_cmd_list(struct pw_daemon *d, struct pw_client *c, json_t *args)
 		pw_client_send(c, pw_proto_error(PW_E_BAD_REQUEST, "%s", err));
 		return;
 	}
+	if (type && !pw_config_find_type(d->cfg, type)) {
+		size_t off = (size_t)snprintf(err, sizeof(err),
+					      "unknown service type \"%.64s\"; known types:", type);
+
+		/* the same words and exit code as allocate */
+		for (size_t i = 0; i < d->cfg->n_types && off < sizeof(err) - 1; i++)
+			off += (size_t)snprintf(err + off, sizeof(err) - off, " %s",
+						d->cfg->types[i].name);
+		json_decref(arr);
+		pw_client_send(c, pw_proto_error(PW_E_UNKNOWN_TYPE, "%s", err));
+		return;
+	}
 	/* in port order, for stable output */
 	for (unsigned p = 1; p <= 65535; p++) {
 		struct pw_alloc_rt *r = pw_allocs_by_port(d->allocs, (uint16_t)p);
@@ -263,8 +275,13 @@ void pw_cmd_check(struct pw_daemon *d, struct pw_client *c, json_t *args)
 						 port ? err : "args.port: a port 1-65535 is required"));
 		return;
 	}
-	for (s = pw_portmap_port_first(d->map, (__u16)port); s; s = pw_portmap_port_next(d->map, s))
-		json_array_append_new(socks, pw_wire_sock(s));
+	for (s = pw_portmap_port_first(d->map, (__u16)port); s;
+	     s = pw_portmap_port_next(d->map, s)) {
+		json_t *sj = pw_wire_sock(s, NULL);
+
+		pw_cmd_netns_json(d, sj, s->netns);
+		json_array_append_new(socks, sj);
+	}
 	for (size_t i = 0; i < d->cfg->n_types; i++)
 		if (port >= d->cfg->types[i].range_lo && port <= d->cfg->types[i].range_hi)
 			in_type = d->cfg->types[i].name;

@@ -34,7 +34,7 @@ void pw_cmd_health(struct pw_daemon *d, struct pw_client *c, json_t *args)
 		const struct pw_alloc_rt *r = &as->v[i];
 
 		json_array_append_new(arr, json_pack(
-			"{s:I, s:i, s:s, s:s, s:i, s:s, s:s, s:I, s:i, s:s, s:I}",
+			"{s:I, s:i, s:s, s:s, s:i, s:s, s:s, s:I, s:i, s:s, s:I, s:b, s:b}",
 			"id", (json_int_t)r->a.id, "port", r->a.port, "service_type",
 			r->a.service_type, "name", r->a.name, "pid", (int)r->a.pid, "state",
 			pw_alloc_state_name(r->a.state), "last_evidence",
@@ -42,7 +42,10 @@ void pw_cmd_health(struct pw_daemon *d, struct pw_client *c, json_t *args)
 			(json_int_t)(r->sm.last_evidence_ms ? now - r->sm.last_evidence_ms : 0),
 			"consecutive_failures", (int)r->sm.poll_failures, "last_check",
 			r->last_check, "grace_remaining_ms",
-			(json_int_t)(r->sm.grace_deadline_ms > now ? r->sm.grace_deadline_ms - now : 0)));
+			(json_int_t)(r->sm.grace_deadline_ms > now ? r->sm.grace_deadline_ms - now : 0),
+			/* consecutive_failures counts owner polls; a failing active check
+			 * is this flag (checks count their own retries) */
+			"check_configured", r->check != NULL, "check_failing", r->sm.check_failing));
 	}
 	pw_allocs_count(as, NULL, by_state);
 	for (int s = 0; s < PW_ALLOC_STATE_MAX; s++)

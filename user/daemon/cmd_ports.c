@@ -1,14 +1,86 @@
 // SPDX-License-Identifier: GPL-2.0
 /* The port-map commands: ports, watch, status. */
+#include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 
 #include "allocs.h"
 #include "bpfwatch.h"
 #include "cmd.h"
+#include "filter.h"
+#include "netns_names.h"
 #include "strbuf.h"
 #include "wire.h"
+
+static struct pw_netns_names *netns_names(struct pw_daemon *d)
+{
+	if (!d->netns_names && pw_netns_names_new(&d->netns_names))
+		return NULL;
+	return d->netns_names;
+}
+
+void pw_cmd_netns_json(struct pw_daemon *d, json_t *o, uint64_t cookie)
+{
+	const char *name;
+	uint64_t ino;
+
+	pw_netns_names_lookup(netns_names(d), cookie, &ino, &name);
+	json_object_set_new(o, "netns_inode", json_integer((json_int_t)ino));
+	json_object_set_new(o, "netns_name", name ? json_string(name) : json_null());
+}
+
+/* The filter's view of a port-map socket; the namespace's inode and name
+ * only when the filter asks (resolve). */
+static void sock_rec(struct pw_daemon *d, const struct pw_sock *s, struct pw_filter_rec *r,
+		     bool resolve)
+{
+	memset(r, 0, sizeof(*r));
+	r->proto = s->proto;
+	r->family = s->family;
+	r->state = s->state == PW_SOCK_LISTENING ? PW_FSTATE_LISTENING : PW_FSTATE_BOUND;
+	r->sport = s->port;
+	memcpy(r->saddr, s->addr, sizeof(r->saddr));
+	r->pid = s->pid;
+	r->uid = s->uid;
+	r->comm = s->comm;	/* NUL-padded to PW_COMM_LEN by the kernel and snapshot */
+	r->netns_cookie = s->netns;
+	if (resolve)
+		pw_netns_names_lookup(netns_names(d), s->netns, &r->netns_ino, &r->netns_name);
+}
+
+/* Compile args.filter; NULL filter when absent. Sends the error and returns
+ * -1 when it does not parse. */
+static int args_filter(struct pw_client *c, json_t *args, struct pw_filter **f)
+{
+	struct pw_filter_error fe;
+	const char *expr = NULL;
+	char err[256];
+	int r;
+
+	*f = NULL;
+	if (pw_args_str(args, "filter", &expr, err, sizeof(err)) < 0) {
+		pw_client_send(c, pw_proto_error(PW_E_BAD_REQUEST, "%s", err));
+		return -1;
+	}
+	if (!expr)
+		return 0;
+	r = pw_filter_parse(expr, f, &fe);
+	if (r == -ENOMEM) {
+		pw_client_send(c, pw_proto_error(PW_E_INTERNAL, "out of memory"));
+		return -1;
+	}
+	if (r) {
+		pw_client_send(c, pw_proto_error(PW_E_BAD_REQUEST, "args.filter: column %u: %s",
+						 fe.col, fe.msg));
+		return -1;
+	}
+	return 0;
+}
 
 struct ports_filter {
 	__u8 proto;		/* 0 = any */
@@ -47,8 +119,27 @@ static int cmp_sock(const void *a, const void *b)
 	return x->cookie < y->cookie ? -1 : x->cookie > y->cookie;
 }
 
+struct ports_match {
+	struct pw_daemon *d;
+	struct ports_filter f;
+	struct pw_filter *expr;
+};
+
+static bool ports_match(const struct ports_match *m, const struct pw_sock *s)
+{
+	struct pw_filter_rec r;
+
+	if (!match(&m->f, s))
+		return false;
+	if (!m->expr)
+		return true;
+	sock_rec(m->d, s, &r, pw_filter_uses_netns(m->expr));
+	return pw_filter_match(m->expr, &r);
+}
+
 void pw_cmd_ports(struct pw_daemon *d, struct pw_client *c, json_t *args)
 {
+	struct ports_match m = { .d = d };
 	struct ports_filter f = { 0 };
 	const struct pw_sock *s, **v;
 	const char *proto = NULL;
@@ -75,30 +166,42 @@ void pw_cmd_ports(struct pw_daemon *d, struct pw_client *c, json_t *args)
 			return;
 		}
 	}
+	/* compiled once, evaluated per socket */
+	if (args_filter(c, args, &m.expr))
+		return;
+	m.f = f;
+	if (pw_filter_uses_netns(m.expr) && netns_names(d))
+		pw_netns_names_expire(d->netns_names);
 	/* narrow by the per-port index when a port is given */
 	v = malloc((pw_portmap_size(d->map) + 1) * sizeof(*v));
 	if (!v) {
+		pw_filter_free(m.expr);
 		pw_client_send(c, pw_proto_error(PW_E_INTERNAL, "out of memory"));
 		return;
 	}
 	if (f.port) {
 		for (s = pw_portmap_port_first(d->map, (__u16)f.port); s;
 		     s = pw_portmap_port_next(d->map, s))
-			if (match(&f, s))
+			if (ports_match(&m, s))
 				v[n++] = s;
 	} else {
 		while ((s = pw_portmap_next(d->map, &it)))
-			if (match(&f, s))
+			if (ports_match(&m, s))
 				v[n++] = s;
 	}
+	pw_filter_free(m.expr);
 	qsort(v, n, sizeof(*v), cmp_sock);
 	/* 100,000 sockets: ~15 MB of JSON, built without an object tree */
-	pw_sb_grow(&sb, n * 180 + 64);
+	pw_sb_grow(&sb, n * 220 + 64);
 	pw_sb_puts(&sb, PW_PROTO_OK_PREFIX "[");
 	for (size_t i = 0; i < n; i++) {
+		const char *name;
+		uint64_t ino;
+
 		if (i)
 			pw_sb_put(&sb, ",", 1);
-		pw_wire_sock_write(&sb, v[i]);
+		pw_netns_names_lookup(netns_names(d), v[i]->netns, &ino, &name);
+		pw_wire_sock_write(&sb, v[i], &(struct pw_wire_netns){ ino, name });
 	}
 	pw_sb_puts(&sb, "]}\n");
 	free(v);
@@ -106,12 +209,198 @@ void pw_cmd_ports(struct pw_daemon *d, struct pw_client *c, json_t *args)
 	pw_client_send(c, line ? line : pw_proto_error(PW_E_INTERNAL, "out of memory"));
 }
 
+/* --- watch ----------------------------------------------------------------- */
+
+static const char *const watch_kinds[] = { "bind", "close", "listen", "unlisten", "exit",
+					   "allocation", "drops", "resync" };
+#define N_WATCH_KINDS (sizeof(watch_kinds) / sizeof(watch_kinds[0]))
+
+/* What one watcher asked for. */
+struct watch_sel {
+	struct pw_filter *expr;		/* NULL: every event */
+	unsigned kinds;			/* bits of watch_kinds; 0: every kind */
+};
+
+/* One event as the watchers' predicates see it. */
+struct watch_ev {
+	unsigned kind;			/* bit of watch_kinds, 0 unknown */
+	bool has_sock;			/* the record describes a socket or a process */
+	struct pw_filter_rec rec;
+};
+
+static void watch_sel_free(void *p)
+{
+	struct watch_sel *w = p;
+
+	if (w)
+		pw_filter_free(w->expr);
+	free(w);
+}
+
+static bool watch_pred(void *data, const void *arg)
+{
+	const struct watch_sel *w = data;
+	const struct watch_ev *e = arg;
+
+	if (w->kinds && !(w->kinds & e->kind))
+		return false;
+	/* drops and resyncs say the stream may have gaps: every watcher gets
+	 * them unless it chose kinds without them */
+	if (!e->has_sock)
+		return true;
+	return pw_filter_match(w->expr, &e->rec);
+}
+
+static unsigned kind_bit(const char *k)
+{
+	for (size_t i = 0; k && i < N_WATCH_KINDS; i++)
+		if (!strcmp(k, watch_kinds[i]))
+			return 1u << i;
+	return 0;
+}
+
+/* args.events: an array of event kinds. */
+static int args_kinds(struct pw_client *c, json_t *args, unsigned *kinds)
+{
+	json_t *a = json_object_get(args, "events"), *v;
+	size_t i;
+
+	*kinds = 0;
+	if (!a)
+		return 0;
+	if (!json_is_array(a)) {
+		pw_client_send(c, pw_proto_error(PW_E_BAD_REQUEST,
+						 "args.events: expected an array of event kinds"));
+		return -1;
+	}
+	json_array_foreach(a, i, v) {
+		unsigned b = kind_bit(json_string_value(v));
+
+		if (!b) {
+			pw_client_send(c, pw_proto_error(PW_E_BAD_REQUEST,
+				"args.events[%zu]: expected one of bind, close, listen, unlisten, exit,"
+				" allocation, drops, resync", i));
+			return -1;
+		}
+		*kinds |= b;
+	}
+	return 0;
+}
+
 void pw_cmd_watch(struct pw_daemon *d, struct pw_client *c, json_t *args)
 {
-	(void) args;
+	struct watch_sel *w;
+	struct pw_filter *expr;
+	unsigned kinds;
+
+	if (args_filter(c, args, &expr))
+		return;
+	if (args_kinds(c, args, &kinds)) {
+		pw_filter_free(expr);
+		return;
+	}
+	if (expr || kinds) {
+		w = calloc(1, sizeof(*w));
+		if (!w) {
+			pw_filter_free(expr);
+			pw_client_send(c, pw_proto_error(PW_E_INTERNAL, "out of memory"));
+			return;
+		}
+		w->expr = expr;
+		w->kinds = kinds;
+		pw_client_set_watch_data(c, w, watch_sel_free);
+	}
 	pw_client_send(c, pw_proto_ok(json_pack("{s:b, s:s}", "subscribed", 1, "mode",
 						d->mode == PW_MODE_BPF ? "bpf" : "polling")));
 	pw_client_set_watch(c, true);
+}
+
+/* RFC 3339 local time with the UTC offset, microseconds, of a CLOCK_MONOTONIC
+ * timestamp. */
+static void rfc3339(uint64_t mono_ns, char *buf, size_t len)
+{
+	struct timespec now_r;
+	uint64_t now_m = pw_now_ns(), real_ns;
+	time_t sec;
+	struct tm tm;
+	char tz[8];
+	size_t n;
+
+	clock_gettime(CLOCK_REALTIME, &now_r);
+	real_ns = (uint64_t)now_r.tv_sec * 1000000000ull + (uint64_t)now_r.tv_nsec;
+	real_ns -= now_m > mono_ns ? now_m - mono_ns : 0;
+	sec = (time_t)(real_ns / 1000000000ull);
+	localtime_r(&sec, &tm);
+	n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	strftime(tz, sizeof(tz), "%z", &tm);	/* +0100 -> +01:00 */
+	snprintf(buf + n, len - n, ".%06llu%.3s:%s", (unsigned long long)(real_ns % 1000000000ull) / 1000,
+		 tz, tz + 3);
+}
+
+/* Fill the filter record from an event object (the watch schema). */
+static void event_rec(struct pw_daemon *d, json_t *o, struct watch_ev *e)
+{
+	struct pw_filter_rec *r = &e->rec;
+	const char *v;
+
+	memset(e, 0, sizeof(*e));
+	e->kind = kind_bit(json_string_value(json_object_get(o, "event")));
+	e->has_sock = json_object_get(o, "port") || json_object_get(o, "pid");
+	v = json_string_value(json_object_get(o, "proto"));
+	r->proto = !v ? 0 : !strcmp(v, "tcp") ? IPPROTO_TCP : !strcmp(v, "udp") ? IPPROTO_UDP : 0;
+	v = json_string_value(json_object_get(o, "family"));
+	r->family = !v ? 0 : !strcmp(v, "ipv4") ? AF_INET : !strcmp(v, "ipv6") ? AF_INET6 : 0;
+	v = json_string_value(json_object_get(o, "addr"));
+	if (v && r->family)
+		(void) inet_pton(r->family, v, r->saddr);
+	v = json_string_value(json_object_get(o, "state"));
+	r->state = !v ? 0 : !strcmp(v, "listening") ? PW_FSTATE_LISTENING :
+		   !strcmp(v, "bound") ? PW_FSTATE_BOUND : 0;
+	r->sport = (uint16_t)json_integer_value(json_object_get(o, "port"));
+	r->pid = (uint32_t)json_integer_value(json_object_get(o, "pid"));
+	r->uid = (uint32_t)json_integer_value(json_object_get(o, "uid"));
+	r->comm = json_string_value(json_object_get(o, "comm"));
+	r->netns_cookie = (uint64_t)json_integer_value(json_object_get(o, "netns"));
+	if (r->netns_cookie) {
+		pw_netns_names_lookup(netns_names(d), r->netns_cookie, &r->netns_ino, &r->netns_name);
+		json_object_set_new(o, "netns_inode", json_integer((json_int_t)r->netns_ino));
+		json_object_set_new(o, "netns_name", r->netns_name ? json_string(r->netns_name) :
+				    json_null());
+		/* the name is used below, after the object is serialised */
+	}
+}
+
+void pw_cmd_watch_broadcast(struct pw_daemon *d, json_t *obj)
+{
+	struct watch_ev e;
+	json_t *ts;
+	char when[48], *s;
+	size_t n;
+
+	if (!obj)
+		return;
+	/* start-up recovery releases before the control socket exists */
+	if (!d->server) {
+		json_decref(obj);
+		return;
+	}
+	ts = json_object_get(obj, "ts_ns");
+	if (json_is_integer(ts)) {
+		rfc3339((uint64_t)json_integer_value(ts), when, sizeof(when));
+		json_object_set_new(obj, "ts", json_string(when));
+	}
+	event_rec(d, obj, &e);
+	s = json_dumps(obj, JSON_COMPACT);
+	if (!s) {
+		json_decref(obj);
+		return;
+	}
+	n = strlen(s);
+	s[n] = '\n';	/* json_dumps allocated n + 1 bytes: replace the NUL */
+	pw_server_broadcast_if(d->server, s, n + 1, watch_pred, &e);
+	free(s);
+	/* e.rec.comm points into obj */
+	json_decref(obj);
 }
 
 static json_t *hooks_json(struct pw_daemon *d)

@@ -28,6 +28,8 @@
 #include "holders.h"
 #include "log.h"
 #include "metrics.h"
+#include "netns_names.h"
+#include "cmd.h"
 #include "snapshot.h"
 #include "store.h"
 #include "wire.h"
@@ -43,24 +45,8 @@ static const struct pw_server_limits server_limits = {
 
 void pw_daemon_broadcast(struct pw_daemon *d, json_t *obj)
 {
-	char *s;
-	size_t n;
-
-	if (!obj)
-		return;
-	/* start-up recovery releases before the control socket exists */
-	if (!d->server) {
-		json_decref(obj);
-		return;
-	}
-	s = json_dumps(obj, JSON_COMPACT);
-	json_decref(obj);
-	if (!s)
-		return;
-	n = strlen(s);
-	s[n] = '\n';	/* json_dumps allocated n + 1 bytes: replace the NUL */
-	pw_server_broadcast(d->server, s, n + 1);
-	free(s);
+	/* per-watcher filters, wall-clock time, netns names: cmd_ports.c */
+	pw_cmd_watch_broadcast(d, obj);
 }
 
 static bool has_watchers(struct pw_daemon *d)
@@ -71,19 +57,6 @@ static bool has_watchers(struct pw_daemon *d)
 		return false;
 	pw_server_stats(d->server, &st);
 	return st.watchers > 0;
-}
-
-static void broadcast_event(struct pw_daemon *d, const struct pw_event *ev)
-{
-	size_t n;
-	char *line;
-
-	if (!has_watchers(d))
-		return;
-	line = pw_wire_event_line(ev, &n);
-	if (line)
-		pw_server_broadcast(d->server, line, n);
-	free(line);
 }
 
 void pw_daemon_event(struct pw_daemon *d, const struct pw_event *ev, bool from_kernel)
@@ -132,11 +105,13 @@ void pw_daemon_event(struct pw_daemon *d, const struct pw_event *ev, bool from_k
 	}
 	if (ev->kind == PW_EV_EXIT && from_kernel)
 		pw_exits_add(d, (pid_t)ev->pid, ev->ts_ns);
+	/* watchers see the bind before the allocation change it causes */
+	if (has_watchers(d))
+		pw_daemon_broadcast(d, pw_proto_event_json(&out));
 	if (d->allocs)
 		pw_allocs_on_event(d->allocs, &out,
 				   r == PW_PM_REMOVED ? &removed : pw_portmap_find(d->map, ev->cookie),
 				   r, from_kernel);
-	broadcast_event(d, &out);
 }
 
 static int ring_event(void *ctx, const struct pw_event *ev)
@@ -149,9 +124,10 @@ static void snapshot_change(void *ctx, const struct pw_event *ev)
 {
 	struct pw_daemon *d = ctx;
 
+	if (has_watchers(d))
+		pw_daemon_broadcast(d, pw_proto_event_json(ev));
 	if (d->allocs)
 		pw_allocs_on_event(d->allocs, ev, NULL, PW_PM_NONE, false);
-	broadcast_event(d, ev);
 }
 
 struct resync {
@@ -651,6 +627,7 @@ void pw_daemon_fini(struct pw_daemon *d)
 	pw_holders_free(d->holders);
 	pw_bpf_free(d->bpf);
 	pw_portmap_free(d->map);
+	pw_netns_names_free(d->netns_names);
 	pw_loop_free(d->loop);
 	memset(d, 0, sizeof(*d));
 }

@@ -74,6 +74,7 @@ struct pw_daemon {
 	uint64_t skip_before_ns;	/* while draining after a snapshot */
 	struct pw_hist latency;		/* event ts -> map updated */
 	struct pw_metrics_http *metrics_http;	/* --metrics-listen server (metrics.c) */
+	struct pw_netns_names *netns_names;	/* cookie -> inode, name (cmd_ports.c) */
 };
 
 /* Set up everything (config, state, BPF or polling, snapshot, control

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +65,21 @@ static int parse_ulong(const char *opt, const char *s, unsigned long min, unsign
 	return 0;
 }
 
+/* ADDR:PORT, [ADDR]:PORT or :PORT, PORT 1-65535. */
+static bool metrics_addr_ok(const char *a)
+{
+	const char *colon = strrchr(a, ':');
+	char *end;
+	unsigned long port;
+
+	if (!colon || (a[0] == '[' && (colon == a || colon[-1] != ']')))
+		return false;
+	if (a[0] != '[' && memchr(a, ':', (size_t)(colon - a)))
+		return false;	/* an IPv6 address needs brackets */
+	port = strtoul(colon + 1, &end, 10);
+	return colon[1] >= '0' && colon[1] <= '9' && !*end && port >= 1 && port <= 65535;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -91,6 +107,7 @@ int main(int argc, char **argv)
 	unsigned long v;
 	int verbose = 0, opt, err;
 
+	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "s:d:c:vh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
@@ -124,6 +141,12 @@ int main(int argc, char **argv)
 			o.ringbuf_bytes = v;
 			break;
 		case 'M':
+			/* the form is checked now, exit 2; the address when listening */
+			if (!metrics_addr_ok(optarg)) {
+				fprintf(stderr, "portwatchd: --metrics-listen %s: expected ADDR:PORT, "
+					"[ADDR]:PORT or :PORT with PORT 1-65535\n", optarg);
+				return EXIT_USAGE;
+			}
 			o.metrics_listen = optarg;
 			break;
 		case 'W':
@@ -138,7 +161,9 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		default:
-			usage(stderr);
+			/* one line, not getopt's and a usage screen */
+			fprintf(stderr, "portwatchd: unknown option, or one missing its value: \"%s\" "
+				"(see portwatchd --help)\n", argv[optind - 1]);
 			return EXIT_USAGE;
 		}
 	}

@@ -34,6 +34,8 @@ struct pw_client {
 	uint64_t partial_ms;	/* when the pending partial request began, 0 if none */
 	unsigned refs;
 	bool watching;
+	void *watch_data;	/* per-watcher filter, freed by watch_free */
+	void (*watch_free)(void *);
 	bool closed;
 	uint32_t events;	/* epoll interest now registered */
 	bool queued;		/* on the backlog queue, reading paused */
@@ -74,6 +76,8 @@ static void client_destroy(void *p)
 	struct pw_client *c = p;
 
 	drop_held(c);
+	if (c->watch_free)
+		c->watch_free(c->watch_data);
 	free(c->in);
 	free(c->out);
 	free(c);
@@ -298,13 +302,29 @@ void pw_client_set_watch(struct pw_client *c, bool on)
 	c->watching = on;
 }
 
+void pw_client_set_watch_data(struct pw_client *c, void *data, void (*free_fn)(void *))
+{
+	if (c->watch_free)
+		c->watch_free(c->watch_data);
+	c->watch_data = data;
+	c->watch_free = free_fn;
+}
+
 void pw_server_broadcast(struct pw_server *s, const char *line, size_t len)
+{
+	pw_server_broadcast_if(s, line, len, NULL, NULL);
+}
+
+void pw_server_broadcast_if(struct pw_server *s, const char *line, size_t len,
+			    pw_watch_pred pred, const void *arg)
 {
 	struct pw_client *c, *next;
 
 	for (c = s->clients; c; c = next) {
 		next = c->next;
 		if (!c->watching || c->closed)
+			continue;
+		if (pred && c->watch_data && !pred(c->watch_data, arg))
 			continue;
 		if (queue_out(c, line, len) || flush_out(c))
 			client_close(c);

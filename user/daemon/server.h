@@ -48,6 +48,12 @@ void pw_client_settle(struct pw_client *c, const char *fail_line);
 /* Turn the client into a watcher: it receives pw_server_broadcast lines. */
 void pw_client_set_watch(struct pw_client *c, bool on);
 void pw_server_broadcast(struct pw_server *s, const char *line, size_t len);
+/* Per-watcher data (a filter), freed by free_fn with the client or when replaced. */
+void pw_client_set_watch_data(struct pw_client *c, void *data, void (*free_fn)(void *));
+/* Broadcast to the watchers without data, and to those whose data passes pred. */
+typedef bool (*pw_watch_pred)(void *data, const void *arg);
+void pw_server_broadcast_if(struct pw_server *s, const char *line, size_t len,
+			    pw_watch_pred pred, const void *arg);
 const struct ucred *pw_client_cred(const struct pw_client *c);
 
 /* Keep a client alive across an asynchronous reply; sends after its peer

@@ -7,7 +7,8 @@
 #include "proto.h"
 #include "wire.h"
 
-void pw_wire_sock_write(struct pw_strbuf *sb, const struct pw_sock *s)
+void pw_wire_sock_write(struct pw_strbuf *sb, const struct pw_sock *s,
+			const struct pw_wire_netns *ns)
 {
 	struct pw_event ev;
 
@@ -16,6 +17,14 @@ void pw_wire_sock_write(struct pw_strbuf *sb, const struct pw_sock *s)
 	pw_sock_to_event(s, PW_EV_BIND, &ev);
 	pw_sb_put(sb, "{", 1);
 	pw_proto_write_sock(sb, &ev);
+	if (ns) {
+		pw_sb_printf(sb, ",\"netns_inode\":%llu,\"netns_name\":",
+			     (unsigned long long)ns->inode);
+		if (ns->name)
+			pw_sb_json_str(sb, ns->name);
+		else
+			pw_sb_puts(sb, "null");
+	}
 	/* every process holding it now, as ss -p's users: the first is pid/comm */
 	pw_sb_printf(sb, ",\"fd\":%d,\"holders\":[", s->fd);
 	if (s->pid) {
@@ -33,23 +42,12 @@ void pw_wire_sock_write(struct pw_strbuf *sb, const struct pw_sock *s)
 	pw_sb_put(sb, "]}", 2);
 }
 
-json_t *pw_wire_sock(const struct pw_sock *s)
+json_t *pw_wire_sock(const struct pw_sock *s, const struct pw_wire_netns *ns)
 {
 	struct pw_strbuf sb = { 0 };
 
-	pw_wire_sock_write(&sb, s);
+	pw_wire_sock_write(&sb, s, ns);
 	return pw_proto_json_of(&sb);
-}
-
-char *pw_wire_event_line(const struct pw_event *ev, size_t *len)
-{
-	struct pw_strbuf sb = { 0 };
-
-	pw_sb_grow(&sb, 256);
-	pw_proto_write_event(&sb, ev);
-	pw_sb_put(&sb, "\n", 1);
-	*len = sb.len;
-	return pw_sb_steal(&sb);
 }
 
 json_t *pw_wire_alloc(struct pw_allocs *as, const struct pw_alloc_rt *r)

@@ -11,11 +11,15 @@
 #include "allocs.h"
 #include "strbuf.h"
 
-/* A socket of the port map, the `ports` schema, as an object. */
-void pw_wire_sock_write(struct pw_strbuf *sb, const struct pw_sock *s);
-json_t *pw_wire_sock(const struct pw_sock *s);
-/* A kernel or snapshot event, one line for watchers (malloc'd, ends in \n). */
-char *pw_wire_event_line(const struct pw_event *ev, size_t *len);
+/* A socket of the port map, the `ports` schema, as an object; ns: its
+ * namespace as people know it (NULL: left out, the caller adds it). */
+struct pw_wire_netns {
+	uint64_t inode;			/* 0: unknown */
+	const char *name;		/* `ip netns` name, NULL: none */
+};
+void pw_wire_sock_write(struct pw_strbuf *sb, const struct pw_sock *s,
+			const struct pw_wire_netns *ns);
+json_t *pw_wire_sock(const struct pw_sock *s, const struct pw_wire_netns *ns);
 /* An allocation, with the live map's view of its port. */
 json_t *pw_wire_alloc(struct pw_allocs *as, const struct pw_alloc_rt *r);
 /* An allocation event for watchers. */

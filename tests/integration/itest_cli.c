@@ -1,0 +1,503 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Every CLI command in every mode against a real daemon, in a network
+ * namespace of the test's own: human output (exit 0, nothing on stderr),
+ * --json (stdout is one JSON document on one line, parsed by jansson), and
+ * errors (nothing on stdout; one line on stderr, or with --json one JSON
+ * object {"error":{"code","message"}} on stderr). Every exit status is
+ * checked against the table in README.md: the status an error exits with is
+ * the one the README gives its code. Then every command without a daemon
+ * (exit 3, no_daemon).
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "itest_lib.h"
+#include "itest_run.h"
+
+static struct itest_daemon daemon_;
+static char cfg_path[200];
+/* exit status of each error code, from README.md's table */
+static json_t *readme_codes;
+static char port_h[8], port_j[8], port_other[8], id_j[24];
+static int checked;
+
+enum { HUMAN = 1, JSON = 2, BOTH = 3 };
+
+struct ccase {
+	unsigned modes;
+	int want;		/* exit status */
+	int uid;		/* -1: root */
+	bool multiline_err;	/* a filter error: message, expression, caret */
+	const char *args[12];
+};
+
+/* The README's exit table: "| 7 | `unknown_service_type` | ... |". */
+static json_t *read_exit_table(void)
+{
+	FILE *f = fopen("README.md", "r");
+	json_t *m = json_object();
+	char line[512];
+
+	if (!f) {
+		char path[300];
+
+		snprintf(path, sizeof(path), "%s/../README.md", itest_build());
+		f = fopen(path, "r");
+	}
+	if (!f)
+		return m;
+	while (fgets(line, sizeof(line), f)) {
+		char code[64];
+		int st;
+
+		if (sscanf(line, "| %d | `%63[a-z_]` |", &st, code) == 2)
+			json_object_set_new(m, code, json_integer(st));
+	}
+	fclose(f);
+	return m;
+}
+
+static int setup(void **state)
+{
+	const char *const extra[] = { "--config", cfg_path, NULL };
+	json_t *res = NULL;
+	FILE *f;
+
+	(void) state;
+	itest_require_root();
+	if (itest_unshare_net())
+		return -1;
+	readme_codes = read_exit_table();
+	if (json_object_size(readme_codes) != 12) {
+		fprintf(stderr, "README.md: expected 12 error codes in the exit table, found %zu\n",
+			json_object_size(readme_codes));
+		return -1;
+	}
+	snprintf(cfg_path, sizeof(cfg_path), "/tmp/itest_cli_cfg.%d.json", (int)getpid());
+	f = fopen(cfg_path, "w");
+	if (!f)
+		return -1;
+	fputs("{\"service_types\":{"
+	      "\"dev\":{\"description\":\"dev\",\"port_range\":[43000,43099]},"
+	      "\"solo\":{\"description\":\"single\",\"port_range\":[43100,43109],"
+	      "\"instance_behavior\":\"single\"},"
+	      "\"one\":{\"description\":\"one port\",\"port_range\":[43200,43200]}}}\n", f);
+	fclose(f);
+	if (itest_daemon_start(&daemon_, extra))
+		return -1;
+	/* allocations owned by this test: two to release (one per mode), one held */
+	for (int i = 0; i < 3; i++) {
+		char *dst = i == 0 ? port_h : i == 1 ? port_j : port_other;
+
+		if (itest_call(&daemon_, "allocate", json_pack("{s:s, s:i}", "service_type", "dev",
+							       "pid", (int)getpid()), &res))
+			return -1;
+		snprintf(dst, 8, "%lld", (long long)json_integer_value(json_object_get(res, "port")));
+		if (i == 1)
+			snprintf(id_j, sizeof(id_j), "%lld",
+				 (long long)json_integer_value(json_object_get(res, "id")));
+		json_decref(res);
+	}
+	/* "one" is full: its only port is allocated */
+	if (itest_call(&daemon_, "allocate", json_pack("{s:s, s:i}", "service_type", "one", "pid",
+						       (int)getpid()), &res))
+		return -1;
+	json_decref(res);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void) state;
+	itest_daemon_cleanup(&daemon_);
+	(void) unlink(cfg_path);
+	json_decref(readme_codes);
+	printf("%d command runs checked\n", checked);
+	return 0;
+}
+
+static int count_lines(const char *s)
+{
+	int n = 0;
+
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+static const char *describe(const char *const *args, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	buf[0] = 0;
+	for (int i = 0; args[i] && off < len; i++)
+		off += (size_t)snprintf(buf + off, len - off, "%s%s", i ? " " : "", args[i]);
+	return buf;
+}
+
+/* One run of a case in one mode, with every check. */
+static void run_case(const struct ccase *c, bool json, const char *sock)
+{
+	const char *argv[16];
+	char *out, *err, what[256];
+	int n = 0, rc;
+
+	if (json)
+		argv[n++] = "--json";
+	for (int i = 0; c->args[i]; i++)
+		argv[n++] = c->args[i];
+	argv[n] = NULL;
+	describe(argv, what, sizeof(what));
+	if (c->uid >= 0) {
+		const char *full[18];
+		char bin[256];
+
+		snprintf(bin, sizeof(bin), "%s/portwatch", itest_build());
+		full[0] = bin;
+		memcpy(full + 1, argv, (size_t)(n + 1) * sizeof(*argv));
+		rc = itest_run_uid(full, sock, c->uid, 10000, &out, &err);
+	} else {
+		rc = itest_pw(sock, &out, &err, argv);
+	}
+	checked++;
+	if (rc != c->want)
+		fail_msg("portwatch %s: exit %d, want %d\nstdout: %s\nstderr: %s", what, rc, c->want,
+			 out, err);
+	if (!c->want) {
+		if (*err)
+			fail_msg("portwatch %s: exit 0 but stderr: %s", what, err);
+		if (!*out)
+			fail_msg("portwatch %s: printed nothing", what);
+		if (json) {
+			json_error_t je;
+			json_t *doc = json_loads(out, JSON_DECODE_ANY, &je);
+
+			if (!doc)
+				fail_msg("portwatch %s: stdout is not JSON (%s at line %d): %s", what,
+					 je.text, je.line, out);
+			/* compact when stdout is not a terminal: one line */
+			if (count_lines(out) != 1)
+				fail_msg("portwatch %s: %d lines of JSON, want 1", what, count_lines(out));
+			json_decref(doc);
+		}
+		goto out;
+	}
+	/* errors: nothing on stdout */
+	if (*out)
+		fail_msg("portwatch %s: exit %d with stdout: %s", what, rc, out);
+	if (json) {
+		json_error_t je;
+		json_t *e = json_loads(err, 0, &je), *eo = json_object_get(e, "error");
+		const char *code = json_string_value(json_object_get(eo, "code"));
+		json_t *st = code ? json_object_get(readme_codes, code) : NULL;
+
+		if (!e)
+			fail_msg("portwatch %s: stderr is not JSON (%s): %s", what, je.text, err);
+		if (!code || !json_is_string(json_object_get(eo, "message")))
+			fail_msg("portwatch %s: no error.code and error.message: %s", what, err);
+		if (!st || json_integer_value(st) != rc)
+			fail_msg("portwatch %s: code %s exits %d; README.md says %lld", what, code, rc,
+				 st ? (long long)json_integer_value(st) : -1ll);
+		/* messages are sentences, not escaped JSON */
+		if (strstr(json_string_value(json_object_get(eo, "message")), "{\""))
+			fail_msg("portwatch %s: JSON inside the message: %s", what, err);
+		if (count_lines(err) != 1)
+			fail_msg("portwatch %s: JSON error of %d lines", what, count_lines(err));
+		json_decref(e);
+	} else if (!c->multiline_err && count_lines(err) != 1) {
+		fail_msg("portwatch %s: error of %d lines, want 1: %s", what, count_lines(err), err);
+	} else if (!*err) {
+		fail_msg("portwatch %s: exit %d without a message", what, rc);
+	}
+out:
+	free(out);
+	free(err);
+}
+
+static void run_cases(const struct ccase *cases, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (cases[i].modes & HUMAN)
+			run_case(&cases[i], false, daemon_.sock);
+		if (cases[i].modes & JSON)
+			run_case(&cases[i], true, daemon_.sock);
+	}
+}
+
+static void test_success(void **state)
+{
+	const struct ccase cases[] = {
+		{ BOTH, 0, -1, false, { "ports" } },
+		{ BOTH, 0, -1, false, { "ports", "--tcp", "--listening" } },
+		{ BOTH, 0, -1, false, { "ports", "--summary" } },
+		{ BOTH, 0, -1, false, { "ports", "state", "bound", "or", "not", "tcp" } },
+		{ BOTH, 0, -1, false, { "status" } },
+		{ BOTH, 0, -1, false, { "types" } },
+		{ BOTH, 0, -1, false, { "list" } },
+		{ BOTH, 0, -1, false, { "list", "--type", "dev" } },
+		{ BOTH, 0, -1, false, { "check", port_other } },
+		{ BOTH, 0, -1, false, { "check", "2024" } },
+		{ BOTH, 0, -1, false, { "audit" } },
+		{ BOTH, 0, -1, false, { "audit", "--limit", "2" } },
+		{ BOTH, 0, -1, false, { "health" } },
+		{ BOTH, 0, -1, false, { "metrics" } },
+		{ BOTH, 0, -1, false, { "recover", "--dry-run" } },
+		{ BOTH, 0, -1, false, { "allocate", "dev", "--name", "cli" } },
+		{ BOTH, 0, -1, false, { "allocate", "solo" } },
+		{ HUMAN, 0, -1, false, { "allocate", "dev", "-q" } },
+		/* run execs the command: its output, in either mode */
+		{ BOTH, 0, -1, false, { "run", "dev", "--", "sh", "-c", "echo $PORT" } },
+		{ HUMAN, 0, -1, false, { "release", port_h } },
+		{ JSON, 0, -1, false, { "release", "--id", id_j } },
+		{ HUMAN, 0, -1, false, { "--help" } },
+		{ HUMAN, 0, -1, false, { "ports", "--help" } },
+		{ HUMAN, 0, -1, false, { "run", "--help" } },
+	};
+
+	(void) state;
+	run_cases(cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+static void test_errors(void **state)
+{
+	static char long_name[300];
+	const struct ccase cases[] = {
+		{ BOTH, 2, -1, false, { "nosuch" } },
+		{ BOTH, 2, -1, false, { "--bogus", "ports" } },
+		{ BOTH, 2, -1, false, { "ports", "--bogus" } },
+		{ BOTH, 2, -1, false, { "ports", "--port" } },
+		{ BOTH, 2, -1, false, { "ports", "--port", "0" } },
+		{ BOTH, 2, -1, true, { "ports", "sport", "=" } },
+		{ BOTH, 2, -1, false, { "ports", "--comm", "a(b" } },
+		{ BOTH, 2, -1, false, { "watch", "--count", "0" } },
+		{ BOTH, 2, -1, false, { "watch", "--event", "nosuch" } },
+		{ BOTH, 2, -1, true, { "watch", "(", "tcp" } },
+		{ BOTH, 2, -1, false, { "status", "extra" } },
+		{ BOTH, 2, -1, false, { "allocate" } },
+		{ BOTH, 7, -1, false, { "allocate", "nosuch" } },
+		{ BOTH, 9, -1, false, { "allocate", "dev", "--port", "80" } },
+		{ BOTH, 4, -1, false, { "allocate", "dev", "--name", long_name } },
+		{ BOTH, 8, -1, false, { "allocate", "one" } },
+		{ BOTH, 12, -1, false, { "allocate", "solo", "--exclusive" } },
+		{ BOTH, 5, 65534, false, { "release", port_other } },
+		{ BOTH, 5, 65534, false, { "allocate", "dev", "--pid", "1" } },
+		{ BOTH, 2, -1, false, { "run", "dev" } },
+		{ BOTH, 7, -1, false, { "run", "nosuch", "--", "true" } },
+		{ BOTH, 2, -1, false, { "release" } },
+		{ BOTH, 2, -1, false, { "release", "0" } },
+		{ BOTH, 6, -1, false, { "release", "1" } },
+		{ BOTH, 6, -1, false, { "release", "--id", "999999" } },
+		{ BOTH, 7, -1, false, { "list", "--type", "nosuch" } },
+		{ BOTH, 2, -1, false, { "list", "x" } },
+		{ BOTH, 2, -1, false, { "check" } },
+		{ BOTH, 2, -1, false, { "check", "70000" } },
+		{ BOTH, 2, -1, false, { "types", "x" } },
+		{ BOTH, 2, -1, false, { "audit", "--limit", "0" } },
+		{ BOTH, 2, -1, false, { "audit", "--limit", "x" } },
+		{ BOTH, 2, -1, false, { "health", "x" } },
+		{ BOTH, 2, -1, false, { "metrics", "x" } },
+		{ BOTH, 2, -1, false, { "recover" } },
+	};
+
+	(void) state;
+	memset(long_name, 'n', sizeof(long_name) - 1);
+	run_cases(cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+/* Every command with no daemon behind the socket: exit 3, no_daemon. */
+static void test_no_daemon(void **state)
+{
+	static const char *const cmds[][6] = {
+		{ "ports" }, { "watch" }, { "status" }, { "allocate", "dev" },
+		{ "run", "dev", "--", "true" }, { "release", "3000" }, { "list" }, { "check", "3000" },
+		{ "types" }, { "audit" }, { "health" }, { "metrics" }, { "recover", "--dry-run" },
+	};
+
+	(void) state;
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		struct ccase c = { BOTH, 3, -1, false, { 0 } };
+
+		memcpy(c.args, cmds[i], sizeof(cmds[i]));
+		run_case(&c, false, "/nonexistent/portwatch.sock");
+		run_case(&c, true, "/nonexistent/portwatch.sock");
+	}
+}
+
+/* watch in both modes: a thread runs the CLI while this one binds. */
+struct watch_run {
+	bool json;
+	int rc;
+	char *out, *err;
+};
+
+static void *watch_thread(void *p)
+{
+	struct watch_run *w = p;
+	const char *json_args[] = { "--json", "watch", "--count", "2", "sport", "=", ":7777",
+				    NULL };
+
+	w->rc = itest_pw(daemon_.sock, &w->out, &w->err, w->json ? json_args : json_args + 1);
+	return NULL;
+}
+
+static size_t watchers_now(void)
+{
+	json_t *res = NULL;
+	size_t n = 0;
+
+	if (itest_call(&daemon_, "status", NULL, &res) == 0)
+		n = (size_t)json_integer_value(json_object_get(res, "watchers"));
+	json_decref(res);
+	return n;
+}
+
+static void test_watch(void **state)
+{
+	(void) state;
+	for (int mode = 0; mode < 2; mode++) {
+		struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(7777),
+					  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		struct watch_run w = { .json = mode == 1 };
+		size_t before = watchers_now();
+		pthread_t th;
+		char *line, *save = NULL;
+		int fd, n = 0;
+
+		assert_int_equal(pthread_create(&th, NULL, watch_thread, &w), 0);
+		assert_true(ITEST_WAIT(watchers_now() > before, 5000 * itest_slow()));
+		/* bind, close: two events */
+		fd = socket(AF_INET, SOCK_DGRAM, 0);
+		assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+		close(fd);
+		pthread_join(th, NULL);
+		checked++;
+		assert_int_equal(w.rc, 0);
+		assert_string_equal(w.err, "");
+		for (line = strtok_r(w.out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+			if (w.json) {
+				json_t *e = json_loads(line, 0, NULL);
+
+				if (!e)
+					fail_msg("watch --json: not JSON: %s", line);
+				assert_int_equal(json_integer_value(json_object_get(e, "port")), 7777);
+				json_decref(e);
+			} else if (!strstr(line, "127.0.0.1:7777")) {
+				fail_msg("watch: %s", line);
+			}
+			n++;
+		}
+		assert_int_equal(n, 2);
+		free(w.out);
+		free(w.err);
+	}
+}
+
+static char *pw_out(const char *const *args, int want)
+{
+	char *out, *err;
+	int rc = itest_pw(daemon_.sock, &out, &err, args);
+
+	if (rc != want)
+		fail_msg("portwatch %s: exit %d, want %d: %s", args[0], rc, want, err);
+	free(err);
+	return out;
+}
+
+/* What the human output says, where the issue found it wanting. */
+static void test_human_details(void **state)
+{
+	struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_port = htons(43050),
+				   .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	const char *check[] = { "check", "43050", NULL };
+	const char *status[] = { "status", NULL };
+	const char *metrics[] = { "--json", "metrics", NULL };
+	char want[64], *out;
+	json_t *arr, *v;
+	size_t i;
+	int fd = socket(AF_INET6, SOCK_STREAM, 0);
+
+	(void) state;
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(fd, 4), 0);
+	/* IPv6 with its port, and the owner */
+	snprintf(want, sizeof(want), "pid %d (", (int)getpid());
+	assert_true(ITEST_WAIT((out = pw_out(check, 0)) && strstr(out, "[::1]:43050") &&
+			       strstr(out, want) ? true : (free(out), false), 5000 * itest_slow()));
+	free(out);
+	close(fd);
+	/* hooks as a list, latency in a unit */
+	out = pw_out(status, 0);
+	assert_null(strstr(out, "[\""));
+	assert_true(strstr(out, " µs") || strstr(out, " ns") || strstr(out, " ms") ||
+		    strstr(out, "no events yet"));
+	free(out);
+	/* metrics --json: samples, not the text wrapped */
+	out = pw_out(metrics, 0);
+	arr = json_loads(out, 0, NULL);
+	assert_true(json_is_array(arr) && json_array_size(arr) > 10);
+	json_array_foreach(arr, i, v) {
+		assert_true(json_is_string(json_object_get(v, "name")));
+		assert_true(json_is_object(json_object_get(v, "labels")));
+		assert_non_null(json_object_get(v, "value"));
+	}
+	json_decref(arr);
+	free(out);
+}
+
+/* portwatchd refuses a malformed --metrics-listen while parsing: exit 2,
+ * one line, before any BPF is loaded. */
+static void test_daemon_args(void **state)
+{
+	static const char *const bad[] = { "9465", ":0", ":70000", "::1:9465", "[::1]9465",
+					   "localhost:", NULL };
+	char bin[256], *out, *err;
+
+	(void) state;
+	snprintf(bin, sizeof(bin), "%s/portwatchd", itest_build());
+	for (int i = 0; bad[i]; i++) {
+		const char *argv[] = { bin, "--socket", "/nonexistent/x.sock", "--metrics-listen",
+				       bad[i], NULL };
+		int rc = itest_run(argv, NULL, 5000, &out, &err);
+
+		checked++;
+		if (rc != 2 || count_lines(err) != 1 || !strstr(err, "--metrics-listen"))
+			fail_msg("portwatchd --metrics-listen %s: exit %d: %s", bad[i], rc, err);
+		free(out);
+		free(err);
+	}
+	{
+		const char *argv[] = { bin, "--bogus", NULL };
+		int rc = itest_run(argv, NULL, 5000, &out, &err);
+
+		assert_int_equal(rc, 2);
+		assert_int_equal(count_lines(err), 1);
+		free(out);
+		free(err);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_success),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_no_daemon),
+		cmocka_unit_test(test_watch),
+		cmocka_unit_test(test_human_details),
+		cmocka_unit_test(test_daemon_args),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
