@@ -142,3 +142,4 @@ clean:
 	rm -rf build
 
 -include $(wildcard $(BUILD)/user/*.d $(BUILD)/tests/*.d $(BUILD)/bench/*.d)
+-include tools/mk/pkg.mk

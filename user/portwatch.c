@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "daemon.h"
+#include "version.h"
 
 static void usage(FILE *f)
 {
@@ -41,6 +42,7 @@ static void usage(FILE *f)
 "                      " PW_DEFAULT_SOCKET ")\n"
 "  -j, --json          machine-readable output (also accepted after COMMAND)\n"
 "  -h, --help          this help; COMMAND --help for a command's own\n"
+"      --version       print the version and exit\n"
 "\n"
 "Exit status: 0 ok, 1 internal error, 2 bad arguments, 3 daemon not running,\n"
 "4 bad request, 5 not permitted, 6 not found, 7 unknown service type,\n"
@@ -226,6 +228,9 @@ int main(int argc, char **argv)
 			cli.socket = argv[i] + 9;
 		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			usage(stdout);
+			return 0;
+		} else if (!strcmp(argv[i], "--version")) {
+			printf("portwatch %s\n", pw_version);
 			return 0;
 		} else {
 			fprintf(stderr, "portwatch: unknown option \"%s\" (see portwatch --help)\n",

@@ -11,6 +11,7 @@
 #include "allocs.h"
 #include "daemon.h"
 #include "log.h"
+#include "version.h"
 
 #define EXIT_USAGE 2
 #define EXIT_CONFIG 3
@@ -42,6 +43,7 @@ static void usage(FILE *f)
 "                           unless ADDR says otherwise; off by default)\n"
 "  -v, --verbose            debug logging (repeat for libbpf's messages)\n"
 "  -h, --help               this help\n"
+"      --version            print the version and exit\n"
 "\n"
 "Exit status: 0 clean shutdown, 1 runtime failure, 2 bad arguments,\n"
 "3 invalid configuration.\n", DEFAULT_POLL_MS);
@@ -78,6 +80,7 @@ int main(int argc, char **argv)
 		{ "wakeup-gap", required_argument, NULL, 'W' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ 0 }
 	};
 	struct pw_daemon_opts o = {
@@ -136,6 +139,9 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			printf("portwatchd %s\n", pw_version);
 			return 0;
 		default:
 			usage(stderr);
