@@ -22,3 +22,16 @@ $(BUILD)/user/version.o: $(BUILD)/version.stamp
 FORCE:
 version:
 	@echo $(PW_VERSION)
+
+# --- packaging checks (make test-pkg; `make test` runs it) -----------------
+PKG_CHECKS	:= $(wildcard tests/pkg/check_*.sh)
+PKG_CHECK_BINS	:= $(patsubst tests/pkg/%.sh,$(BUILD)/tests/pkg/%,$(PKG_CHECKS))
+
+.PHONY: test-pkg
+$(BUILD)/tests/pkg/%: tests/pkg/%.sh
+	@mkdir -p $(@D)
+	@printf '#!/bin/sh\ncd "%s" && exec sh %s "$$@"\n' "$(CURDIR)" "$<" > $@
+	@chmod +x $@
+
+test-pkg: all $(PKG_CHECK_BINS)
+	@BUILD=$(BUILD) ITEST_SLOW=$(if $(SANITIZE),4,1) sh tests/run-tests.sh packaging $(PKG_CHECK_BINS)
