@@ -35,3 +35,63 @@ $(BUILD)/tests/pkg/%: tests/pkg/%.sh
 
 test-pkg: all $(PKG_CHECK_BINS)
 	@BUILD=$(BUILD) ITEST_SLOW=$(if $(SANITIZE),4,1) sh tests/run-tests.sh packaging $(PKG_CHECK_BINS)
+
+# --- install / uninstall ----------------------------------------------------
+# make install [DESTDIR=...] [PREFIX=/usr/local] [BINDIR=...] ...; the unit and
+# completion directories come from pkg-config when systemd/bash-completion
+# provide them. An existing $(SYSCONFDIR)/portwatch/portwatch.json is never
+# overwritten; uninstall removes it only when it is still the sample.
+PREFIX		?= /usr/local
+BINDIR		?= $(PREFIX)/bin
+SBINDIR		?= $(PREFIX)/sbin
+DATADIR		?= $(PREFIX)/share
+MANDIR		?= $(DATADIR)/man
+DOCDIR		?= $(DATADIR)/doc/portwatch
+SYSCONFDIR	?= /etc
+SYSTEMDUNITDIR	?= $(or $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null),/lib/systemd/system)
+BASHCOMPDIR	?= $(or $(shell pkg-config --variable=completionsdir bash-completion 2>/dev/null),$(DATADIR)/bash-completion/completions)
+INSTALL		?= install
+
+PW_CONF		:= $(DESTDIR)$(SYSCONFDIR)/portwatch/portwatch.json
+# what install lays out, as paths under DESTDIR (the config handled apart)
+PW_INSTALLED	:= $(SBINDIR)/portwatchd $(BINDIR)/portwatch \
+		   $(MANDIR)/man8/portwatchd.8 $(MANDIR)/man1/portwatch.1 \
+		   $(MANDIR)/man5/portwatch.json.5 \
+		   $(SYSTEMDUNITDIR)/portwatchd.service $(SYSTEMDUNITDIR)/portwatch.socket \
+		   $(BASHCOMPDIR)/portwatch $(BASHCOMPDIR)/portwatchd \
+		   $(DOCDIR)/portwatch.json.sample $(DOCDIR)/README.md
+
+.PHONY: install uninstall
+install: all
+	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSTEMDUNITDIR) \
+		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSCONFDIR)/portwatch
+	$(INSTALL) -m 0755 $(BUILD)/portwatchd $(DESTDIR)$(SBINDIR)/portwatchd
+	$(INSTALL) -m 0755 $(BUILD)/portwatch $(DESTDIR)$(BINDIR)/portwatch
+	$(INSTALL) -m 0644 tools/man/portwatchd.8 $(DESTDIR)$(MANDIR)/man8/portwatchd.8
+	$(INSTALL) -m 0644 tools/man/portwatch.1 $(DESTDIR)$(MANDIR)/man1/portwatch.1
+	$(INSTALL) -m 0644 tools/man/portwatch.json.5 $(DESTDIR)$(MANDIR)/man5/portwatch.json.5
+	sed 's|/usr/sbin/portwatchd|$(SBINDIR)/portwatchd|' tools/systemd/portwatchd.service \
+		> $(DESTDIR)$(SYSTEMDUNITDIR)/portwatchd.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/portwatchd.service
+	$(INSTALL) -m 0644 tools/systemd/portwatch.socket $(DESTDIR)$(SYSTEMDUNITDIR)/portwatch.socket
+	$(INSTALL) -m 0644 tools/completion/portwatch $(DESTDIR)$(BASHCOMPDIR)/portwatch
+	ln -sf portwatch $(DESTDIR)$(BASHCOMPDIR)/portwatchd
+	$(INSTALL) -m 0644 tools/portwatch.json.sample $(DESTDIR)$(DOCDIR)/portwatch.json.sample
+	$(INSTALL) -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
+	@if [ -e $(PW_CONF) ]; then \
+		echo "keeping the existing $(PW_CONF)"; \
+	else \
+		echo "$(INSTALL) -m 0644 tools/portwatch.json.sample $(PW_CONF)"; \
+		$(INSTALL) -m 0644 tools/portwatch.json.sample $(PW_CONF); \
+	fi
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(PW_INSTALLED))
+	@if cmp -s tools/portwatch.json.sample $(PW_CONF); then \
+		echo "rm -f $(PW_CONF)"; rm -f $(PW_CONF); \
+		rmdir $(DESTDIR)$(SYSCONFDIR)/portwatch 2>/dev/null || true; \
+	elif [ -e $(PW_CONF) ]; then \
+		echo "keeping $(PW_CONF): it differs from the sample"; \
+	fi
+	-rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null
