@@ -25,6 +25,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "metrics.h"
+#include "sdnotify.h"
 #include "snapshot.h"
 #include "store.h"
 
@@ -445,7 +446,7 @@ static int start_watching(struct pw_daemon *d)
 
 int pw_daemon_init(struct pw_daemon *d, const struct pw_daemon_opts *opts)
 {
-	int err;
+	int err, lfd;
 
 	memset(d, 0, sizeof(*d));
 	d->opts = *opts;
@@ -457,7 +458,10 @@ int pw_daemon_init(struct pw_daemon *d, const struct pw_daemon_opts *opts)
 	err = pw_allocs_load_config(d);	/* a bad config never starts a half-configured daemon */
 	if (err)
 		return err;
-	err = check_socket_free(opts->socket_path);
+	lfd = pw_sd_listen_fd(opts->socket_path);	/* systemd's socket, or -1 */
+	if (lfd < -1)
+		return lfd;
+	err = lfd >= 0 ? 0 : check_socket_free(opts->socket_path);
 	if (err)
 		return err;
 	err = pw_loop_new(&d->loop);
@@ -478,8 +482,8 @@ int pw_daemon_init(struct pw_daemon *d, const struct pw_daemon_opts *opts)
 	if (err)
 		return err;
 	/* the control socket opens last: no request sees half-built state */
-	err = pw_server_new(&d->server, d->loop, opts->socket_path, &server_limits,
-			    pw_daemon_request, d);
+	err = pw_server_new_fd(&d->server, d->loop, opts->socket_path, lfd, &server_limits,
+			       pw_daemon_request, d);
 	if (err) {
 		pw_err("control socket %s: %s", opts->socket_path, strerror(-err));
 		return err;
@@ -491,7 +495,7 @@ int pw_daemon_init(struct pw_daemon *d, const struct pw_daemon_opts *opts)
 	}
 	pw_info("ready: %zu sockets in the port map, control socket %s",
 		pw_portmap_size(d->map), opts->socket_path);
-	return 0;
+	return pw_sd_start(d, &d->sd);	/* READY=1: the socket accepts */
 }
 
 int pw_daemon_run(struct pw_daemon *d)
@@ -510,6 +514,8 @@ static void close_io(struct pw_daemon *d, struct pw_io *io)
 
 void pw_daemon_fini(struct pw_daemon *d)
 {
+	pw_sd_stopping(d->sd);
+	pw_sd_free(d, d->sd);
 	pw_metrics_http_stop(d);
 	pw_server_free(d->server);
 	d->server = NULL;

@@ -71,6 +71,7 @@ struct pw_daemon {
 	struct pw_hist latency;		/* event ts -> map updated */
 	struct pw_checks *checks;	/* active health checks (checks.c) */
 	struct pw_metrics_http *metrics_http;	/* --metrics-listen server (metrics.c) */
+	struct pw_sd *sd;		/* systemd notifications, NULL outside systemd */
 };
 
 /* Set up everything (config, state, BPF or polling, snapshot, control

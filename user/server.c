@@ -63,6 +63,7 @@ struct pw_server {
 	bool timer_armed;
 	struct pw_io backlog_io;	/* eventfd: clients with complete lines left */
 	struct pw_client *bl_head, *bl_tail;
+	bool adopted;			/* listen fd passed by systemd: not ours to unlink */
 };
 
 static void client_close(struct pw_client *c);
@@ -575,6 +576,12 @@ static int server_sweep(struct pw_io *io, uint32_t events)
 int pw_server_new(struct pw_server **ret, struct pw_loop *loop, const char *path,
 		  const struct pw_server_limits *limits, pw_request_fn fn, void *ctx)
 {
+	return pw_server_new_fd(ret, loop, path, -1, limits, fn, ctx);
+}
+
+int pw_server_new_fd(struct pw_server **ret, struct pw_loop *loop, const char *path, int lfd,
+		     const struct pw_server_limits *limits, pw_request_fn fn, void *ctx)
+{
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct pw_server *s;
 	int fd = -1, tfd = -1, err;
@@ -591,18 +598,28 @@ int pw_server_new(struct pw_server **ret, struct pw_loop *loop, const char *path
 	s->fn = fn;
 	s->ctx = ctx;
 
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	/* socket activation: systemd made, bound and owns the socket file */
+	s->adopted = lfd >= 0;
+	fd = s->adopted ? lfd : socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		err = -errno;
 		goto cleanup;
 	}
-	/* A stale socket file from a crashed daemon; a live one is refused
-	 * earlier by the daemon's connect probe. */
-	(void) unlink(path);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || chmod(path, 0666) ||
-	    listen(fd, 1024)) {
-		err = -errno;
-		goto cleanup;
+	if (s->adopted) {
+		if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) ||
+		    fcntl(fd, F_SETFD, FD_CLOEXEC)) {
+			err = -errno;
+			goto cleanup;
+		}
+	} else {
+		/* A stale socket file from a crashed daemon; a live one is
+		 * refused earlier by the daemon's connect probe. */
+		(void) unlink(path);
+		if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || chmod(path, 0666) ||
+		    listen(fd, 1024)) {
+			err = -errno;
+			goto cleanup;
+		}
 	}
 	tfd = pw_timerfd_new();
 	if (tfd < 0) {
@@ -628,7 +645,8 @@ int pw_server_new(struct pw_server **ret, struct pw_loop *loop, const char *path
 	return 0;
 cleanup:
 	if (fd >= 0) {
-		(void) unlink(path);
+		if (!s->adopted)
+			(void) unlink(path);
 		close(fd);
 	}
 	if (tfd >= 0)
@@ -658,7 +676,8 @@ void pw_server_free(struct pw_server *s)
 		c->queued = false;
 		pw_client_unref(c);
 	}
-	(void) unlink(s->path);
+	if (!s->adopted)
+		(void) unlink(s->path);
 	free(s);
 }
 

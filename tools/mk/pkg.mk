@@ -95,3 +95,6 @@ uninstall:
 		echo "keeping $(PW_CONF): it differs from the sample"; \
 	fi
 	-rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null
+
+# --- libraries: systemd notifications, capabilities ---------------------------
+LDLIBS		+= -lsystemd
