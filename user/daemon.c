@@ -21,6 +21,7 @@
 
 #include "allocs.h"
 #include "bpfwatch.h"
+#include "caps.h"
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
@@ -495,6 +496,10 @@ int pw_daemon_init(struct pw_daemon *d, const struct pw_daemon_opts *opts)
 	}
 	pw_info("ready: %zu sockets in the port map, control socket %s",
 		pw_portmap_size(d->map), opts->socket_path);
+	/* everything privileged is done: BPF attached, socket bound */
+	err = pw_caps_drop();
+	if (err)
+		return err;
 	return pw_sd_start(d, &d->sd);	/* READY=1: the socket accepts */
 }
 

@@ -97,4 +97,4 @@ uninstall:
 	-rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null
 
 # --- libraries: systemd notifications, capabilities ---------------------------
-LDLIBS		+= -lsystemd
+LDLIBS		+= -lsystemd -lcap-ng
