@@ -596,6 +596,25 @@ int pw_allocs_init(struct pw_daemon *d)
 	return pw_checks_init(d);
 }
 
+void pw_allocs_config_changed(struct pw_daemon *d)
+{
+	struct pw_allocs *as = d->allocs;
+
+	if (!as)
+		return;
+	as->smp.grace_ms = (uint32_t)d->cfg->health.grace_period_ms;
+	as->smp.max_failures = (uint32_t)d->cfg->health.max_failures;
+	as->smp.cleanup_stale = d->cfg->health.cleanup_stale_allocations;
+	if (d->mode == PW_MODE_POLLING || as->fast_until_ms) {
+		arm_health(d, (unsigned)d->cfg->health.fast_interval_ms);
+	} else if (d->cfg->health.enabled) {
+		arm_health(d, (unsigned)d->cfg->health.check_interval_ms);
+	} else {
+		(void) pw_timerfd_arm(as->health_io.fd, 0, 0);
+		as->health_interval_ms = 0;
+	}
+}
+
 int pw_allocs_group(struct pw_daemon *d)
 {
 	struct pw_allocs *as = d->allocs;

@@ -70,6 +70,9 @@ void pw_allocs_on_sigchld(struct pw_daemon *d);
 /* Ring-buffer events were lost (an owner's exit among them, maybe): poll at
  * the fast interval for a while, as when there is no BPF. */
 void pw_allocs_on_drops(struct pw_daemon *d);
+/* After a configuration reload: state-machine parameters and the owner poll
+ * period follow d->cfg. */
+void pw_allocs_config_changed(struct pw_daemon *d);
 /* Add allocation figures to a status object. */
 void pw_allocs_status(struct pw_daemon *d, json_t *status);
 

@@ -7,6 +7,7 @@
 #include "allocs.h"
 #include "bpfwatch.h"
 #include "cmd.h"
+#include "reload.h"
 #include "strbuf.h"
 
 json_t *pw_sock_json(const struct pw_sock *s)
@@ -192,6 +193,8 @@ void pw_cmd_status(struct pw_daemon *d, struct pw_client *c, json_t *args)
 					pw_bpf_track_full(d->bpf) : 0)));
 	if (o && d->allocs)
 		pw_allocs_status(d, o);
+	if (o)
+		pw_reload_status(d, o);
 	if (!o) {
 		pw_client_send(c, pw_proto_error(PW_E_INTERNAL, "out of memory"));
 		return;

@@ -26,6 +26,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "metrics.h"
+#include "reload.h"
 #include "sdnotify.h"
 #include "snapshot.h"
 #include "store.h"
@@ -329,6 +330,8 @@ static int on_signal(struct pw_io *io, uint32_t events)
 		if (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM) {
 			pw_info("%s received, shutting down", strsignal((int)si.ssi_signo));
 			pw_loop_quit(d->loop, 0);
+		} else if (si.ssi_signo == SIGHUP) {
+			pw_reload_config(d);
 		} else if (si.ssi_signo == SIGCHLD && d->allocs) {
 			pw_allocs_on_sigchld(d);
 		}
@@ -380,6 +383,7 @@ static int setup_signals(struct pw_daemon *d)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGHUP);
 	if (sigprocmask(SIG_BLOCK, &set, NULL))
 		return -errno;
 	fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -525,6 +529,7 @@ void pw_daemon_fini(struct pw_daemon *d)
 	pw_server_free(d->server);
 	d->server = NULL;
 	pw_allocs_fini(d);
+	pw_reload_free(d);
 	if (d->loop) {
 		close_io(d, &d->signal_io);
 		close_io(d, &d->poll_io);

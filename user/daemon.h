@@ -72,6 +72,7 @@ struct pw_daemon {
 	struct pw_checks *checks;	/* active health checks (checks.c) */
 	struct pw_metrics_http *metrics_http;	/* --metrics-listen server (metrics.c) */
 	struct pw_sd *sd;		/* systemd notifications, NULL outside systemd */
+	struct pw_reload *reload;	/* SIGHUP reloads (reload.c), NULL before the first */
 };
 
 /* Set up everything (config, state, BPF or polling, snapshot, control

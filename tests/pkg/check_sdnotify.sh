@@ -2,4 +2,4 @@
 # SPDX-License-Identifier: GPL-2.0
 # systemd notifications and socket activation (tests/pkg/sdnotify_test.py).
 . tests/pkg/lib.sh
-PW_TEST_RELOAD=0 exec /usr/bin/python3 tests/pkg/sdnotify_test.py
+exec /usr/bin/python3 tests/pkg/sdnotify_test.py
