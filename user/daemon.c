@@ -192,6 +192,8 @@ int pw_daemon_resync(struct pw_daemon *d, bool count_as_resync)
 	d->last_resync_ms = pw_now_ms();
 	if (count_as_resync) {
 		d->resyncs++;
+		pw_info("resync %llu: %zu sockets, %d changes to the port map",
+			(unsigned long long)d->resyncs, n, rs.changes);
 		if (has_watchers(d))
 			pw_daemon_broadcast(d, json_pack("{s:s, s:I, s:I, s:i, s:I}", "event",
 							 "resync", "ts_ns", (json_int_t)pw_now_ns(),
@@ -240,8 +242,13 @@ static void check_drops(struct pw_daemon *d)
 			pw_daemon_broadcast(d, json_pack("{s:s, s:I, s:I}", "event", "drops",
 							 "ts_ns", (json_int_t)pw_now_ns(),
 							 "dropped", (json_int_t)dropped));
-		pw_debug("ring buffer dropped %llu events, resyncing",
-			 (unsigned long long)(dropped - d->dropped_seen));
+		/* at most one line a second under sustained drops */
+		if (pw_now_ms() - d->drops_logged_ms >= 1000) {
+			pw_warn("ring buffer dropped %llu events (%llu in all), resyncing",
+				(unsigned long long)(dropped - d->dropped_seen),
+				(unsigned long long)dropped);
+			d->drops_logged_ms = pw_now_ms();
+		}
 		d->dropped_seen = dropped;
 		d->resync_pending = true;
 	}

@@ -66,6 +66,7 @@ struct pw_daemon {
 	uint64_t resyncs;
 	uint64_t snapshots;
 	uint64_t last_resync_ms;
+	uint64_t drops_logged_ms;	/* rate limit of the drop warning */
 	bool resync_pending;
 	uint64_t skip_before_ns;	/* while draining after a snapshot */
 	struct pw_hist latency;		/* event ts -> map updated */

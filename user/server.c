@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "server.h"
+#include "log.h"
 
 #define READ_CHUNK 4096
 /* Requests handled per client per turn: a client pipelining thousands of
@@ -64,6 +65,7 @@ struct pw_server {
 	struct pw_io backlog_io;	/* eventfd: clients with complete lines left */
 	struct pw_client *bl_head, *bl_tail;
 	bool adopted;			/* listen fd passed by systemd: not ours to unlink */
+	uint64_t refused_logged_ms;	/* rate limit of the refusal warning */
 };
 
 static void client_close(struct pw_client *c);
@@ -172,6 +174,8 @@ static int queue_out(struct pw_client *c, const char *data, size_t len)
 	 * larger than the limit is still let through to a reader that keeps up */
 	if ((c->watching || pending) && pending + len > c->srv->lim.max_out_bytes) {
 		c->srv->st.lagged++;
+		pw_warn("dropping client pid %d: %zu bytes of output unread%s", (int)c->cred.pid,
+			pending, c->watching ? " (a watcher falling behind)" : "");
 		return -ENOBUFS;
 	}
 	if (c->out_off && c->out_len + len > c->out_cap) {
@@ -483,6 +487,8 @@ static int client_io(struct pw_io *io, uint32_t events)
 				return 0;
 			if (c->in_len > PW_PROTO_MAX_LINE) {
 				c->srv->st.oversized++;
+				pw_warn("dropping client pid %d: request larger than %d bytes",
+					(int)c->cred.pid, PW_PROTO_MAX_LINE);
 				reject(io->fd, PW_E_BAD_REQUEST, "request larger than 65536 bytes");
 				client_close(c);
 				return 0;
@@ -516,6 +522,11 @@ static int server_accept(struct pw_io *io, uint32_t events)
 		s->st.accepted++;
 		if (s->st.clients >= s->lim.max_clients) {
 			s->st.refused++;
+			if (s->st.refused == 1 || pw_now_ms() - s->refused_logged_ms >= 1000) {
+				pw_warn("refusing clients: %zu connected, the limit (%llu refused "
+					"so far)", s->st.clients, s->st.refused);
+				s->refused_logged_ms = pw_now_ms();
+			}
 			reject(fd, PW_E_INTERNAL, "too many clients, try again");
 			close(fd);
 			continue;
@@ -560,6 +571,8 @@ static int server_sweep(struct pw_io *io, uint32_t events)
 		next = c->next;
 		if (c->partial_ms && now - c->partial_ms > s->lim.partial_timeout_ms) {
 			s->st.timed_out++;
+			pw_info("dropping client pid %d: incomplete request for %u ms",
+				(int)c->cred.pid, s->lim.partial_timeout_ms);
 			reject(c->io.fd, PW_E_BAD_REQUEST, "incomplete request timed out");
 			client_close(c);
 		} else if (!c->watching && !c->partial_ms && c->refs == 1 &&

@@ -29,12 +29,12 @@ probe() {	# $1: setpriv bounding-set argument ("" for none)
 		echo $! > "$3/pid2"
 		exec 7>"$3/in1" 8>"$3/in2"
 		i=0
-		until [ -s "$3/p1" ] && [ -s "$3/p2" ] && "$2/portwatch" -s "$3/s" ping >/dev/null 2>&1; do
+		until [ -s "$3/p1" ] && [ -s "$3/p2" ] && "$2/portwatch" -s "$3/s" status >/dev/null 2>&1; do
 			i=$((i + 1)); [ $i -lt 200 ] || break; sleep 0.05
 		done
 		"$2/portwatch" -s "$3/s" status >/dev/null 2>&1 || true
 		# a few polls
-		i=0; until [ $i -ge 10 ]; do i=$((i + 1)); "$2/portwatch" -s "$3/s" ping >/dev/null 2>&1; sleep 0.05; done
+		i=0; until [ $i -ge 10 ]; do i=$((i + 1)); "$2/portwatch" -s "$3/s" status >/dev/null 2>&1; sleep 0.05; done
 		p1=$(cat "$3/p1"); p2=$(cat "$3/p2")
 		"$2/portwatch" -s "$3/s" --json ports > "$3/ports" 2>/dev/null || true
 		owner=$(/usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print([s[\"pid\"] for s in d if s[\"port\"]==int(sys.argv[2])])" "$3/ports" "$p1")
