@@ -33,7 +33,7 @@ $(BUILD)/tests/pkg/%: tests/pkg/%.sh
 	@printf '#!/bin/sh\ncd "%s" && exec sh %s "$$@"\n' "$(CURDIR)" "$<" > $@
 	@chmod +x $@
 
-test-pkg: all $(PKG_CHECK_BINS)
+test-pkg: all $(BUILD)/tests/helper $(PKG_CHECK_BINS)
 	@BUILD=$(BUILD) ITEST_SLOW=$(if $(SANITIZE),4,1) sh tests/run-tests.sh packaging $(PKG_CHECK_BINS)
 
 # --- install / uninstall ----------------------------------------------------
