@@ -98,3 +98,45 @@ uninstall:
 
 # --- libraries: systemd notifications, capabilities ---------------------------
 LDLIBS		+= -lsystemd -lcap-ng
+
+# --- Debian package (make deb) ---------------------------------------------------
+# Built with Debian's hardening flags in a build directory of its own, installed
+# into a staging root, Depends from dpkg-shlibdeps, packed with dpkg-deb.
+DEB_VERSION	:= $(subst -,+,$(PW_VERSION))
+DEB_ARCH	:= $(shell dpkg --print-architecture 2>/dev/null)
+DEB_BUILD	:= build/deb-build
+DEB_STAGE	:= build/deb
+DEB_ROOT	:= $(DEB_STAGE)/src/debian/portwatch
+DEB_FILE	:= build/portwatch_$(DEB_VERSION)_$(DEB_ARCH).deb
+DEB_CFLAGS	= $(shell dpkg-buildflags --get CFLAGS) $(shell dpkg-buildflags --get CPPFLAGS)
+DEB_LDFLAGS	= $(shell dpkg-buildflags --get LDFLAGS) -Wl,-z,now
+DEB_DIRS	:= PREFIX=/usr SYSCONFDIR=/etc SYSTEMDUNITDIR=/lib/systemd/system \
+		   BASHCOMPDIR=/usr/share/bash-completion/completions DOCDIR=/usr/share/doc/portwatch
+
+.PHONY: deb
+deb:
+	@test -n "$(DEB_ARCH)" || { echo "make deb: dpkg is needed" >&2; exit 1; }
+	rm -rf $(DEB_STAGE)
+	env CFLAGS="$(DEB_CFLAGS)" LDFLAGS="$(DEB_LDFLAGS)" $(MAKE) --no-print-directory \
+		BUILD=$(DEB_BUILD) SANITIZE= install DESTDIR=$(CURDIR)/$(DEB_ROOT) $(DEB_DIRS)
+	strip --remove-section=.comment --remove-section=.note --strip-unneeded \
+		$(DEB_ROOT)/usr/sbin/portwatchd $(DEB_ROOT)/usr/bin/portwatch
+	gzip -9n $(DEB_ROOT)/usr/share/man/man*/*
+	install -m 0644 tools/debian/copyright $(DEB_ROOT)/usr/share/doc/portwatch/copyright
+	sed -e 's/@VERSION@/$(DEB_VERSION)/' -e "s/@DATE@/$$(date -R)/" tools/debian/changelog \
+		| gzip -9n > $(DEB_ROOT)/usr/share/doc/portwatch/changelog.gz
+	install -d -m 0755 $(DEB_ROOT)/DEBIAN $(DEB_STAGE)/src/debian
+	install -m 0644 tools/debian/conffiles $(DEB_ROOT)/DEBIAN/conffiles
+	install -m 0755 tools/debian/postinst tools/debian/prerm tools/debian/postrm $(DEB_ROOT)/DEBIAN/
+	install -m 0644 tools/debian/shlibdeps-control $(DEB_STAGE)/src/debian/control
+	cd $(DEB_STAGE)/src && dpkg-shlibdeps -O -e debian/portwatch/usr/sbin/portwatchd -e debian/portwatch/usr/bin/portwatch \
+		| sed -n 's/^shlibs:Depends=//p' > ../depends
+	test -s $(DEB_STAGE)/depends
+	cd $(DEB_ROOT) && find . -type f ! -path './DEBIAN/*' -printf '%P\0' | sort -z \
+		| xargs -0 md5sum > DEBIAN/md5sums
+	sed -e 's/@VERSION@/$(DEB_VERSION)/' -e 's/@ARCH@/$(DEB_ARCH)/' \
+		-e "s/@SIZE@/$$(du -sk --exclude=DEBIAN $(DEB_ROOT) | cut -f1)/" \
+		-e "s/@DEPENDS@/$$(cat $(DEB_STAGE)/depends)/" tools/debian/control.in \
+		> $(DEB_ROOT)/DEBIAN/control
+	dpkg-deb --root-owner-group -Zxz --build $(DEB_ROOT) $(DEB_FILE)
+	@echo "$(DEB_FILE)"
