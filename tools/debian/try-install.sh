@@ -11,6 +11,8 @@ ok() { echo "ok: $*"; }
 [ -f "$deb" ] || fail "no package: run make deb"
 dpkg-query -W portwatch >/dev/null 2>&1 && fail "portwatch is installed already"
 [ -e /etc/portwatch ] && fail "/etc/portwatch exists: not touching it"
+# purging removes /var/lib/portwatch: never somebody's real state
+[ -e /var/lib/portwatch ] && fail "/var/lib/portwatch exists: not touching it"
 running() {	# is a process of /usr/sbin/portwatchd running?
 	for e in /proc/[0-9]*/exe; do
 		[ "$(readlink "$e" 2>/dev/null)" = /usr/sbin/portwatchd ] && return 0
