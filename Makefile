@@ -189,3 +189,4 @@ clean:
 -include $(wildcard $(BUILD)/user/*/*.d $(BUILD)/tests/*.d $(BUILD)/bench/*.d)
 -include tools/mk/vm.mk
 -include tools/mk/filter.mk
+-include tools/mk/pkg.mk

@@ -302,9 +302,9 @@ static void test_http_check(void **state)
 	assert_int_equal(itest_cli(&dmn, -1, &out, (const char *[]){ "metrics", NULL }), 0);
 	assert_non_null(out);
 	expect_valid_metrics(out);
-	assert_int_equal(prom_value(out, "portwatch_health_checks_unhealthy", NULL, &v), 0);
+	assert_int_equal(prom_value(out, "portwatch_health_checks_unhealthy_total", NULL, &v), 0);
 	assert_true(v > 0);
-	assert_int_equal(prom_value(out, "portwatch_health_checks_healthy", NULL, &v), 0);
+	assert_int_equal(prom_value(out, "portwatch_health_checks_healthy_total", NULL, &v), 0);
 	assert_true(v > 0);
 	assert_int_equal(prom_value(out, "portwatch_allocations",
 				    "service_type=\"web\",state=\"listening\"", &v), 0);

@@ -193,7 +193,7 @@ static void test_render(void **state)
 	assert_int_equal(prom_value(text, "portwatch_allocations",
 				    "state=\"stale\",service_type=\"web\"", &v), 0);
 	assert_true(v == 0);
-	assert_int_equal(prom_value(text, "portwatch_health_checks_unhealthy", NULL, &v), 0);
+	assert_int_equal(prom_value(text, "portwatch_health_checks_unhealthy_total", NULL, &v), 0);
 	assert_true(v == 2);
 	assert_int_equal(prom_value(text, "portwatch_ringbuf_dropped_total", NULL, &v), 0);
 	assert_true(v == 0);

@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "filter.h"
 #include "paths.h"
+#include "version.h"
 
 static void usage(FILE *f)
 {
@@ -50,6 +51,7 @@ static void usage(FILE *f)
 "                      then a JSON object {\"error\":{\"code\",\"message\"}} on stderr\n"
 "      --pretty        JSON, indented even when stdout is not a terminal\n"
 "  -h, --help          this help; COMMAND --help for a command's own\n"
+"      --version       print the version and exit\n"
 "\n"
 "Exit status: 0 ok, 1 internal error, 2 bad arguments, 3 daemon not running,\n"
 "4 bad request, 5 not permitted, 6 not found, 7 unknown service type,\n"
@@ -295,6 +297,9 @@ int main(int argc, char **argv)
 			cli.socket = argv[i] + 9;
 		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			usage(stdout);
+			return 0;
+		} else if (!strcmp(argv[i], "--version")) {
+			printf("portwatch %s\n", pw_version);
 			return 0;
 		} else {
 			snprintf(msg, sizeof(msg), "unknown option \"%s\" (see portwatch --help)",

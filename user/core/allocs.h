@@ -193,6 +193,9 @@ void pw_allocs_after_snapshot(struct pw_allocs *as);
 /* Ring-buffer events were lost (an owner's exit among them, maybe): poll at
  * the fast interval for a while, as when there is no BPF. */
 void pw_allocs_on_drops(struct pw_allocs *as);
+/* A reloaded configuration (the caller keeps the old one alive while requests
+ * may point into it): state-machine parameters and the poll period follow. */
+void pw_allocs_config_changed(struct pw_allocs *as, const struct pw_config *cfg);
 /* Timers of the grace period and the polling fallback. 0 or -errno. */
 int pw_health_start(struct pw_allocs *as);
 void pw_health_stop(struct pw_allocs *as);

@@ -262,6 +262,24 @@ static int on_health_poll(struct pw_io *io, uint32_t events)
 	return 0;
 }
 
+void pw_allocs_config_changed(struct pw_allocs *as, const struct pw_config *cfg)
+{
+	if (!as)
+		return;
+	as->env.cfg = cfg;
+	as->smp.grace_ms = (uint32_t)cfg->health.grace_period_ms;
+	as->smp.max_failures = (uint32_t)cfg->health.max_failures;
+	as->smp.cleanup_stale = cfg->health.cleanup_stale_allocations;
+	if (as->env.polling || as->fast_until_ms) {
+		arm_health(as, (unsigned)cfg->health.fast_interval_ms);
+	} else if (cfg->health.enabled) {
+		arm_health(as, (unsigned)cfg->health.check_interval_ms);
+	} else {
+		(void) pw_timerfd_arm(as->health_io.fd, 0, 0);
+		as->health_interval_ms = 0;
+	}
+}
+
 int pw_health_start(struct pw_allocs *as)
 {
 	const struct pw_config *cfg = as->env.cfg;

@@ -222,9 +222,15 @@ json_t *pw_recovery_run(struct pw_allocs *as, bool dry_run, bool store_was_reset
 		for (size_t i = 0; i < n; i++) {
 			json_t *st = json_array_get(json_object_get(report, "steps"), i);
 
+			json_t *a;
+			size_t k;
+
 			pw_info("recovery: %s: %lld action(s)",
 				json_string_value(json_object_get(st, "step")),
 				(long long)json_integer_value(json_object_get(st, "count")));
+			json_array_foreach(json_object_get(st, "actions"), k, a)
+				pw_warn("recovery: %s: %s", json_string_value(json_object_get(st, "step")),
+					json_string_value(a));
 		}
 	}
 	return report;

@@ -22,6 +22,7 @@
 #include "allocate.h"
 #include "allocs.h"
 #include "bpfwatch.h"
+#include "caps.h"
 #include "checks.h"
 #include "config.h"
 #include "daemon.h"
@@ -30,6 +31,8 @@
 #include "metrics.h"
 #include "netns_names.h"
 #include "cmd.h"
+#include "reload.h"
+#include "sdnotify.h"
 #include "snapshot.h"
 #include "store.h"
 #include "wire.h"
@@ -184,6 +187,8 @@ int pw_daemon_resync(struct pw_daemon *d, bool count_as_resync)
 	d->last_resync_ms = pw_now_ms();
 	if (count_as_resync) {
 		d->resyncs++;
+		pw_info("resync %llu: %zu sockets, %d changes to the port map",
+			(unsigned long long)d->resyncs, n, rs.changes);
 		if (has_watchers(d))
 			pw_daemon_broadcast(d, json_pack("{s:s, s:I, s:I, s:i, s:I}", "event",
 							 "resync", "ts_ns", (json_int_t)pw_now_ns(),
@@ -230,8 +235,13 @@ static void check_drops(struct pw_daemon *d)
 			pw_daemon_broadcast(d, json_pack("{s:s, s:I, s:I}", "event", "drops",
 							 "ts_ns", (json_int_t)pw_now_ns(),
 							 "dropped", (json_int_t)dropped));
-		pw_debug("ring buffer dropped %llu events, resyncing",
-			 (unsigned long long)(dropped - d->dropped_seen));
+		/* at most one line a second under sustained drops */
+		if (pw_now_ms() - d->drops_logged_ms >= 1000) {
+			pw_warn("ring buffer dropped %llu events (%llu in all), resyncing",
+				(unsigned long long)(dropped - d->dropped_seen),
+				(unsigned long long)dropped);
+			d->drops_logged_ms = pw_now_ms();
+		}
 		d->dropped_seen = dropped;
 		d->resync_pending = true;
 	}
@@ -328,6 +338,8 @@ static int on_signal(struct pw_io *io, uint32_t events)
 		if (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM) {
 			pw_info("%s received, shutting down", strsignal((int)si.ssi_signo));
 			pw_loop_quit(d->loop, 0);
+		} else if (si.ssi_signo == SIGHUP) {
+			pw_reload_config(d);
 		} else if (si.ssi_signo == SIGCHLD && d->allocs) {
 			pw_checks_on_sigchld(d->allocs);
 		}
@@ -379,6 +391,7 @@ static int setup_signals(struct pw_daemon *d)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGHUP);
 	if (sigprocmask(SIG_BLOCK, &set, NULL))
 		return -errno;
 	fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -549,7 +562,7 @@ static void stop_state(struct pw_daemon *d)
 
 int pw_daemon_init(struct pw_daemon *d, const struct pw_daemon_opts *opts)
 {
-	int err;
+	int err, lfd;
 
 	memset(d, 0, sizeof(*d));
 	d->opts = *opts;
@@ -566,7 +579,10 @@ int pw_daemon_init(struct pw_daemon *d, const struct pw_daemon_opts *opts)
 	}
 	pw_info("config: %s, %zu service types",
 		opts->config_path ? opts->config_path : "built-in defaults", d->cfg->n_types);
-	err = check_socket_free(opts->socket_path);
+	lfd = pw_sd_listen_fd(opts->socket_path);	/* systemd's socket, or -1 */
+	if (lfd < -1)
+		return lfd;
+	err = lfd >= 0 ? 0 : check_socket_free(opts->socket_path);
 	if (err)
 		return err;
 	err = pw_loop_new(&d->loop);
@@ -587,8 +603,8 @@ int pw_daemon_init(struct pw_daemon *d, const struct pw_daemon_opts *opts)
 	if (err)
 		return err;
 	/* the control socket opens last: no request sees half-built state */
-	err = pw_server_new(&d->server, d->loop, opts->socket_path, &server_limits,
-			    pw_daemon_request, d);
+	err = pw_server_new_fd(&d->server, d->loop, opts->socket_path, lfd, &server_limits,
+			       pw_daemon_request, d);
 	if (err) {
 		pw_err("control socket %s: %s", opts->socket_path, strerror(-err));
 		return err;
@@ -601,7 +617,11 @@ int pw_daemon_init(struct pw_daemon *d, const struct pw_daemon_opts *opts)
 	}
 	pw_info("ready: %zu sockets in the port map, control socket %s",
 		pw_portmap_size(d->map), opts->socket_path);
-	return 0;
+	/* everything privileged is done: BPF attached, socket bound */
+	err = pw_caps_drop();
+	if (err)
+		return err;
+	return pw_sd_start(d, &d->sd);	/* READY=1: the socket accepts */
 }
 
 int pw_daemon_run(struct pw_daemon *d)
@@ -611,10 +631,13 @@ int pw_daemon_run(struct pw_daemon *d)
 
 void pw_daemon_fini(struct pw_daemon *d)
 {
+	pw_sd_stopping(d->sd);
+	pw_sd_free(d, d->sd);
 	pw_metrics_http_stop(d);
 	pw_server_free(d->server);
 	d->server = NULL;
 	stop_state(d);
+	pw_reload_free(d);
 	if (d->loop) {
 		pw_loop_close_io(d->loop, &d->signal_io);
 		pw_loop_close_io(d->loop, &d->poll_io);

@@ -70,11 +70,14 @@ struct pw_daemon {
 	uint64_t resyncs;
 	uint64_t snapshots;
 	uint64_t last_resync_ms;
+	uint64_t drops_logged_ms;	/* rate limit of the drop warning */
 	bool resync_pending;
 	uint64_t skip_before_ns;	/* while draining after a snapshot */
 	struct pw_hist latency;		/* event ts -> map updated */
 	struct pw_metrics_http *metrics_http;	/* --metrics-listen server (metrics.c) */
 	struct pw_netns_names *netns_names;	/* cookie -> inode, name (cmd_ports.c) */
+	struct pw_sd *sd;		/* systemd notifications, NULL outside systemd */
+	struct pw_reload *reload;	/* SIGHUP reloads (reload.c), NULL before the first */
 };
 
 /* Set up everything (config, state, BPF or polling, snapshot, control

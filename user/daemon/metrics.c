@@ -21,6 +21,7 @@
 #include "config.h"
 #include "log.h"
 #include "metrics.h"
+#include "version.h"
 
 #define HTTP_MAX_CONNS 16
 #define HTTP_REQ_MAX 4096
@@ -158,6 +159,9 @@ char *pw_metrics_render(struct pw_daemon *d)
 	       "How the kernel is watched: 1 for the mode in use, 0 for the other.");
 	fprintf(f, "portwatch_mode{mode=\"bpf\"} %d\nportwatch_mode{mode=\"polling\"} %d\n",
 		d->mode == PW_MODE_BPF, d->mode == PW_MODE_POLLING);
+	family(f, "portwatch_build_info", "gauge", "The daemon's version and watch mode; always 1.");
+	fprintf(f, "portwatch_build_info{version=\"%s\",mode=\"%s\"} 1\n", pw_version,
+		d->mode == PW_MODE_BPF ? "bpf" : "polling");
 	family(f, "portwatch_uptime_seconds", "gauge", "Seconds since the daemon started.");
 	fprintf(f, "portwatch_uptime_seconds %llu.%03llu\n", (unsigned long long)(up_ms / 1000),
 		(unsigned long long)(up_ms % 1000));
@@ -171,9 +175,10 @@ char *pw_metrics_render(struct pw_daemon *d)
 		m->conflicts_total);
 	counter(f, "portwatch_health_checks_total", "Active health check results.",
 		m->health_checks_total);
-	counter(f, "portwatch_health_checks_healthy", "Active health check results: healthy.",
+	counter(f, "portwatch_health_checks_healthy_total", "Active health check results: healthy.",
 		m->health_checks_healthy);
-	counter(f, "portwatch_health_checks_unhealthy", "Active health check results: unhealthy.",
+	counter(f, "portwatch_health_checks_unhealthy_total",
+		"Active health check results: unhealthy.",
 		m->health_checks_unhealthy);
 	counter(f, "portwatch_stale_allocations_cleaned_total",
 		"Stale allocations released automatically.", m->stale_cleaned_total);

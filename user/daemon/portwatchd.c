@@ -12,6 +12,7 @@
 #include "allocs.h"
 #include "daemon.h"
 #include "log.h"
+#include "version.h"
 
 #define EXIT_USAGE 2
 #define EXIT_CONFIG 3
@@ -43,6 +44,7 @@ static void usage(FILE *f)
 "                           unless ADDR says otherwise; off by default)\n"
 "  -v, --verbose            debug logging (repeat for libbpf's messages)\n"
 "  -h, --help               this help\n"
+"      --version            print the version and exit\n"
 "\n"
 "Exit status: 0 clean shutdown, 1 runtime failure, 2 bad arguments,\n"
 "3 invalid configuration.\n", DEFAULT_POLL_MS);
@@ -94,6 +96,7 @@ int main(int argc, char **argv)
 		{ "wakeup-gap", required_argument, NULL, 'W' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ 0 }
 	};
 	struct pw_daemon_opts o = {
@@ -159,6 +162,9 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			printf("portwatchd %s\n", pw_version);
 			return 0;
 		default:
 			/* one line, not getopt's and a usage screen */

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "server.h"
+#include "log.h"
 
 #define READ_CHUNK 4096
 /* Requests handled per client per turn: a client pipelining thousands of
@@ -65,6 +66,8 @@ struct pw_server {
 	bool timer_armed;
 	struct pw_io backlog_io;	/* eventfd: clients with complete lines left */
 	struct pw_client *bl_head, *bl_tail;
+	bool adopted;			/* listen fd passed by systemd: not ours to unlink */
+	uint64_t refused_logged_ms;	/* rate limit of the refusal warning */
 };
 
 static void client_close(struct pw_client *c);
@@ -175,6 +178,8 @@ static int queue_out(struct pw_client *c, const char *data, size_t len)
 	 * larger than the limit is still let through to a reader that keeps up */
 	if ((c->watching || pending) && pending + len > c->srv->lim.max_out_bytes) {
 		c->srv->st.lagged++;
+		pw_warn("dropping client pid %d: %zu bytes of output unread%s", (int)c->cred.pid,
+			pending, c->watching ? " (a watcher falling behind)" : "");
 		return -ENOBUFS;
 	}
 	if (c->out_off && c->out_len + len > c->out_cap) {
@@ -502,6 +507,8 @@ static int client_io(struct pw_io *io, uint32_t events)
 				return 0;
 			if (c->in_len > PW_PROTO_MAX_LINE) {
 				c->srv->st.oversized++;
+				pw_warn("dropping client pid %d: request larger than %d bytes",
+					(int)c->cred.pid, PW_PROTO_MAX_LINE);
 				reject(io->fd, PW_E_BAD_REQUEST, "request larger than 65536 bytes");
 				client_close(c);
 				return 0;
@@ -535,6 +542,11 @@ static int server_accept(struct pw_io *io, uint32_t events)
 		s->st.accepted++;
 		if (s->st.clients >= s->lim.max_clients) {
 			s->st.refused++;
+			if (s->st.refused == 1 || pw_now_ms() - s->refused_logged_ms >= 1000) {
+				pw_warn("refusing clients: %zu connected, the limit (%llu refused "
+					"so far)", s->st.clients, s->st.refused);
+				s->refused_logged_ms = pw_now_ms();
+			}
 			reject(fd, PW_E_INTERNAL, "too many clients, try again");
 			close(fd);
 			continue;
@@ -579,6 +591,8 @@ static int server_sweep(struct pw_io *io, uint32_t events)
 		next = c->next;
 		if (c->partial_ms && now - c->partial_ms > s->lim.partial_timeout_ms) {
 			s->st.timed_out++;
+			pw_info("dropping client pid %d: incomplete request for %u ms",
+				(int)c->cred.pid, s->lim.partial_timeout_ms);
 			reject(c->io.fd, PW_E_BAD_REQUEST, "incomplete request timed out");
 			client_close(c);
 		} else if (!c->watching && !c->partial_ms && c->refs == 1 &&
@@ -594,6 +608,12 @@ static int server_sweep(struct pw_io *io, uint32_t events)
 
 int pw_server_new(struct pw_server **ret, struct pw_loop *loop, const char *path,
 		  const struct pw_server_limits *limits, pw_request_fn fn, void *ctx)
+{
+	return pw_server_new_fd(ret, loop, path, -1, limits, fn, ctx);
+}
+
+int pw_server_new_fd(struct pw_server **ret, struct pw_loop *loop, const char *path, int lfd,
+		     const struct pw_server_limits *limits, pw_request_fn fn, void *ctx)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct pw_server *s;
@@ -611,18 +631,28 @@ int pw_server_new(struct pw_server **ret, struct pw_loop *loop, const char *path
 	s->fn = fn;
 	s->ctx = ctx;
 
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	/* socket activation: systemd made, bound and owns the socket file */
+	s->adopted = lfd >= 0;
+	fd = s->adopted ? lfd : socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		err = -errno;
 		goto cleanup;
 	}
-	/* A stale socket file from a crashed daemon; a live one is refused
-	 * earlier by the daemon's connect probe. */
-	(void) unlink(path);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || chmod(path, 0666) ||
-	    listen(fd, 1024)) {
-		err = -errno;
-		goto cleanup;
+	if (s->adopted) {
+		if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) ||
+		    fcntl(fd, F_SETFD, FD_CLOEXEC)) {
+			err = -errno;
+			goto cleanup;
+		}
+	} else {
+		/* A stale socket file from a crashed daemon; a live one is
+		 * refused earlier by the daemon's connect probe. */
+		(void) unlink(path);
+		if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || chmod(path, 0666) ||
+		    listen(fd, 1024)) {
+			err = -errno;
+			goto cleanup;
+		}
 	}
 	tfd = pw_timerfd_new();
 	if (tfd < 0) {
@@ -648,7 +678,8 @@ int pw_server_new(struct pw_server **ret, struct pw_loop *loop, const char *path
 	return 0;
 cleanup:
 	if (fd >= 0) {
-		(void) unlink(path);
+		if (!s->adopted)
+			(void) unlink(path);
 		close(fd);
 	}
 	if (tfd >= 0)
@@ -678,7 +709,8 @@ void pw_server_free(struct pw_server *s)
 		c->queued = false;
 		pw_client_unref(c);
 	}
-	(void) unlink(s->path);
+	if (!s->adopted)
+		(void) unlink(s->path);
 	free(s);
 }
 

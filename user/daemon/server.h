@@ -33,6 +33,9 @@ struct pw_server_stats {
 
 int pw_server_new(struct pw_server **ret, struct pw_loop *loop, const char *path,
 		  const struct pw_server_limits *limits, pw_request_fn fn, void *ctx);
+/* The same over @lfd, a listening socket made by someone else (systemd). */
+int pw_server_new_fd(struct pw_server **ret, struct pw_loop *loop, const char *path, int lfd,
+		     const struct pw_server_limits *limits, pw_request_fn fn, void *ctx);
 void pw_server_free(struct pw_server *s);
 void pw_server_stats(const struct pw_server *s, struct pw_server_stats *st);
 
