@@ -6,7 +6,8 @@ set -eu
 
 PKGS="make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config \
 libcmocka-dev libjansson-dev libsqlite3-dev sqlite3 libmnl-dev libcurl4-openssl-dev \
-libclang-rt-14-dev iproute2 util-linux procps python3 bc valgrind"
+libclang-rt-14-dev iproute2 util-linux procps python3 bc valgrind \
+libmicrohttpd-dev python3-portpicker curl"
 
 missing=""
 for p in $PKGS; do

@@ -82,6 +82,7 @@ struct pw_service_type {
 struct pw_config {
 	struct pw_service_type *types;	/* in the file's order */
 	size_t n_types;
+	size_t cap_types;		/* slots reserved for run-time types (config_add.c) */
 	struct {
 		bool enabled, check_availability;
 		int max_retries;
@@ -132,5 +133,21 @@ const struct pw_service_type *pw_config_find_type(const struct pw_config *c, con
  * by_name is not NULL) then points at that allocation's name.
  */
 bool pw_config_port_reserved(const struct pw_config *c, uint16_t port, const char **by_name);
+
+/*
+ * Run-time service types (config_add.c): the portserver pool and types
+ * auto-allocated for unknown names. The daemon reserves room once, before any
+ * type pointer is handed out, so adding never moves the array:
+ * pw_config_reserve_types() 0 or -ENOMEM; pw_config_add_type() 0, -EEXIST
+ * (name taken), -ERANGE (overlaps a type; err names it), -ENOSPC (no reserved
+ * slot left), -EINVAL (bad name or range), -ENOMEM.
+ */
+int pw_config_reserve_types(struct pw_config *c, size_t extra);
+int pw_config_add_type(struct pw_config *c, const char *name, const char *description,
+		       uint16_t lo, uint16_t hi, bool single, char *err, size_t errlen);
+/* The first free range of @size ports in [lo, hi] overlapping no type and no
+ * manual allocation, searched from the low or the high end. 0 or -ENOSPC. */
+int pw_config_find_gap(const struct pw_config *c, uint16_t lo, uint16_t hi, unsigned size,
+		       bool from_high, uint16_t *ret_lo);
 
 #endif

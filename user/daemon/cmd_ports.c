@@ -7,6 +7,7 @@
 #include "allocs.h"
 #include "bpfwatch.h"
 #include "cmd.h"
+#include "listeners.h"
 #include "strbuf.h"
 #include "wire.h"
 
@@ -163,6 +164,8 @@ void pw_cmd_status(struct pw_daemon *d, struct pw_client *c, json_t *args)
 					pw_bpf_track_full(d->bpf) : 0)));
 	if (o && d->allocs)
 		pw_wire_allocs_status(d->allocs, d->recovery, o);
+	if (o)
+		pw_listeners_status(d, o);
 	if (!o) {
 		pw_client_send(c, pw_proto_error(PW_E_INTERNAL, "out of memory"));
 		return;

@@ -27,11 +27,14 @@
 #include "daemon.h"
 #include "log.h"
 #include "metrics.h"
+#include "portserver.h"
 #include "snapshot.h"
 #include "store.h"
 #include "wire.h"
 
 #define RESYNC_MIN_GAP_MS 100
+/* service types the daemon may add while running (portserver, auto-allocation) */
+#define PW_RUNTIME_TYPES 256
 
 static const struct pw_server_limits server_limits = {
 	.max_clients = 4096,
@@ -471,8 +474,9 @@ static void hook_quiet(void *ctx, bool on)
 static void after_batch(void *ctx)
 {
 	struct pw_daemon *d = ctx;
+	int r = pw_settle_batch(&d->settle, d->allocs);
 
-	pw_settle_batch(&d->settle, d->allocs);
+	pw_portserver_settle(d->portserver, r == 0);
 }
 
 static int load_config(const char *path, struct pw_config **ret)
@@ -574,6 +578,16 @@ int pw_daemon_init(struct pw_daemon *d, const struct pw_daemon_opts *opts)
 	}
 	pw_info("config: %s, %zu service types",
 		opts->config_path ? opts->config_path : "built-in defaults", d->cfg->n_types);
+	/* room for run-time types (portserver pool, auto-allocation): added
+	 * types never move the array that requests point into */
+	err = pw_config_reserve_types(d->cfg, PW_RUNTIME_TYPES);
+	if (!err && opts->portserver_addr)
+		err = pw_portserver_prepare(d, opts->portserver_type ? opts->portserver_type
+								      : PW_PORTSERVER_TYPE);
+	if (err) {
+		d->config_failed = err == -EINVAL;
+		return err;
+	}
 	err = check_socket_free(opts->socket_path);
 	if (err)
 		return err;
@@ -607,6 +621,13 @@ int pw_daemon_init(struct pw_daemon *d, const struct pw_daemon_opts *opts)
 		if (err)
 			return err;
 	}
+	if (opts->portserver_addr) {
+		err = pw_portserver_start(d, opts->portserver_addr,
+					  opts->portserver_type ? opts->portserver_type
+								: PW_PORTSERVER_TYPE);
+		if (err)
+			return err;
+	}
 	pw_info("ready: %zu sockets in the port map, control socket %s",
 		pw_portmap_size(d->map), opts->socket_path);
 	return 0;
@@ -623,6 +644,8 @@ void pw_daemon_fini(struct pw_daemon *d)
 	pw_server_free(d->server);
 	d->server = NULL;
 	stop_state(d);
+	/* after the core cancelled its requests (their done() touch it) */
+	pw_portserver_stop(d);
 	if (d->loop) {
 		pw_loop_close_io(d->loop, &d->signal_io);
 		pw_loop_close_io(d->loop, &d->poll_io);

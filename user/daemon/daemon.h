@@ -30,6 +30,8 @@ struct pw_daemon_opts {
 	unsigned wakeup_gap_us;		/* (unsigned)-1: default */
 	unsigned poll_interval_ms;	/* polling mode snapshot period */
 	const char *metrics_listen;	/* ADDR:PORT or NULL */
+	const char *portserver_addr;	/* @NAME or PATH, or NULL (portserver.c) */
+	const char *portserver_type;	/* NULL: PW_PORTSERVER_TYPE */
 };
 
 enum pw_mode {
@@ -71,6 +73,7 @@ struct pw_daemon {
 	uint64_t skip_before_ns;	/* while draining after a snapshot */
 	struct pw_hist latency;		/* event ts -> map updated */
 	struct pw_metrics_http *metrics_http;	/* --metrics-listen server (metrics.c) */
+	struct pw_portserver *portserver;	/* --portserver listener (portserver.c) */
 };
 
 /* Set up everything (config, state, BPF or polling, snapshot, control

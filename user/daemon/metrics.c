@@ -19,6 +19,7 @@
 #include "allocs.h"
 #include "bpfwatch.h"
 #include "config.h"
+#include "listeners.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -184,6 +185,7 @@ char *pw_metrics_render(struct pw_daemon *d)
 		  &m->detect_latency);
 	histogram(f, "portwatch_event_latency_seconds",
 		  "Kernel event timestamp to the port map updated.", &d->latency);
+	pw_listeners_metrics(d, f);
 	if (fclose(f)) {
 		free(buf);
 		return NULL;

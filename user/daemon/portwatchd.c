@@ -40,6 +40,12 @@ static void usage(FILE *f)
 "      --metrics-listen ADDR:PORT\n"
 "                           serve Prometheus metrics over HTTP (loopback only\n"
 "                           unless ADDR says otherwise; off by default)\n"
+"      --portserver @NAME|PATH\n"
+"                           serve portpicker's portserver protocol on an abstract\n"
+"                           (@NAME) or path Unix socket (off by default)\n"
+"      --portserver-type TYPE\n"
+"                           service type it allocates from (default portserver:\n"
+"                           15000-24999, added when the config lacks it)\n"
 "  -v, --verbose            debug logging (repeat for libbpf's messages)\n"
 "  -h, --help               this help\n"
 "\n"
@@ -76,6 +82,8 @@ int main(int argc, char **argv)
 		{ "ringbuf-size", required_argument, NULL, 'R' },
 		{ "metrics-listen", required_argument, NULL, 'M' },
 		{ "wakeup-gap", required_argument, NULL, 'W' },
+		{ "portserver", required_argument, NULL, 'S' },
+		{ "portserver-type", required_argument, NULL, 'T' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
@@ -125,6 +133,12 @@ int main(int argc, char **argv)
 			break;
 		case 'M':
 			o.metrics_listen = optarg;
+			break;
+		case 'S':
+			o.portserver_addr = optarg;
+			break;
+		case 'T':
+			o.portserver_type = optarg;
 			break;
 		case 'W':
 			if (parse_ulong("--wakeup-gap", optarg, 0, 100000, &v))
