@@ -180,3 +180,5 @@ clean:
 	rm -rf build
 
 -include $(wildcard $(BUILD)/user/*/*.d $(BUILD)/tests/*.d $(BUILD)/bench/*.d)
+
+-include tools/mk/styxy.mk

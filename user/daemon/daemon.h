@@ -72,7 +72,8 @@ struct pw_daemon {
 	bool resync_pending;
 	uint64_t skip_before_ns;	/* while draining after a snapshot */
 	struct pw_hist latency;		/* event ts -> map updated */
-	struct pw_metrics_http *metrics_http;	/* --metrics-listen server (metrics.c) */
+	struct pw_http *metrics_http;	/* --metrics-listen server (metrics.c, http.c) */
+	struct pw_styxy *styxy;		/* Styxy-compatible HTTP API (styxy*.c) */
 	struct pw_portserver *portserver;	/* --portserver listener (portserver.c) */
 };
 
