@@ -54,6 +54,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <jansson.h>
 
 struct pw_manual_alloc {
 	char *name;
@@ -79,6 +80,14 @@ struct pw_service_type {
 	struct pw_check *check;		/* optional active health check, NULL if none */
 };
 
+/* Styxy's auto_allocation_rules: a glob ('*' wildcards) and its chunk size. */
+struct pw_auto_rule {
+	char *pattern;
+	int chunk_size;
+};
+
+enum pw_placement { PW_PLACE_AFTER, PW_PLACE_BEFORE, PW_PLACE_SMART };
+
 struct pw_config {
 	struct pw_service_type *types;	/* in the file's order */
 	size_t n_types;
@@ -102,6 +111,25 @@ struct pw_config {
 		bool enabled, run_on_startup, backup_corrupted_state;
 		int max_recovery_attempts;
 	} system_recovery;
+	/* Styxy's "auto_allocation" (config_ext.c): unknown types get a range */
+	struct {
+		bool enabled;			/* default false, as Styxy */
+		int default_chunk_size;		/* 10 */
+		enum pw_placement placement;	/* "after" */
+		uint16_t min_port, max_port;	/* 10000, 49151 */
+		bool preserve_gaps;		/* true */
+		int gap_size;			/* 10 */
+		struct pw_auto_rule *rules;	/* "auto_allocation_rules", in file order */
+		size_t n_rules;
+	} auto_alloc;
+	/* portwatch's "listeners" block (config_ext.c); NULL: off. The daemon's
+	 * options override them. */
+	struct {
+		char *portserver;		/* "@name" or a path */
+		char *portserver_type;
+		char *styxy_http;		/* "127.0.0.1:9876" */
+		char *styxy_token_file;
+	} listeners;
 };
 
 /*
@@ -149,5 +177,24 @@ int pw_config_add_type(struct pw_config *c, const char *name, const char *descri
  * manual allocation, searched from the low or the high end. 0 or -ENOSPC. */
 int pw_config_find_gap(const struct pw_config *c, uint16_t lo, uint16_t hi, unsigned size,
 		       bool from_high, uint16_t *ret_lo);
+
+/* config_ext.c: defaults, parsing (called by the loader), teardown. */
+void pw_config_ext_defaults(struct pw_config *c);
+struct pw_cfg_ctx;
+int pw_config_ext_parse(struct pw_cfg_ctx *ctx, json_t *root);
+void pw_config_ext_free(struct pw_config *c);
+/*
+ * Add a type for an unknown name per auto_allocation and its rules: the
+ * chunk size of the first matching rule (else the default), placed "after"
+ * every range (plus the gap), "before" them, or "smart" (the first gap between
+ * ranges wide enough, else after the last range of the same category, the
+ * name's part before its first '-', else after). 0 with *ret, -EPERM when
+ * auto-allocation is off, -ENOSPC, -EINVAL; err set.
+ */
+int pw_config_auto_type(struct pw_config *c, const char *name,
+			const struct pw_service_type **ret, char *err, size_t errlen);
+/* A user override file merged over c by type name: a type of the same name is
+ * replaced, others are added; the result is validated. 0, or -errno with err. */
+int pw_config_merge_file(struct pw_config *c, const char *path, char *err, size_t errlen);
 
 #endif

@@ -24,7 +24,10 @@
 #define FIELDS(ctx, obj, path, base, table) \
 	pw_cfg_fields(ctx, obj, path, base, table, ARRAY_SIZE(table))
 
-static const struct pw_cfg_field root_fields[] = { SEP("service_types"), SEP("recovery") };
+static const struct pw_cfg_field root_fields[] = {
+	SEP("service_types"), SEP("recovery"), SEP("auto_allocation"),
+	SEP("auto_allocation_rules"), SEP("listeners"),
+};
 
 static const struct pw_cfg_field recovery_fields[] = {
 	SEP("port_conflict"), SEP("health_monitoring"), SEP("system_recovery"),
@@ -395,6 +398,8 @@ static int load_json(json_t *root, struct pw_config **ret, char *errbuf, size_t 
 		err = parse_recovery(&ctx, root);
 	if (!err)
 		err = parse_types(&ctx, root);
+	if (!err)
+		err = pw_config_ext_parse(&ctx, root);
 	if (!err)
 		err = pw_config_validate(ctx.c, errbuf, errlen);
 	if (!err) {

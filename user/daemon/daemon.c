@@ -27,7 +27,9 @@
 #include "daemon.h"
 #include "log.h"
 #include "metrics.h"
+#include "cleanup.h"
 #include "portserver.h"
+#include "styxy.h"
 #include "snapshot.h"
 #include "store.h"
 #include "wire.h"
@@ -477,6 +479,32 @@ static void after_batch(void *ctx)
 	int r = pw_settle_batch(&d->settle, d->allocs);
 
 	pw_portserver_settle(d->portserver, r == 0);
+	pw_styxy_settle(d->styxy, r == 0);
+}
+
+/* The listeners block of the config, where no option overrides it. */
+static void listeners_from_config(struct pw_daemon *d)
+{
+	struct pw_daemon_opts *o = &d->opts;
+
+	if (!o->portserver_addr)
+		o->portserver_addr = d->cfg->listeners.portserver;
+	if (!o->portserver_type)
+		o->portserver_type = d->cfg->listeners.portserver_type;
+	if (!o->styxy_listen)
+		o->styxy_listen = d->cfg->listeners.styxy_http;
+	if (!o->styxy_token_file)
+		o->styxy_token_file = d->cfg->listeners.styxy_token_file;
+}
+
+static void warn_config(struct pw_daemon *d)
+{
+	json_t *w = pw_config_warnings(d->cfg), *v;
+	size_t i;
+
+	json_array_foreach(w, i, v)
+		pw_warn("config: %s", json_string_value(v));
+	json_decref(w);
 }
 
 static int load_config(const char *path, struct pw_config **ret)
@@ -578,6 +606,21 @@ int pw_daemon_init(struct pw_daemon *d, const struct pw_daemon_opts *opts)
 	}
 	pw_info("config: %s, %zu service types",
 		opts->config_path ? opts->config_path : "built-in defaults", d->cfg->n_types);
+	if (opts->config_override) {
+		char cerr[768];
+
+		err = pw_config_merge_file(d->cfg, opts->config_override, cerr, sizeof(cerr));
+		if (err) {
+			pw_err("config override %s", cerr);
+			d->config_failed = true;
+			return -EINVAL;
+		}
+		pw_info("config: %s merged over the types by name: %zu service types",
+			opts->config_override, d->cfg->n_types);
+	}
+	listeners_from_config(d);
+	opts = &d->opts;
+	warn_config(d);
 	/* room for run-time types (portserver pool, auto-allocation): added
 	 * types never move the array that requests point into */
 	err = pw_config_reserve_types(d->cfg, PW_RUNTIME_TYPES);
@@ -628,6 +671,14 @@ int pw_daemon_init(struct pw_daemon *d, const struct pw_daemon_opts *opts)
 		if (err)
 			return err;
 	}
+	if (opts->styxy_listen) {
+		struct pw_styxy_opts so = { .listen = opts->styxy_listen,
+					    .token_file = opts->styxy_token_file };
+
+		err = pw_styxy_start(d, &so);
+		if (err)
+			return err;
+	}
 	pw_info("ready: %zu sockets in the port map, control socket %s",
 		pw_portmap_size(d->map), opts->socket_path);
 	return 0;
@@ -644,8 +695,9 @@ void pw_daemon_fini(struct pw_daemon *d)
 	pw_server_free(d->server);
 	d->server = NULL;
 	stop_state(d);
-	/* after the core cancelled its requests (their done() touch it) */
+	/* after the core cancelled its requests (their done() touch them) */
 	pw_portserver_stop(d);
+	pw_styxy_stop(d);
 	if (d->loop) {
 		pw_loop_close_io(d->loop, &d->signal_io);
 		pw_loop_close_io(d->loop, &d->poll_io);

@@ -32,6 +32,9 @@ struct pw_daemon_opts {
 	const char *metrics_listen;	/* ADDR:PORT or NULL */
 	const char *portserver_addr;	/* @NAME or PATH, or NULL (portserver.c) */
 	const char *portserver_type;	/* NULL: PW_PORTSERVER_TYPE */
+	const char *styxy_listen;	/* Styxy-compatible API ADDR:PORT, or NULL */
+	const char *styxy_token_file;	/* NULL: $HOME/.styxy/auth.token */
+	const char *config_override;	/* merged over the types by name, or NULL */
 };
 
 enum pw_mode {

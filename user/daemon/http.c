@@ -132,6 +132,8 @@ void pw_http_reply(struct pw_http_req *rq, unsigned status, const char *ctype, c
 		free(body);
 	else if (ctype)
 		(void) MHD_add_response_header(rq->resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	pw_debug("http: reply %u to %s %s%s", status, rq->method, rq->path,
+		 rq->suspended ? " (resuming)" : "");
 	if (rq->suspended) {
 		struct pw_http *h = rq->h;
 
@@ -144,6 +146,9 @@ void pw_http_reply(struct pw_http_req *rq, unsigned status, const char *ctype, c
 			rq->next->prev = rq->prev;
 		rq->prev = rq->next = NULL;
 		MHD_resume_connection(rq->conn);
+		/* MHD's own wake-up does not reach its epoll fd reliably in
+		 * this mode: run it on the next loop turn ourselves */
+		(void) pw_timerfd_arm(h->timer_io.fd, 1, 0);
 	}
 }
 
@@ -245,6 +250,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		pw_http_reply(rq, 503, "text/plain", strdup("shutting down\n"));
 		return queue(rq);
 	}
+	pw_debug("http: %s %s from %s", method, rq->path, rq->peer);
 	h->fn(h->ctx, rq);
 	if (rq->replied)
 		return queue(rq);

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Status and metrics of the optional listeners (see listeners.h). */
+#include "cleanup.h"
+#include "config.h"
 #include "daemon.h"
+#include "styxy.h"
 #include "listeners.h"
 #include "portserver.h"
 
@@ -20,6 +23,10 @@ void pw_listeners_status(struct pw_daemon *d, json_t *o)
 	} else {
 		json_object_set_new(o, "portserver", json_null());
 	}
+	json_object_set_new(o, "styxy_http", d->styxy ? json_pack("{s:i}", "port",
+				pw_styxy_port(d->styxy)) : json_null());
+	json_object_set_new(o, "config_warnings", pw_config_warnings(d->cfg));
+	json_object_set_new(o, "service_types", json_integer((json_int_t)d->cfg->n_types));
 }
 
 void pw_listeners_metrics(struct pw_daemon *d, FILE *f)

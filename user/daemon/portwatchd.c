@@ -11,6 +11,7 @@
 #include "allocs.h"
 #include "daemon.h"
 #include "log.h"
+#include "styxy.h"
 
 #define EXIT_USAGE 2
 #define EXIT_CONFIG 3
@@ -46,6 +47,15 @@ static void usage(FILE *f)
 "      --portserver-type TYPE\n"
 "                           service type it allocates from (default portserver:\n"
 "                           15000-24999, added when the config lacks it)\n"
+"      --styxy-http[=ADDR:PORT]\n"
+"                           serve the Styxy-compatible HTTP API (default\n"
+"                           " PW_STYXY_DEFAULT_LISTEN " when given without a value)\n"
+"      --styxy-token-file FILE\n"
+"                           its bearer token, read or generated as Styxy does\n"
+"                           (default $HOME/.styxy/auth.token)\n"
+"      --config-override FILE\n"
+"                           merge FILE's service types over the configuration's\n"
+"                           by name (Styxy's ~/.styxy/config.json)\n"
 "  -v, --verbose            debug logging (repeat for libbpf's messages)\n"
 "  -h, --help               this help\n"
 "\n"
@@ -84,6 +94,9 @@ int main(int argc, char **argv)
 		{ "wakeup-gap", required_argument, NULL, 'W' },
 		{ "portserver", required_argument, NULL, 'S' },
 		{ "portserver-type", required_argument, NULL, 'T' },
+		{ "styxy-http", optional_argument, NULL, 'H' },
+		{ "styxy-token-file", required_argument, NULL, 'K' },
+		{ "config-override", required_argument, NULL, 'O' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
@@ -139,6 +152,15 @@ int main(int argc, char **argv)
 			break;
 		case 'T':
 			o.portserver_type = optarg;
+			break;
+		case 'H':
+			o.styxy_listen = optarg ? optarg : PW_STYXY_DEFAULT_LISTEN;
+			break;
+		case 'K':
+			o.styxy_token_file = optarg;
+			break;
+		case 'O':
+			o.config_override = optarg;
 			break;
 		case 'W':
 			if (parse_ulong("--wakeup-gap", optarg, 0, 100000, &v))
