@@ -76,6 +76,12 @@ static enum pw_errcode parse_allocate(struct pw_daemon *d, json_t *args, const s
 		return PW_E_BAD_REQUEST;
 	}
 	rq->t = pw_config_find_type(d->cfg, type);
+	/* Styxy's auto_allocation: an unknown type gets a range of its own */
+	if (!rq->t && d->cfg->auto_alloc.enabled &&
+	    pw_config_auto_type(d->cfg, type, &rq->t, err, errlen)) {
+		code = PW_E_UNKNOWN_TYPE;
+		return code;
+	}
 	if (!rq->t) {
 		size_t off = (size_t)snprintf(err, errlen,
 					      "unknown service type \"%.64s\"; known types:", type);

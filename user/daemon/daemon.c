@@ -533,8 +533,23 @@ int pw_daemon_check_config(const struct pw_daemon_opts *o)
 			o->config_path ? err : strerror(-r));
 		return -EINVAL;
 	}
-	printf("%s: valid, %zu service types\n", o->config_path ? o->config_path : "built-in defaults",
+	if (o->config_override && pw_config_merge_file(cfg, o->config_override, err, sizeof(err))) {
+		fprintf(stderr, "portwatchd: config override %s\n", err);
+		pw_config_free(cfg);
+		return -EINVAL;
+	}
+	printf("%s%s%s: valid, %zu service types\n",
+	       o->config_path ? o->config_path : "built-in defaults",
+	       o->config_override ? " + " : "", o->config_override ? o->config_override : "",
 	       cfg->n_types);
+	{
+		json_t *w = pw_config_warnings(cfg), *v;
+		size_t i;
+
+		json_array_foreach(w, i, v)
+			printf("warning: %s\n", json_string_value(v));
+		json_decref(w);
+	}
 	pw_config_free(cfg);
 	return 0;
 }
