@@ -319,7 +319,10 @@ static int setup(void **state)
 		return -1;
 	/* abstract names live in the network namespace: ours is private */
 	snprintf(addr, sizeof(addr), "@pw-itest-ps-%d", getpid());
-	return itest_daemon_start(&dmn, extra);
+	if (itest_daemon_start(&dmn, extra))
+		return -1;
+	/* an answer comes from the loop, which runs once every listener is up */
+	return ps_stat("requests") == 0 ? 0 : -1;
 }
 
 static int teardown(void **state)
