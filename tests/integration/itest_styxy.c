@@ -581,11 +581,37 @@ static bool status_answers(void)
 	return code == 200;
 }
 
+static char opt_tok[160], opt_ovr[160];
+static const char *extra[] = { "--config", FIXTURE, "--styxy-http=127.0.0.1:9876", opt_tok,
+			       "--config-override", opt_ovr, NULL };
+
+/* Auto-allocated types outlive a restart (<state>/auto-types.json). */
+static void test_auto_types_survive_restart(void **state)
+{
+	json_t *cfg, *t;
+	json_int_t lo, hi;
+	long code;
+
+	(void) state;
+	cfg = API("GET", "/config", NULL, &code);
+	t = json_object_get(json_object_get(cfg, "service_types"), "brand-new");
+	assert_non_null(t);
+	lo = json_integer_value(json_array_get(json_object_get(t, "range"), 0));
+	hi = json_integer_value(json_array_get(json_object_get(t, "range"), 1));
+	json_decref(cfg);
+	assert_int_equal(itest_daemon_stop(&dmn, SIGTERM), 0);
+	assert_int_equal(itest_daemon_restart(&dmn, extra), 0);
+	assert_true(ITEST_WAIT(status_answers(), 10000 * itest_slow()));
+	cfg = API("GET", "/config", NULL, &code);
+	t = json_object_get(json_object_get(cfg, "service_types"), "brand-new");
+	assert_non_null(t);
+	assert_int_equal(json_integer_value(json_array_get(json_object_get(t, "range"), 0)), lo);
+	assert_int_equal(json_integer_value(json_array_get(json_object_get(t, "range"), 1)), hi);
+	json_decref(cfg);
+}
+
 static int setup(void **state)
 {
-	char opt_tok[160], opt_ovr[160];
-	const char *extra[] = { "--config", FIXTURE, "--styxy-http=127.0.0.1:9876", opt_tok,
-				"--config-override", opt_ovr, NULL };
 	FILE *f;
 	int fd, n;
 
@@ -650,6 +676,7 @@ int main(void)
 		cmocka_unit_test(test_instances_and_ownership),
 		cmocka_unit_test(test_cleanup_health_metrics),
 		cmocka_unit_test(test_config_merge_warnings_cleanup),
+		cmocka_unit_test(test_auto_types_survive_restart),
 	};
 
 	itest_require_root();

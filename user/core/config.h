@@ -78,6 +78,7 @@ struct pw_service_type {
 	struct pw_manual_alloc *manual;
 	size_t n_manual;
 	struct pw_check *check;		/* optional active health check, NULL if none */
+	bool auto_allocated;		/* by auto_allocation while running (config_ext.c) */
 };
 
 /* Styxy's auto_allocation_rules: a glob ('*' wildcards) and its chunk size. */

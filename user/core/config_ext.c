@@ -306,7 +306,8 @@ int pw_config_auto_type(struct pw_config *c, const char *name,
 			       false, err, errlen);
 	if (r)
 		return r;
-	*ret = pw_config_find_type(c, name);
+	c->types[c->n_types - 1].auto_allocated = true;
+	*ret = &c->types[c->n_types - 1];
 	return 0;
 }
 

@@ -27,6 +27,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "metrics.h"
+#include "autotypes.h"
 #include "cleanup.h"
 #include "portserver.h"
 #include "styxy.h"
@@ -639,6 +640,8 @@ int pw_daemon_init(struct pw_daemon *d, const struct pw_daemon_opts *opts)
 	/* room for run-time types (portserver pool, auto-allocation): added
 	 * types never move the array that requests point into */
 	err = pw_config_reserve_types(d->cfg, PW_RUNTIME_TYPES);
+	if (!err)
+		err = pw_autotypes_load(d);
 	if (!err && opts->portserver_addr)
 		err = pw_portserver_prepare(d, opts->portserver_type ? opts->portserver_type
 								      : PW_PORTSERVER_TYPE);

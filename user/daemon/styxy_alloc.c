@@ -21,6 +21,7 @@
 
 #include "allocate.h"
 #include "allocs.h"
+#include "autotypes.h"
 #include "cleanup.h"
 #include "config.h"
 #include "daemon.h"
@@ -217,6 +218,7 @@ void styxy_allocate(struct pw_styxy *s, struct pw_http_req *rq)
 				"auto-allocated range %u-%u over the Styxy API", k->auto_lo,
 				k->auto_hi);
 		pw_info("styxy: service type %s auto-allocated %u-%u", type, k->auto_lo, k->auto_hi);
+		pw_autotypes_save(d);
 	}
 	if (arq.t->single) {
 		struct pw_alloc_rt *r = pw_allocate_singleton(d->allocs, arq.t->name);
