@@ -183,6 +183,7 @@ static void test_auth(void **state)
 
 		assert_int_equal(stat(token_file, &st), 0);
 		assert_int_equal(st.st_mode & 0777, 0600);
+		assert_int_equal(st.st_uid, NOBODY);
 		assert_int_equal(strlen(token), 64);
 	}
 	r = http("GET", "/nope", NULL, token, &code, &raw);
@@ -220,6 +221,8 @@ static void test_allocate_check_list_release(void **state)
 	assert_string_equal(jstr(a, "instance_id"), "cli");
 	assert_string_equal(jstr(a, "project_path"), "/tmp/proj");
 	assert_non_null(strchr(jstr(a, "allocated_at"), 'T'));
+	/* it belongs to the key's owner: that user's portwatch CLI may release it */
+	assert_int_equal(jint(a, "uid"), NOBODY);
 	json_decref(list);
 
 	/* src/commands/check.js */
@@ -622,6 +625,10 @@ static int setup(void **state)
 	if (!mkdtemp(tmp))
 		return -1;
 	snprintf(token_file, sizeof(token_file), "%s/home/.styxy/auth.token", tmp);
+	/* a user's home: the generated key (and its directory) become theirs */
+	snprintf(override, sizeof(override), "%s/home", tmp);
+	if (chmod(tmp, 0755) || mkdir(override, 0755) || chown(override, NOBODY, NOBODY))
+		return -1;
 	snprintf(override, sizeof(override), "%s/config.json", tmp);
 	f = fopen(override, "w");
 	if (!f)

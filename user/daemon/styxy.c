@@ -550,7 +550,7 @@ static void serve(void *ctx, struct pw_http_req *rq)
 static int load_or_create_token(struct pw_styxy *s)
 {
 	unsigned char raw[32];
-	struct stat dst, st;
+	struct stat anc, st;
 	char dir[512], *slash;
 	ssize_t n;
 	int fd;
@@ -569,17 +569,34 @@ static int load_or_create_token(struct pw_styxy *s)
 			return 0;
 		}
 	}
-	/* as Styxy: a new 64-hex-digit key, the directory 0700, the file 0600,
-	 * both given to the owner of the directory's parent (the user's home) */
+	/* as Styxy: a new 64-hex-digit key, the directory 0700, the file 0600;
+	 * both belong to the owner of the nearest existing ancestor (the user's
+	 * home), so that user's Styxy CLI can read the key */
 	snprintf(dir, sizeof(dir), "%s", s->token_file);
 	slash = strrchr(dir, '/');
+	anc.st_uid = 0;
+	anc.st_gid = 0;
 	if (slash && slash != dir) {
+		char up[512];
+
 		*slash = '\0';
+		snprintf(up, sizeof(up), "%s", dir);
+		while (stat(up, &anc)) {
+			char *u = strrchr(up, '/');
+
+			if (!u || u == up) {
+				(void) stat("/", &anc);
+				break;
+			}
+			*u = '\0';
+		}
 		/* mkdir -p, as Styxy's mkdirSync(..., { recursive: true }) */
 		for (char *q = strchr(dir + 1, '/'); ; q = strchr(q + 1, '/')) {
 			if (q)
 				*q = '\0';
-			if (mkdir(dir, 0700) && errno != EEXIST)
+			if (mkdir(dir, 0700) == 0)
+				(void) !chown(dir, anc.st_uid, anc.st_gid);
+			else if (errno != EEXIST)
 				return -errno;
 			if (!q)
 				break;
@@ -594,11 +611,7 @@ static int load_or_create_token(struct pw_styxy *s)
 	if (fd < 0)
 		return -errno;
 	n = write(fd, s->token, strlen(s->token));
-	s->token_uid = 0;
-	if (slash && slash != dir && !stat(dir, &dst)) {
-		if (fchown(fd, dst.st_uid, dst.st_gid) == 0)
-			s->token_uid = dst.st_uid;
-	}
+	s->token_uid = fchown(fd, anc.st_uid, anc.st_gid) ? 0 : anc.st_uid;
 	if (close(fd) || n != (ssize_t)strlen(s->token))
 		return -EIO;
 	pw_info("styxy: generated a new API key in %s", s->token_file);
