@@ -402,13 +402,13 @@ int pw_http_new(struct pw_http **ret, struct pw_loop *loop, const char *addr,
 	h->epoll_io.fd = h->timer_io.fd = -1;
 	h->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
 				  0, NULL, NULL, on_request, h,
+				  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
 				  MHD_OPTION_LISTEN_SOCKET, fd,
 				  MHD_OPTION_CONNECTION_LIMIT, opts->max_conns,
 				  MHD_OPTION_CONNECTION_TIMEOUT, opts->timeout_s,
 				  MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 				  (size_t)(opts->mem_limit ? opts->mem_limit : 16384),
 				  MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-				  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
 				  MHD_OPTION_END);
 	if (!h->mhd) {
 		close(fd);
