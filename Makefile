@@ -190,3 +190,4 @@ clean:
 -include tools/mk/vm.mk
 -include tools/mk/filter.mk
 -include tools/mk/pkg.mk
+-include tools/mk/styxy.mk

@@ -520,7 +520,8 @@ static void test_metrics_http(void **state)
 	assert_int_equal(http_get("/nope", &b, ctype, sizeof(ctype)), 404);
 	free(b.p);
 
-	/* a request that never ends its headers is cut off at the buffer's size */
+	/* a request that never ends its headers is cut off at the buffer's size,
+	 * with a 4xx answer */
 	memset(junk, 'x', sizeof(junk));
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	assert_true(fd >= 0);
@@ -530,7 +531,8 @@ static void test_metrics_http(void **state)
 	       (r = recv(fd, reply + got, sizeof(reply) - 1 - got, 0)) > 0)
 		got += (size_t)r;
 	close(fd);
-	assert_true(!strncmp(reply, "HTTP/1.0 400 ", 13));
+	/* libmicrohttpd answers 414 (the request line is too long for it) */
+	assert_true(!strncmp(reply, "HTTP/1.", 7) && reply[9] == '4');
 }
 
 /* --metrics-listen on a port already taken: the daemon exits with status 1.

@@ -84,5 +84,11 @@ int pw_cli_audit(struct pw_cli *cli, int argc, char **argv);
 int pw_cli_health(struct pw_cli *cli, int argc, char **argv);
 int pw_cli_metrics(struct pw_cli *cli, int argc, char **argv);
 int pw_cli_recover(struct pw_cli *cli, int argc, char **argv);
+/* cli_styxy.c */
+int pw_cli_allocate_styxy(struct pw_cli *cli, int argc, char **argv);
+int pw_cli_cleanup(struct pw_cli *cli, int argc, char **argv);
+int pw_cli_scan(struct pw_cli *cli, int argc, char **argv);
+int pw_cli_doctor(struct pw_cli *cli, int argc, char **argv);
+int pw_cli_config(struct pw_cli *cli, int argc, char **argv);
 
 #endif

@@ -42,6 +42,10 @@ static void usage(FILE *f)
 "  health                   per-allocation health and evidence\n"
 "  metrics                  Prometheus text format\n"
 "  recover --dry-run        what start-up recovery would change now\n"
+"  cleanup [--dry-run]      apply recovery now (root), or list what it would do\n"
+"  scan [START-END]         ports in use in a range, with their allocations\n"
+"  doctor                   check daemon, kernel hooks, config, permissions, state\n"
+"  config show|validate     the types in use; check a config file\n"
 "\n"
 "Options:\n"
 "  -s, --socket PATH   control socket (default $PORTWATCH_SOCKET, else\n"
@@ -66,7 +70,7 @@ static const struct {
 	{ "ports", pw_cli_ports },
 	{ "watch", pw_cli_watch },
 	{ "status", pw_cli_status },
-	{ "allocate", pw_cli_allocate },
+	{ "allocate", pw_cli_allocate_styxy },	/* + Styxy's -s TYPE */
 	{ "run", pw_cli_run },
 	{ "release", pw_cli_release },
 	{ "list", pw_cli_list },
@@ -76,6 +80,10 @@ static const struct {
 	{ "health", pw_cli_health },
 	{ "metrics", pw_cli_metrics },
 	{ "recover", pw_cli_recover },
+	{ "cleanup", pw_cli_cleanup },
+	{ "scan", pw_cli_scan },
+	{ "doctor", pw_cli_doctor },
+	{ "config", pw_cli_config },
 };
 
 /* --json anywhere on the command line: errors are JSON from the start,

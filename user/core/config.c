@@ -101,6 +101,7 @@ int pw_config_default(struct pw_config **ret)
 	if (!c)
 		return -ENOMEM;
 	set_recovery_defaults(c);
+	pw_config_ext_defaults(c);
 
 	c->types = calloc(ARRAY_SIZE(builtin_types), sizeof(*c->types));
 	if (!c->types) {
@@ -144,6 +145,7 @@ void pw_config_free(struct pw_config *c)
 	for (size_t i = 0; i < c->n_types; i++)
 		free_type(&c->types[i]);
 	free(c->types);
+	pw_config_ext_free(c);
 	free(c);
 }
 

@@ -54,6 +54,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <jansson.h>
 
 struct pw_manual_alloc {
 	char *name;
@@ -77,11 +78,21 @@ struct pw_service_type {
 	struct pw_manual_alloc *manual;
 	size_t n_manual;
 	struct pw_check *check;		/* optional active health check, NULL if none */
+	bool auto_allocated;		/* by auto_allocation while running (config_ext.c) */
 };
+
+/* Styxy's auto_allocation_rules: a glob ('*' wildcards) and its chunk size. */
+struct pw_auto_rule {
+	char *pattern;
+	int chunk_size;
+};
+
+enum pw_placement { PW_PLACE_AFTER, PW_PLACE_BEFORE, PW_PLACE_SMART };
 
 struct pw_config {
 	struct pw_service_type *types;	/* in the file's order */
 	size_t n_types;
+	size_t cap_types;		/* slots reserved for run-time types (config_add.c) */
 	struct {
 		bool enabled, check_availability;
 		int max_retries;
@@ -109,6 +120,25 @@ struct pw_config {
 		int hold_default_ms;		/* --hold without a duration */
 		int hold_max_ms;		/* the longest hold a request may ask */
 	} leases;
+	/* Styxy's "auto_allocation" (config_ext.c): unknown types get a range */
+	struct {
+		bool enabled;			/* default false, as Styxy */
+		int default_chunk_size;		/* 10 */
+		enum pw_placement placement;	/* "after" */
+		uint16_t min_port, max_port;	/* 10000, 49151 */
+		bool preserve_gaps;		/* true */
+		int gap_size;			/* 10 */
+		struct pw_auto_rule *rules;	/* "auto_allocation_rules", in file order */
+		size_t n_rules;
+	} auto_alloc;
+	/* portwatch's "listeners" block (config_ext.c); NULL: off. The daemon's
+	 * options override them. */
+	struct {
+		char *portserver;		/* "@name" or a path */
+		char *portserver_type;
+		char *styxy_http;		/* "127.0.0.1:9876" */
+		char *styxy_token_file;
+	} listeners;
 };
 
 /*
@@ -140,5 +170,40 @@ const struct pw_service_type *pw_config_find_type(const struct pw_config *c, con
  * by_name is not NULL) then points at that allocation's name.
  */
 bool pw_config_port_reserved(const struct pw_config *c, uint16_t port, const char **by_name);
+
+/*
+ * Run-time service types (config_add.c): the portserver pool and types
+ * auto-allocated for unknown names. The daemon reserves room once, before any
+ * type pointer is handed out, so adding never moves the array:
+ * pw_config_reserve_types() 0 or -ENOMEM; pw_config_add_type() 0, -EEXIST
+ * (name taken), -ERANGE (overlaps a type; err names it), -ENOSPC (no reserved
+ * slot left), -EINVAL (bad name or range), -ENOMEM.
+ */
+int pw_config_reserve_types(struct pw_config *c, size_t extra);
+int pw_config_add_type(struct pw_config *c, const char *name, const char *description,
+		       uint16_t lo, uint16_t hi, bool single, char *err, size_t errlen);
+/* The first free range of @size ports in [lo, hi] overlapping no type and no
+ * manual allocation, searched from the low or the high end. 0 or -ENOSPC. */
+int pw_config_find_gap(const struct pw_config *c, uint16_t lo, uint16_t hi, unsigned size,
+		       bool from_high, uint16_t *ret_lo);
+
+/* config_ext.c: defaults, parsing (called by the loader), teardown. */
+void pw_config_ext_defaults(struct pw_config *c);
+struct pw_cfg_ctx;
+int pw_config_ext_parse(struct pw_cfg_ctx *ctx, json_t *root);
+void pw_config_ext_free(struct pw_config *c);
+/*
+ * Add a type for an unknown name per auto_allocation and its rules: the
+ * chunk size of the first matching rule (else the default), placed "after"
+ * every range (plus the gap), "before" them, or "smart" (the first gap between
+ * ranges wide enough, else after the last range of the same category, the
+ * name's part before its first '-', else after). 0 with *ret, -EPERM when
+ * auto-allocation is off, -ENOSPC, -EINVAL; err set.
+ */
+int pw_config_auto_type(struct pw_config *c, const char *name,
+			const struct pw_service_type **ret, char *err, size_t errlen);
+/* A user override file merged over c by type name: a type of the same name is
+ * replaced, others are added; the result is validated. 0, or -errno with err. */
+int pw_config_merge_file(struct pw_config *c, const char *path, char *err, size_t errlen);
 
 #endif

@@ -24,8 +24,10 @@
 #define FIELDS(ctx, obj, path, base, table) \
 	pw_cfg_fields(ctx, obj, path, base, table, ARRAY_SIZE(table))
 
-static const struct pw_cfg_field root_fields[] = { SEP("service_types"), SEP("recovery"),
-						   SEP("leases") };
+static const struct pw_cfg_field root_fields[] = {
+	SEP("service_types"), SEP("recovery"), SEP("auto_allocation"),
+	SEP("auto_allocation_rules"), SEP("listeners"), SEP("leases"),
+};
 
 static const struct pw_cfg_field lease_fields[] = {
 	PC("max_per_uid", INT, leases.max_per_uid, 1),
@@ -422,6 +424,8 @@ static int load_json(json_t *root, struct pw_config **ret, char *errbuf, size_t 
 		err = parse_leases(&ctx, root);
 	if (!err)
 		err = parse_types(&ctx, root);
+	if (!err)
+		err = pw_config_ext_parse(&ctx, root);
 	if (!err)
 		err = pw_config_validate(ctx.c, errbuf, errlen);
 	if (!err) {

@@ -2,6 +2,7 @@
 /* Request dispatch by table, as bpftool does for its commands. */
 #include <string.h>
 
+#include "cleanup.h"
 #include "cmd.h"
 
 static void cmd_ping(struct pw_daemon *d, struct pw_client *c, json_t *args)
@@ -29,6 +30,7 @@ static const struct {
 	{ "health", pw_cmd_health },
 	{ "metrics", pw_cmd_metrics },
 	{ "recover", pw_cmd_recover },
+	{ "cleanup", pw_cmd_cleanup },
 };
 
 void pw_daemon_request(void *ctx, struct pw_client *c, struct pw_request *req)

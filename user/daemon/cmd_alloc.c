@@ -13,8 +13,10 @@
 
 #include "allocate.h"
 #include "allocs.h"
+#include "autotypes.h"
 #include "cmd.h"
 #include "config.h"
+#include "log.h"
 #include "owner.h"
 #include "proc.h"
 #include "store.h"
@@ -88,6 +90,14 @@ static enum pw_errcode parse_allocate(struct pw_daemon *d, json_t *args, const s
 		return PW_E_BAD_REQUEST;
 	}
 	rq->t = pw_config_find_type(d->cfg, type);
+	/* Styxy's auto_allocation: an unknown type gets a range of its own */
+	if (!rq->t && d->cfg->auto_alloc.enabled) {
+		if (pw_config_auto_type(d->cfg, type, &rq->t, err, errlen))
+			return PW_E_UNKNOWN_TYPE;
+		pw_info("service type %s auto-allocated %u-%u", type, rq->t->range_lo,
+			rq->t->range_hi);
+		pw_autotypes_save(d);
+	}
 	if (!rq->t) {
 		size_t off = (size_t)snprintf(err, errlen,
 					      "unknown service type \"%.64s\"; known types:", type);

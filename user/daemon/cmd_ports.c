@@ -15,6 +15,7 @@
 #include "filter.h"
 #include "netns_names.h"
 #include "reload.h"
+#include "listeners.h"
 #include "strbuf.h"
 #include "wire.h"
 
@@ -465,8 +466,10 @@ void pw_cmd_status(struct pw_daemon *d, struct pw_client *c, json_t *args)
 					pw_bpf_track_full(d->bpf) : 0)));
 	if (o && d->allocs)
 		pw_wire_allocs_status(d->allocs, d->recovery, o);
-	if (o)
+	if (o) {
 		pw_reload_status(d, o);
+		pw_listeners_status(d, o);
+	}
 	if (!o) {
 		pw_client_send(c, pw_proto_error(PW_E_INTERNAL, "out of memory"));
 		return;

@@ -33,11 +33,17 @@
 #include "cmd.h"
 #include "reload.h"
 #include "sdnotify.h"
+#include "autotypes.h"
+#include "cleanup.h"
+#include "portserver.h"
+#include "styxy.h"
 #include "snapshot.h"
 #include "store.h"
 #include "wire.h"
 
 #define RESYNC_MIN_GAP_MS 100
+/* service types the daemon may add while running (portserver, auto-allocation) */
+#define PW_RUNTIME_TYPES 256
 
 static const struct pw_server_limits server_limits = {
 	.max_clients = 4096,
@@ -476,8 +482,35 @@ static void hook_quiet(void *ctx, bool on)
 static void after_batch(void *ctx)
 {
 	struct pw_daemon *d = ctx;
+	int r = pw_settle_batch(&d->settle, d->allocs);
 
-	pw_settle_batch(&d->settle, d->allocs);
+	pw_portserver_settle(d->portserver, r == 0);
+	pw_styxy_settle(d->styxy, r == 0);
+}
+
+/* The listeners block of the config, where no option overrides it. */
+static void listeners_from_config(struct pw_daemon *d)
+{
+	struct pw_daemon_opts *o = &d->opts;
+
+	if (!o->portserver_addr)
+		o->portserver_addr = d->cfg->listeners.portserver;
+	if (!o->portserver_type)
+		o->portserver_type = d->cfg->listeners.portserver_type;
+	if (!o->styxy_listen)
+		o->styxy_listen = d->cfg->listeners.styxy_http;
+	if (!o->styxy_token_file)
+		o->styxy_token_file = d->cfg->listeners.styxy_token_file;
+}
+
+static void warn_config(struct pw_daemon *d)
+{
+	json_t *w = pw_config_warnings(d->cfg), *v;
+	size_t i;
+
+	json_array_foreach(w, i, v)
+		pw_warn("config: %s", json_string_value(v));
+	json_decref(w);
 }
 
 static int load_config(const char *path, struct pw_config **ret)
@@ -506,8 +539,23 @@ int pw_daemon_check_config(const struct pw_daemon_opts *o)
 			o->config_path ? err : strerror(-r));
 		return -EINVAL;
 	}
-	printf("%s: valid, %zu service types\n", o->config_path ? o->config_path : "built-in defaults",
+	if (o->config_override && pw_config_merge_file(cfg, o->config_override, err, sizeof(err))) {
+		fprintf(stderr, "portwatchd: config override %s\n", err);
+		pw_config_free(cfg);
+		return -EINVAL;
+	}
+	printf("%s%s%s: valid, %zu service types\n",
+	       o->config_path ? o->config_path : "built-in defaults",
+	       o->config_override ? " + " : "", o->config_override ? o->config_override : "",
 	       cfg->n_types);
+	{
+		json_t *w = pw_config_warnings(cfg), *v;
+		size_t i;
+
+		json_array_foreach(w, i, v)
+			printf("warning: %s\n", json_string_value(v));
+		json_decref(w);
+	}
 	pw_config_free(cfg);
 	return 0;
 }
@@ -560,6 +608,34 @@ static void stop_state(struct pw_daemon *d)
 	d->cfg = NULL;
 }
 
+int pw_daemon_prepare_config(struct pw_daemon *d)
+{
+	const struct pw_daemon_opts *opts = &d->opts;
+	int err;
+
+	if (opts->config_override) {
+		char cerr[768];
+
+		err = pw_config_merge_file(d->cfg, opts->config_override, cerr, sizeof(cerr));
+		if (err) {
+			pw_err("config override %s", cerr);
+			return -EINVAL;
+		}
+		pw_info("config: %s merged over the types by name: %zu service types",
+			opts->config_override, d->cfg->n_types);
+	}
+	warn_config(d);
+	/* room for run-time types (portserver pool, auto-allocation): added
+	 * types never move the array that requests point into */
+	err = pw_config_reserve_types(d->cfg, PW_RUNTIME_TYPES);
+	if (!err)
+		err = pw_autotypes_load(d);
+	if (!err && opts->portserver_addr)
+		err = pw_portserver_prepare(d, opts->portserver_type ? opts->portserver_type
+								      : PW_PORTSERVER_TYPE);
+	return err;
+}
+
 int pw_daemon_init(struct pw_daemon *d, const struct pw_daemon_opts *opts)
 {
 	int err, lfd;
@@ -579,6 +655,13 @@ int pw_daemon_init(struct pw_daemon *d, const struct pw_daemon_opts *opts)
 	}
 	pw_info("config: %s, %zu service types",
 		opts->config_path ? opts->config_path : "built-in defaults", d->cfg->n_types);
+	listeners_from_config(d);
+	opts = &d->opts;
+	err = pw_daemon_prepare_config(d);
+	if (err) {
+		d->config_failed = err == -EINVAL;
+		return err;
+	}
 	lfd = pw_sd_listen_fd(opts->socket_path);	/* systemd's socket, or -1 */
 	if (lfd < -1)
 		return lfd;
@@ -615,6 +698,21 @@ int pw_daemon_init(struct pw_daemon *d, const struct pw_daemon_opts *opts)
 		if (err)
 			return err;
 	}
+	if (opts->portserver_addr) {
+		err = pw_portserver_start(d, opts->portserver_addr,
+					  opts->portserver_type ? opts->portserver_type
+								: PW_PORTSERVER_TYPE);
+		if (err)
+			return err;
+	}
+	if (opts->styxy_listen) {
+		struct pw_styxy_opts so = { .listen = opts->styxy_listen,
+					    .token_file = opts->styxy_token_file };
+
+		err = pw_styxy_start(d, &so);
+		if (err)
+			return err;
+	}
 	pw_info("ready: %zu sockets in the port map, control socket %s",
 		pw_portmap_size(d->map), opts->socket_path);
 	/* everything privileged is done: BPF attached, socket bound */
@@ -637,6 +735,9 @@ void pw_daemon_fini(struct pw_daemon *d)
 	pw_server_free(d->server);
 	d->server = NULL;
 	stop_state(d);
+	/* after the core cancelled its requests (their done() touch them) */
+	pw_portserver_stop(d);
+	pw_styxy_stop(d);
 	pw_reload_free(d);
 	if (d->loop) {
 		pw_loop_close_io(d->loop, &d->signal_io);

@@ -31,6 +31,11 @@ struct pw_daemon_opts {
 	unsigned wakeup_gap_us;		/* (unsigned)-1: default */
 	unsigned poll_interval_ms;	/* polling mode snapshot period */
 	const char *metrics_listen;	/* ADDR:PORT or NULL */
+	const char *portserver_addr;	/* @NAME or PATH, or NULL (portserver.c) */
+	const char *portserver_type;	/* NULL: PW_PORTSERVER_TYPE */
+	const char *styxy_listen;	/* Styxy-compatible API ADDR:PORT, or NULL */
+	const char *styxy_token_file;	/* NULL: $HOME/.styxy/auth.token */
+	const char *config_override;	/* merged over the types by name, or NULL */
 };
 
 enum pw_mode {
@@ -74,7 +79,9 @@ struct pw_daemon {
 	bool resync_pending;
 	uint64_t skip_before_ns;	/* while draining after a snapshot */
 	struct pw_hist latency;		/* event ts -> map updated */
-	struct pw_metrics_http *metrics_http;	/* --metrics-listen server (metrics.c) */
+	struct pw_http *metrics_http;	/* --metrics-listen server (metrics.c, http.c) */
+	struct pw_styxy *styxy;		/* Styxy-compatible HTTP API (styxy*.c) */
+	struct pw_portserver *portserver;	/* --portserver listener (portserver.c) */
 	struct pw_netns_names *netns_names;	/* cookie -> inode, name (cmd_ports.c) */
 	struct pw_sd *sd;		/* systemd notifications, NULL outside systemd */
 	struct pw_reload *reload;	/* SIGHUP reloads (reload.c), NULL before the first */
@@ -83,6 +90,10 @@ struct pw_daemon {
 /* Set up everything (config, state, BPF or polling, snapshot, control
  * socket) in that order. Returns 0 or -errno, logged. */
 int pw_daemon_init(struct pw_daemon *d, const struct pw_daemon_opts *opts);
+/* What a loaded d->cfg needs before use (at start and after a reload): the
+ * override file merged, room for run-time types, auto-allocated types, the
+ * portserver's pool. 0 or -errno, logged. */
+int pw_daemon_prepare_config(struct pw_daemon *d);
 /* --check-config: load, print the verdict. 0 valid, -EINVAL otherwise. */
 int pw_daemon_check_config(const struct pw_daemon_opts *o);
 int pw_daemon_run(struct pw_daemon *d);

@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Metrics in the Prometheus text exposition format 0.0.4, and a tiny
- * HTTP/1.0 server on the event loop that serves them (--metrics-listen):
- * nonblocking accept, a bounded request buffer and a deadline per
- * connection, one response, close.
+ * Metrics in the Prometheus text exposition format 0.0.4, and their HTTP
+ * listener (--metrics-listen) on libmicrohttpd, driven by the event loop
+ * (http.c), as the Styxy-compatible API is.
  */
 #include <errno.h>
 #include <netdb.h>
@@ -19,13 +18,14 @@
 #include "allocs.h"
 #include "bpfwatch.h"
 #include "config.h"
+#include "http.h"
+#include "listeners.h"
 #include "log.h"
 #include "metrics.h"
 #include "version.h"
 
 #define HTTP_MAX_CONNS 16
-#define HTTP_REQ_MAX 4096
-#define HTTP_TIMEOUT_MS 5000
+#define HTTP_TIMEOUT_S 5
 
 /* --- rendering ----------------------------------------------------------------- */
 
@@ -189,6 +189,7 @@ char *pw_metrics_render(struct pw_daemon *d)
 		  &m->detect_latency);
 	histogram(f, "portwatch_event_latency_seconds",
 		  "Kernel event timestamp to the port map updated.", &d->latency);
+	pw_listeners_metrics(d, f);
 	if (fclose(f)) {
 		free(buf);
 		return NULL;
@@ -196,342 +197,45 @@ char *pw_metrics_render(struct pw_daemon *d)
 	return buf;
 }
 
-/* --- HTTP -------------------------------------------------------------------- */
+/* --- HTTP (http.c: libmicrohttpd on the loop) ------------------------------------ */
 
-struct mconn {
-	struct pw_metrics_http *h;
-	struct pw_io io;
-	struct mconn *next;
-	uint64_t deadline_ms;
-	char *out;			/* the response, once the request is in */
-	size_t out_len, out_off;
-	size_t req_len;
-	char req[HTTP_REQ_MAX];
-};
-
-struct pw_metrics_http {
-	struct pw_daemon *d;
-	struct pw_io lio;
-	struct pw_io timer;		/* the earliest connection deadline */
-	struct mconn *conns;
-	unsigned n;
-};
-
-static void arm_timer(struct pw_metrics_http *h)
+static void serve(void *ctx, struct pw_http_req *rq)
 {
-	uint64_t first = 0, now = pw_now_ms();
-
-	for (struct mconn *m = h->conns; m; m = m->next)
-		if (!first || m->deadline_ms < first)
-			first = m->deadline_ms;
-	(void) pw_timerfd_arm(h->timer.fd, !first ? 0 : first > now ? first - now : 1, 0);
-}
-
-static void conn_close(struct mconn *m)
-{
-	struct pw_metrics_http *h = m->h;
-	struct mconn **p;
-
-	for (p = &h->conns; *p && *p != m; p = &(*p)->next)
-		;
-	if (*p)
-		*p = m->next;
-	h->n--;
-	pw_loop_del(h->d->loop, &m->io);
-	close(m->io.fd);
-	free(m->out);
-	m->out = NULL;
-	/* cannot defer: leak rather than free memory an event may point at */
-	(void) pw_loop_defer_free(h->d->loop, free, m);
-}
-
-/* Send what is left; the connection closes once all is out. */
-static void conn_flush(struct mconn *m)
-{
-	while (m->out_off < m->out_len) {
-		ssize_t r = send(m->io.fd, m->out + m->out_off, m->out_len - m->out_off,
-				 MSG_NOSIGNAL);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return;
-		if (r <= 0)
-			break;
-		m->out_off += (size_t)r;
-	}
-	conn_close(m);
-}
-
-static void respond(struct mconn *m, int status, const char *reason, const char *body)
-{
-	int n = asprintf(&m->out, "HTTP/1.0 %d %s\r\n"
-			 "Content-Type: %s\r\n"
-			 "Content-Length: %zu\r\n"
-			 "Connection: close\r\n\r\n%s", status, reason,
-			 status == 200 ? "text/plain; version=0.0.4; charset=utf-8"
-				       : "text/plain; charset=utf-8", strlen(body), body);
-
-	if (n < 0) {
-		m->out = NULL;
-		conn_close(m);
-		return;
-	}
-	m->out_len = (size_t)n;
-	if (pw_loop_mod(m->h->d->loop, &m->io, EPOLLOUT)) {
-		conn_close(m);
-		return;
-	}
-	conn_flush(m);
-}
-
-/* The request line: "GET /metrics HTTP/1.x"; headers are read, not used. */
-static void handle_request(struct mconn *m)
-{
-	char *line = m->req, *sp1, *sp2, *end = line + strcspn(line, "\r\n");
+	struct pw_daemon *d = ctx;
 	char *text;
 
-	*end = '\0';
-	sp1 = strchr(line, ' ');
-	sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
-	if (!sp1 || !sp2 || strncmp(sp2 + 1, "HTTP/", 5)) {
-		respond(m, 400, "Bad Request", "bad request\n");
+	if (strcmp(pw_http_path(rq), "/metrics")) {
+		pw_http_reply(rq, 404, "text/plain; charset=utf-8",
+			      strdup("not found: try GET /metrics\n"));
 		return;
 	}
-	*sp1 = *sp2 = '\0';
-	sp1[1 + strcspn(sp1 + 1, "?")] = '\0';	/* the query string is ignored */
-	if (strcmp(line, "GET") || strcmp(sp1 + 1, "/metrics")) {
-		respond(m, 404, "Not Found", "not found: try GET /metrics\n");
+	if (strcmp(pw_http_method(rq), "GET") && strcmp(pw_http_method(rq), "HEAD")) {
+		pw_http_reply(rq, 405, "text/plain; charset=utf-8",
+			      strdup("method not allowed: try GET /metrics\n"));
 		return;
 	}
-	text = pw_metrics_render(m->h->d);
-	if (!text) {
-		respond(m, 500, "Internal Server Error", "out of memory\n");
-		return;
-	}
-	respond(m, 200, "OK", text);
-	free(text);
-}
-
-static int on_conn(struct pw_io *io, uint32_t events)
-{
-	struct mconn *m = io->data;
-	ssize_t r;
-
-	if (m->out) {
-		conn_flush(m);
-		return 0;
-	}
-	r = read(io->fd, m->req + m->req_len, sizeof(m->req) - 1 - m->req_len);
-	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-		if (events & (EPOLLERR | EPOLLHUP))
-			conn_close(m);
-		return 0;
-	}
-	if (r <= 0) {
-		conn_close(m);	/* the client went away before asking */
-		return 0;
-	}
-	m->req_len += (size_t)r;
-	m->req[m->req_len] = '\0';
-	if (strstr(m->req, "\r\n\r\n") || strstr(m->req, "\n\n"))
-		handle_request(m);
-	else if (m->req_len == sizeof(m->req) - 1)
-		respond(m, 400, "Bad Request", "request too long\n");
-	return 0;
-}
-
-static int on_accept(struct pw_io *io, uint32_t events)
-{
-	struct pw_metrics_http *h = io->data;
-	bool added = false;
-
-	(void) events;
-	for (;;) {
-		int fd = accept4(io->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		struct mconn *m;
-
-		if (fd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				pw_debug("metrics: accept: %s", strerror(errno));
-			break;
-		}
-		/* bounded: a scraper needs one connection at a time */
-		m = h->n < HTTP_MAX_CONNS ? calloc(1, sizeof(*m)) : NULL;
-		if (!m) {
-			close(fd);
-			continue;
-		}
-		m->h = h;
-		m->io = (struct pw_io){ .fd = fd, .fn = on_conn, .data = m };
-		m->deadline_ms = pw_now_ms() + HTTP_TIMEOUT_MS;
-		if (pw_loop_add(h->d->loop, &m->io, EPOLLIN)) {
-			close(fd);
-			free(m);
-			continue;
-		}
-		m->next = h->conns;
-		h->conns = m;
-		h->n++;
-		added = true;
-	}
-	if (added)
-		arm_timer(h);
-	return 0;
-}
-
-static int on_timer(struct pw_io *io, uint32_t events)
-{
-	struct pw_metrics_http *h = io->data;
-	uint64_t now = pw_now_ms();
-	struct mconn *m, *next;
-
-	(void) events;
-	pw_timerfd_ack(io->fd);
-	for (m = h->conns; m; m = next) {
-		next = m->next;
-		if (m->deadline_ms <= now)
-			conn_close(m);
-	}
-	arm_timer(h);
-	return 0;
-}
-
-/* "ADDR:PORT", "[V6ADDR]:PORT" or ":PORT" (loopback). 0 or -EINVAL. */
-static int split_addr(const char *s, char *host, size_t hostlen, char *port, size_t portlen)
-{
-	const char *colon, *h = s;
-	size_t hl;
-
-	if (*s == '[') {
-		const char *rb = strchr(s, ']');
-
-		if (!rb || rb[1] != ':')
-			return -EINVAL;
-		h = s + 1;
-		hl = (size_t)(rb - h);
-		colon = rb + 1;
-	} else {
-		colon = strrchr(s, ':');
-		if (!colon)
-			return -EINVAL;
-		hl = (size_t)(colon - s);
-	}
-	if (hl >= hostlen || strlen(colon + 1) >= portlen || !colon[1] ||
-	    strspn(colon + 1, "0123456789") != strlen(colon + 1))
-		return -EINVAL;
-	if (hl)
-		snprintf(host, hostlen, "%.*s", (int)hl, h);
+	text = pw_metrics_render(d);
+	if (!text)
+		pw_http_reply(rq, 500, "text/plain; charset=utf-8", strdup("out of memory\n"));
 	else
-		snprintf(host, hostlen, "127.0.0.1");
-	snprintf(port, portlen, "%s", colon + 1);
-	return atoi(port) >= 1 && atoi(port) <= 65535 ? 0 : -EINVAL;
-}
-
-static bool is_loopback(const struct sockaddr *sa)
-{
-	if (sa->sa_family == AF_INET)
-		return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
-	if (sa->sa_family == AF_INET6) {
-		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-
-		return IN6_IS_ADDR_LOOPBACK(a) ||
-		       (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
-	}
-	return false;
-}
-
-static int listen_on(const struct addrinfo *ai)
-{
-	int fd, one = 1, err;
-
-	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-	if (fd < 0)
-		return -errno;
-	(void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, HTTP_MAX_CONNS)) {
-		err = -errno;
-		close(fd);
-		return err;
-	}
-	return fd;
-}
-
-static void http_free(struct pw_metrics_http *h)
-{
-	while (h->conns)
-		conn_close(h->conns);
-	if (h->lio.fd >= 0) {
-		pw_loop_del(h->d->loop, &h->lio);
-		close(h->lio.fd);
-	}
-	if (h->timer.fd >= 0) {
-		pw_loop_del(h->d->loop, &h->timer);
-		close(h->timer.fd);
-	}
-	/* called outside event dispatch (start-up, shutdown): free now */
-	free(h);
+		pw_http_reply(rq, 200, PW_METRICS_CTYPE, text);
 }
 
 int pw_metrics_http_start(struct pw_daemon *d, const char *addr)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
-				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
-	struct pw_metrics_http *h;
-	struct addrinfo *ai = NULL;
-	char host[256], port[8];
-	int err, fd;
+	static const struct pw_http_opts o = { .max_body = 4096, .max_conns = HTTP_MAX_CONNS,
+					       .timeout_s = HTTP_TIMEOUT_S, .mem_limit = 4096,
+					       .what = "--metrics-listen" };
+	int err = pw_http_new(&d->metrics_http, d->loop, addr, &o, serve, d);
 
-	if (split_addr(addr, host, sizeof(host), port, sizeof(port))) {
-		pw_err("--metrics-listen %s: expected ADDR:PORT, [ADDR]:PORT or :PORT", addr);
-		return -EINVAL;
-	}
-	err = getaddrinfo(host, port, &hints, &ai);
-	if (err) {
-		pw_err("--metrics-listen %s: %s", addr, gai_strerror(err));
-		return -EINVAL;
-	}
-	fd = listen_on(ai);
-	if (fd < 0) {
-		freeaddrinfo(ai);
-		pw_err("--metrics-listen %s: %s", addr, strerror(-fd));
-		return fd;
-	}
-	if (!is_loopback(ai->ai_addr))
-		pw_warn("--metrics-listen %s is not a loopback address: metrics are readable "
-			"from the network", addr);
-	freeaddrinfo(ai);
-	h = calloc(1, sizeof(*h));
-	if (!h) {
-		close(fd);
-		pw_err("--metrics-listen: %s", strerror(ENOMEM));
-		return -ENOMEM;
-	}
-	h->d = d;
-	h->lio = (struct pw_io){ .fd = fd, .fn = on_accept, .data = h };
-	h->timer = (struct pw_io){ .fd = pw_timerfd_new(), .fn = on_timer, .data = h };
-	err = h->timer.fd < 0 ? h->timer.fd : 0;
 	if (!err)
-		err = pw_loop_add(d->loop, &h->timer, EPOLLIN);
-	if (!err)
-		err = pw_loop_add(d->loop, &h->lio, EPOLLIN);
-	if (err) {
-		http_free(h);
-		pw_err("--metrics-listen %s: %s", addr, strerror(-err));
-		return err;
-	}
-	d->metrics_http = h;
-	pw_info("metrics: serving http://%s%s%s:%s/metrics", strchr(host, ':') ? "[" : "", host,
-		strchr(host, ':') ? "]" : "", port);
-	return 0;
+		pw_info("metrics: serving http://%s/metrics (port %u)", addr,
+			pw_http_port(d->metrics_http));
+	return err;
 }
 
 void pw_metrics_http_stop(struct pw_daemon *d)
 {
-	if (!d->metrics_http)
-		return;
-	http_free(d->metrics_http);
+	pw_http_free(d->metrics_http);
 	d->metrics_http = NULL;
 }

@@ -6,6 +6,8 @@
 
 #include "daemon.h"
 
+#define PW_METRICS_CTYPE "text/plain; version=0.0.4; charset=utf-8"
+
 /* The whole exposition (malloc'd, NUL-terminated), or NULL on ENOMEM. */
 char *pw_metrics_render(struct pw_daemon *d);
 

@@ -13,6 +13,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "version.h"
+#include "styxy.h"
 
 #define EXIT_USAGE 2
 #define EXIT_CONFIG 3
@@ -42,6 +43,21 @@ static void usage(FILE *f)
 "      --metrics-listen ADDR:PORT\n"
 "                           serve Prometheus metrics over HTTP (loopback only\n"
 "                           unless ADDR says otherwise; off by default)\n"
+"      --portserver @NAME|PATH\n"
+"                           serve portpicker's portserver protocol on an abstract\n"
+"                           (@NAME) or path Unix socket (off by default)\n"
+"      --portserver-type TYPE\n"
+"                           service type it allocates from (default portserver:\n"
+"                           15000-24999, added when the config lacks it)\n"
+"      --styxy-http[=ADDR:PORT]\n"
+"                           serve the Styxy-compatible HTTP API (default\n"
+"                           " PW_STYXY_DEFAULT_LISTEN " when given without a value)\n"
+"      --styxy-token-file FILE\n"
+"                           its bearer token, read or generated as Styxy does\n"
+"                           (default $HOME/.styxy/auth.token)\n"
+"      --config-override FILE\n"
+"                           merge FILE's service types over the configuration's\n"
+"                           by name (Styxy's ~/.styxy/config.json)\n"
 "  -v, --verbose            debug logging (repeat for libbpf's messages)\n"
 "  -h, --help               this help\n"
 "      --version            print the version and exit\n"
@@ -94,6 +110,11 @@ int main(int argc, char **argv)
 		{ "ringbuf-size", required_argument, NULL, 'R' },
 		{ "metrics-listen", required_argument, NULL, 'M' },
 		{ "wakeup-gap", required_argument, NULL, 'W' },
+		{ "portserver", required_argument, NULL, 'S' },
+		{ "portserver-type", required_argument, NULL, 'T' },
+		{ "styxy-http", optional_argument, NULL, 'H' },
+		{ "styxy-token-file", required_argument, NULL, 'K' },
+		{ "config-override", required_argument, NULL, 'O' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -151,6 +172,21 @@ int main(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			o.metrics_listen = optarg;
+			break;
+		case 'S':
+			o.portserver_addr = optarg;
+			break;
+		case 'T':
+			o.portserver_type = optarg;
+			break;
+		case 'H':
+			o.styxy_listen = optarg ? optarg : PW_STYXY_DEFAULT_LISTEN;
+			break;
+		case 'K':
+			o.styxy_token_file = optarg;
+			break;
+		case 'O':
+			o.config_override = optarg;
 			break;
 		case 'W':
 			if (parse_ulong("--wakeup-gap", optarg, 0, 100000, &v))

@@ -91,8 +91,21 @@ void pw_reload_config(struct pw_daemon *d)
 		pw_sd_reloading(d, d->sd, true);
 		return;
 	}
-	rl->retired[rl->n_retired++] = d->cfg;
+	/* the same preparation as at start; refused whole if it fails */
+	rl->retired[rl->n_retired] = d->cfg;
 	d->cfg = cfg;
+	r = pw_daemon_prepare_config(d);
+	if (r) {
+		d->cfg = rl->retired[rl->n_retired];
+		pw_config_free(cfg);
+		rl->failures++;
+		snprintf(rl->last, sizeof(rl->last), "error: %s", strerror(-r));
+		pw_err("config reload refused: %s; the configuration loaded before stays",
+		       strerror(-r));
+		pw_sd_reloading(d, d->sd, true);
+		return;
+	}
+	rl->n_retired++;
 	d->opts.config_path = path;
 	rl->loaded_at_ms = pw_wall_ms();
 	snprintf(rl->last, sizeof(rl->last), "ok");

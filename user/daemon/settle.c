@@ -22,7 +22,7 @@ void pw_settle_reply(struct pw_settle *st, struct pw_allocs *as, struct pw_clien
 	pw_client_send_tentative(c, line);
 }
 
-void pw_settle_batch(struct pw_settle *st, struct pw_allocs *as)
+int pw_settle_batch(struct pw_settle *st, struct pw_allocs *as)
 {
 	char why[384] = "";
 	int r = as ? pw_allocs_group_end(as, why, sizeof(why)) : 0;
@@ -36,6 +36,7 @@ void pw_settle_batch(struct pw_settle *st, struct pw_allocs *as)
 		free(fail);
 	}
 	st->n = 0;
+	return r;
 }
 
 void pw_settle_fini(struct pw_settle *st)

@@ -23,8 +23,9 @@ struct pw_settle {
  * when no group is open). Takes line. */
 void pw_settle_reply(struct pw_settle *st, struct pw_allocs *as, struct pw_client *c, char *line,
 		     const char *what_if_failed);
-/* End the batch: commit the group, then settle every waiting reply. */
-void pw_settle_batch(struct pw_settle *st, struct pw_allocs *as);
+/* End the batch: commit the group, then settle every waiting reply. 0, or
+ * the commit's error. */
+int pw_settle_batch(struct pw_settle *st, struct pw_allocs *as);
 void pw_settle_fini(struct pw_settle *st);
 
 #endif

@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Recovery on demand and the config warnings (see cleanup.h). */
+#include <stdio.h>
+#include <string.h>
+
+#include "allocs.h"
+#include "cleanup.h"
+#include "cmd.h"
+#include "config.h"
+#include "daemon.h"
+#include "settle.h"
+
+unsigned pw_recovery_now(struct pw_daemon *d, bool dry_run, json_t **report)
+{
+	typeof(d->cfg->system_recovery) saved = d->cfg->system_recovery;
+	unsigned n = 0;
+	json_t *rep, *st;
+	size_t i;
+
+	/* pw_recovery_run() obeys enabled/run_on_startup, meant for start-up:
+	 * asked for explicitly, it runs (the core could take a "force" flag) */
+	d->cfg->system_recovery.enabled = d->cfg->system_recovery.run_on_startup = true;
+	rep = pw_recovery_run(d->allocs, dry_run, false);
+	d->cfg->system_recovery = saved;
+	json_array_foreach(json_object_get(rep, "steps"), i, st)
+		if (strcmp(json_string_value(json_object_get(st, "step")) ?: "", "database"))
+			n += (unsigned)json_integer_value(json_object_get(st, "count"));
+	if (report)
+		*report = rep;
+	else
+		json_decref(rep);
+	return n;
+}
+
+void pw_cmd_cleanup(struct pw_daemon *d, struct pw_client *c, json_t *args)
+{
+	const struct ucred *cred = pw_client_cred(c);
+	bool dry_run = false;
+	json_t *rep = NULL;
+	unsigned n;
+	char err[256];
+	int r;
+
+	if (pw_args_bool(args, "dry_run", &dry_run, err, sizeof(err)) < 0) {
+		pw_client_send(c, pw_proto_error(PW_E_BAD_REQUEST, "%s", err));
+		return;
+	}
+	if (!dry_run && cred->uid != 0) {
+		d->allocs->m.refused_total++;
+		pw_allocs_audit(d->allocs, cred->uid, cred->pid, "recover", "denied", 0, 0, "",
+				"cleanup refused: not root");
+		pw_client_send(c, pw_proto_error(PW_E_DENIED, "cleanup releases other users' "
+						 "allocations: only root may run it (try --dry-run)"));
+		return;
+	}
+	if (!dry_run) {
+		r = pw_allocs_group(d->allocs);
+		if (r) {
+			pw_client_send(c, pw_proto_error(PW_E_STORAGE, "cleanup not stored: %s",
+							 strerror(-r)));
+			return;
+		}
+	}
+	n = pw_recovery_now(d, dry_run, &rep);
+	if (!rep) {
+		pw_client_send(c, pw_proto_error(PW_E_INTERNAL, "out of memory"));
+		return;
+	}
+	json_object_set_new(rep, "actions", json_integer(n));
+	if (!dry_run)
+		pw_allocs_audit(d->allocs, cred->uid, cred->pid, "recover", "ok", 0, 0, "",
+				"cleanup: %u action(s)", n);
+	pw_settle_reply(&d->settle, d->allocs, c, pw_proto_ok(rep), "cleanup not stored");
+}
+
+json_t *pw_config_warnings(const struct pw_config *c)
+{
+	json_t *w = json_array();
+
+	if (!c->health.enabled)
+		json_array_append_new(w, json_string(
+			"recovery.health_monitoring.enabled is false: no periodic polls; a dead "
+			"owner is still released on its kernel exit event, but not found by polling"));
+	if (!c->health.cleanup_stale_allocations)
+		json_array_append_new(w, json_string(
+			"recovery.health_monitoring.cleanup_stale_allocations is false: stale "
+			"allocations are kept until released"));
+	if (!c->system_recovery.enabled || !c->system_recovery.run_on_startup)
+		json_array_append_new(w, json_string(
+			"recovery.system_recovery is off: allocations whose owner died while the "
+			"daemon was down stay until `portwatch cleanup`"));
+	return w;
+}
