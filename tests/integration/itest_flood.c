@@ -171,7 +171,8 @@ static void *probe_main(void *arg)
 		const char *line;
 		char msg[256];
 
-		if (pw_conn_send(c, cmds[k], NULL) || pw_conn_read_line(c, &line, 5000)) {
+		if (pw_conn_send(c, cmds[k], NULL) ||
+		    pw_conn_read_line(c, &line, 5000 * (int)itest_slow())) {
 			p->failures++;
 			break;
 		}
@@ -317,7 +318,7 @@ static void test_flood(void **state)
 	assert_int_equal(pthread_create(&th, NULL, probe_main, &probe), 0);
 	/* let the probe get a few answers before the flood, as a baseline */
 	assert_true(ITEST_WAIT(__atomic_load_n(&probe.count[1], __ATOMIC_RELAXED) >= 3 ||
-			       probe.failures, 5000));
+			       probe.failures, 5000 * itest_slow()));
 
 	t0 = itest_now_ns();
 	cpu0 = cpu_ms(daemon_.pid);
@@ -411,7 +412,7 @@ static void test_flood(void **state)
 	assert_true(probe.max_ns[1] < ANSWER_MS * 1000000ull * itest_slow());
 
 	/* the garbage and idle clients are still connected, and this status call */
-	assert_true(ITEST_WAIT(status_num("clients") == N_GARBAGE + N_IDLE + 1, 2000));
+	assert_true(ITEST_WAIT(status_num("clients") == N_GARBAGE + N_IDLE + 1, 2000 * itest_slow()));
 	for (int i = 0; i < N_CLIENTS; i++) {
 		close(cl[i].fd);
 		free(cl[i].out);
@@ -571,7 +572,7 @@ static void test_pipelined_burst(void **state)
 		assert_true(fds[i] >= 0);
 	}
 	assert_int_equal(pthread_create(&th, NULL, probe_main, &probe), 0);
-	assert_true(ITEST_WAIT(__atomic_load_n(&probe.count[0], __ATOMIC_ACQUIRE) > 0, 5000));
+	assert_true(ITEST_WAIT(__atomic_load_n(&probe.count[0], __ATOMIC_ACQUIRE) > 0, 5000 * itest_slow()));
 	t0 = itest_now_ns();
 	for (int i = 0; i < 300; i++)
 		assert_int_equal(write(fds[i], burst, off), (ssize_t)off);
@@ -584,7 +585,7 @@ static void test_pipelined_burst(void **state)
 			ssize_t n;
 
 			if (!ITEST_WAIT(({ struct pollfd pf = { fds[i], POLLIN, 0 };
-					   poll(&pf, 1, 0) > 0; }), 20000))
+					   poll(&pf, 1, 0) > 0; }), 20000 * itest_slow()))
 				fail_msg("client %d: answers stopped after %zu", i, lines);
 			n = read(fds[i], buf, sizeof(buf));
 			assert_true(n > 0);

@@ -54,7 +54,8 @@ static const char config_fmt[] =
 	"      \"command\": \"test \\\"$PORT\\\" -gt 0 && test \\\"$PORTWATCH_ID\\\" -gt 0\",\n"
 	"      \"interval_ms\": %u, \"timeout_ms\": %u } },\n"
 	"    \"cmdbad\": { \"port_range\": [47400, 47499], \"health_check\": {\n"
-	"      \"type\": \"command\", \"command\": \"exit 1\", \"interval_ms\": 200 } },\n"
+	"      \"type\": \"command\", \"command\": \"exit 1\", \"interval_ms\": %u,\n"
+	"      \"timeout_ms\": %u } },\n"
 	"    \"cmdslow\": { \"port_range\": [47500, 47599], \"health_check\": {\n"
 	"      \"type\": \"command\", \"command\": \"sleep " SLEEP_MARK "; true\",\n"
 	"      \"interval_ms\": 200, \"timeout_ms\": 100 } },\n"
@@ -602,7 +603,7 @@ static int group_setup(void **state)
 	 * (and an interval no shorter: the config requires timeout <= interval) */
 	t = 150 * itest_slow();
 	iv = t > 200 ? t : 200;
-	fprintf(f, config_fmt, iv, t, iv, t, iv, t, iv, t, dir, dir, dir, dir);
+	fprintf(f, config_fmt, iv, t, iv, t, iv, t, iv, t, iv, t, dir, dir, dir, dir);
 	fclose(f);
 	metrics_port = free_port();
 	snprintf(mp, sizeof(mp), "127.0.0.1:%u", metrics_port);

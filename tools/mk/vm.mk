@@ -12,7 +12,11 @@ VM_SMOKE_KERNELS ?= 5.10 sid
 
 test-kernels: deps
 	@$(MAKE) --no-print-directory all integ-bins
-	@BUILD=$(BUILD) sh tools/vm/matrix.sh $(VM_KERNELS) -- $(INTEG_BINS)
+	@BUILD=$(BUILD) sh tools/vm/matrix.sh $(VM_KERNELS) -- $(INTEG_BINS); r=$$?; \
+	 echo "polling mode against ss ($(lastword $(VM_KERNELS)), no cgroup v2):"; \
+	 out=$$($(MAKE) --no-print-directory test-kernel-polling 2>&1) || r=1; \
+	 echo "$$out" | grep -E '^  (PASS|FAIL)|^smoke:|run-guest:'; \
+	 exit $$r
 
 test-kernel-smoke: deps
 	@$(MAKE) --no-print-directory all integ-bins
@@ -20,5 +24,6 @@ test-kernel-smoke: deps
 
 test-kernel-polling: deps
 	@$(MAKE) --no-print-directory all integ-bins
-	@bash tools/vm/run-guest.sh --cmdline pwvm.nocgroup2=1 $(lastword $(VM_KERNELS)) -- \
+	@bash tools/vm/run-guest.sh --cmdline pwvm.nocgroup2=1 --env ITEST_SLOW=30 \
+		$(lastword $(VM_KERNELS)) -- \
 		/usr/bin/python3 tools/vm/smoke.py $(BUILD) --expect polling --compare-ss

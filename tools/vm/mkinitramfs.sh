@@ -14,10 +14,10 @@ out=$2
 rel=$(cat "$kdir/release")
 mods=$kdir/lib/modules/$rel
 here=$(dirname "$0")
-bb=$(command -v busybox || true)
-[ -n "$bb" ] && file -L "$bb" 2>/dev/null | grep -q 'statically linked' ||
-	{ bb=/bin/busybox; }
-[ -x "$bb" ] || { echo "mkinitramfs: busybox-static is not installed" >&2; exit 1; }
+# busybox-static's; the initramfs has no libc for a dynamic one
+bb=/bin/busybox
+[ -x "$bb" ] && ! ldd "$bb" >/dev/null 2>&1 ||
+	{ echo "mkinitramfs: $bb is missing or not static (apt-get install busybox-static)" >&2; exit 1; }
 
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT

@@ -95,6 +95,15 @@ class Smoke:
         if self.expect and st["mode"] != self.expect:
             raise RuntimeError("mode %s (%s), expected %s" % (st["mode"], st["mode_reason"],
                                                               self.expect))
+        # every fallback in use is named in status, with what it replaces
+        degraded = " ".join(st.get("degraded", []))
+        for h in st["hooks"]:
+            if h.startswith("raw_tp/") and h.split("/", 1)[1] not in degraded:
+                raise RuntimeError("%s in use but status does not say why: %s" % (h, degraded))
+        rel = tuple(int(x) for x in os.uname().release.split("-")[0].split(".")[:2])
+        if st["mode"] == "bpf" and rel < (5, 14) and "SO_NETNS_COOKIE" not in degraded:
+            raise RuntimeError("no SO_NETNS_COOKIE on %s, status does not say so" %
+                               os.uname().release)
 
     def bind_seen(self):
         h = self.helper("listen", "tcp4", "0")
