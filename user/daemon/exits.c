@@ -13,10 +13,6 @@
 #include "log.h"
 #include "proc.h"
 
-/* A process still in do_exit after this long is settled anyway: the holder
- * lookup skips exiting tasks, so nothing it holds is mistaken for held. */
-#define EXIT_WAIT_NS 5000000ull
-
 void pw_exits_add(struct pw_daemon *d, pid_t pid, uint64_t ts_ns)
 {
 	struct pw_exits *x = &d->exits;
@@ -26,8 +22,7 @@ void pw_exits_add(struct pw_daemon *d, pid_t pid, uint64_t ts_ns)
 		pw_lease_owner_exited(d->allocs, pid, ts_ns);
 		return;
 	}
-	x->v[x->n++] = (struct pw_exit_pending){ .pid = pid, .ts_ns = ts_ns,
-						 .seen_ns = pw_now_ns() };
+	x->v[x->n++] = (struct pw_exit_pending){ .pid = pid, .ts_ns = ts_ns };
 }
 
 /* Its files are closed: a zombie, or gone (reaped). */
@@ -139,17 +134,19 @@ int pw_exits_settle(struct pw_daemon *d)
 {
 	struct pw_exits *x = &d->exits;
 	struct pw_exit_pending *batch;
-	uint64_t now = pw_now_ns();
 	size_t n = 0;
+
+	bool closed = true;
 
 	if (!x->n)
 		return 0;
-	/* wait (briefly, on the loop's timer) for files to be closed */
-	for (size_t i = 0; i < x->n; i++)
-		if (!files_closed(x->v[i].pid) && now - x->v[i].seen_ns < EXIT_WAIT_NS)
-			return 1;
-	/* the releases that closing caused are in the ring now */
-	if (d->bpf)
+	/* Files already closed (zombie or gone): the releases that caused are in
+	 * the ring, drained now, and fewer sockets need a lookup. Not closed
+	 * yet: no waiting, the lookup skips exiting tasks, so what it finds
+	 * holds the socket beyond this exit. */
+	for (size_t i = 0; i < x->n && closed; i++)
+		closed = files_closed(x->v[i].pid);
+	if (closed && d->bpf)
 		(void) pw_bpf_consume(d->bpf);
 	batch = x->v;
 	n = x->n;
