@@ -226,7 +226,7 @@ static int group_setup(void **state)
 	if (fclose(f))
 		return -1;
 	if (itest_proc_spawn(&holder, -1, args) ||
-	    itest_proc_line(&holder, line, sizeof(line), 5000))
+	    itest_proc_line(&holder, line, sizeof(line), 5000 * (int)itest_slow()))
 		return -1;
 	return 0;
 }
