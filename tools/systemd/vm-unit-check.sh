@@ -78,6 +78,8 @@ pw types | grep -q '^vmtest' || fail "the old config did not stay"
 [ "$(prop ActiveState)" = active ] || fail "not active after the refused reload"
 journalctl -u portwatchd.service -p err --no-pager | grep -q 'config reload refused' &&
 	ok "refusal in the journal at priority err" || fail "refusal not logged at err"
+# a valid file again: the restarts below must be able to start
+cp tools/portwatch.json.sample /etc/portwatch/portwatch.json
 
 # watchdog: a stopped daemon is killed and restarted
 restarts=$(prop NRestarts)
