@@ -22,4 +22,5 @@ grep -q "^ExecStart=$B/portwatchd$" "$U/portwatchd.service" || { echo "ExecStart
 exec nice -n 10 bash "$harness" --systemd --timeout 1500 \
 	--unit "$U/portwatchd.service" --unit "$U/portwatch.socket" \
 	--env PW_BUILD="$B" --env ITEST_SLOW=2 \
+	--env PW_VM_MODULES="${PW_KERNEL_CACHE:-/var/cache/portwatch-kernels}/$kernel/lib/modules" \
 	"$kernel" -- sh tools/systemd/vm-unit-check.sh
