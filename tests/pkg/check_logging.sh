@@ -14,7 +14,7 @@ trap 'kill $DPID 2>/dev/null; wait $DPID 2>/dev/null; [ -n "${KEEP:-}" ] || rm -
 waitsock() {
 	i=0
 	until "$BUILD/portwatch" -s "$T/s" status >/dev/null 2>&1; do
-		i=$((i + 1)); [ $i -lt $((200 * ${ITEST_SLOW:-1})) ] || fail "daemon did not start"
+		i=$((i + 1)); [ $i -lt $((600 * ${ITEST_SLOW:-1})) ] || fail "daemon did not start"
 		sleep 0.05
 	done
 }

@@ -18,7 +18,7 @@ for mode in bpf polling; do
 	DPID=$!
 	i=0
 	until "$BUILD/portwatch" -s "$T/s" status >/dev/null 2>&1; do
-		i=$((i + 1)); [ $i -lt $((200 * ${ITEST_SLOW:-1})) ] || fail "daemon did not start"
+		i=$((i + 1)); [ $i -lt $((600 * ${ITEST_SLOW:-1})) ] || fail "daemon did not start"
 		sleep 0.05
 	done
 	# some content: an allocation (gauges with labels), events (histograms)

@@ -16,7 +16,7 @@ start_daemon() {
 	i=0
 	until "$BUILD/portwatch" -s "$SOCK" status >/dev/null 2>&1; do
 		i=$((i + 1))
-		[ $i -lt $((100 * ${ITEST_SLOW:-1})) ] || { cat "$TMPD/log" >&2; fail "daemon did not start"; }
+		[ $i -lt $((600 * ${ITEST_SLOW:-1})) ] || { cat "$TMPD/log" >&2; fail "daemon did not start"; }
 		kill -0 $DPID 2>/dev/null || { cat "$TMPD/log" >&2; fail "daemon exited"; }
 		sleep 0.05
 	done
