@@ -32,5 +32,6 @@ for mode in bpf polling; do
 	out=$(promtool check metrics < "$T/h" 2>&1) || fail "$mode, /metrics: $out"
 	grep -q '^portwatch_health_checks_healthy_total ' "$T/h" || fail "health counters not renamed"
 	ok "$mode mode: promtool check metrics passes ($(grep -c '^portwatch' "$T/m") samples); $want"
-	kill $DPID; wait $DPID || true
+	kill $DPID || { cat "$T/log" >&2; fail "$mode: the daemon died: see its log above"; }
+	wait $DPID || true
 done
