@@ -11,7 +11,7 @@ if [ -z "${PW_IN_NETNS:-}" ]; then
 fi
 ip link set lo up
 T=$(mktemp -d)
-trap 'kill $DPID 2>/dev/null; wait $DPID 2>/dev/null; rm -rf "$T"' EXIT
+trap 'kill $DPID 2>/dev/null || true; wait $DPID 2>/dev/null || true; rm -rf "$T"' EXIT
 for mode in bpf polling; do
 	[ $mode = polling ] && extra=--no-bpf || extra=
 	"$BUILD/portwatchd" $extra --metrics-listen 127.0.0.1:9477 -s "$T/s" -d "$T/d.$mode" 2>"$T/log" &
