@@ -10,11 +10,11 @@ if [ -z "${PW_IN_NETNS:-}" ]; then
 fi
 ip link set lo up
 T=$(mktemp -d)
-trap 'kill $DPID 2>/dev/null; wait $DPID 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
+trap 'kill $DPID 2>/dev/null || true; wait $DPID 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
 waitsock() {
 	i=0
 	until "$BUILD/portwatch" -s "$T/s" status >/dev/null 2>&1; do
-		i=$((i + 1)); [ $i -lt $((200 * ${ITEST_SLOW:-1})) ] || fail "daemon did not start"
+		i=$((i + 1)); [ $i -lt $((600 * ${ITEST_SLOW:-1})) ] || fail "daemon did not start"
 		sleep 0.05
 	done
 }

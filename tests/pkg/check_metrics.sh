@@ -18,7 +18,7 @@ for mode in bpf polling; do
 	DPID=$!
 	i=0
 	until "$BUILD/portwatch" -s "$T/s" status >/dev/null 2>&1; do
-		i=$((i + 1)); [ $i -lt $((200 * ${ITEST_SLOW:-1})) ] || fail "daemon did not start"
+		i=$((i + 1)); [ $i -lt $((600 * ${ITEST_SLOW:-1})) ] || fail "daemon did not start"
 		sleep 0.05
 	done
 	# some content: an allocation (gauges with labels), events (histograms)
@@ -32,5 +32,6 @@ for mode in bpf polling; do
 	out=$(promtool check metrics < "$T/h" 2>&1) || fail "$mode, /metrics: $out"
 	grep -q '^portwatch_health_checks_healthy_total ' "$T/h" || fail "health counters not renamed"
 	ok "$mode mode: promtool check metrics passes ($(grep -c '^portwatch' "$T/m") samples); $want"
-	kill $DPID; wait $DPID || true
+	kill $DPID || { cat "$T/log" >&2; fail "$mode: the daemon died: see its log above"; }
+	wait $DPID || true
 done

@@ -12,7 +12,7 @@ kill $DPID; wait $DPID || true
 DPID=$!
 i=0
 until "$BUILD/portwatch" -s "$SOCK" status >/dev/null 2>&1; do
-	i=$((i + 1)); [ $i -lt 200 ] || fail "daemon with the sample did not start"; sleep 0.05
+	i=$((i + 1)); [ $i -lt $((600 * ${ITEST_SLOW:-1})) ] || fail "daemon with the sample did not start"; sleep 0.05
 done
 sample=$("$BUILD/portwatch" -s "$SOCK" --json types)
 [ "$builtin" = "$sample" ] || fail "the sample's types differ from the built-in ones"

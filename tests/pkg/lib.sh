@@ -12,11 +12,11 @@ start_daemon() {
 	SOCK=$TMPD/pw.sock
 	"$BUILD/portwatchd" --no-bpf -s "$SOCK" -d "$TMPD/state" "$@" 2>"$TMPD/log" &
 	DPID=$!
-	trap 'kill $DPID 2>/dev/null; wait $DPID 2>/dev/null; rm -rf "$TMPD"' EXIT
+	trap 'kill $DPID 2>/dev/null || true; wait $DPID 2>/dev/null || true; rm -rf "$TMPD"' EXIT
 	i=0
 	until "$BUILD/portwatch" -s "$SOCK" status >/dev/null 2>&1; do
 		i=$((i + 1))
-		[ $i -lt $((100 * ${ITEST_SLOW:-1})) ] || { cat "$TMPD/log" >&2; fail "daemon did not start"; }
+		[ $i -lt $((600 * ${ITEST_SLOW:-1})) ] || { cat "$TMPD/log" >&2; fail "daemon did not start"; }
 		kill -0 $DPID 2>/dev/null || { cat "$TMPD/log" >&2; fail "daemon exited"; }
 		sleep 0.05
 	done
