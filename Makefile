@@ -86,6 +86,7 @@ test: deps
 	@sh tools/check-layers.sh
 	@$(MAKE) --no-print-directory test-unit test-integration
 	@$(MAKE) --no-print-directory -f tests/fuzz/Makefile.fuzz fuzz-smoke
+	@$(MAKE) --no-print-directory test-pkg
 	@awk '{p += $$2; f += $$3; s += $$4} END {printf "total: %d passed, %d failed, %d skipped\n", p + 3, f, s}' \
 		$(BUILD)/tests/summary
 
