@@ -52,6 +52,10 @@ struct pw_bpf {
 	size_t ringbuf_bytes;
 	__u64 wakeup_gap_ns;
 	enum variant hook[HOOK_NR];
+	/* Pinned sockets tracked by their sk_userlocks, not in the hash
+	 * (track_by_userlocks); cleared when this kernel refuses it. */
+	bool by_userlocks;
+	char why_not_userlocks[560];
 	char hooks[256];
 	/* Why tp_btf was not used, per hook ("" when it was). */
 	char why_not[HOOK_NR][560];
@@ -176,6 +180,7 @@ static int load(struct pw_bpf *b, const enum variant v[HOOK_NR], bool probe, cha
 		bpf_program__set_autoload(hook_prog(s, h, V_RAW_TP), v[h] == V_RAW_TP);
 	}
 	s->rodata->wakeup_gap_ns = b->wakeup_gap_ns;
+	s->rodata->track_by_userlocks = !probe && b->by_userlocks;
 	/* the snapshot's netns ids and the events' must agree (before 5.14: inodes) */
 	s->rodata->netns_by_inum = pw_netns_by_inode();
 	err = bpf_map__set_max_entries(s->maps.events, probe ? (size_t)page : b->ringbuf_bytes);
@@ -289,8 +294,26 @@ static int load_and_attach(struct pw_bpf *b)
 
 	b->hook[HOOK_EXIT] = V_TP_BTF;
 	b->hook[HOOK_STATE] = V_TP_BTF;
+	b->by_userlocks = true;
 	for (;;) {
 		err = load(b, b->hook, false, why, sizeof(why));
+		if (err && b->by_userlocks) {
+			/* reading the socket (bpf_probe_read_kernel, CO-RE of
+			 * sk_userlocks) refused? the same hooks over the hash */
+			char plain[512];
+
+			b->by_userlocks = false;
+			if (!load(b, b->hook, false, plain, sizeof(plain))) {
+				snprintf(b->why_not_userlocks, sizeof(b->why_not_userlocks), "%s",
+					 why);
+				pw_info("bpf: sockets cannot be read at release (%s): every bound "
+					"socket tracked in a hash", why);
+				err = 0;
+			} else {
+				/* not (only) that: probe the hooks, then try again */
+				b->by_userlocks = true;
+			}
+		}
 		if (err && !probed) {
 			pw_debug("bpf: preferred hooks do not load (%s), probing", why);
 			probed = true;
@@ -434,6 +457,14 @@ static void format_degraded(struct pw_bpf *b)
 		if (n >= len)
 			return;
 	}
+	if (!b->by_userlocks) {
+		n += (size_t)snprintf(b->degraded + n, len - n,
+				      "%sreading sockets at release refused (%s): every bound socket "
+				      "tracked in a hash (insert and delete per bind)", n ? "; " : "",
+				      short_reason(b->why_not_userlocks));
+		if (n >= len)
+			return;
+	}
 	if (pw_netns_by_inode())
 		(void) snprintf(b->degraded + n, len - n, "%sSO_NETNS_COOKIE missing (before 5.14): "
 				"network namespaces named by inode number", n ? "; " : "");
@@ -503,8 +534,9 @@ int pw_bpf_new(struct pw_bpf **ret, const struct pw_bpf_opts *opts, pw_bpf_event
 	}
 	format_hooks(b);
 	format_degraded(b);
-	pw_info("bpf: attached %s on %s, ring buffer %zu KiB", b->hooks, b->cgroup,
-		b->ringbuf_bytes >> 10);
+	pw_info("bpf: attached %s on %s, ring buffer %zu KiB, bound sockets tracked %s", b->hooks,
+		b->cgroup, b->ringbuf_bytes >> 10,
+		b->by_userlocks ? "by their bind flags" : "in a hash");
 	*ret = b;
 	return 0;
 
@@ -598,6 +630,10 @@ int pw_bpf_track_socket(struct pw_bpf *b, __u64 cookie)
 
 	if (!cookie)
 		return -EINVAL;
+	/* releases of flagged sockets look up cookies up to this one (raised
+	 * before the insert) */
+	if (cookie > __atomic_load_n(&b->skel->bss->hash_max_cookie, __ATOMIC_RELAXED))
+		__atomic_store_n(&b->skel->bss->hash_max_cookie, cookie, __ATOMIC_SEQ_CST);
 	return track(b->skel->maps.tracked_socks, &cookie, sizeof(cookie), &port, sizeof(port));
 }
 
