@@ -56,6 +56,12 @@ struct pw_bpf {
 	 * (track_by_userlocks); cleared when this kernel refuses it. */
 	bool by_userlocks;
 	char why_not_userlocks[560];
+	/* The pid pw_bpf_track_pid() tracked last and the events consumed
+	 * then: the same pid again with no event read since is still in the
+	 * map (its exit would have been an event), so no syscall. */
+	__u32 last_pid;
+	__u64 consumed_at_last_pid;
+	__u64 consumed;
 	char hooks[256];
 	/* Why tp_btf was not used, per hook ("" when it was). */
 	char why_not[HOOK_NR][560];
@@ -424,6 +430,7 @@ static int on_sample(void *ctx, void *data, size_t size)
 	if (ev.kind == 0 || ev.kind >= PW_EV_KIND_MAX)
 		return 0;
 	ev.comm[PW_COMM_LEN - 1] = '\0';
+	b->consumed++;
 	return b->fn(b->ctx, &ev);
 }
 
@@ -640,8 +647,17 @@ int pw_bpf_track_socket(struct pw_bpf *b, __u64 cookie)
 int pw_bpf_track_pid(struct pw_bpf *b, __u32 pid)
 {
 	__u8 one = 1;
+	int err;
 
 	if (!pid)
 		return -EINVAL;
-	return track(b->skel->maps.tracked_pids, &pid, sizeof(pid), &one, sizeof(one));
+	/* start-up tracks every allocation's owner: most are repeats */
+	if (pid == b->last_pid && b->consumed == b->consumed_at_last_pid)
+		return 0;
+	err = track(b->skel->maps.tracked_pids, &pid, sizeof(pid), &one, sizeof(one));
+	if (!err) {
+		b->last_pid = pid;
+		b->consumed_at_last_pid = b->consumed;
+	}
+	return err;
 }
