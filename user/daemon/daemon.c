@@ -426,6 +426,7 @@ static int start_watching(struct pw_daemon *d)
 	}
 	if (d->bpf) {
 		d->mode = PW_MODE_BPF;
+		(void) pw_bpf_consumer_realtime();
 		d->ring_io = (struct pw_io){ .fd = pw_bpf_fd(d->bpf), .fn = on_ring, .data = d };
 		err = pw_loop_add(d->loop, &d->ring_io, EPOLLIN);
 		if (!err)

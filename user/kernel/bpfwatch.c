@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -660,4 +661,19 @@ int pw_bpf_track_pid(struct pw_bpf *b, __u32 pid)
 		b->consumed_at_last_pid = b->consumed;
 	}
 	return err;
+}
+
+int pw_bpf_consumer_realtime(void)
+{
+	struct sched_param sp = { .sched_priority = 1 };
+
+	if (sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &sp) < 0) {
+		int err = -errno;
+
+		pw_info("events: cannot run under SCHED_FIFO (%s): under CPU contention events "
+			"wait for the scheduler", strerror(-err));
+		return err;
+	}
+	pw_info("events: SCHED_FIFO priority 1, not inherited by children");
+	return 0;
 }
