@@ -204,6 +204,8 @@ int pw_daemon_resync(struct pw_daemon *d, bool count_as_resync)
 		return err;
 	d->snapshots++;
 	d->last_resync_ms = pw_now_ms();
+	pw_info("snapshot: %zu sockets, %d changes in %.1f ms", n, rs.changes,
+		(double)(pw_now_ns() - start) / 1e6);
 	if (count_as_resync) {
 		d->resyncs++;
 		if (has_watchers(d))
