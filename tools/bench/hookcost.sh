@@ -51,4 +51,6 @@ for _ in range(int(sys.argv[1])):
 PY
 snap >"$dir/b"
 join "$dir/a" "$dir/b" | awk '{ n = $7 - $4; t = $6 - $3;
-	if ($2 == $5 && n > 0) printf "hookcost: %-14s %8d runs %7.1f ns/run\n", $2, n, t / n }'
+	if ($2 == $5 && n > 0) { printf "hookcost: %-14s %8d runs %7.1f ns/run\n", $2, n, t / n;
+		js = js sprintf("%s\"%s_ns\":%.1f", js ? "," : "", $2, t / n) } }
+	END { print "BENCH {\"name\":\"hookcost\"," js "}" }'
