@@ -21,7 +21,7 @@
 #include "client.h"
 #include "itest_lib.h"
 
-#define PAIRS 2000
+#define PAIRS (getenv("BENCH_PAIRS") ? atoi(getenv("BENCH_PAIRS")) : 2000)
 #define CONNS 4
 #define MAX_CONNS 16
 #define EXEC_RUNS 50
@@ -322,6 +322,14 @@ int main(void)
 	do_pairs(&warm);
 	if (warm.err)
 		goto cleanup;
+	if (getenv("BENCH_ONLY") && !strcmp(getenv("BENCH_ONLY"), "pipelined")) {
+		/* for profiling the daemon under pipelined load only */
+		pipe1 = pairs_per_s_fn(1, do_pipelined);
+		printf("alloc: pipelined (%d in flight), 1 connection: %.0f allocs/s\n", WINDOW,
+		       pipe1);
+		ret = pipe1 < 0;
+		goto cleanup;
+	}
 	one = pairs_per_s(1);
 	four = pairs_per_s(CONNS);
 	sixteen = pairs_per_s(MAX_CONNS);
