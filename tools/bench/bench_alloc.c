@@ -21,7 +21,7 @@
 #include "client.h"
 #include "itest_lib.h"
 
-#define PAIRS 2000
+#define PAIRS (getenv("BENCH_PAIRS") ? atoi(getenv("BENCH_PAIRS")) : 2000)
 #define CONNS 4
 #define MAX_CONNS 16
 #define EXEC_RUNS 50
@@ -79,8 +79,92 @@ static void *do_pairs(void *arg)
 	return NULL;
 }
 
+static int cmp_u64(const void *a, const void *b);
+
+#define WINDOW 64	/* pipelined requests in flight per connection */
+
+/* Read one reply line; its result's "id" into *id (when id). 0 or -1. */
+static int read_reply(struct pw_conn *c, json_int_t *id)
+{
+	const char *line;
+	json_t *root;
+	int ok;
+
+	if (pw_conn_read_line(c, &line, 30000))
+		return -1;
+	root = json_loads(line, 0, NULL);
+	ok = root && json_is_true(json_object_get(root, "ok"));
+	if (ok && id)
+		*id = json_integer_value(json_object_get(json_object_get(root, "result"), "id"));
+	json_decref(root);
+	return ok ? 0 : -1;
+}
+
+/* n pairs pipelined on one connection: WINDOW allocates sent before their
+ * replies are read, then WINDOW releases the same way. */
+static void *do_pipelined(void *arg)
+{
+	struct pairs *p = arg;
+	json_int_t ids[WINDOW];
+	struct pw_conn *c;
+
+	if (pw_conn_open(&c, dmn.sock)) {
+		p->err = -1;
+		return NULL;
+	}
+	for (p->done = 0; p->done < p->n && !p->err;) {
+		int w = p->n - p->done < WINDOW ? p->n - p->done : WINDOW;
+
+		for (int i = 0; i < w && !p->err; i++)
+			if (pw_conn_send(c, "allocate", json_pack("{s:s, s:i}", "service_type",
+								  "bench", "pid", (int)holder.pid)))
+				p->err = -1;
+		for (int i = 0; i < w && !p->err; i++)
+			if (read_reply(c, &ids[i]))
+				p->err = -1;
+		for (int i = 0; i < w && !p->err; i++)
+			if (pw_conn_send(c, "release", json_pack("{s:I}", "id", ids[i])))
+				p->err = -1;
+		for (int i = 0; i < w && !p->err; i++)
+			if (read_reply(c, NULL))
+				p->err = -1;
+		if (!p->err)
+			p->done += w;
+	}
+	if (p->err)
+		fprintf(stderr, "bench_alloc: pipelined request failed after %d pairs\n", p->done);
+	pw_conn_close(c);
+	return NULL;
+}
+
+/* fdatasync of a 4 KiB write in dir: median and p99 ms over n. */
+static void fsync_ms(const char *dir, int n, double *med, double *p99)
+{
+	char path[200], buf[4096] = { 1 };
+	uint64_t t[256];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/fsync-probe", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	*med = *p99 = -1;
+	if (fd < 0)
+		return;
+	for (int i = 0; i < n && i < 256; i++) {
+		uint64_t t0 = itest_now_ns();
+
+		if (pwrite(fd, buf, sizeof(buf), (off_t)(i % 16) * 4096) < 0 || fdatasync(fd))
+			break;
+		t[i] = itest_now_ns() - t0;
+	}
+	close(fd);
+	unlink(path);
+	qsort(t, (size_t)n, sizeof(uint64_t), cmp_u64);
+	*med = (double)t[n / 2] / 1e6;
+	*p99 = (double)t[n * 99 / 100] / 1e6;
+}
+
 /* Allocate+release pairs per second, conns connections sharing PAIRS; < 0 on failure. */
-static double pairs_per_s(int conns)
+static double pairs_per_s_fn(int conns, void *(*fn)(void *))
 {
 	struct pairs p[MAX_CONNS];
 	pthread_t th[MAX_CONNS];
@@ -90,7 +174,7 @@ static double pairs_per_s(int conns)
 	t0 = itest_now_ns();
 	for (int i = 0; i < conns; i++) {
 		p[i] = (struct pairs){ .n = PAIRS / conns };
-		if (pthread_create(&th[i], NULL, do_pairs, &p[i]))
+		if (pthread_create(&th[i], NULL, fn, &p[i]))
 			return -1;
 	}
 	for (int i = 0; i < conns; i++)
@@ -102,6 +186,11 @@ static double pairs_per_s(int conns)
 		total += p[i].done;
 	}
 	return (double)total / ((double)(t1 - t0) / 1e9);
+}
+
+static double pairs_per_s(int conns)
+{
+	return pairs_per_s_fn(conns, do_pairs);
 }
 
 /* Wall time of fork + exec + wait of argv, stdout to /dev/null; ns or 0. */
@@ -193,7 +282,7 @@ int main(void)
 	const char *const *const timed[] = { true_argv, help_argv, cli_argv };
 	double ms[3];
 	struct pairs warm = { .n = 50 };
-	double one, four, sixteen;
+	double one, four, sixteen, pipe1, pipe16, fs_med, fs_p99;
 	json_t *out;
 	char *js;
 	FILE *f;
@@ -233,11 +322,27 @@ int main(void)
 	do_pairs(&warm);
 	if (warm.err)
 		goto cleanup;
+	if (getenv("BENCH_ONLY") && !strcmp(getenv("BENCH_ONLY"), "pipelined")) {
+		/* for profiling the daemon under pipelined load only */
+		pipe1 = pairs_per_s_fn(1, do_pipelined);
+		printf("alloc: pipelined (%d in flight), 1 connection: %.0f allocs/s\n", WINDOW,
+		       pipe1);
+		ret = pipe1 < 0;
+		goto cleanup;
+	}
 	one = pairs_per_s(1);
 	four = pairs_per_s(CONNS);
 	sixteen = pairs_per_s(MAX_CONNS);
-	if (one < 0 || four < 0 || sixteen < 0)
+	pipe1 = pairs_per_s_fn(1, do_pipelined);
+	pipe16 = pairs_per_s_fn(MAX_CONNS, do_pipelined);
+	fsync_ms(dmn.state, 100, &fs_med, &fs_p99);
+	if (one < 0 || four < 0 || sixteen < 0 || pipe1 < 0 || pipe16 < 0)
 		goto cleanup;
+	printf("alloc: pipelined (%d in flight), 1 connection: %.0f allocs/s; %d connections: "
+	       "%.0f allocs/s (aim >= 10,000 each)\n", WINDOW, pipe1, MAX_CONNS, pipe16);
+	printf("alloc: fdatasync of 4 KiB in the state dir: median %.3f ms, p99 %.3f ms "
+	       "(1 connection unpipelined: %.3f ms per allocate+release)\n", fs_med, fs_p99,
+	       1e3 / one);
 	printf("alloc: %d durable allocate+release round trips, 1 connection: %.0f allocs/s\n",
 	       PAIRS, one);
 	printf("alloc: %d durable allocate+release round trips, %d connections: %.0f allocs/s\n",
@@ -253,11 +358,14 @@ int main(void)
 	       "x%.1f (`portwatch --help`, no request: %.3f ms)\n", ms[2], EXEC_RUNS, ms[0],
 	       ms[2] / ms[0], ms[1]);
 
-	out = json_pack("{s:s, s:i, s:f, s:i, s:f, s:f, s:i, s:f, s:f, s:f, s:f}", "name", "alloc",
+	out = json_pack("{s:s, s:i, s:f, s:i, s:f, s:f, s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f}",
+			"name", "alloc",
 			"pairs", PAIRS, "allocs_per_s_1conn", one, "conns", CONNS,
 			"allocs_per_s_4conn", four, "allocs_per_s_16conn", sixteen, "cli_runs", EXEC_RUNS,
 			"cli_allocate_median_ms", ms[2], "true_median_ms", ms[0],
-			"cli_true_ratio", ms[2] / ms[0], "cli_help_median_ms", ms[1]);
+			"cli_true_ratio", ms[2] / ms[0], "cli_help_median_ms", ms[1],
+			"allocs_per_s_pipelined_1conn", pipe1, "allocs_per_s_pipelined_16conn", pipe16,
+			"fsync_median_ms", fs_med, "fsync_p99_ms", fs_p99);
 	js = out ? json_dumps(out, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
 	if (js) {
 		printf("BENCH %s\n", js);

@@ -19,5 +19,13 @@ for b in "$BUILD"/bench/bench_*; do
 	fi
 	grep '^BENCH ' "$b.out" | sed 's/^BENCH //' >> "$out"
 done
+# ns per BPF program run, from the kernel's own accounting
+echo "== hookcost"
+if BUILD="$BUILD" sh tools/bench/hookcost.sh 100000 2>"$BUILD/bench/hookcost.log" | tee "$BUILD/bench/hookcost.out"; then
+	grep '^BENCH ' "$BUILD/bench/hookcost.out" | sed 's/^BENCH //' >> "$out"
+else
+	echo "   FAILED (log: $BUILD/bench/hookcost.log)"
+	status=1
+fi
 echo "results: $out"
 exit $status

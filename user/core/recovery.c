@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "allocs.h"
@@ -91,12 +92,37 @@ static void adopt(struct pw_allocs *as, bool dry_run, json_t *s)
 	}
 }
 
+/* Owners' liveness, read once per (pid, start time) in a run: an owner of
+ * many allocations costs one /proc read, not one per allocation (which was
+ * most of start-up with 10,000 allocations). Direct-mapped by pid. */
+#define ALIVE_SLOTS 1024
+struct alive_memo {
+	pid_t pid;
+	bool alive;
+	uint64_t start_time;
+};
+
 struct visit {
 	bool dry_run;
 	json_t *step, *step2;
 	const struct pw_service_type *type;
 	int64_t keep_id;
+	struct alive_memo *alive;	/* ALIVE_SLOTS, or NULL: no memo */
 };
+
+static bool owner_alive(struct visit *vi, pid_t pid, uint64_t start_time)
+{
+	struct alive_memo *m = vi->alive ? &vi->alive[(unsigned)pid % ALIVE_SLOTS] : NULL;
+
+	if (m && m->pid == pid && m->start_time == start_time && pid)
+		return m->alive;
+	if (!m)
+		return pw_proc_alive(pid, start_time);
+	m->pid = pid;
+	m->start_time = start_time;
+	m->alive = pw_proc_alive(pid, start_time);
+	return m->alive;
+}
 
 /* Owner gone (pid absent or start time differs): release. Otherwise the
  * state machine decides bound / listening / conflict. */
@@ -111,7 +137,7 @@ static void orphan(struct pw_allocs *as, struct pw_alloc_rt *r, void *ctx)
 		     r->a.service_type, (long long)r->a.id);
 		return;
 	}
-	if (!pw_proc_alive(r->a.pid, r->a.start_time)) {
+	if (!owner_alive(vi, r->a.pid, r->a.start_time)) {
 		/* the owner died while we were down: a live holder of its uid
 		 * that still has a socket on the port is where it went */
 		pid_t h = pw_lease_holder_of_uid(as, r);
@@ -145,7 +171,9 @@ static void orphans(struct pw_allocs *as, bool dry_run, json_t *s_orphan, json_t
 {
 	struct visit vi = { .dry_run = dry_run, .step = s_orphan, .step2 = s_conflict };
 
+	vi.alive = calloc(ALIVE_SLOTS, sizeof(*vi.alive));
 	pw_allocs_each(as, orphan, &vi);
+	free(vi.alive);
 }
 
 /* The newest live allocation of the type is kept, the others released. */

@@ -30,7 +30,10 @@ struct pw_store_info {
 };
 
 /*
- * Open (creating DIR 0700 and the database as needed), quick_check, migrate.
+ * Open (creating DIR 0700 and the database as needed), check, migrate. The
+ * full integrity_check runs here and a later pw_store_integrity_check()
+ * with no row changed in between reuses its verdict; only what
+ * quick_check finds refuses the file.
  * -EBADMSG: not a database, not portwatch's, or the check failed;
  * -EPROTO: written by a newer portwatchd (the file is left unchanged).
  * Both leave *ret untouched and say why in info->message; the caller decides

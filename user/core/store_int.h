@@ -31,6 +31,11 @@ struct pw_store {
 	bool in_txn;		/* between pw_store_begin and commit/rollback */
 	int txn_err;		/* SQLite rolled the group back under us: this error */
 	bool sync_normal;	/* synchronous=NORMAL now (opened FULL) */
+	/* Open ran the full integrity_check and found it "ok" with nothing
+	 * migrated: pw_store_integrity_check() reuses that verdict while no row
+	 * has changed since (changes at the check: checked_changes). */
+	bool checked_ok;
+	long long checked_changes;
 	char errmsg[256];
 };
 

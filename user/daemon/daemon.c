@@ -191,6 +191,8 @@ int pw_daemon_resync(struct pw_daemon *d, bool count_as_resync)
 		return err;
 	d->snapshots++;
 	d->last_resync_ms = pw_now_ms();
+	pw_info("snapshot: %zu sockets, %d changes in %.1f ms", n, rs.changes,
+		(double)(pw_now_ns() - start) / 1e6);
 	if (count_as_resync) {
 		d->resyncs++;
 		pw_info("resync %llu: %zu sockets, %d changes to the port map",
@@ -423,6 +425,7 @@ static int start_watching(struct pw_daemon *d)
 	}
 	if (d->bpf) {
 		d->mode = PW_MODE_BPF;
+		(void) pw_bpf_consumer_realtime();
 		d->ring_io = (struct pw_io){ .fd = pw_bpf_fd(d->bpf), .fn = on_ring, .data = d };
 		err = pw_loop_add(d->loop, &d->ring_io, EPOLLIN);
 		if (!err)

@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@
 #include "portwatch.skel.h"
 
 _Static_assert(sizeof(struct pw_event) == 80, "struct pw_event is shared with the BPF side");
+_Static_assert(sizeof(struct pw_iter_sock) == 72, "struct pw_iter_sock is shared with the BPF side");
 
 #define RINGBUF_DEFAULT	(2UL << 20)	/* ~26k events; doubly mapped: 4 MiB of RSS */
 #define RINGBUF_MAX	(1UL << 30)
@@ -52,6 +54,20 @@ struct pw_bpf {
 	size_t ringbuf_bytes;
 	__u64 wakeup_gap_ns;
 	enum variant hook[HOOK_NR];
+	/* Snapshots from the socket iterator (iter/task_file); cleared when
+	 * this kernel refuses it. */
+	bool use_iter;
+	/* Pinned sockets tracked by their sk_userlocks, not in the hash
+	 * (track_by_userlocks); cleared when this kernel refuses it. */
+	bool by_userlocks;
+	char why_not_userlocks[560];
+	/* The pid pw_bpf_track_pid() tracked last and the events consumed
+	 * then: the same pid again with no event read since is still in the
+	 * map (its exit would have been an event), so no syscall. */
+	__u64 user_track_full;	/* pw_bpf_track_socket/_pid inserts refused */
+	__u32 last_pid;
+	__u64 consumed_at_last_pid;
+	__u64 consumed;
 	char hooks[256];
 	/* Why tp_btf was not used, per hook ("" when it was). */
 	char why_not[HOOK_NR][560];
@@ -176,6 +192,8 @@ static int load(struct pw_bpf *b, const enum variant v[HOOK_NR], bool probe, cha
 		bpf_program__set_autoload(hook_prog(s, h, V_RAW_TP), v[h] == V_RAW_TP);
 	}
 	s->rodata->wakeup_gap_ns = b->wakeup_gap_ns;
+	s->rodata->track_by_userlocks = !probe && b->by_userlocks;
+	bpf_program__set_autoload(s->progs.pw_iter_files, !probe && b->use_iter);
 	/* the snapshot's netns ids and the events' must agree (before 5.14: inodes) */
 	s->rodata->netns_by_inum = pw_netns_by_inode();
 	err = bpf_map__set_max_entries(s->maps.events, probe ? (size_t)page : b->ringbuf_bytes);
@@ -277,6 +295,14 @@ static int attach(struct pw_bpf *b, int *bad, char *why, size_t len)
 		err = attach_cgroup(b, s->progs.pw_bind4, &s->links.pw_bind4, why, len);
 	if (!err)
 		err = attach_cgroup(b, s->progs.pw_bind6, &s->links.pw_bind6, why, len);
+	if (!err && b->use_iter) {
+		s->links.pw_iter_files = bpf_program__attach_iter(s->progs.pw_iter_files, NULL);
+		if (!s->links.pw_iter_files) {
+			pw_info("bpf: the socket iterator does not attach (%s): snapshots dump "
+				"every netns with sock_diag", strerror(errno));
+			b->use_iter = false;
+		}
+	}
 	return err;
 }
 
@@ -289,8 +315,57 @@ static int load_and_attach(struct pw_bpf *b)
 
 	b->hook[HOOK_EXIT] = V_TP_BTF;
 	b->hook[HOOK_STATE] = V_TP_BTF;
+	b->by_userlocks = true;
+	b->use_iter = true;
 	for (;;) {
 		err = load(b, b->hook, false, why, sizeof(why));
+		if (err && b->use_iter) {
+			/* the socket iterator refused (bpf_sock_from_file is
+			 * 5.11+, bpf_get_socket_cookie in tracing programs
+			 * 5.12+)? snapshots use sock_diag */
+			char plain[512];
+
+			b->use_iter = false;
+			if (!load(b, b->hook, false, plain, sizeof(plain))) {
+				pw_info("bpf: no socket iterator (%s): snapshots dump every "
+					"netns with sock_diag", why);
+				err = 0;
+			} else {
+				b->use_iter = true;
+			}
+		}
+		if (err && b->use_iter && b->by_userlocks) {
+			/* both features off at once */
+			char plain[512];
+
+			b->use_iter = b->by_userlocks = false;
+			if (!load(b, b->hook, false, plain, sizeof(plain))) {
+				snprintf(b->why_not_userlocks, sizeof(b->why_not_userlocks), "%s",
+					 why);
+				pw_info("bpf: socket iterators and reading sockets refused (%s)",
+					why);
+				err = 0;
+			} else {
+				b->use_iter = true;
+			}
+		}
+		if (err && b->by_userlocks) {
+			/* reading the socket (bpf_probe_read_kernel, CO-RE of
+			 * sk_userlocks) refused? the same hooks over the hash */
+			char plain[512];
+
+			b->by_userlocks = false;
+			if (!load(b, b->hook, false, plain, sizeof(plain))) {
+				snprintf(b->why_not_userlocks, sizeof(b->why_not_userlocks), "%s",
+					 why);
+				pw_info("bpf: sockets cannot be read at release (%s): every bound "
+					"socket tracked in a hash", why);
+				err = 0;
+			} else {
+				/* not (only) that: probe the hooks, then try again */
+				b->by_userlocks = true;
+			}
+		}
 		if (err && !probed) {
 			pw_debug("bpf: preferred hooks do not load (%s), probing", why);
 			probed = true;
@@ -401,6 +476,7 @@ static int on_sample(void *ctx, void *data, size_t size)
 	if (ev.kind == 0 || ev.kind >= PW_EV_KIND_MAX)
 		return 0;
 	ev.comm[PW_COMM_LEN - 1] = '\0';
+	b->consumed++;
 	return b->fn(b->ctx, &ev);
 }
 
@@ -434,6 +510,14 @@ static void format_degraded(struct pw_bpf *b)
 		if (n >= len)
 			return;
 	}
+	if (!b->by_userlocks) {
+		n += (size_t)snprintf(b->degraded + n, len - n,
+				      "%sreading sockets at release refused (%s): every bound socket "
+				      "tracked in a hash (insert and delete per bind)", n ? "; " : "",
+				      short_reason(b->why_not_userlocks));
+		if (n >= len)
+			return;
+	}
 	if (pw_netns_by_inode())
 		(void) snprintf(b->degraded + n, len - n, "%sSO_NETNS_COOKIE missing (before 5.14): "
 				"network namespaces named by inode number", n ? "; " : "");
@@ -449,6 +533,48 @@ static void format_hooks(struct pw_bpf *b)
 		if (b->hook[h] != V_NONE)
 			n += snprintf(b->hooks + n, sizeof(b->hooks) - n, ",%s/%s",
 				      variant_name[b->hook[h]], hook_tp[h]);
+}
+
+/* Read one iterator's records: a seq_file may end a read() inside one. */
+static int read_iter(struct bpf_link *link, pw_snapshot_iter_cb cb, void *ctx)
+{
+	enum { REC = sizeof(struct pw_iter_sock) };
+	static char buf[REC * 1024];
+	size_t have = 0;
+	ssize_t n;
+	int fd, err = 0;
+
+	fd = bpf_iter_create(bpf_link__fd(link));
+	if (fd < 0)
+		return -errno;
+	while ((n = read(fd, buf + have, sizeof(buf) - have)) > 0 || (n < 0 && errno == EINTR)) {
+		size_t off = 0;
+
+		if (n < 0)
+			continue;
+		have += (size_t)n;
+		for (; have - off >= REC && !err; off += REC) {
+			struct pw_iter_sock r;
+
+			memcpy(&r, buf + off, REC);
+			err = cb(ctx, &r);
+		}
+		if (err)
+			break;
+		memmove(buf, buf + off, have - off);
+		have -= off;
+	}
+	if (n < 0 && !err)
+		err = -errno;	/* EAGAIN: the tables changed under a restart */
+	close(fd);
+	return err;
+}
+
+static int iter_socks(void *src, pw_snapshot_iter_cb cb, void *ctx)
+{
+	struct pw_bpf *b = src;
+
+	return read_iter(b->skel->links.pw_iter_files, cb, ctx);
 }
 
 int pw_bpf_new(struct pw_bpf **ret, const struct pw_bpf_opts *opts, pw_bpf_event_fn fn, void *ctx)
@@ -503,8 +629,11 @@ int pw_bpf_new(struct pw_bpf **ret, const struct pw_bpf_opts *opts, pw_bpf_event
 	}
 	format_hooks(b);
 	format_degraded(b);
-	pw_info("bpf: attached %s on %s, ring buffer %zu KiB", b->hooks, b->cgroup,
-		b->ringbuf_bytes >> 10);
+	if (b->use_iter)
+		pw_snapshot_set_iter(iter_socks, b);
+	pw_info("bpf: attached %s on %s, ring buffer %zu KiB, bound sockets tracked %s", b->hooks,
+		b->cgroup, b->ringbuf_bytes >> 10,
+		b->by_userlocks ? "by their bind flags" : "in a hash");
 	*ret = b;
 	return 0;
 
@@ -517,6 +646,8 @@ void pw_bpf_free(struct pw_bpf *b)
 {
 	if (!b)
 		return;
+	if (b->use_iter)
+		pw_snapshot_set_iter(NULL, NULL);
 	ring_buffer__free(b->rb);
 	/* Destroying the links detaches every program. */
 	portwatch_bpf__destroy(b->skel);
@@ -558,7 +689,7 @@ __u64 pw_bpf_dropped(const struct pw_bpf *b)
 
 __u64 pw_bpf_track_full(const struct pw_bpf *b)
 {
-	return __atomic_load_n(&b->skel->bss->track_full, __ATOMIC_RELAXED);
+	return __atomic_load_n(&b->skel->bss->track_full, __ATOMIC_RELAXED) + b->user_track_full;
 }
 
 const char *pw_bpf_degraded(const struct pw_bpf *b)
@@ -576,13 +707,17 @@ const char *pw_bpf_cgroup(const struct pw_bpf *b)
 	return b->cgroup;
 }
 
-static int track(struct bpf_map *map, const void *key, size_t key_sz, const void *val,
-		 size_t val_sz)
+static int track(struct pw_bpf *b, struct bpf_map *map, const void *key, size_t key_sz,
+		 const void *val, size_t val_sz)
 {
 	int err;
 
 	err = bpf_map__update_elem(map, key, key_sz, val, val_sz, BPF_NOEXIST);
-	return err == -EEXIST ? 0 : err;
+	if (err == -EEXIST)
+		return 0;
+	if (err == -E2BIG || err == -ENOMEM)
+		b->user_track_full++;	/* counted as the BPF side counts its own */
+	return err;
 }
 
 int pw_bpf_untrack_socket(struct pw_bpf *b, __u64 cookie)
@@ -598,14 +733,42 @@ int pw_bpf_track_socket(struct pw_bpf *b, __u64 cookie)
 
 	if (!cookie)
 		return -EINVAL;
-	return track(b->skel->maps.tracked_socks, &cookie, sizeof(cookie), &port, sizeof(port));
+	/* releases of flagged sockets look up cookies up to this one (raised
+	 * before the insert) */
+	if (cookie > __atomic_load_n(&b->skel->bss->hash_max_cookie, __ATOMIC_RELAXED))
+		__atomic_store_n(&b->skel->bss->hash_max_cookie, cookie, __ATOMIC_SEQ_CST);
+	return track(b, b->skel->maps.tracked_socks, &cookie, sizeof(cookie), &port, sizeof(port));
 }
 
 int pw_bpf_track_pid(struct pw_bpf *b, __u32 pid)
 {
 	__u8 one = 1;
+	int err;
 
 	if (!pid)
 		return -EINVAL;
-	return track(b->skel->maps.tracked_pids, &pid, sizeof(pid), &one, sizeof(one));
+	/* start-up tracks every allocation's owner: most are repeats */
+	if (pid == b->last_pid && b->consumed == b->consumed_at_last_pid)
+		return 0;
+	err = track(b, b->skel->maps.tracked_pids, &pid, sizeof(pid), &one, sizeof(one));
+	if (!err) {
+		b->last_pid = pid;
+		b->consumed_at_last_pid = b->consumed;
+	}
+	return err;
+}
+
+int pw_bpf_consumer_realtime(void)
+{
+	struct sched_param sp = { .sched_priority = 1 };
+
+	if (sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &sp) < 0) {
+		int err = -errno;
+
+		pw_info("events: cannot run under SCHED_FIFO (%s): under CPU contention events "
+			"wait for the scheduler", strerror(-err));
+		return err;
+	}
+	pw_info("events: SCHED_FIFO priority 1, not inherited by children");
+	return 0;
 }

@@ -95,12 +95,11 @@ int pw_netns_cookie_self(__u64 *cookie)
 
 /* ---- sockets ------------------------------------------------------------ */
 
-static int add_sock(const struct pw_sockdiag_sock *s, void *ctx)
+static int add_sock_owned(const struct pw_sockdiag_sock *s, struct acc *acc, pid_t pid,
+			  const char *comm)
 {
-	struct acc *acc = ctx;
 	struct pw_event ev;
 	__u8 state = PW_SOCK_BOUND;
-	pid_t pid;
 
 	if (s->proto == IPPROTO_TCP) {
 		/* Bound-inactive sockets come back as TCP_CLOSE. */
@@ -122,10 +121,24 @@ static int add_sock(const struct pw_sockdiag_sock *s, void *ctx)
 	ev.family = s->family;
 	ev.state = state;
 	memcpy(ev.addr, s->addr, sizeof(ev.addr));
-	if (pw_sockowners_find(acc->ow, s->inode, &pid, ev.comm))
+	if (pid) {
 		ev.pid = (__u32)pid;
+		memcpy(ev.comm, comm, sizeof(ev.comm));
+		ev.comm[sizeof(ev.comm) - 1] = '\0';
+	}
 	acc->n++;
 	return acc->fn(acc->ctx, &ev);
+}
+
+static int add_sock(const struct pw_sockdiag_sock *s, void *ctx)
+{
+	struct acc *acc = ctx;
+	char comm[PW_COMM_LEN] = "";
+	pid_t pid = 0;
+
+	if (!pw_sockowners_find(acc->ow, s->inode, &pid, comm))
+		pid = 0;
+	return add_sock_owned(s, acc, pid, comm);
 }
 
 /* One dump, retried when interrupted: consumers take a socket twice in stride. */
@@ -327,16 +340,48 @@ static int dump_all_netns(int procfd, int homefd, struct acc *acc)
 
 /* ---- the snapshot ------------------------------------------------------- */
 
+static pw_snapshot_iter_fn iter_fn;
+static void *iter_src;
+
+void pw_snapshot_set_iter(pw_snapshot_iter_fn fn, void *src)
+{
+	iter_fn = fn;
+	iter_src = src;
+}
+
+static int add_iter(void *ctx, const struct pw_iter_sock *r)
+{
+	struct acc *acc = ctx;
+	struct pw_sockdiag_sock s = {
+		.cookie = r->cookie, .inode = r->inode, .uid = r->uid, .port = r->port,
+		.family = r->family, .proto = r->proto, .state = r->state,
+	};
+
+	memcpy(s.addr, r->addr, sizeof(s.addr));
+	acc->netns = r->netns;
+	return add_sock_owned(&s, acc, (pid_t)r->pid, r->comm);
+}
+
 int pw_snapshot_stream(pw_snapshot_fn fn, void *ctx, size_t *count)
 {
 	struct acc acc = { .fn = fn, .ctx = ctx };
 	struct timespec ts;
-	int procfd, homefd = -1, err;
+	int procfd = -1, homefd = -1, err;
 
 	/* Taken first: whatever happens after it may or may not be in the snapshot. */
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	acc.now = (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 
+	/* One walk over every process's files gives each bound socket of
+	 * every netns with a holder (O(fds), where a sock_diag dump per netns
+	 * walks the host-wide tables each time). On failure, the dumps. */
+	if (iter_fn) {
+		err = iter_fn(iter_src, add_iter, &acc);
+		if (!err)
+			goto own_netns;
+		pw_debug("snapshot: socket iterator failed (%s), sock_diag in every netns",
+			 strerror(-err));
+	}
 	/* Owners before sockets, so each socket goes out complete and none is
 	 * held: a socket opened in between has pid 0 until its bind event or the
 	 * next snapshot names its owner. */
@@ -355,6 +400,15 @@ int pw_snapshot_stream(pw_snapshot_fn fn, void *ctx, size_t *count)
 		goto cleanup;
 	}
 	err = dump_all_netns(procfd, homefd, &acc);
+	goto done;
+own_netns:
+	/* Sockets whose holders the iterator cannot see (outside our pid
+	 * namespace, as a container's host services): ours by sock_diag, no
+	 * owners (repeats keep the iterator's); other netns as before only
+	 * through processes we see. */
+	homefd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	err = homefd < 0 ? -errno : dump_netns(-1, homefd, &acc);
+done:
 	if (count)
 		*count = acc.n;
 cleanup:

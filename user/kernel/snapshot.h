@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <linux/types.h>
 #include "pw_event.h"
+#include "pw_iter.h"
 
 /*
  * Walk every bound socket: TCP sockets in LISTEN, and bound-but-inactive TCP
@@ -42,5 +43,15 @@ void pw_snapshot_free(struct pw_snapshot *snap);
 int pw_netns_cookie_self(__u64 *cookie);
 /* True when netns ids are inode numbers (no SO_NETNS_COOKIE); probes once. */
 bool pw_netns_by_inode(void);
+
+/*
+ * A one-pass source of the host's TCP listeners and UDP sockets (the BPF
+ * socket iterators, registered by bpfwatch.c while loaded): calls cb for each
+ * record, returns 0 or -errno (the snapshot then falls back to sock_diag in
+ * every netns). NULL fn: none.
+ */
+typedef int (*pw_snapshot_iter_cb)(void *ctx, const struct pw_iter_sock *s);
+typedef int (*pw_snapshot_iter_fn)(void *src, pw_snapshot_iter_cb cb, void *ctx);
+void pw_snapshot_set_iter(pw_snapshot_iter_fn fn, void *src);
 
 #endif

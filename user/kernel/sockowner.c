@@ -170,7 +170,7 @@ bool pw_sockowners_find(const struct pw_sockowners *ow, __u64 ino, pid_t *pid,
 	const struct owner key = { .ino = ino };
 	const struct owner *o;
 
-	if (!ow->n)
+	if (!ow || !ow->n)
 		return false;
 	o = bsearch(&key, ow->o, ow->n, sizeof(*ow->o), cmp_ino);
 	if (!o)
