@@ -435,9 +435,6 @@ static int start_watching(struct pw_daemon *d)
 		if (err)
 			return err;
 		d->dropped_seen = pw_bpf_dropped(d->bpf);
-		if (pw_holders_new(&d->holders))
-			pw_info("bpf: no task_file iterator: holders of sockets whose binder "
-				"exited come from snapshots");
 		pw_info("mode bpf: hooks %s on cgroup %s", pw_bpf_hooks(d->bpf),
 			pw_bpf_cgroup(d->bpf));
 	} else {
@@ -720,9 +717,14 @@ int pw_daemon_init(struct pw_daemon *d, const struct pw_daemon_opts *opts)
 		pw_portmap_size(d->map), opts->socket_path);
 	/* everything privileged is done: BPF attached, socket bound */
 	err = pw_caps_drop();
-	if (err)
-		return err;
-	return pw_sd_start(d, &d->sd);	/* READY=1: the socket accepts */
+	if (!err)
+		err = pw_sd_start(d, &d->sd);	/* READY=1: the socket accepts */
+	/* after ready (it parses the kernel's BTF again, ~20 ms), before the
+	 * loop serves anyone: who holds a socket whose holder exited */
+	if (!err && d->bpf && pw_holders_new(&d->holders))
+		pw_info("bpf: no task_file iterator: holders of sockets whose binder "
+			"exited come from snapshots");
+	return err;
 }
 
 int pw_daemon_run(struct pw_daemon *d)
