@@ -76,6 +76,12 @@ void itest_proc_kill(struct itest_proc *p, int sig);
 /* Close stdin (the helper exits) and reap. */
 void itest_proc_end(struct itest_proc *p);
 
+/* fork() a child that runs as uid (>= 0; -1 keeps root) and dies with the
+ * test: returns 0 in the child, the pid in the parent, or -errno. */
+pid_t itest_fork_as(int uid);
+/* CPU time (utime + stime) of pid in ms, or -1. */
+double itest_cpu_ms(pid_t pid);
+
 /* A "kB" field of /proc/PID/status (VmRSS, VmHWM, ...), or -1. */
 long itest_status_kib(pid_t pid, const char *field);
 

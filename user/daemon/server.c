@@ -38,6 +38,7 @@ struct pw_client {
 	uint32_t events;	/* epoll interest now registered */
 	bool queued;		/* on the backlog queue, reading paused */
 	bool eof;		/* peer finished sending; close once answered */
+	bool detached;		/* peer gone both ways: off epoll, close once done */
 	struct pw_client *bl_next;
 	/* replies held until a group commit settles: in order, tentative ones
 	 * replaced by an error if the commit fails */
@@ -112,7 +113,7 @@ static int client_events(struct pw_client *c)
 		ev |= EPOLLIN | EPOLLRDHUP;
 	if (c->out_len > c->out_off)
 		ev |= EPOLLOUT;
-	if (ev == c->events || c->closed)
+	if (ev == c->events || c->closed || c->detached)
 		return 0;
 	c->events = ev;
 	return pw_loop_mod(c->srv->loop, &c->io, ev);
@@ -430,6 +431,23 @@ static int on_backlog(struct pw_io *io, uint32_t events)
 	return 0;
 }
 
+/* The peer closed both directions (or its socket failed): nothing can reach
+ * it any more. A watcher is closed at once; a client with requests still
+ * queued or answers owed is taken off epoll (whose HUP would fire on every
+ * wait) and closed when its last request is done, as after a plain EOF. */
+static void client_gone(struct pw_client *c)
+{
+	if (c->watching || (!c->queued && !c->held_head && c->refs == 1)) {
+		client_close(c);
+		return;
+	}
+	c->eof = true;
+	if (!c->detached) {
+		pw_loop_del(c->srv->loop, &c->io);
+		c->detached = true;
+	}
+}
+
 static int client_io(struct pw_io *io, uint32_t events)
 {
 	struct pw_client *c = io->data;
@@ -439,6 +457,13 @@ static int client_io(struct pw_io *io, uint32_t events)
 			client_close(c);
 			return 0;
 		}
+	}
+	/* EPOLLHUP and EPOLLERR cannot be masked: with reading stopped after
+	 * an EOF they would wake the loop forever. The peer is gone both ways:
+	 * read what it sent, then detach (see below). */
+	if ((events & (EPOLLHUP | EPOLLERR)) && c->eof) {
+		client_gone(c);
+		return 0;
 	}
 	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) {
 		bool eof = false;
@@ -486,6 +511,11 @@ static int client_io(struct pw_io *io, uint32_t events)
 				client_close(c);
 				return 0;
 			}
+		}
+		if (!c->closed && (events & (EPOLLHUP | EPOLLERR)) && (eof || c->queued)) {
+			c->eof = true;
+			client_gone(c);
+			return 0;
 		}
 		/* a half-closed client still gets its answers; watchers stay */
 		if (eof && !c->closed) {
