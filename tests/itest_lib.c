@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #ifndef SO_NETNS_COOKIE
 #define SO_NETNS_COOKIE 71
@@ -110,6 +111,12 @@ static int spawn_daemon(struct itest_daemon *d, const char *const *extra)
 		 * (and its BPF programs) must not outlive the test */
 		if (prctl(PR_SET_PDEATHSIG, SIGTERM) || getppid() == 1)
 			_exit(126);
+		if (d->nofile) {
+			struct rlimit rl = { d->nofile, d->nofile };
+
+			if (setrlimit(RLIMIT_NOFILE, &rl))
+				_exit(125);
+		}
 		fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
 		if (fd >= 0) {
 			dup2(fd, 1);
@@ -134,7 +141,14 @@ static int spawn_daemon(struct itest_daemon *d, const char *const *extra)
 
 int itest_daemon_start(struct itest_daemon *d, const char *const *extra)
 {
+	return itest_daemon_start_nofile(d, extra, 0);
+}
+
+int itest_daemon_start_nofile(struct itest_daemon *d, const char *const *extra,
+			      unsigned long nofile)
+{
 	memset(d, 0, sizeof(*d));
+	d->nofile = nofile;
 	snprintf(d->dir, sizeof(d->dir), "/tmp/pw-itest-XXXXXX");
 	if (!mkdtemp(d->dir))
 		return -errno;

@@ -17,6 +17,7 @@ struct itest_daemon {
 	char sock[160];
 	char state[160];
 	char log[160];
+	unsigned long nofile;	/* RLIMIT_NOFILE (soft and hard) of the daemon, 0: inherited */
 };
 
 /* Build dir of the binaries: $BUILD or "build". */
@@ -40,6 +41,9 @@ void itest_yield(void);
 /* Start portwatchd with extra args (NULL-terminated list), wait until its
  * socket answers (10 s). 0 or -errno. */
 int itest_daemon_start(struct itest_daemon *d, const char *const *extra);
+/* The same with the daemon's file limit at nofile, soft and hard (`ulimit -n`). */
+int itest_daemon_start_nofile(struct itest_daemon *d, const char *const *extra,
+			      unsigned long nofile);
 /* Start over an existing dir (restart after a kill): keeps state. */
 int itest_daemon_restart(struct itest_daemon *d, const char *const *extra);
 /* SIGTERM (or sig), reap with a deadline; returns the exit status or -errno. */

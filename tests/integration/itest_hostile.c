@@ -8,6 +8,8 @@
  *   lockout   4,100 connections held by one user, and 1,100 with the
  *             daemon's file limit at 1024: root's status and allocate still
  *             succeed (p99 under 50 ms) and the idle daemon uses < 10 % CPU.
+ *   idle      empty lines keep no client alive; a watcher that reads nothing
+ *             is dropped after the idle timeout.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -217,10 +219,184 @@ static void test_spin(void **state)
 	itest_daemon_cleanup(&d);
 }
 
+/* --- lockout ------------------------------------------------------------- */
+
+static const char *hold_sock;
+static int hold_n;
+
+static int hold_connections(void *arg)
+{
+	(void) arg;
+	for (int i = 0; i < hold_n; i++)
+		if (connect_raw(hold_sock) < 0)
+			return -1;
+	return 0;	/* held (or closed by the daemon) until the attacker ends */
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Root's status (200) and allocate + release (20 each) while the attack
+ * holds: all succeed; returns the p99 latency in ns. */
+static uint64_t root_probe(struct itest_daemon *d)
+{
+	static uint64_t lat[260];
+	unsigned n = 0;
+
+	for (int i = 0; i < 200; i++) {
+		uint64_t t0 = itest_now_ns();
+		json_t *res = NULL;
+
+		assert_int_equal(itest_call(d, "status", NULL, &res), 0);
+		json_decref(res);
+		lat[n++] = itest_now_ns() - t0;
+	}
+	for (int i = 0; i < 20; i++) {
+		const char *alloc[] = { "allocate", "dev", "-q", NULL };
+		const char *rel[] = { "release", NULL, NULL };
+		char *out = NULL;
+		uint64_t t0 = itest_now_ns();
+
+		assert_int_equal(itest_cli(d, -1, &out, alloc), 0);
+		lat[n++] = itest_now_ns() - t0;
+		assert_non_null(out);
+		out[strcspn(out, "\n")] = '\0';
+		rel[1] = out;
+		t0 = itest_now_ns();
+		assert_int_equal(itest_cli(d, -1, NULL, rel), 0);
+		lat[n++] = itest_now_ns() - t0;
+		free(out);
+	}
+	qsort(lat, n, sizeof(lat[0]), cmp_u64);
+	return lat[n * 99 / 100];
+}
+
+static void lockout(unsigned conns, unsigned long daemon_nofile)
+{
+	struct itest_daemon d;
+	struct attacker a = { 0 };
+	json_t *res = NULL, *srv;
+	uint64_t p99;
+	double cpu;
+
+	/* as if started after `ulimit -n 1024`: soft and hard */
+	assert_int_equal(itest_daemon_start_nofile(&d, NULL, daemon_nofile), 0);
+	hold_sock = d.sock;
+	hold_n = (int)conns;
+	assert_int_equal(attacker_start(&a, NOBODY, hold_connections, NULL), 0);
+
+	p99 = root_probe(&d);
+	assert_int_equal(itest_call(&d, "status", NULL, &res), 0);
+	srv = json_object_get(res, "server");
+	print_message("%u connections held by uid %d (daemon file limit %s): %lld clients "
+		      "admitted of at most %lld, %lld refused for the uid; root's status, allocate "
+		      "and release p99 %.2f ms\n", conns, NOBODY,
+		      daemon_nofile ? "1024" : "raised to its hard limit",
+		      json_integer_value(json_object_get(srv, "clients")),
+		      json_integer_value(json_object_get(srv, "max_clients")),
+		      json_integer_value(json_object_get(srv, "refused_per_uid")),
+		      (double)p99 / 1e6);
+	assert_true(json_integer_value(json_object_get(srv, "refused_per_uid")) > 0);
+	json_decref(res);
+	assert_true(p99 < 50000000ull * itest_slow());
+	cpu = cpu_over(d.pid, 1000);
+	print_message("daemon CPU over 1 s with the connections held: %.0f ms\n", cpu);
+	assert_true(cpu < 100.0 * itest_slow());
+	attacker_stop(&a);
+	itest_daemon_cleanup(&d);
+}
+
+static void test_lockout(void **state)
+{
+	(void) state;
+	lockout(4100, 0);
+}
+
+static void test_lockout_ulimit(void **state)
+{
+	(void) state;
+	lockout(1100, 1024);
+}
+
+/* --- idle clients --------------------------------------------------------- */
+
+static const char *idle_sock;
+
+/* Send an empty line every 100 ms: not a request, so the daemon's idle
+ * clock runs on; succeeds when the daemon closes the connection. */
+static int newline_sender(void *arg)
+{
+	uint64_t dl = itest_now_ns() + 10000000000ull * itest_slow();
+	int fd = connect_raw(idle_sock);
+
+	(void) arg;
+	if (fd < 0)
+		return -1;
+	while (itest_now_ns() < dl) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		char b;
+
+		if (poll(&p, 1, 100) == 1 && recv(fd, &b, 1, MSG_DONTWAIT) <= 0)
+			return 0;
+		if (send(fd, "\n", 1, MSG_NOSIGNAL) < 0)
+			return 0;
+	}
+	return -1;
+}
+
+/* A watcher that never reads: idle once its output stops moving. */
+static int silent_watcher(void *arg)
+{
+	int fd = connect_raw(idle_sock);
+
+	(void) arg;
+	return fd < 0 || send_all(fd, "{\"v\":1,\"cmd\":\"watch\"}\n") ? -1 : 0;
+}
+
+static void test_idle(void **state)
+{
+	const char *extra[] = { "--client-idle-timeout", "1000", NULL };
+	const char *churn[] = { "churn", "20000", NULL };
+	struct itest_daemon d;
+	struct attacker a = { 0 }, w = { 0 };
+	struct itest_proc h;
+	char line[64];
+	uint64_t t0;
+
+	(void) state;
+	assert_int_equal(itest_daemon_start(&d, extra), 0);
+	idle_sock = d.sock;
+	t0 = itest_now_ns();
+	assert_int_equal(attacker_start(&a, NOBODY, newline_sender, NULL), 0);
+	print_message("a client sending only empty lines: closed after %.0f ms (idle timeout "
+		      "1000 ms)\n", (double)(itest_now_ns() - t0) / 1e6);
+	attacker_stop(&a);
+
+	assert_int_equal(attacker_start(&w, NOBODY, silent_watcher, NULL), 0);
+	assert_true(ITEST_WAIT(status_num(&d, "watchers") == 1, 2000 * itest_slow()));
+	/* events enough to fill its socket buffer and leave output pending */
+	assert_int_equal(itest_proc_spawn(&h, -1, churn), 0);
+	assert_int_equal(itest_proc_line(&h, line, sizeof(line), 30000 * (int)itest_slow()), 0);
+	itest_proc_end(&h);
+	t0 = itest_now_ns();
+	assert_true(ITEST_WAIT(status_num(&d, "watchers") == 0, 5000 * itest_slow()));
+	print_message("a watcher that reads nothing: dropped %.0f ms after the events ended\n",
+		      (double)(itest_now_ns() - t0) / 1e6);
+	attacker_stop(&w);
+	itest_daemon_cleanup(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_spin),
+		cmocka_unit_test(test_lockout),
+		cmocka_unit_test(test_lockout_ulimit),
+		cmocka_unit_test(test_idle),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, NULL);

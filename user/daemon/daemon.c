@@ -35,9 +35,12 @@
 
 static const struct pw_server_limits server_limits = {
 	.max_clients = 4096,
+	.max_per_uid = 256,
+	.root_reserve = 64,
 	.max_out_bytes = 8 << 20,
 	.partial_timeout_ms = 5000,
 	.idle_timeout_ms = 60000,
+	.accept_pause_ms = 100,
 };
 
 void pw_daemon_broadcast(struct pw_daemon *d, json_t *obj)
@@ -557,6 +560,7 @@ static void stop_state(struct pw_daemon *d)
 
 int pw_daemon_init(struct pw_daemon *d, const struct pw_daemon_opts *opts)
 {
+	struct pw_server_limits lim;
 	int err;
 
 	memset(d, 0, sizeof(*d));
@@ -595,8 +599,10 @@ int pw_daemon_init(struct pw_daemon *d, const struct pw_daemon_opts *opts)
 	if (err)
 		return err;
 	/* the control socket opens last: no request sees half-built state */
-	err = pw_server_new(&d->server, d->loop, opts->socket_path, &server_limits,
-			    pw_daemon_request, d);
+	lim = server_limits;
+	if (opts->client_idle_ms)
+		lim.idle_timeout_ms = opts->client_idle_ms;
+	err = pw_server_new(&d->server, d->loop, opts->socket_path, &lim, pw_daemon_request, d);
 	if (err) {
 		pw_err("control socket %s: %s", opts->socket_path, strerror(-err));
 		return err;

@@ -30,6 +30,7 @@ struct pw_daemon_opts {
 	unsigned wakeup_gap_us;		/* (unsigned)-1: default */
 	unsigned poll_interval_ms;	/* polling mode snapshot period */
 	const char *metrics_listen;	/* ADDR:PORT or NULL */
+	unsigned client_idle_ms;	/* control clients' idle timeout, 0: default */
 };
 
 enum pw_mode {

@@ -40,6 +40,9 @@ static void usage(FILE *f)
 "      --metrics-listen ADDR:PORT\n"
 "                           serve Prometheus metrics over HTTP (loopback only\n"
 "                           unless ADDR says otherwise; off by default)\n"
+"      --client-idle-timeout MS\n"
+"                           close control clients idle this long: no request,\n"
+"                           or answers and events left unread (default 60000)\n"
 "  -v, --verbose            debug logging (repeat for libbpf's messages)\n"
 "  -h, --help               this help\n"
 "\n"
@@ -76,6 +79,7 @@ int main(int argc, char **argv)
 		{ "ringbuf-size", required_argument, NULL, 'R' },
 		{ "metrics-listen", required_argument, NULL, 'M' },
 		{ "wakeup-gap", required_argument, NULL, 'W' },
+		{ "client-idle-timeout", required_argument, NULL, 'I' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
@@ -130,6 +134,11 @@ int main(int argc, char **argv)
 			if (parse_ulong("--wakeup-gap", optarg, 0, 100000, &v))
 				return EXIT_USAGE;
 			o.wakeup_gap_us = (unsigned)v;
+			break;
+		case 'I':
+			if (parse_ulong("--client-idle-timeout", optarg, 100, 86400000, &v))
+				return EXIT_USAGE;
+			o.client_idle_ms = (unsigned)v;
 			break;
 		case 'v':
 			verbose++;

@@ -8,10 +8,13 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "array.h"
+#include "log.h"
 #include "server.h"
 
 #define READ_CHUNK 4096
@@ -20,6 +23,9 @@
 #define LINES_PER_TURN 4
 /* Queued clients served per wakeup before epoll gets to the others. */
 #define TURNS_PER_WAKE 32
+/* File descriptors kept for the daemon itself (BPF, SQLite, snapshots of
+ * network namespaces, health checks) when sizing the client limit. */
+#define FD_RESERVE 128
 
 struct pw_client {
 	struct pw_io io;
@@ -30,7 +36,8 @@ struct pw_client {
 	size_t in_len, in_cap;
 	char *out;
 	size_t out_len, out_off, out_cap;
-	uint64_t last_ms;	/* last complete request or connect */
+	uint64_t last_ms;	/* last complete non-empty request, or connect */
+	uint64_t out_ms;	/* output last made progress (or became pending) */
 	uint64_t partial_ms;	/* when the pending partial request began, 0 if none */
 	unsigned refs;
 	bool watching;
@@ -51,10 +58,21 @@ struct held {
 	struct held *next;
 };
 
+/* Connections per non-root uid: few distinct uids connect at once. */
+struct uid_slot {
+	uid_t uid;
+	size_t n;
+};
+
 struct pw_server {
 	struct pw_loop *loop;
 	struct pw_io listen_io;
 	struct pw_io timer_io;
+	struct pw_io pause_io;		/* timerfd: accepting again after EMFILE */
+	bool accept_paused;
+	size_t nonroot;			/* clients of uids other than 0 */
+	struct uid_slot *uids;
+	size_t n_uids, cap_uids;
 	char path[108];
 	struct pw_server_limits lim;
 	pw_request_fn fn;
@@ -149,6 +167,7 @@ static int flush_out(struct pw_client *c)
 			return -errno;
 		}
 		c->out_off += (size_t)n;
+		c->out_ms = pw_now_ms();
 	}
 	if (c->out_off == c->out_len) {
 		c->out_off = c->out_len = 0;
@@ -174,6 +193,8 @@ static int queue_out(struct pw_client *c, const char *data, size_t len)
 		c->srv->st.lagged++;
 		return -ENOBUFS;
 	}
+	if (!pending)
+		c->out_ms = pw_now_ms();
 	if (c->out_off && c->out_len + len > c->out_cap) {
 		memmove(c->out, c->out + c->out_off, pending);
 		c->out_len = pending;
@@ -281,6 +302,7 @@ void pw_client_send(struct pw_client *c, char *line)
 		c->out = line;
 		c->out_len = c->out_cap = len;
 		c->out_off = 0;
+		c->out_ms = pw_now_ms();
 		line = NULL;
 	} else if (queue_out(c, line, len)) {
 		free(line);
@@ -312,12 +334,59 @@ void pw_server_broadcast(struct pw_server *s, const char *line, size_t len)
 	}
 }
 
+static struct uid_slot *uid_slot(struct pw_server *s, uid_t uid)
+{
+	for (size_t i = 0; i < s->n_uids; i++)
+		if (s->uids[i].uid == uid)
+			return &s->uids[i];
+	return NULL;
+}
+
+/* Admission: non-root uids share max_clients, each at most max_per_uid;
+ * root also gets root_reserve more, so no user can lock root out. */
+static const char *admit(struct pw_server *s, uid_t uid)
+{
+	struct uid_slot *u;
+
+	if (uid == 0)
+		return s->st.clients < s->st.max_clients + s->lim.root_reserve ? NULL :
+			"too many clients, try again";
+	if (s->nonroot >= s->st.max_clients)
+		return "too many clients, try again";
+	u = uid_slot(s, uid);
+	if (u && u->n >= s->lim.max_per_uid)
+		return "too many connections from this user";
+	if (!u) {
+		if (pw_array_grow((void **)&s->uids, &s->cap_uids, s->n_uids + 1,
+				  sizeof(*s->uids)))
+			return "out of memory, try again";
+		u = &s->uids[s->n_uids++];
+		*u = (struct uid_slot){ .uid = uid };
+	}
+	u->n++;
+	s->nonroot++;
+	return NULL;
+}
+
+static void uid_release(struct pw_server *s, uid_t uid)
+{
+	struct uid_slot *u;
+
+	if (uid == 0)
+		return;
+	s->nonroot--;
+	u = uid_slot(s, uid);
+	if (u && --u->n == 0)
+		*u = s->uids[--s->n_uids];
+}
+
 static void client_close(struct pw_client *c)
 {
 	struct pw_server *s = c->srv;
 
 	if (c->closed)
 		return;
+	uid_release(s, c->cred.uid);
 	c->closed = true;
 	pw_client_set_watch(c, false);
 	pw_loop_del(s->loop, &c->io);
@@ -379,7 +448,9 @@ static bool handle_lines(struct pw_client *c)
 			}
 		}
 		start = (size_t)(nl - c->in) + 1;
-		c->last_ms = pw_now_ms();
+		/* an empty line is no request: it does not keep a client alive */
+		if (len)
+			c->last_ms = pw_now_ms();
 	}
 	if (!c->closed) {
 		memmove(c->in, c->in + start, c->in_len - start);
@@ -530,6 +601,32 @@ static int client_io(struct pw_io *io, uint32_t events)
 	return 0;
 }
 
+/* Out of file descriptors: the listener stays readable, so stop polling it
+ * for accept_pause_ms instead of spinning on accept(). */
+static void pause_accepting(struct pw_server *s, int err)
+{
+	if (s->accept_paused)
+		return;
+	if (pw_loop_mod(s->loop, &s->listen_io, 0) ||
+	    pw_timerfd_arm(s->pause_io.fd, s->lim.accept_pause_ms, 0))
+		return;
+	s->accept_paused = true;
+	s->st.accept_paused++;
+	pw_warn("control socket: accept: %s; not accepting for %u ms", strerror(err),
+		s->lim.accept_pause_ms);
+}
+
+static int resume_accepting(struct pw_io *io, uint32_t events)
+{
+	struct pw_server *s = io->data;
+
+	(void) events;
+	pw_timerfd_ack(io->fd);
+	if (s->accept_paused && !pw_loop_mod(s->loop, &s->listen_io, EPOLLIN))
+		s->accept_paused = false;
+	return 0;
+}
+
 static int server_accept(struct pw_io *io, uint32_t events)
 {
 	struct pw_server *s = io->data;
@@ -537,30 +634,45 @@ static int server_accept(struct pw_io *io, uint32_t events)
 	(void) events;
 	for (int i = 0; i < 64; i++) {
 		struct pw_client *c;
-		socklen_t len = sizeof(c->cred);
+		struct ucred cred;
+		socklen_t len = sizeof(cred);
+		const char *why;
 		int fd = accept4(io->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
-		if (fd < 0)
-			return 0;	/* EAGAIN, or EMFILE etc.: the peer retries */
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM)
+				pause_accepting(s, errno);
+			return 0;	/* EAGAIN, or a peer that left: it retries */
+		}
 		s->st.accepted++;
-		if (s->st.clients >= s->lim.max_clients) {
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len)) {
+			close(fd);
+			continue;
+		}
+		why = admit(s, cred.uid);
+		if (why) {
 			s->st.refused++;
-			reject(fd, PW_E_INTERNAL, "too many clients, try again");
+			if (cred.uid)
+				s->st.refused_uid++;
+			reject(fd, PW_E_INTERNAL, why);
 			close(fd);
 			continue;
 		}
 		c = calloc(1, sizeof(*c));
-		if (!c || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->cred, &len)) {
-			free(c);
+		if (!c) {
+			uid_release(s, cred.uid);
 			close(fd);
 			continue;
 		}
+		c->cred = cred;
 		c->srv = s;
 		c->refs = 1;
 		c->io = (struct pw_io){ .fd = fd, .fn = client_io, .data = c };
 		c->last_ms = pw_now_ms();
 		c->events = EPOLLIN | EPOLLRDHUP;
 		if (pw_loop_add(s->loop, &c->io, c->events)) {
+			uid_release(s, cred.uid);
 			close(fd);
 			free(c);
 			continue;
@@ -591,6 +703,12 @@ static int server_sweep(struct pw_io *io, uint32_t events)
 			s->st.timed_out++;
 			reject(c->io.fd, PW_E_BAD_REQUEST, "incomplete request timed out");
 			client_close(c);
+		} else if (c->out_len > c->out_off) {
+			/* output waits: idle while the peer reads none of it */
+			if (now - c->out_ms > s->lim.idle_timeout_ms) {
+				s->st.timed_out++;
+				client_close(c);
+			}
 		} else if (!c->watching && !c->partial_ms && c->refs == 1 &&
 			   now - c->last_ms > s->lim.idle_timeout_ms) {
 			s->st.timed_out++;
@@ -600,6 +718,34 @@ static int server_sweep(struct pw_io *io, uint32_t events)
 	if (!s->clients && !pw_timerfd_arm(io->fd, 0, 0))
 		s->timer_armed = false;
 	return 0;
+}
+
+/* Raise the file limit to its hard limit, then size the client limit to fit
+ * under it with room for the daemon's own descriptors and root's reserve. */
+static size_t client_budget(const struct pw_server_limits *lim)
+{
+	struct rlimit rl;
+	size_t max = lim->max_clients;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return max;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rlim_t cur = rl.rlim_cur;
+
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl))
+			rl.rlim_cur = cur;
+	}
+	if (rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur < (rlim_t)(max + lim->root_reserve + FD_RESERVE)) {
+		size_t room = rl.rlim_cur > FD_RESERVE + lim->root_reserve + 16 ?
+			(size_t)rl.rlim_cur - FD_RESERVE - lim->root_reserve : 16;
+
+		pw_warn("file limit %llu: at most %zu clients (and %zu more for root)",
+			(unsigned long long)rl.rlim_cur, room, lim->root_reserve);
+		max = room;
+	}
+	return max;
 }
 
 int pw_server_new(struct pw_server **ret, struct pw_loop *loop, const char *path,
@@ -620,6 +766,8 @@ int pw_server_new(struct pw_server **ret, struct pw_loop *loop, const char *path
 	s->lim = *limits;
 	s->fn = fn;
 	s->ctx = ctx;
+	s->pause_io.fd = -1;
+	s->st.max_clients = client_budget(&s->lim);
 
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
@@ -639,6 +787,11 @@ int pw_server_new(struct pw_server **ret, struct pw_loop *loop, const char *path
 		err = tfd;
 		goto cleanup;
 	}
+	s->pause_io = (struct pw_io){ .fd = pw_timerfd_new(), .fn = resume_accepting, .data = s };
+	if (s->pause_io.fd < 0) {
+		err = s->pause_io.fd;
+		goto cleanup;
+	}
 	s->listen_io = (struct pw_io){ .fd = fd, .fn = server_accept, .data = s };
 	s->timer_io = (struct pw_io){ .fd = tfd, .fn = server_sweep, .data = s };
 	s->backlog_io = (struct pw_io){ .fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC),
@@ -652,6 +805,8 @@ int pw_server_new(struct pw_server **ret, struct pw_loop *loop, const char *path
 		err = pw_loop_add(loop, &s->timer_io, EPOLLIN);
 	if (!err)
 		err = pw_loop_add(loop, &s->backlog_io, EPOLLIN);
+	if (!err)
+		err = pw_loop_add(loop, &s->pause_io, EPOLLIN);
 	if (err)
 		goto cleanup;
 	*ret = s;
@@ -665,6 +820,8 @@ cleanup:
 		close(tfd);
 	if (s->backlog_io.fd > 0)
 		close(s->backlog_io.fd);
+	if (s->pause_io.fd >= 0)
+		close(s->pause_io.fd);
 	free(s);
 	return err;
 }
@@ -681,6 +838,8 @@ void pw_server_free(struct pw_server *s)
 	close(s->timer_io.fd);
 	pw_loop_del(s->loop, &s->backlog_io);
 	close(s->backlog_io.fd);
+	pw_loop_close_io(s->loop, &s->pause_io);
+	free(s->uids);
 	while (s->bl_head) {
 		struct pw_client *c = s->bl_head;
 

@@ -20,15 +20,22 @@ struct pw_client;
 typedef void (*pw_request_fn)(void *ctx, struct pw_client *c, struct pw_request *req);
 
 struct pw_server_limits {
-	size_t max_clients;		/* further connections are refused with an error */
+	size_t max_clients;		/* further connections are refused with an error; lowered
+					 * to fit the file limit (raised to its hard limit) */
+	size_t max_per_uid;		/* connections of one non-root uid */
+	size_t root_reserve;		/* connections only root gets, beyond max_clients */
 	size_t max_out_bytes;		/* a client whose unread output passes this is dropped */
 	unsigned partial_timeout_ms;	/* an incomplete request older than this: close */
-	unsigned idle_timeout_ms;	/* a silent non-watching client: close */
+	unsigned idle_timeout_ms;	/* no request (empty lines do not count) and no
+					 * output pending, or output pending and none of it
+					 * read for this long: close (watchers included) */
+	unsigned accept_pause_ms;	/* out of file descriptors: stop accepting this long */
 };
 
 struct pw_server_stats {
-	size_t clients, watchers;
-	unsigned long long accepted, refused, timed_out, oversized, malformed, lagged;
+	size_t clients, watchers, max_clients;
+	unsigned long long accepted, refused, refused_uid, accept_paused, timed_out, oversized,
+		malformed, lagged;
 };
 
 int pw_server_new(struct pw_server **ret, struct pw_loop *loop, const char *path,

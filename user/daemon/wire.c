@@ -89,3 +89,22 @@ void pw_wire_allocs_status(struct pw_allocs *as, json_t *recovery, json_t *statu
 		"p99", (json_int_t)pw_hist_quantile(&as->m.detect_latency, 0.99),
 		"count", (json_int_t)as->m.detect_latency.count));
 }
+
+void pw_wire_server_status(const struct pw_server_stats *st, json_t *status)
+{
+	json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+			      "clients", (json_int_t)st->clients,
+			      "watchers", (json_int_t)st->watchers,
+			      "max_clients", (json_int_t)st->max_clients,
+			      "accepted", (json_int_t)st->accepted,
+			      "refused", (json_int_t)st->refused,
+			      "refused_per_uid", (json_int_t)st->refused_uid,
+			      "accept_paused", (json_int_t)st->accept_paused,
+			      "timed_out", (json_int_t)st->timed_out,
+			      "oversized", (json_int_t)st->oversized,
+			      "malformed", (json_int_t)st->malformed,
+			      "dropped_slow", (json_int_t)st->lagged);
+
+	if (o)
+		json_object_set_new(status, "server", o);
+}
