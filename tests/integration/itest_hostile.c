@@ -10,6 +10,10 @@
  *             succeed (p99 under 50 ms) and the idle daemon uses < 10 % CPU.
  *   idle      empty lines keep no client alive; a watcher that reads nothing
  *             is dropped after the idle timeout.
+ *   memory    200 watchers that never read and a bind/close storm: the
+ *             daemon's VmHWM stays under 64 MiB and the ring buffer drops no
+ *             more than without them; a slow `watch` is told why it is
+ *             dropped and exits 13.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -390,6 +394,135 @@ static void test_idle(void **state)
 	itest_daemon_cleanup(&d);
 }
 
+/* --- memory ---------------------------------------------------------------- */
+
+#define N_WATCHERS 200
+#define STORM_CYCLES "50000"
+
+static const char *mem_sock;
+
+static int silent_watchers(void *arg)
+{
+	(void) arg;
+	for (int i = 0; i < N_WATCHERS; i++) {
+		int fd = connect_raw(mem_sock);
+
+		if (fd < 0 || send_all(fd, "{\"v\":1,\"cmd\":\"watch\"}\n"))
+			return -1;
+	}
+	return 0;
+}
+
+/* Two bind/close generators at full speed; returns the daemon's ring drops. */
+static json_int_t storm(struct itest_daemon *d)
+{
+	const char *args[] = { "churn", STORM_CYCLES, NULL };
+	struct itest_proc h[2];
+	char line[64];
+
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(itest_proc_spawn(&h[i], -1, args), 0);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(itest_proc_line(&h[i], line, sizeof(line),
+						 60000 * (int)itest_slow()), 0);
+		itest_proc_end(&h[i]);
+	}
+	return status_num(d, "dropped");
+}
+
+static void test_memory(void **state)
+{
+	struct itest_daemon d;
+	struct attacker a = { 0 };
+	json_int_t base_drops, drops;
+	json_t *res = NULL;
+	long hwm0, hwm;
+
+	(void) state;
+	/* the same storm without watchers first */
+	assert_int_equal(itest_daemon_start(&d, NULL), 0);
+	base_drops = storm(&d);
+	itest_daemon_cleanup(&d);
+
+	assert_int_equal(itest_daemon_start(&d, NULL), 0);
+	mem_sock = d.sock;
+	hwm0 = itest_status_kib(d.pid, "VmHWM");
+	assert_int_equal(attacker_start(&a, NOBODY, silent_watchers, NULL), 0);
+	assert_true(ITEST_WAIT(status_num(&d, "watchers") == N_WATCHERS, 5000 * itest_slow()));
+	drops = storm(&d);
+	hwm = itest_status_kib(d.pid, "VmHWM");
+	assert_int_equal(itest_call(&d, "status", NULL, &res), 0);
+	print_message("%d watchers that never read, 2 x %s bind/close cycles: VmHWM %ld -> %ld "
+		      "KiB; ring-buffer drops %lld (%lld without the watchers); watchers dropped "
+		      "%lld, still watching %lld\n", N_WATCHERS, STORM_CYCLES, hwm0, hwm,
+		      (long long)drops, (long long)base_drops,
+		      json_integer_value(json_object_get(json_object_get(res, "server"),
+							 "dropped_slow")),
+		      json_integer_value(json_object_get(res, "watchers")));
+	json_decref(res);
+	assert_true(hwm > 0 && hwm < 64 * 1024);
+	assert_true(drops <= base_drops);
+	attacker_stop(&a);
+	itest_daemon_cleanup(&d);
+}
+
+/* A slow watcher is told why it is dropped, and the CLI exits 13 for it. */
+static void test_dropped_cli(void **state)
+{
+	const char *churn[] = { "churn", "30000", NULL };
+	const char *watch[] = { "--json", "watch", NULL };
+	struct itest_daemon d;
+	struct itest_proc h;
+	char line[64], path[256], *out = NULL;
+	int pfd[2], rc;
+	pid_t pid;
+
+	(void) state;
+	assert_int_equal(itest_daemon_start(&d, NULL), 0);
+	/* the CLI writes into a pipe nobody reads until the storm is over */
+	assert_int_equal(pipe2(pfd, O_CLOEXEC), 0);
+	pid = itest_fork_as(NOBODY);
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(pfd[1], 1);
+		snprintf(path, sizeof(path), "%s/portwatch", itest_build());
+		execl(path, path, "--socket", d.sock, watch[0], watch[1], (char *)NULL);
+		_exit(127);
+	}
+	close(pfd[1]);
+	assert_true(ITEST_WAIT(status_num(&d, "watchers") == 1, 5000 * itest_slow()));
+	assert_int_equal(itest_proc_spawn(&h, -1, churn), 0);
+	assert_int_equal(itest_proc_line(&h, line, sizeof(line), 60000 * (int)itest_slow()), 0);
+	itest_proc_end(&h);
+	assert_true(ITEST_WAIT(status_num(&d, "watchers") == 0, 5000 * itest_slow()));
+	/* now read it all: the last line says why */
+	{
+		size_t len = 0, cap = 1 << 20;
+		ssize_t n;
+
+		out = malloc(cap);
+		assert_non_null(out);
+		while ((n = read(pfd[0], out + len, cap - len - 1)) > 0) {
+			len += (size_t)n;
+			if (len + 1 >= cap) {
+				/* keep the tail only */
+				memmove(out, out + len / 2, len - len / 2);
+				len -= len / 2;
+			}
+		}
+		out[len] = '\0';
+	}
+	assert_int_equal(waitpid(pid, &rc, 0), pid);
+	assert_true(WIFEXITED(rc));
+	print_message("a slow `portwatch watch`: exit %d, last line %s", WEXITSTATUS(rc),
+		      strrchr(out, '{') ? strrchr(out, '{') : "(none)\n");
+	assert_int_equal(WEXITSTATUS(rc), 13);
+	assert_non_null(strstr(out, "{\"event\":\"dropped\",\"reason\":\"slow reader"));
+	free(out);
+	close(pfd[0]);
+	itest_daemon_cleanup(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -397,6 +530,8 @@ int main(void)
 		cmocka_unit_test(test_lockout),
 		cmocka_unit_test(test_lockout_ulimit),
 		cmocka_unit_test(test_idle),
+		cmocka_unit_test(test_memory),
+		cmocka_unit_test(test_dropped_cli),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, NULL);

@@ -105,5 +105,7 @@ int pw_store_audit_add(struct pw_store *s, const struct pw_audit *a);
  */
 int pw_store_audit_list(struct pw_store *s, int64_t after_id, size_t limit,
 			struct pw_audit **out, size_t *n);
+/* The after_id that pages through the newest limit records (0: all). */
+int pw_store_audit_tail_start(struct pw_store *s, size_t limit, int64_t *after_id);
 
 #endif

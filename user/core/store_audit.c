@@ -129,3 +129,29 @@ int pw_store_audit_list(struct pw_store *s, int64_t after_id, size_t limit,
 	*n = used;
 	return 0;
 }
+
+int pw_store_audit_tail_start(struct pw_store *s, size_t limit, int64_t *after_id)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, err;
+
+	*after_id = 0;
+	if (!limit)
+		return 0;
+	err = store_check_txn(s);
+	if (!err)
+		err = store_prepare(s, ST_AUDIT_START, "SELECT id FROM audit ORDER BY id DESC"
+				    " LIMIT 1 OFFSET ?1", &st);
+	if (err)
+		return err;
+	rc = sqlite3_bind_int64(st, 1, limit > INT64_MAX ? INT64_MAX : (int64_t)limit - 1);
+	if (rc != SQLITE_OK) {
+		err = store_fail(s, rc, "audit_tail_start: bind");
+		sqlite3_clear_bindings(st);
+		return err;
+	}
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*after_id = sqlite3_column_int64(st, 0) - 1;
+	return store_finish_read(s, st, rc, "audit_tail_start");
+}

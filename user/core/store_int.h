@@ -21,6 +21,7 @@ enum store_stmt {
 	ST_AUDIT_ADD,
 	ST_AUDIT_AFTER,
 	ST_AUDIT_TAIL,
+	ST_AUDIT_START,
 	ST_MAX,
 };
 

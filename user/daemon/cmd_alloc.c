@@ -14,6 +14,7 @@
 #include "allocate.h"
 #include "allocs.h"
 #include "cmd.h"
+#include "stream.h"
 #include "config.h"
 #include "owner.h"
 #include "store.h"
@@ -285,34 +286,15 @@ void pw_cmd_types(struct pw_daemon *d, struct pw_client *c, json_t *args)
 
 void pw_cmd_audit(struct pw_daemon *d, struct pw_client *c, json_t *args)
 {
-	struct pw_audit *recs = NULL;
 	__u32 limit = 50;
 	__u64 after = 0;
-	size_t n = 0;
 	char err[256];
-	json_t *arr;
-	int r;
 
 	if (pw_args_u32(args, "limit", 100000, &limit, err, sizeof(err)) < 0 ||
 	    pw_args_u64(args, "after_id", &after, err, sizeof(err)) < 0) {
 		pw_client_send(c, pw_proto_error(PW_E_BAD_REQUEST, "%s", err));
 		return;
 	}
-	r = pw_store_audit_list(d->store, after ? (int64_t)after : -1, limit, &recs, &n);
-	if (r) {
-		pw_client_send(c, pw_proto_error(PW_E_STORAGE, "audit trail unreadable: %s",
-						 pw_store_errmsg(d->store)));
-		return;
-	}
-	arr = json_array();
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(arr, json_pack(
-			"{s:I, s:I, s:I, s:i, s:s, s:s, s:i, s:I, s:s, s:s}", "id",
-			(json_int_t)recs[i].id, "ts_ms", (json_int_t)recs[i].ts_ms, "uid",
-			(json_int_t)recs[i].uid, "pid", (int)recs[i].pid, "action", recs[i].action,
-			"outcome", recs[i].outcome, "port", recs[i].port, "alloc_id",
-			(json_int_t)recs[i].alloc_id, "service_type", recs[i].service_type,
-			"detail", recs[i].detail));
-	free(recs);
-	pw_client_send(c, pw_proto_ok(arr));
+	/* streamed a page at a time: 100,000 records never sit in one buffer */
+	pw_stream_audit(d, c, after ? (int64_t)after : -1, limit);
 }

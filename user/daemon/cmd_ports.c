@@ -7,54 +7,14 @@
 #include "allocs.h"
 #include "bpfwatch.h"
 #include "cmd.h"
-#include "strbuf.h"
+#include "stream.h"
 #include "wire.h"
-
-struct ports_filter {
-	__u8 proto;		/* 0 = any */
-	bool listening;
-	__u32 port;		/* 0 = any */
-	__u32 pid;		/* 0 = any */
-	__u64 netns;		/* 0 = any */
-};
-
-static bool match(const struct ports_filter *f, const struct pw_sock *s)
-{
-	if (f->proto && s->proto != f->proto)
-		return false;
-	if (f->listening && s->state != PW_SOCK_LISTENING)
-		return false;
-	if (f->port && s->port != f->port)
-		return false;
-	if (f->pid && s->pid != f->pid)
-		return false;
-	if (f->netns && s->netns != f->netns)
-		return false;
-	return true;
-}
-
-static int cmp_sock(const void *a, const void *b)
-{
-	const struct pw_sock *x = *(const struct pw_sock *const *)a;
-	const struct pw_sock *y = *(const struct pw_sock *const *)b;
-
-	if (x->port != y->port)
-		return x->port < y->port ? -1 : 1;
-	if (x->proto != y->proto)
-		return x->proto < y->proto ? -1 : 1;
-	if (x->netns != y->netns)
-		return x->netns < y->netns ? -1 : 1;
-	return x->cookie < y->cookie ? -1 : x->cookie > y->cookie;
-}
 
 void pw_cmd_ports(struct pw_daemon *d, struct pw_client *c, json_t *args)
 {
-	struct ports_filter f = { 0 };
-	const struct pw_sock *s, **v;
+	struct pw_ports_filter f = { 0 };
 	const char *proto = NULL;
-	struct pw_strbuf sb = { 0 };
-	size_t n = 0, it = 0;
-	char err[256], *line;
+	char err[256];
 
 	if (pw_args_str(args, "proto", &proto, err, sizeof(err)) < 0 ||
 	    pw_args_bool(args, "listening", &f.listening, err, sizeof(err)) < 0 ||
@@ -75,35 +35,8 @@ void pw_cmd_ports(struct pw_daemon *d, struct pw_client *c, json_t *args)
 			return;
 		}
 	}
-	/* narrow by the per-port index when a port is given */
-	v = malloc((pw_portmap_size(d->map) + 1) * sizeof(*v));
-	if (!v) {
-		pw_client_send(c, pw_proto_error(PW_E_INTERNAL, "out of memory"));
-		return;
-	}
-	if (f.port) {
-		for (s = pw_portmap_port_first(d->map, (__u16)f.port); s;
-		     s = pw_portmap_port_next(d->map, s))
-			if (match(&f, s))
-				v[n++] = s;
-	} else {
-		while ((s = pw_portmap_next(d->map, &it)))
-			if (match(&f, s))
-				v[n++] = s;
-	}
-	qsort(v, n, sizeof(*v), cmp_sock);
-	/* 100,000 sockets: ~15 MB of JSON, built without an object tree */
-	pw_sb_grow(&sb, n * 180 + 64);
-	pw_sb_puts(&sb, PW_PROTO_OK_PREFIX "[");
-	for (size_t i = 0; i < n; i++) {
-		if (i)
-			pw_sb_put(&sb, ",", 1);
-		pw_wire_sock_write(&sb, v[i]);
-	}
-	pw_sb_puts(&sb, "]}\n");
-	free(v);
-	line = pw_sb_steal(&sb);
-	pw_client_send(c, line ? line : pw_proto_error(PW_E_INTERNAL, "out of memory"));
+	/* streamed in port order: no listing sits in one buffer */
+	pw_stream_ports(d, c, &f);
 }
 
 void pw_cmd_watch(struct pw_daemon *d, struct pw_client *c, json_t *args)

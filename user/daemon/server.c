@@ -26,6 +26,8 @@
 /* File descriptors kept for the daemon itself (BPF, SQLite, snapshots of
  * network namespaces, health checks) when sizing the client limit. */
 #define FD_RESERVE 128
+/* A streaming answer is refilled when less than this is unread. */
+#define STREAM_LOW (64 << 10)
 
 struct pw_client {
 	struct pw_io io;
@@ -50,6 +52,17 @@ struct pw_client {
 	/* replies held until a group commit settles: in order, tentative ones
 	 * replaced by an error if the commit fails */
 	struct held *held_head, *held_tail;
+	/* a streaming answer and the replies waiting behind it */
+	pw_stream_fn stream_fn;
+	bool stream_wait;	/* starts once the held replies before it are out */
+	void (*stream_free)(void *ctx);
+	void *stream_ctx;
+	struct held *after_head, *after_tail;
+	size_t acct;		/* unread output counted in the server's total */
+	uint64_t wpos;		/* watcher: next byte of the event log to send */
+	bool idle_w;		/* watcher caught up with the log (counted in caught_up) */
+	bool closing;		/* dropped watcher: last line out, then close */
+	uint64_t closing_ms;
 };
 
 struct held {
@@ -79,6 +92,15 @@ struct pw_server {
 	void *ctx;
 	struct pw_client *clients;
 	struct pw_server_stats st;
+	/* The event log: every watcher reads the same bytes from its own
+	 * position, so a broadcast is one copy whatever the number of watchers,
+	 * and the memory for events is this buffer, however slow they are.
+	 * Positions grow forever; byte p lives at buf[p & (size - 1)]. */
+	char *log;
+	size_t log_size;
+	uint64_t log_head, log_tail;
+	uint64_t log_min;	/* no watcher's position is below this */
+	size_t caught_up;	/* watchers with nothing left to send */
 	bool timer_armed;
 	struct pw_io backlog_io;	/* eventfd: clients with complete lines left */
 	struct pw_client *bl_head, *bl_tail;
@@ -87,6 +109,8 @@ struct pw_server {
 static void client_close(struct pw_client *c);
 
 static void drop_held(struct pw_client *c);
+static void stream_end(struct pw_client *c);
+static void stream_pump(struct pw_client *c);
 
 static void client_destroy(void *p)
 {
@@ -126,10 +150,13 @@ static int client_events(struct pw_client *c)
 {
 	uint32_t ev = 0;
 
-	/* no reading while earlier requests wait: that bounds the input */
-	if (!c->queued && !c->eof)
+	/* no reading while earlier requests wait, an answer streams or the
+	 * client is being let go: that bounds the input */
+	if (!c->queued && !c->eof && !c->stream_fn && !c->closing)
 		ev |= EPOLLIN | EPOLLRDHUP;
-	if (c->out_len > c->out_off)
+	/* a streaming answer is refilled whenever the socket takes more */
+	if (c->out_len > c->out_off || (c->stream_fn && !c->stream_wait) ||
+	    (c->watching && c->wpos < c->srv->log_head))
 		ev |= EPOLLOUT;
 	if (ev == c->events || c->closed || c->detached)
 		return 0;
@@ -155,8 +182,67 @@ static void backlog_push(struct pw_client *c)
 	(void) !write(s->backlog_io.fd, &one, sizeof(one));
 }
 
+/* Keep the server's total of unread output current for c. */
+static void account(struct pw_client *c)
+{
+	size_t pending = c->out_len - c->out_off;
+
+	c->srv->st.out_bytes += pending;
+	c->srv->st.out_bytes -= c->acct;
+	c->acct = pending;
+}
+
+/* Send from the event log at the watcher's position. 0, or -errno. */
+static int flush_log(struct pw_client *c)
+{
+	struct pw_server *s = c->srv;
+
+	while (c->wpos < s->log_head) {
+		size_t off = (size_t)(c->wpos & (s->log_size - 1));
+		size_t len = (size_t)(s->log_head - c->wpos);
+		ssize_t n;
+
+		if (off + len > s->log_size)
+			len = s->log_size - off;
+		n = send(c->io.fd, s->log + off, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				return 0;
+			return -errno;
+		}
+		c->wpos += (uint64_t)n;
+		c->out_ms = pw_now_ms();
+	}
+	/* caught up: the next broadcast arms EPOLLOUT again */
+	if (!c->idle_w) {
+		c->idle_w = true;
+		s->caught_up++;
+	}
+	return 0;
+}
+
+/* In the middle of an event line: nothing else may be sent before its end. */
+static bool mid_line(const struct pw_client *c)
+{
+	const struct pw_server *s = c->srv;
+
+	return c->watching && c->wpos > s->log_tail &&
+	       s->log[(c->wpos - 1) & (s->log_size - 1)] != '\n';
+}
+
 static int flush_out(struct pw_client *c)
 {
+	bool was_behind = c->watching && c->wpos < c->srv->log_head;
+	int err;
+
+	if (was_behind && mid_line(c)) {
+		/* finish the event line first: up to its newline */
+		err = flush_log(c);
+		if (err)
+			return err;
+		if (c->wpos < c->srv->log_head)
+			return client_events(c);
+	}
 	while (c->out_off < c->out_len) {
 		ssize_t n = send(c->io.fd, c->out + c->out_off, c->out_len - c->out_off,
 				 MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -164,6 +250,7 @@ static int flush_out(struct pw_client *c)
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				break;
+			account(c);
 			return -errno;
 		}
 		c->out_off += (size_t)n;
@@ -178,23 +265,23 @@ static int flush_out(struct pw_client *c)
 			c->out_cap = 0;
 			malloc_trim(0);
 		}
+		if (c->watching && c->wpos < c->srv->log_head) {
+			err = flush_log(c);
+			if (err)
+				return err;
+		}
 	}
+	account(c);
+	/* a dropped watcher's last line is out: now close */
+	if (c->closing && c->out_len == c->out_off)
+		return -ECONNRESET;
 	return client_events(c);
 }
 
-static int queue_out(struct pw_client *c, const char *data, size_t len)
+static int append_out(struct pw_client *c, const char *data, size_t len)
 {
 	size_t pending = c->out_len - c->out_off;
 
-	/* a watcher that falls behind, or a client that pipelines requests and
-	 * never reads the answers, would be buffered without bound; one answer
-	 * larger than the limit is still let through to a reader that keeps up */
-	if ((c->watching || pending) && pending + len > c->srv->lim.max_out_bytes) {
-		c->srv->st.lagged++;
-		return -ENOBUFS;
-	}
-	if (!pending)
-		c->out_ms = pw_now_ms();
 	if (c->out_off && c->out_len + len > c->out_cap) {
 		memmove(c->out, c->out + c->out_off, pending);
 		c->out_len = pending;
@@ -212,9 +299,41 @@ static int queue_out(struct pw_client *c, const char *data, size_t len)
 		c->out = n;
 		c->out_cap = ncap;
 	}
+	if (!pending)
+		c->out_ms = pw_now_ms();
 	memcpy(c->out + c->out_len, data, len);
 	c->out_len += len;
+	account(c);
 	return 0;
+}
+
+/* Let a watcher go, telling it why in a last line: the event line it is in
+ * the middle of is finished from the log first, then the reason, then the
+ * connection is closed once that is read (or after a short wait). */
+static void drop_watcher(struct pw_client *c, const char *reason)
+{
+	struct pw_server *s = c->srv;
+	char line[256];
+	int n, err = 0;
+
+	s->st.lagged++;
+	if (mid_line(c)) {
+		while (!err && c->wpos < s->log_head) {
+			char ch = s->log[c->wpos & (s->log_size - 1)];
+
+			err = append_out(c, &ch, 1);
+			c->wpos++;
+			if (ch == '\n')
+				break;
+		}
+	}
+	pw_client_set_watch(c, false);
+	n = snprintf(line, sizeof(line), "{\"event\":\"dropped\",\"reason\":\"%s\",\"ts_ns\":%llu}\n",
+		     reason, (unsigned long long)pw_now_ns());
+	c->closing = true;
+	c->closing_ms = pw_now_ms();
+	if (err || append_out(c, line, (size_t)n) || flush_out(c))
+		client_close(c);
 }
 
 static void hold(struct pw_client *c, char *line, bool tentative)
@@ -235,16 +354,23 @@ static void hold(struct pw_client *c, char *line, bool tentative)
 	c->held_tail = h;
 }
 
-static void drop_held(struct pw_client *c)
+static void free_list(struct held *h)
 {
-	while (c->held_head) {
-		struct held *h = c->held_head;
+	while (h) {
+		struct held *next = h->next;
 
-		c->held_head = h->next;
 		free(h->line);
 		free(h);
+		h = next;
 	}
-	c->held_tail = NULL;
+}
+
+static void drop_held(struct pw_client *c)
+{
+	free_list(c->held_head);
+	c->held_head = c->held_tail = NULL;
+	free_list(c->after_head);
+	c->after_head = c->after_tail = NULL;
 }
 
 void pw_client_send_tentative(struct pw_client *c, char *line)
@@ -277,34 +403,93 @@ void pw_client_settle(struct pw_client *c, const char *fail_line)
 		free(h);
 		h = next;
 	}
+	/* a long answer asked for after the held ones starts now */
+	if (c->stream_wait && !c->closed) {
+		c->stream_wait = false;
+		stream_pump(c);
+	}
+}
+
+/* Answers wait behind a streaming one, in order. */
+static void after_stream(struct pw_client *c, char *line)
+{
+	struct held *h = calloc(1, sizeof(*h));
+
+	if (!h) {
+		free(line);
+		client_close(c);
+		return;
+	}
+	h->line = line;
+	if (c->after_tail)
+		c->after_tail->next = h;
+	else
+		c->after_head = h;
+	c->after_tail = h;
 }
 
 void pw_client_send(struct pw_client *c, char *line)
 {
-	size_t len;
+	struct pw_server *s = c->srv;
+	size_t len, pending;
 
 	/* behind a held reply: keep the order */
 	if (c->held_head && line && !c->closed) {
 		hold(c, line, false);
 		return;
 	}
-	if (c->closed || !line) {
+	if (c->stream_fn && !c->stream_wait && line && !c->closed) {
+		after_stream(c, line);
+		return;
+	}
+	if (c->closed || c->closing || !line) {
 		free(line);
 		if (!line)
 			client_close(c);
 		return;
 	}
 	len = strlen(line);
-	/* nothing pending: adopt the line as the output buffer, no copy (a
-	 * port map listing can be megabytes) */
-	if (c->out_len == c->out_off && len > 4096) {
+	pending = c->out_len - c->out_off;
+	/* every answer is held to the caps: one over the client's limit is
+	 * refused (large ones stream instead), one that would pass the budget of
+	 * all clients waits for the client to ask again */
+	if (len > s->lim.max_out_bytes) {
+		s->st.too_large++;
+		free(line);
+		line = pw_proto_error(PW_E_INTERNAL, "answer too large (%zu bytes, limit %zu): "
+				      "narrow the request", len, s->lim.max_out_bytes);
+		if (!line) {
+			client_close(c);
+			return;
+		}
+		len = strlen(line);
+	} else if (pending + len > s->lim.max_out_bytes) {
+		/* pipelines requests and never reads the answers */
+		s->st.lagged++;
+		free(line);
+		client_close(c);
+		return;
+	} else if (s->st.out_bytes + len > s->lim.max_out_total && len > 4096) {
+		s->st.busy++;
+		free(line);
+		line = pw_proto_error(PW_E_INTERNAL, "busy: too much output unread by clients, "
+				      "try again");
+		if (!line) {
+			client_close(c);
+			return;
+		}
+		len = strlen(line);
+	}
+	/* nothing pending: adopt the line as the output buffer, no copy */
+	if (!pending && len > 4096) {
 		free(c->out);
 		c->out = line;
 		c->out_len = c->out_cap = len;
 		c->out_off = 0;
 		c->out_ms = pw_now_ms();
+		account(c);
 		line = NULL;
-	} else if (queue_out(c, line, len)) {
+	} else if (append_out(c, line, len)) {
 		free(line);
 		client_close(c);
 		return;
@@ -316,24 +501,157 @@ void pw_client_send(struct pw_client *c, char *line)
 
 void pw_client_set_watch(struct pw_client *c, bool on)
 {
-	if (c->watching != on)
-		c->srv->st.watchers += on ? 1 : -1;
+	struct pw_server *s = c->srv;
+
+	if (c->watching == on)
+		return;
+	if (on && !s->log) {
+		size_t size = 4096;
+
+		while (size < s->lim.max_watch_bytes)
+			size *= 2;
+		s->log = malloc(size);
+		if (!s->log) {
+			client_close(c);
+			return;
+		}
+		s->log_size = size;
+	}
+	s->st.watchers += on ? 1 : -1;
 	c->watching = on;
+	if (on) {
+		c->wpos = s->log_head;
+		c->idle_w = true;
+		s->caught_up++;
+	} else if (c->idle_w) {
+		c->idle_w = false;
+		s->caught_up--;
+	}
 }
 
-void pw_server_broadcast(struct pw_server *s, const char *line, size_t len)
+/* The log must drop bytes below tail: watchers still there are let go. */
+static void overrun(struct pw_server *s, uint64_t tail)
 {
 	struct pw_client *c, *next;
+	uint64_t min = s->log_head;
 
 	for (c = s->clients; c; c = next) {
 		next = c->next;
 		if (!c->watching || c->closed)
 			continue;
-		if (queue_out(c, line, len) || flush_out(c))
+		if (c->wpos < tail)
+			drop_watcher(c, "slow reader: fell behind the event log");
+		else if (c->wpos < min)
+			min = c->wpos;
+	}
+	s->log_min = min;
+}
+
+void pw_server_broadcast(struct pw_server *s, const char *line, size_t len)
+{
+	struct pw_client *c, *next;
+	size_t off, first;
+
+	if (!s->st.watchers || !s->log || len > s->log_size / 4)
+		return;
+	/* make room: the oldest whole lines go */
+	if (s->log_head + len > s->log_tail + s->log_size) {
+		uint64_t t = s->log_head + len - s->log_size;
+
+		while (t < s->log_head && s->log[(t - 1) & (s->log_size - 1)] != '\n')
+			t++;
+		if (s->log_min < t)
+			overrun(s, t);
+		s->log_tail = t;
+	}
+	off = (size_t)(s->log_head & (s->log_size - 1));
+	first = len < s->log_size - off ? len : s->log_size - off;
+	memcpy(s->log + off, line, first);
+	memcpy(s->log, line + first, len - first);
+	s->log_head += len;
+	/* those that had sent everything wait for EPOLLOUT again; the others
+	 * are armed already: a broadcast costs them nothing */
+	if (!s->caught_up)
+		return;
+	for (c = s->clients; c && s->caught_up; c = next) {
+		next = c->next;
+		if (!c->watching || !c->idle_w)
+			continue;
+		c->idle_w = false;
+		s->caught_up--;
+		if (client_events(c))
 			client_close(c);
 	}
 }
 
+/* Refill a streaming answer while little of it is unread. */
+static void stream_pump(struct pw_client *c)
+{
+	struct pw_strbuf sb = { 0 };
+	int r;
+
+	while (c->stream_fn && !c->stream_wait && !c->closed && c->out_len - c->out_off < STREAM_LOW) {
+		r = c->stream_fn(c->stream_ctx, &sb);
+		if (r < 0 || sb.oom || (sb.len && append_out(c, sb.buf, sb.len))) {
+			free(sb.buf);
+			client_close(c);
+			return;
+		}
+		sb.len = 0;
+		if (r == 0)
+			stream_end(c);
+	}
+	free(sb.buf);
+	if (!c->closed && flush_out(c))
+		client_close(c);
+}
+
+static void stream_end(struct pw_client *c)
+{
+	struct held *h = c->after_head;
+
+	if (c->stream_free)
+		c->stream_free(c->stream_ctx);
+	c->stream_fn = NULL;
+	c->stream_free = NULL;
+	c->stream_ctx = NULL;
+	c->after_head = c->after_tail = NULL;
+	while (h) {
+		struct held *next = h->next;
+
+		pw_client_send(c, h->line);
+		free(h);
+		h = next;
+	}
+	/* requests that came in behind it */
+	if (!c->closed && c->in_len && memchr(c->in, '\n', c->in_len))
+		backlog_push(c);
+	if (!c->closed && client_events(c))
+		client_close(c);
+}
+
+void pw_client_stream(struct pw_client *c, pw_stream_fn fn, void (*free_fn)(void *ctx),
+		      void *ctx)
+{
+	if (c->closed || c->closing || c->stream_fn || c->watching) {
+		/* never two answers interleaved: a watcher asks on a connection
+		 * of its own */
+		if (free_fn)
+			free_fn(ctx);
+		if (!c->closed && !c->closing)
+			pw_client_send(c, pw_proto_error(PW_E_BAD_REQUEST,
+					"a long answer cannot start on a watching connection: ask "
+					"on a connection of its own"));
+		return;
+	}
+	c->stream_fn = fn;
+	c->stream_free = free_fn;
+	c->stream_ctx = ctx;
+	/* behind replies held for a group commit: after them */
+	c->stream_wait = c->held_head != NULL;
+	if (!c->stream_wait)
+		stream_pump(c);
+}
 static struct uid_slot *uid_slot(struct pw_server *s, uid_t uid)
 {
 	for (size_t i = 0; i < s->n_uids; i++)
@@ -387,6 +705,12 @@ static void client_close(struct pw_client *c)
 	if (c->closed)
 		return;
 	uid_release(s, c->cred.uid);
+	if (c->stream_free)
+		c->stream_free(c->stream_ctx);
+	c->stream_fn = NULL;
+	c->stream_free = NULL;
+	s->st.out_bytes -= c->acct;
+	c->acct = 0;
 	c->closed = true;
 	pw_client_set_watch(c, false);
 	pw_loop_del(s->loop, &c->io);
@@ -428,7 +752,7 @@ static bool handle_lines(struct pw_client *c)
 		char err[256];
 		size_t len;
 
-		if (!nl)
+		if (!nl || c->stream_fn || c->closing)
 			break;
 		if (handled == LINES_PER_TURN) {
 			more = true;
@@ -455,7 +779,9 @@ static bool handle_lines(struct pw_client *c)
 	if (!c->closed) {
 		memmove(c->in, c->in + start, c->in_len - start);
 		c->in_len -= start;
-		c->partial_ms = c->in_len && !more ? (c->partial_ms ? c->partial_ms : pw_now_ms()) : 0;
+		/* lines waiting behind a streaming answer are not partial */
+		c->partial_ms = c->in_len && !more && !memchr(c->in, '\n', c->in_len) ?
+			(c->partial_ms ? c->partial_ms : pw_now_ms()) : 0;
 	}
 	pw_client_unref(c);
 	return more && !c->closed;
@@ -466,7 +792,7 @@ static void finish_eof(struct pw_client *c)
 {
 	/* nothing queued, held for a commit, or owed by asynchronous work */
 	if (c->eof && !c->queued && !c->watching && !c->closed && !c->held_head &&
-	    c->refs == 1) {
+	    !c->stream_fn && c->refs == 1) {
 		(void) flush_out(c);
 		client_close(c);
 	}
@@ -527,6 +853,12 @@ static int client_io(struct pw_io *io, uint32_t events)
 		if (flush_out(c)) {
 			client_close(c);
 			return 0;
+		}
+		if (c->stream_fn && !c->stream_wait) {
+			stream_pump(c);
+			if (c->closed)
+				return 0;
+			finish_eof(c);
 		}
 	}
 	/* EPOLLHUP and EPOLLERR cannot be masked: with reading stopped after
@@ -699,11 +1031,15 @@ static int server_sweep(struct pw_io *io, uint32_t events)
 	pw_timerfd_ack(io->fd);
 	for (c = s->clients; c; c = next) {
 		next = c->next;
-		if (c->partial_ms && now - c->partial_ms > s->lim.partial_timeout_ms) {
+		if (c->closing) {
+			/* a dropped watcher that does not read its last line */
+			if (now - c->closing_ms > 2000)
+				client_close(c);
+		} else if (c->partial_ms && now - c->partial_ms > s->lim.partial_timeout_ms) {
 			s->st.timed_out++;
 			reject(c->io.fd, PW_E_BAD_REQUEST, "incomplete request timed out");
 			client_close(c);
-		} else if (c->out_len > c->out_off) {
+		} else if (c->out_len > c->out_off || (c->watching && c->wpos < s->log_head)) {
 			/* output waits: idle while the peer reads none of it */
 			if (now - c->out_ms > s->lim.idle_timeout_ms) {
 				s->st.timed_out++;
@@ -840,6 +1176,7 @@ void pw_server_free(struct pw_server *s)
 	close(s->backlog_io.fd);
 	pw_loop_close_io(s->loop, &s->pause_io);
 	free(s->uids);
+	free(s->log);
 	while (s->bl_head) {
 		struct pw_client *c = s->bl_head;
 

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include "loop.h"
 #include "proto.h"
+#include "strbuf.h"
 
 struct pw_server;
 struct pw_client;
@@ -24,7 +25,11 @@ struct pw_server_limits {
 					 * to fit the file limit (raised to its hard limit) */
 	size_t max_per_uid;		/* connections of one non-root uid */
 	size_t root_reserve;		/* connections only root gets, beyond max_clients */
-	size_t max_out_bytes;		/* a client whose unread output passes this is dropped */
+	size_t max_out_bytes;		/* unread output of a client: an answer over it is
+					 * refused, a client that lets more pile up is dropped */
+	size_t max_watch_bytes;		/* the event log all watchers read from: one that falls
+					 * further behind is dropped (telling it why) */
+	size_t max_out_total;		/* unread output of all clients together */
 	unsigned partial_timeout_ms;	/* an incomplete request older than this: close */
 	unsigned idle_timeout_ms;	/* no request (empty lines do not count) and no
 					 * output pending, or output pending and none of it
@@ -34,8 +39,9 @@ struct pw_server_limits {
 
 struct pw_server_stats {
 	size_t clients, watchers, max_clients;
+	size_t out_bytes;		/* unread output held now, all clients */
 	unsigned long long accepted, refused, refused_uid, accept_paused, timed_out, oversized,
-		malformed, lagged;
+		malformed, lagged, too_large, busy;
 };
 
 int pw_server_new(struct pw_server **ret, struct pw_loop *loop, const char *path,
@@ -52,6 +58,16 @@ void pw_client_send(struct pw_client *c, char *line);
  * commit failed (fail_line NULL: it succeeded). */
 void pw_client_send_tentative(struct pw_client *c, char *line);
 void pw_client_settle(struct pw_client *c, const char *fail_line);
+/* Stream one long answer: fn appends the next piece to sb whenever the
+ * client has read most of the last one, returning 1 while more follows, 0
+ * when the answer is complete (it may write a whole error line instead if it
+ * has written nothing yet), or a negative errno, which closes the client.
+ * Memory stays bounded by a piece, not the answer. Later replies to the
+ * client wait for the end; free_fn(ctx) is called once, at the end or when
+ * the client goes. */
+typedef int (*pw_stream_fn)(void *ctx, struct pw_strbuf *sb);
+void pw_client_stream(struct pw_client *c, pw_stream_fn fn, void (*free_fn)(void *ctx),
+		      void *ctx);
 /* Turn the client into a watcher: it receives pw_server_broadcast lines. */
 void pw_client_set_watch(struct pw_client *c, bool on);
 void pw_server_broadcast(struct pw_server *s, const char *line, size_t len);

@@ -5,6 +5,7 @@
 
 #include "proc.h"
 #include "proto.h"
+#include "utf8.h"
 #include "wire.h"
 
 void pw_wire_sock_write(struct pw_strbuf *sb, const struct pw_sock *s)
@@ -46,20 +47,25 @@ json_t *pw_wire_alloc(struct pw_allocs *as, const struct pw_alloc_rt *r)
 	const struct pw_sock *s = NULL;
 	enum pw_alloc_live live;
 	char comm[PW_COMM_LEN + 1] = "";
+	/* any bytes a process or user chose: valid UTF-8 for JSON */
+	char name[PW_NAME_MAX * 4], project[PW_PROJECT_MAX * 4], ocomm[sizeof(r->a.comm) * 4 + 1];
 	struct pw_proc p;
 	const char *owner_comm = r->a.comm;
 
 	/* the owner may have exec'd since (portwatch run): show what runs now */
 	if (!pw_proc_read(r->a.pid, &p) && p.start_time == r->a.start_time)
 		owner_comm = p.comm;
+	pw_utf8_safe(owner_comm, ocomm, sizeof(ocomm));
+	pw_utf8_safe(r->a.name, name, sizeof(name));
+	pw_utf8_safe(r->a.project, project, sizeof(project));
 	live = pw_allocs_live(as, r, &s);
 	if (s)
 		pw_comm_sanitize(s->comm, comm);
 	return json_pack("{s:I, s:s, s:s, s:i, s:i, s:s, s:I, s:s, s:I, s:s, s:b, s:{s:s, s:I, s:s}}",
 			 "id", (json_int_t)r->a.id, "service_type", r->a.service_type, "name",
-			 r->a.name, "port", r->a.port, "pid", (int)r->a.pid, "comm", owner_comm,
+			 name, "port", r->a.port, "pid", (int)r->a.pid, "comm", ocomm,
 			 "uid", (json_int_t)r->a.uid, "state", pw_alloc_state_name(r->a.state),
-			 "created_at", (json_int_t)r->a.created_at, "project", r->a.project,
+			 "created_at", (json_int_t)r->a.created_at, "project", project,
 			 "adopted", r->a.adopted, "live", "status", live_names[live], "pid",
 			 (json_int_t)(s ? s->pid : 0), "comm", comm);
 }
@@ -105,6 +111,27 @@ void pw_wire_server_status(const struct pw_server_stats *st, json_t *status)
 			      "malformed", (json_int_t)st->malformed,
 			      "dropped_slow", (json_int_t)st->lagged);
 
+	if (o) {
+		json_object_set_new(o, "out_bytes", json_integer((json_int_t)st->out_bytes));
+		json_object_set_new(o, "too_large", json_integer((json_int_t)st->too_large));
+		json_object_set_new(o, "busy", json_integer((json_int_t)st->busy));
+	}
+
 	if (o)
 		json_object_set_new(status, "server", o);
+}
+
+void pw_wire_audit_write(struct pw_strbuf *sb, const struct pw_audit *a)
+{
+	pw_sb_printf(sb, "{\"id\":%lld,\"ts_ms\":%lld,\"uid\":%lld,\"pid\":%d,\"action\":",
+		     (long long)a->id, (long long)a->ts_ms, (long long)a->uid, (int)a->pid);
+	pw_sb_json_str(sb, a->action);
+	pw_sb_puts(sb, ",\"outcome\":");
+	pw_sb_json_str(sb, a->outcome);
+	pw_sb_printf(sb, ",\"port\":%u,\"alloc_id\":%lld,\"service_type\":", a->port,
+		     (long long)a->alloc_id);
+	pw_sb_json_str(sb, a->service_type);
+	pw_sb_puts(sb, ",\"detail\":");
+	pw_sb_json_str(sb, a->detail);
+	pw_sb_put(sb, "}", 1);
 }

@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include "allocs.h"
 #include "server.h"
+#include "store.h"
 #include "strbuf.h"
 
 /* A socket of the port map, the `ports` schema, as an object. */
@@ -23,6 +24,8 @@ json_t *pw_wire_alloc(struct pw_allocs *as, const struct pw_alloc_rt *r);
 json_t *pw_wire_alloc_event(const struct pw_alloc_change *ch);
 /* The allocation part of `status`: allocations, recovery, detection latency. */
 void pw_wire_allocs_status(struct pw_allocs *as, json_t *recovery, json_t *status);
+/* An audit record, the `audit` schema, as an object. */
+void pw_wire_audit_write(struct pw_strbuf *sb, const struct pw_audit *a);
 /* The control socket's admission and output counters, as status.server. */
 void pw_wire_server_status(const struct pw_server_stats *st, json_t *status);
 
