@@ -14,6 +14,9 @@
  *             daemon's VmHWM stays under 64 MiB and the ring buffer drops no
  *             more than without them; a slow `watch` is told why it is
  *             dropped and exits 13.
+ *   strings   an owner whose comm is invalid UTF-8 with an escape sequence,
+ *             name and project with escape sequences: the allocation is in
+ *             list, check and audit as valid JSON, tables show \xNN escapes.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -523,6 +527,125 @@ static void test_dropped_cli(void **state)
 	itest_daemon_cleanup(&d);
 }
 
+/* --- strings --------------------------------------------------------------- */
+
+#define EVIL_COMM "\xff\xfe\x1b[31mevil"	/* invalid UTF-8 and an escape sequence */
+#define EVIL_NAME "\x1b]0;pwned\x07\x1b[2Jweb"
+#define EVIL_PROJECT "/tmp/\x1b[31mred"
+
+static const char *str_sock;
+
+/* As NOBODY: take the evil comm, then allocate with the CLI as a child, so
+ * this process (the CLI's parent) is the owner; stays alive holding it. */
+static int evil_owner(void *arg)
+{
+	char bin[256];
+	int st;
+	pid_t pid;
+
+	(void) arg;
+	if (prctl(PR_SET_NAME, EVIL_COMM))
+		return -1;
+	snprintf(bin, sizeof(bin), "%s/portwatch", itest_build());
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		dup2(null, 1);
+		execl(bin, bin, "--socket", str_sock, "allocate", "dev", "--name", EVIL_NAME,
+		      "--project", EVIL_PROJECT, "-q", (char *)NULL);
+		_exit(127);
+	}
+	return waitpid(pid, &st, 0) == pid && WIFEXITED(st) && !WEXITSTATUS(st) ? 0 : -1;
+}
+
+/* Valid JSON whose text holds no raw control character. */
+static json_t *json_of(const char *text)
+{
+	json_error_t e;
+
+	return json_loads(text, 0, &e);
+}
+
+static void assert_term_safe(const char *what, const char *out)
+{
+	for (const unsigned char *p = (const unsigned char *)out; *p; p++)
+		if (*p == 0x1b || *p == 0x07 || *p >= 0x80)
+			fail_msg("%s: raw byte 0x%02x in the table:\n%s", what, *p, out);
+}
+
+static void test_strings(void **state)
+{
+	const char *list_json[] = { "--json", "list", NULL };
+	const char *audit_json[] = { "--json", "audit", NULL };
+	const char *tables[][3] = { { "list", NULL }, { "audit", NULL }, { "health", NULL } };
+	struct itest_daemon d;
+	struct attacker a = { 0 };
+	json_t *list, *alloc = NULL, *v, *audit, *chk;
+	char *out = NULL, portstr[16];
+	size_t i;
+
+	(void) state;
+	assert_int_equal(itest_daemon_start(&d, NULL), 0);
+	str_sock = d.sock;
+	assert_int_equal(attacker_start(&a, NOBODY, evil_owner, NULL), 0);
+
+	assert_int_equal(itest_cli(&d, -1, &out, list_json), 0);
+	list = json_of(out);
+	assert_non_null(list);
+	free(out);
+	json_array_foreach(list, i, v)
+		if (!strcmp(json_string_value(json_object_get(v, "name")), EVIL_NAME))
+			alloc = v;
+	assert_non_null(alloc);
+	{
+		char *jn = json_dumps(json_object_get(alloc, "name"), JSON_ENCODE_ANY),
+		     *jc = json_dumps(json_object_get(alloc, "comm"), JSON_ENCODE_ANY);
+
+		print_message("list: name %s, comm %s (as JSON)\n", jn, jc);
+		free(jn);
+		free(jc);
+	}
+	/* the invalid bytes as \xNN, the escape sequence kept as a character */
+	assert_string_equal(json_string_value(json_object_get(alloc, "comm")),
+			    "\\xff\\xfe\x1b[31mevil");
+	assert_string_equal(json_string_value(json_object_get(alloc, "project")), EVIL_PROJECT);
+
+	snprintf(portstr, sizeof(portstr), "%lld",
+		 (long long)json_integer_value(json_object_get(alloc, "port")));
+	{
+		const char *check[] = { "--json", "check", portstr, NULL };
+
+		assert_int_equal(itest_cli(&d, -1, &out, check), 0);
+		chk = json_of(out);
+		assert_non_null(chk);
+		assert_string_equal(json_string_value(json_object_get(
+			json_object_get(chk, "allocation"), "name")), EVIL_NAME);
+		json_decref(chk);
+		free(out);
+	}
+	assert_int_equal(itest_cli(&d, -1, &out, audit_json), 0);
+	audit = json_of(out);
+	assert_non_null(audit);
+	assert_non_null(strstr(out, "\\\\xff\\\\xfe"));	/* the comm in the detail */
+	json_decref(audit);
+	free(out);
+	json_decref(list);
+
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(itest_cli(&d, -1, &out, tables[i]), 0);
+		assert_non_null(out);
+		assert_term_safe(tables[i][0], out);
+		if (i == 0)
+			assert_non_null(strstr(out, "\\x1b]0;pwned\\x07\\x1b[2Jweb"));
+		free(out);
+	}
+	attacker_stop(&a);
+	itest_daemon_cleanup(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -532,6 +655,7 @@ int main(void)
 		cmocka_unit_test(test_idle),
 		cmocka_unit_test(test_memory),
 		cmocka_unit_test(test_dropped_cli),
+		cmocka_unit_test(test_strings),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, NULL);
