@@ -67,6 +67,9 @@ static void set_recovery_defaults(struct pw_config *c)
 	c->system_recovery.run_on_startup = true;
 	c->system_recovery.backup_corrupted_state = true;
 	c->system_recovery.max_recovery_attempts = 3;
+	c->audit.max_records = 100000;
+	c->audit.max_age_days = 90;
+	c->audit.refusals_per_s = 10;
 }
 
 static int copy_builtin(struct pw_service_type *t, const struct builtin_type *b)

@@ -29,7 +29,8 @@
  *                              "cleanup_stale_allocations", "grace_period_ms",
  *                              "fast_interval_ms" },
  *       "system_recovery": { "enabled", "run_on_startup", "backup_corrupted_state",
- *                            "max_recovery_attempts" }
+ *                            "max_recovery_attempts" },
+ *       "audit": { "max_records", "max_age_days", "refusals_per_s" }   (portwatch only)
  *     }
  *   }
  *
@@ -101,6 +102,11 @@ struct pw_config {
 		bool enabled, run_on_startup, backup_corrupted_state;
 		int max_recovery_attempts;
 	} system_recovery;
+	struct {
+		int max_records;	/* audit trail kept to the newest this many */
+		int max_age_days;	/* and to records younger than this */
+		int refusals_per_s;	/* refusals audited per uid per second (burst 10x) */
+	} audit;
 };
 
 /*

@@ -27,7 +27,7 @@
 static const struct pw_cfg_field root_fields[] = { SEP("service_types"), SEP("recovery") };
 
 static const struct pw_cfg_field recovery_fields[] = {
-	SEP("port_conflict"), SEP("health_monitoring"), SEP("system_recovery"),
+	SEP("port_conflict"), SEP("health_monitoring"), SEP("system_recovery"), SEP("audit"),
 };
 
 static const struct pw_cfg_field port_conflict_fields[] = {
@@ -54,6 +54,12 @@ static const struct pw_cfg_field system_recovery_fields[] = {
 	PC("run_on_startup", BOOL, system_recovery.run_on_startup, 0),
 	PC("backup_corrupted_state", BOOL, system_recovery.backup_corrupted_state, 0),
 	PC("max_recovery_attempts", INT, system_recovery.max_recovery_attempts, 0),
+};
+
+static const struct pw_cfg_field audit_fields[] = {
+	PC("max_records", INT, audit.max_records, 1),
+	PC("max_age_days", INT, audit.max_age_days, 1),
+	PC("refusals_per_s", INT, audit.refusals_per_s, 1),
 };
 
 /* Styxy's informational keys belong to its format: accepted without a word. */
@@ -84,6 +90,7 @@ static int parse_recovery(struct pw_cfg_ctx *ctx, json_t *root)
 		{ "port_conflict", port_conflict_fields, ARRAY_SIZE(port_conflict_fields) },
 		{ "health_monitoring", health_fields, ARRAY_SIZE(health_fields) },
 		{ "system_recovery", system_recovery_fields, ARRAY_SIZE(system_recovery_fields) },
+		{ "audit", audit_fields, ARRAY_SIZE(audit_fields) },
 	};
 	char p[PW_CFG_PATH_LEN];
 	json_t *rec, *b;

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "proc.h"
 #include "store.h"
+#include "utf8.h"
 
 static json_t *step(json_t *report, const char *name)
 {
@@ -32,13 +33,15 @@ static json_t *step(json_t *report, const char *name)
 static void note(json_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void note(json_t *s, const char *fmt, ...)
 {
-	char buf[256];
+	char buf[256], safe[1024];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	json_array_append_new(json_object_get(s, "actions"), json_string(buf));
+	/* comms are any bytes: valid UTF-8, or json_string drops the line */
+	json_array_append_new(json_object_get(s, "actions"),
+			      json_string(pw_utf8_safe(buf, safe, sizeof(safe))));
 	json_object_set_new(s, "count", json_integer((json_int_t)json_array_size(
 		json_object_get(s, "actions"))));
 }
@@ -184,8 +187,14 @@ json_t *pw_recovery_run(struct pw_allocs *as, bool dry_run, bool store_was_reset
 	if (!report)
 		return NULL;
 	s = step(report, "database");
-	r = pw_store_integrity_check(as->env.store, msg, sizeof(msg));
-	json_object_set_new(s, "result", json_string(r ? msg : "ok"));
+	/* a dry run is asked for over the socket: whoever asked checks the
+	 * whole database off the event loop and fills this in */
+	if (dry_run) {
+		json_object_set_new(s, "result", json_string("pending"));
+	} else {
+		r = pw_store_integrity_check(as->env.store, msg, sizeof(msg));
+		json_object_set_new(s, "result", json_string(r ? msg : "ok"));
+	}
 	if (store_was_reset)
 		note(s, "corrupt database moved aside, new one created");
 	if (!dry_run && !(sr->enabled && sr->run_on_startup) && !store_was_reset) {

@@ -147,6 +147,32 @@ int pw_store_integrity_check(struct pw_store *s, char *msg, size_t len)
 	return run_check(s, "PRAGMA integrity_check(16)", msg, len);
 }
 
+int pw_store_check_readonly(const char *dir, char *msg, size_t len)
+{
+	struct pw_store s = { 0 };
+	char path[PATH_MAX];
+	int rc, err;
+
+	if (snprintf(path, sizeof(path), "%s/%s", dir, PW_STORE_DB_NAME) >= (int)sizeof(path)) {
+		snprintf(msg, len, "state directory path too long");
+		return -ENAMETOOLONG;
+	}
+	/* its own connection, read-only: the loop's connection stays free and
+	 * WAL lets this reader see the last commit without blocking writers */
+	rc = sqlite3_open_v2(path, &s.db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOFOLLOW |
+			     SQLITE_OPEN_EXRESCODE, NULL);
+	if (rc != SQLITE_OK) {
+		err = store_fail(&s, rc, "open read-only");
+		snprintf(msg, len, "%s", s.errmsg);
+		sqlite3_close(s.db);
+		return err;
+	}
+	sqlite3_busy_timeout(s.db, STORE_BUSY_MS);
+	err = run_check(&s, "PRAGMA integrity_check(16)", msg, len);
+	sqlite3_close(s.db);
+	return err;
+}
+
 static int pragma_int(struct pw_store *s, const char *sql, int64_t *val)
 {
 	sqlite3_stmt *st = NULL;

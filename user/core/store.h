@@ -107,5 +107,12 @@ int pw_store_audit_list(struct pw_store *s, int64_t after_id, size_t limit,
 			struct pw_audit **out, size_t *n);
 /* The after_id that pages through the newest limit records (0: all). */
 int pw_store_audit_tail_start(struct pw_store *s, size_t limit, int64_t *after_id);
+/* Retention: delete at most batch of the oldest records beyond the newest
+ * max_records or older than min_ts_ms; *deleted says how many went. */
+int pw_store_audit_prune(struct pw_store *s, size_t max_records, int64_t min_ts_ms, size_t batch,
+			 size_t *deleted);
+/* PRAGMA integrity_check on a read-only connection of its own to the
+ * database in dir (for a worker thread): 0 when "ok", msg says what. */
+int pw_store_check_readonly(const char *dir, char *msg, size_t len);
 
 #endif

@@ -14,6 +14,7 @@
 #include "allocate.h"
 #include "allocs.h"
 #include "cmd.h"
+#include "guard.h"
 #include "stream.h"
 #include "config.h"
 #include "owner.h"
@@ -132,11 +133,19 @@ void pw_cmd_allocate(struct pw_daemon *d, struct pw_client *c, json_t *args)
 		}
 	}
 	if (code != PW_E_OK) {
-		/* refusals past parsing are audited: who was refused what */
-		if (code != PW_E_BAD_REQUEST)
+		char note[128];
+
+		/* refusals past parsing are audited: who was refused what, at a
+		 * bounded rate per uid (the rest are counted in the next one) */
+		if (code != PW_E_BAD_REQUEST && pw_guard_refusal(d->guard, cred->uid, note,
+								  sizeof(note))) {
+			char detail[sizeof(err) + sizeof(note)];
+
+			snprintf(detail, sizeof(detail), "%s%s", err, note);
 			pw_allocate_refused(d->allocs, cred->uid, cred->pid,
 					    code == PW_E_DENIED ? "denied" : "error", rq.requested,
-					    rq.t ? rq.t->name : "", err);
+					    rq.t ? rq.t->name : "", detail);
+		}
 		pw_client_send(c, pw_proto_error(code, "%s", err));
 		return;
 	}
@@ -185,9 +194,13 @@ void pw_cmd_release(struct pw_daemon *d, struct pw_client *c, json_t *args)
 	if (!r)
 		return;
 	if (cred->uid != 0 && cred->uid != r->a.uid) {
+		char note[128];
+
 		d->allocs->m.refused_total++;
-		pw_allocs_audit(d->allocs, cred->uid, cred->pid, "release", "denied", r->a.port, r->a.id,
-				r->a.service_type, "allocation belongs to uid %u", r->a.uid);
+		if (pw_guard_refusal(d->guard, cred->uid, note, sizeof(note)))
+			pw_allocs_audit(d->allocs, cred->uid, cred->pid, "release", "denied", r->a.port,
+					r->a.id, r->a.service_type, "allocation belongs to uid %u%s",
+					r->a.uid, note);
 		pw_client_send(c, pw_proto_error(PW_E_DENIED,
 			"allocation %lld (port %u) belongs to uid %u: only root or uid %u may release it",
 			(long long)r->a.id, r->a.port, r->a.uid, r->a.uid));

@@ -4,6 +4,7 @@
 
 #include "allocs.h"
 #include "cmd.h"
+#include "guard.h"
 #include "metrics.h"
 #include "utf8.h"
 
@@ -86,5 +87,6 @@ void pw_cmd_recover(struct pw_daemon *d, struct pw_client *c, json_t *args)
 		return;
 	}
 	json_object_set(rep, "last_startup", d->recovery ? d->recovery : json_null());
-	pw_client_send(c, pw_proto_ok(rep));
+	/* the integrity check reads the whole database: on a worker thread */
+	pw_guard_recover(d->guard, c, rep);
 }

@@ -96,6 +96,8 @@ void pw_cmd_status(struct pw_daemon *d, struct pw_client *c, json_t *args)
 					pw_bpf_track_full(d->bpf) : 0)));
 	if (o)
 		pw_wire_server_status(&st, o);
+	if (o && d->guard)
+		pw_wire_guard_status(d->guard, o);
 	if (o && d->allocs)
 		pw_wire_allocs_status(d->allocs, d->recovery, o);
 	if (!o) {

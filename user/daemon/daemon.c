@@ -25,6 +25,7 @@
 #include "checks.h"
 #include "config.h"
 #include "daemon.h"
+#include "guard.h"
 #include "log.h"
 #include "metrics.h"
 #include "snapshot.h"
@@ -600,6 +601,11 @@ int pw_daemon_init(struct pw_daemon *d, const struct pw_daemon_opts *opts)
 	err = start_state(d);
 	if (err)
 		return err;
+	err = pw_guard_new(&d->guard, d);
+	if (err) {
+		pw_err("start-up: %s", strerror(-err));
+		return err;
+	}
 	/* the control socket opens last: no request sees half-built state */
 	lim = server_limits;
 	if (opts->client_idle_ms)
@@ -628,6 +634,8 @@ int pw_daemon_run(struct pw_daemon *d)
 void pw_daemon_fini(struct pw_daemon *d)
 {
 	pw_metrics_http_stop(d);
+	pw_guard_free(d->guard);
+	d->guard = NULL;
 	pw_server_free(d->server);
 	d->server = NULL;
 	stop_state(d);

@@ -72,6 +72,7 @@ struct pw_daemon {
 	uint64_t skip_before_ns;	/* while draining after a snapshot */
 	struct pw_hist latency;		/* event ts -> map updated */
 	struct pw_metrics_http *metrics_http;	/* --metrics-listen server (metrics.c) */
+	struct pw_guard *guard;		/* audit limits, retention, off-loop checks */
 };
 
 /* Set up everything (config, state, BPF or polling, snapshot, control

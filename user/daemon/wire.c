@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "guard.h"
 #include "proc.h"
 #include "proto.h"
 #include "utf8.h"
@@ -134,4 +135,15 @@ void pw_wire_audit_write(struct pw_strbuf *sb, const struct pw_audit *a)
 	pw_sb_puts(sb, ",\"detail\":");
 	pw_sb_json_str(sb, a->detail);
 	pw_sb_put(sb, "}", 1);
+}
+
+void pw_wire_guard_status(const struct pw_guard *g, json_t *status)
+{
+	struct pw_guard_stats st;
+
+	pw_guard_stats(g, &st);
+	json_object_set_new(status, "audit", json_pack("{s:I, s:I, s:I}",
+		"refusals_unrecorded", (json_int_t)st.refusals_unrecorded,
+		"pruned", (json_int_t)st.audit_pruned,
+		"integrity_checks", (json_int_t)st.checks));
 }

@@ -26,6 +26,9 @@ json_t *pw_wire_alloc_event(const struct pw_alloc_change *ch);
 void pw_wire_allocs_status(struct pw_allocs *as, json_t *recovery, json_t *status);
 /* An audit record, the `audit` schema, as an object. */
 void pw_wire_audit_write(struct pw_strbuf *sb, const struct pw_audit *a);
+/* Audit rate limits, retention, off-loop checks, as status.audit. */
+struct pw_guard;
+void pw_wire_guard_status(const struct pw_guard *g, json_t *status);
 /* The control socket's admission and output counters, as status.server. */
 void pw_wire_server_status(const struct pw_server_stats *st, json_t *status);
 
