@@ -18,6 +18,10 @@
  *             stays within max_records; with 400,000 records, recover
  *             --dry-run and a 100,000-record audit never hold up a
  *             concurrent status by 50 ms.
+ *   dirs      socket and state directories a user could change, symlinked
+ *             state.db, state directory and lock file: refused with exit 1;
+ *             the socket is 0666 from bind; a second daemon on one state
+ *             directory refuses, naming the first one's pid.
  *   strings   an owner whose comm is invalid UTF-8 with an escape sequence,
  *             name and project with escape sequences: the allocation is in
  *             list, check and audit as valid JSON, tables show \xNN escapes.
@@ -36,6 +40,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -890,6 +895,135 @@ static void test_whole_db_off_loop(void **state)
 	itest_daemon_cleanup(&d);
 }
 
+/* --- safe directories -------------------------------------------------------- */
+
+/* Run portwatchd with sock and state (+ extra) expecting it to refuse to
+ * start: its exit code, its output in out (size n). */
+static int daemon_refuses(const char *sock, const char *state, char *out, size_t n)
+{
+	char bin[256];
+	int pfd[2], st = 0;
+	size_t len = 0;
+	ssize_t r;
+	pid_t pid;
+
+	snprintf(bin, sizeof(bin), "%s/portwatchd", itest_build());
+	if (pipe2(pfd, O_CLOEXEC))
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		dup2(pfd[1], 1);
+		dup2(pfd[1], 2);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		execl(bin, bin, "--socket", sock, "--state-dir", state, "--no-bpf", (char *)NULL);
+		_exit(127);
+	}
+	close(pfd[1]);
+	/* it must exit on its own: a daemon that starts is a failure */
+	if (!ITEST_WAIT(waitpid(pid, &st, WNOHANG) == pid, 10000 * itest_slow())) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+		close(pfd[0]);
+		return -ETIMEDOUT;
+	}
+	while (len < n - 1 && (r = read(pfd[0], out + len, n - 1 - len)) > 0)
+		len += (size_t)r;
+	out[len] = '\0';
+	close(pfd[0]);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static void test_safe_dirs(void **state)
+{
+	char base[] = "/tmp/pw-itest-dirs-XXXXXX", dir[256], sock[320], st[128], out[4096];
+	char target[256], cmd[300];
+	struct itest_daemon d;
+	struct stat sb;
+	int rc;
+
+	(void) state;
+	assert_non_null(mkdtemp(base));
+	assert_int_equal(chmod(base, 0755), 0);
+
+	/* a socket directory the user owns: refused, exit 1, saying why */
+	snprintf(dir, sizeof(dir), "%s/userdir", base);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	assert_int_equal(chown(dir, NOBODY, NOBODY), 0);
+	snprintf(sock, sizeof(sock), "%s/sock", dir);
+	snprintf(st, sizeof(st), "%s/state1", base);
+	rc = daemon_refuses(sock, st, out, sizeof(out));
+	print_message("socket directory owned by uid %d: exit %d: %s", NOBODY, rc, out);
+	assert_int_equal(rc, 1);
+	assert_non_null(strstr(out, "owned by another user"));
+
+	/* a world-writable socket directory (no sticky bit) */
+	assert_int_equal(chown(dir, 0, 0), 0);
+	assert_int_equal(chmod(dir, 0777), 0);
+	rc = daemon_refuses(sock, st, out, sizeof(out));
+	assert_int_equal(rc, 1);
+	assert_non_null(strstr(out, "writable by group or others"));
+
+	/* a state directory the user could swap entries in */
+	snprintf(sock, sizeof(sock), "%s/sock", base);
+	snprintf(st, sizeof(st), "%s/state2", base);
+	assert_int_equal(mkdir(st, 0700), 0);
+	assert_int_equal(chown(st, 0, NOBODY), 0);
+	assert_int_equal(chmod(st, 0770), 0);
+	rc = daemon_refuses(sock, st, out, sizeof(out));
+	print_message("state directory mode 0770 group %d: exit %d: %s", NOBODY, rc, out);
+	assert_int_equal(rc, 1);
+
+	/* state.db a symlink (planted while the directory was open to users):
+	 * refused, and its target neither created nor touched */
+	snprintf(st, sizeof(st), "%s/state3", base);
+	assert_int_equal(mkdir(st, 0700), 0);
+	snprintf(target, sizeof(target), "%s/target", base);
+	snprintf(dir, sizeof(dir), "%s/state.db", st);
+	assert_int_equal(symlink(target, dir), 0);
+	rc = daemon_refuses(sock, st, out, sizeof(out));
+	print_message("state.db a symlink: exit %d: %s", rc, out);
+	assert_int_equal(rc, 1);
+	assert_true(lstat(target, &sb) && errno == ENOENT);
+
+	/* the state directory itself a symlink */
+	snprintf(dir, sizeof(dir), "%s/state4", base);
+	assert_int_equal(symlink(st, dir), 0);
+	rc = daemon_refuses(sock, dir, out, sizeof(out));
+	assert_int_equal(rc, 1);
+
+	/* the lock file a symlink: not followed */
+	snprintf(st, sizeof(st), "%s/state5", base);
+	assert_int_equal(mkdir(st, 0700), 0);
+	snprintf(dir, sizeof(dir), "%s/lock", st);
+	assert_int_equal(symlink(target, dir), 0);
+	rc = daemon_refuses(sock, st, out, sizeof(out));
+	assert_int_equal(rc, 1);
+	assert_true(lstat(target, &sb) && errno == ENOENT);
+
+	/* the socket gets its mode at bind: 0666 and a socket, no window */
+	assert_int_equal(itest_daemon_start(&d, NULL), 0);
+	assert_int_equal(lstat(d.sock, &sb), 0);
+	assert_true(S_ISSOCK(sb.st_mode));
+	assert_int_equal(sb.st_mode & 0777, 0666);
+
+	/* a second daemon on the same state directory (another socket):
+	 * refused, naming the pid that holds it */
+	snprintf(sock, sizeof(sock), "%s/sock2", base);
+	rc = daemon_refuses(sock, d.state, out, sizeof(out));
+	print_message("second daemon on one state directory: exit %d: %s", rc, out);
+	assert_int_equal(rc, 1);
+	snprintf(target, sizeof(target), "pid %d", d.pid);
+	assert_non_null(strstr(out, target));
+	/* and the first still serves */
+	assert_true(status_num(&d, "map_size") >= 0);
+	itest_daemon_cleanup(&d);
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);
+	(void) !system(cmd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -902,6 +1036,7 @@ int main(void)
 		cmocka_unit_test(test_whole_db_off_loop),
 		cmocka_unit_test(test_audit_flood),
 		cmocka_unit_test(test_strings),
+		cmocka_unit_test(test_safe_dirs),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, NULL);

@@ -321,6 +321,7 @@ int pw_store_open(const char *dir, struct pw_store **ret, struct pw_store_info *
 {
 	struct pw_store_info scratch;
 	struct pw_store *s = NULL;
+	struct stat lst;
 	char path[PATH_MAX], check[200];
 	int rc, version = 0, err;
 
@@ -337,8 +338,15 @@ int pw_store_open(const char *dir, struct pw_store **ret, struct pw_store_info *
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
+	/* never through a symlink: root would create or overwrite its target */
+	if (!lstat(path, &lst) && !S_ISREG(lst.st_mode)) {
+		snprintf(info->message, sizeof(info->message), "%.160s is %s, not a regular file: "
+			 "refusing to open it", path, S_ISLNK(lst.st_mode) ? "a symlink" : "special");
+		free(s);
+		return -ELOOP;
+	}
 	rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-			     SQLITE_OPEN_EXRESCODE, NULL);
+			     SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_EXRESCODE, NULL);
 	if (rc != SQLITE_OK) {
 		err = store_fail(s, rc, "open");
 		snprintf(info->message, sizeof(info->message), "%s", s->errmsg);

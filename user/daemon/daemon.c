@@ -26,6 +26,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "guard.h"
+#include "safedir.h"
 #include "log.h"
 #include "metrics.h"
 #include "snapshot.h"
@@ -376,14 +377,35 @@ static int check_socket_free(const char *path)
 	snprintf(dir, sizeof(dir), "%s", path);
 	slash = strrchr(dir, '/');
 	if (slash && slash != dir) {
+		char msg[512];
+
 		*slash = '\0';
-		if (mkdir(dir, 0755) && errno != EEXIST) {
-			r = -errno;
-			pw_err("cannot create %s: %s", dir, strerror(errno));
+		/* a directory a user could change lets them swap the socket */
+		r = pw_safedir(dir, 0755, msg, sizeof(msg));
+		if (r) {
+			pw_err("control socket directory: %s", msg);
 			return r;
 		}
 	}
 	return 0;
+}
+
+/* The state directory: trusted (only root can change it) and ours alone. */
+static int lock_state_dir(struct pw_daemon *d)
+{
+	char msg[512];
+	int r;
+
+	r = pw_safedir(d->opts.state_dir, 0700, msg, sizeof(msg));
+	if (!r) {
+		r = pw_safedir_lock(d->opts.state_dir, msg, sizeof(msg));
+		if (r >= 0) {
+			d->lock_fd = r;
+			return 0;
+		}
+	}
+	pw_err("state directory: %s", msg);
+	return r;
 }
 
 static int setup_signals(struct pw_daemon *d)
@@ -570,6 +592,7 @@ int pw_daemon_init(struct pw_daemon *d, const struct pw_daemon_opts *opts)
 	d->opts = *opts;
 	d->signal_io.fd = d->ring_io.fd = d->poll_io.fd = d->resync_io.fd = -1;
 	d->linger_io.fd = -1;
+	d->lock_fd = -1;
 	d->started_ns = pw_now_ns();
 	pw_log_route_libbpf();
 
@@ -595,6 +618,9 @@ int pw_daemon_init(struct pw_daemon *d, const struct pw_daemon_opts *opts)
 	}
 	(void) pw_netns_cookie_self(&d->self_netns);
 	err = start_watching(d);
+	if (err)
+		return err;
+	err = lock_state_dir(d);
 	if (err)
 		return err;
 	/* state and recovery run against a complete port map */
@@ -650,5 +676,7 @@ void pw_daemon_fini(struct pw_daemon *d)
 	pw_bpf_free(d->bpf);
 	pw_portmap_free(d->map);
 	pw_loop_free(d->loop);
+	if (d->lock_fd > 0)
+		close(d->lock_fd);	/* the lock goes with it */
 	memset(d, 0, sizeof(*d));
 }

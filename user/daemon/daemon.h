@@ -73,6 +73,7 @@ struct pw_daemon {
 	struct pw_hist latency;		/* event ts -> map updated */
 	struct pw_metrics_http *metrics_http;	/* --metrics-listen server (metrics.c) */
 	struct pw_guard *guard;		/* audit limits, retention, off-loop checks */
+	int lock_fd;			/* flock on state_dir/lock, -1 before */
 };
 
 /* Set up everything (config, state, BPF or polling, snapshot, control

@@ -1113,11 +1113,18 @@ int pw_server_new(struct pw_server **ret, struct pw_loop *loop, const char *path
 	/* A stale socket file from a crashed daemon; a live one is refused
 	 * earlier by the daemon's connect probe. */
 	(void) unlink(path);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || chmod(path, 0666) ||
-	    listen(fd, 1024)) {
-		err = -errno;
-		goto cleanup;
+	/* the mode comes with the file (umask around bind): no chmod by path,
+	 * which a swapped-in symlink would redirect */
+	{
+		mode_t old = umask(0111);
+
+		err = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ? -errno : 0;
+		umask(old);
 	}
+	if (!err && listen(fd, 1024))
+		err = -errno;
+	if (err)
+		goto cleanup;
 	tfd = pw_timerfd_new();
 	if (tfd < 0) {
 		err = tfd;
