@@ -22,6 +22,9 @@
  *             state.db, state directory and lock file: refused with exit 1;
  *             the socket is 0666 from bind; a second daemon on one state
  *             directory refuses, naming the first one's pid.
+ *   state     after SIGKILL, the WAL deleted or garbled, or state.db truncated:
+ *             the loss is reported (generation counter, or the file moved
+ *             aside), the owner's live sockets adopted, none handed out.
  *   strings   an owner whose comm is invalid UTF-8 with an escape sequence,
  *             name and project with escape sequences: the allocation is in
  *             list, check and audit as valid JSON, tables show \xNN escapes.
@@ -1024,6 +1027,114 @@ static void test_safe_dirs(void **state)
 	(void) !system(cmd);
 }
 
+/* --- lost state ---------------------------------------------------------------- */
+
+enum damage { WAL_DELETED, WAL_GARBLED, DB_TRUNCATED };
+
+static void lost_state(enum damage how)
+{
+	static const char *const names[] = { "WAL deleted", "WAL garbled", "state.db truncated" };
+	const char *listen[] = { "listen", "tcp4", NULL, NULL };
+	unsigned ports[3];
+	struct itest_daemon d;
+	struct itest_proc h;
+	char path[256], line[64], pstr[64];
+	json_t *res = NULL, *db, *list;
+	bool found[3] = { false };
+	size_t i;
+	json_t *v;
+	int fd;
+
+	assert_int_equal(itest_daemon_start(&d, NULL), 0);
+	/* three allocations whose owner listens on them */
+	listen[2] = "0";
+	assert_int_equal(itest_proc_spawn(&h, -1, listen), 0);
+	assert_int_equal(itest_proc_line(&h, line, sizeof(line), 5000), 0);
+	for (int k = 0; k < 3; k++) {
+		assert_int_equal(itest_call(&d, "allocate", json_pack("{s:s, s:i}", "service_type",
+					    "dev", "pid", (int)h.pid), &res), 0);
+		ports[k] = (unsigned)json_integer_value(json_object_get(res, "port"));
+		json_decref(res);
+		snprintf(pstr, sizeof(pstr), "listen tcp4 %u\n", ports[k]);
+		assert_int_equal(itest_proc_say(&h, pstr), 0);
+		assert_int_equal(itest_proc_line(&h, line, sizeof(line), 5000), 0);
+		assert_int_equal((unsigned)atoi(line), ports[k]);
+	}
+	/* SIGKILL: the allocations are in the WAL only */
+	itest_daemon_stop(&d, SIGKILL);
+	snprintf(path, sizeof(path), "%s/state.db%s", d.state, how == DB_TRUNCATED ? "" : "-wal");
+	switch (how) {
+	case WAL_DELETED:
+		assert_int_equal(unlink(path), 0);
+		break;
+	case WAL_GARBLED:
+		fd = open(path, O_WRONLY);
+		assert_true(fd >= 0);
+		{
+			char junk[4096];
+
+			memset(junk, 0x5a, sizeof(junk));
+			/* past the WAL header: every frame's checksum fails */
+			assert_int_equal(pwrite(fd, junk, sizeof(junk), 32), (ssize_t)sizeof(junk));
+		}
+		close(fd);
+		break;
+	case DB_TRUNCATED:
+		assert_int_equal(truncate(path, 0), 0);
+		break;
+	}
+	assert_int_equal(itest_daemon_restart(&d, NULL), 0);
+	assert_int_equal(itest_call(&d, "status", NULL, &res), 0);
+	db = json_object_get(json_object_get(res, "recovery"), "database");
+	{
+		char *txt = json_dumps(db, JSON_COMPACT);
+
+		print_message("%s: status.recovery.database = %s\n", names[how], txt ? txt : "null");
+		free(txt);
+	}
+	/* reported: the state went backwards, or the file was moved aside */
+	assert_true(json_object_get(db, "regressed") || json_object_get(db, "corrupt"));
+	json_decref(res);
+	/* never silently lost: the live sockets are adopted */
+	assert_int_equal(itest_call(&d, "list", NULL, &list), 0);
+	json_array_foreach(list, i, v)
+		for (int k = 0; k < 3; k++)
+			if ((unsigned)json_integer_value(json_object_get(v, "port")) == ports[k])
+				found[k] = true;
+	json_decref(list);
+	assert_true(found[0] && found[1] && found[2]);
+	/* and none is handed out again */
+	for (int k = 0; k < 4; k++) {
+		unsigned p;
+
+		assert_int_equal(itest_call(&d, "allocate", json_pack("{s:s, s:i}", "service_type",
+					    "dev", "pid", (int)h.pid), &res), 0);
+		p = (unsigned)json_integer_value(json_object_get(res, "port"));
+		json_decref(res);
+		assert_true(p != ports[0] && p != ports[1] && p != ports[2]);
+	}
+	itest_proc_end(&h);
+	itest_daemon_cleanup(&d);
+}
+
+static void test_wal_deleted(void **state)
+{
+	(void) state;
+	lost_state(WAL_DELETED);
+}
+
+static void test_wal_garbled(void **state)
+{
+	(void) state;
+	lost_state(WAL_GARBLED);
+}
+
+static void test_db_truncated(void **state)
+{
+	(void) state;
+	lost_state(DB_TRUNCATED);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1037,6 +1148,9 @@ int main(void)
 		cmocka_unit_test(test_audit_flood),
 		cmocka_unit_test(test_strings),
 		cmocka_unit_test(test_safe_dirs),
+		cmocka_unit_test(test_wal_deleted),
+		cmocka_unit_test(test_wal_garbled),
+		cmocka_unit_test(test_db_truncated),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, NULL);

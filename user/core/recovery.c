@@ -201,9 +201,11 @@ json_t *pw_recovery_run(struct pw_allocs *as, bool dry_run, bool store_was_reset
 		pw_info("recovery: disabled by recovery.system_recovery");
 		return report;
 	}
+	/* on every start, not only after a corrupt database: a state that
+	 * lost commits silently (a deleted WAL, a truncated file) must not
+	 * hand out a port whose owner still listens */
 	s = step(report, "adopt");
-	if (store_was_reset)
-		adopt(as, dry_run, s);
+	adopt(as, dry_run, s);
 	/* one statement each: argument evaluation order would pick the steps' order */
 	s = step(report, "orphans");
 	orphans(as, dry_run, s, step(report, "conflicts"));
@@ -255,6 +257,18 @@ int pw_recovery_open_store(const char *dir, const struct pw_config *cfg, struct 
 		json_decref(*report);
 		*report = NULL;
 		return r;
+	}
+	if (info.regressed) {
+		pw_warn("state went backwards: the database has %lld commits, %s/generation says "
+			"%lld were acknowledged: some allocations were lost (WAL deleted or damaged, "
+			"database truncated or replaced); live sockets in managed ranges are adopted",
+			(long long)info.gen_db, dir, (long long)info.gen_file);
+		if (!*report)
+			*report = json_object();
+		json_object_set_new(*report, "regressed", json_pack("{s:I, s:I, s:s}",
+			"db_generation", (json_int_t)info.gen_db,
+			"acknowledged_generation", (json_int_t)info.gen_file,
+			"message", "acknowledged commits were lost: the state went backwards"));
 	}
 	return 0;
 }

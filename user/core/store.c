@@ -310,6 +310,7 @@ static void discard(struct pw_store *s)
 		return;
 	for (int i = 0; i < ST_MAX; i++)
 		sqlite3_finalize(s->stmt[i]);
+	store_gen_close(s);
 	if (s->db) {
 		sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
 		sqlite3_close(s->db);
@@ -338,6 +339,7 @@ int pw_store_open(const char *dir, struct pw_store **ret, struct pw_store_info *
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
+	s->gen_fd = -1;
 	/* never through a symlink: root would create or overwrite its target */
 	if (!lstat(path, &lst) && !S_ISREG(lst.st_mode)) {
 		snprintf(info->message, sizeof(info->message), "%.160s is %s, not a regular file: "
@@ -377,6 +379,9 @@ int pw_store_open(const char *dir, struct pw_store **ret, struct pw_store_info *
 			goto cleanup;
 		}
 	}
+	err = store_gen_open(s, dir, info);
+	if (err)
+		goto cleanup;
 	s->errmsg[0] = '\0';
 	*ret = s;
 	s = NULL;
@@ -397,6 +402,7 @@ void pw_store_close(struct pw_store *s)
 	/* Fold the WAL into the database so a copy of state.db alone is complete. */
 	(void)sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 	sqlite3_close(s->db);
+	store_gen_close(s);
 	free(s);
 }
 

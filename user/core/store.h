@@ -27,6 +27,10 @@ struct pw_store_info {
 	char message[256];	/* why open failed, or what it did (created, migrated) */
 	int schema_version;	/* found on disk (failure) or now in use (success) */
 	bool created;		/* the database was empty and got a new schema */
+	/* the generation counter (store_gen.c): the database's and the file's;
+	 * regressed when the file is ahead: acknowledged commits were lost */
+	bool regressed;
+	int64_t gen_db, gen_file;
 };
 
 /*
@@ -37,6 +41,8 @@ struct pw_store_info {
  * whether to pw_store_move_aside() and start empty. info may be NULL.
  */
 int pw_store_open(const char *dir, struct pw_store **ret, struct pw_store_info *info);
+/* Durable group commits so far (also in DIR/generation). */
+int64_t pw_store_generation(const struct pw_store *s);
 /* Rollback an open group, checkpoint the WAL, close. NULL ok. */
 void pw_store_close(struct pw_store *s);
 /* The last error's message; "" when none. Never NULL. */

@@ -32,6 +32,8 @@ struct pw_store {
 	int txn_err;		/* SQLite rolled the group back under us: this error */
 	bool sync_normal;	/* synchronous=NORMAL now (opened FULL) */
 	char errmsg[256];
+	int gen_fd;		/* DIR/generation, -1 when not open */
+	int64_t gen;		/* durable group commits counted so far */
 };
 
 /* The negative errno for a SQLite (extended) result code. */
@@ -52,5 +54,10 @@ int store_bind_buf(sqlite3_stmt *st, int col, const char *buf, size_t size);
 /* Copy a text column into a char array, truncating, always NUL-terminated. */
 void store_copy_text(char *dst, size_t size, sqlite3_stmt *st, int col);
 int64_t store_now_ms(void);
+/* store_gen.c: the generation counter beside the database */
+int store_gen_open(struct pw_store *s, const char *dir, struct pw_store_info *info);
+int store_gen_bump(struct pw_store *s);
+void store_gen_committed(struct pw_store *s);
+void store_gen_close(struct pw_store *s);
 
 #endif
