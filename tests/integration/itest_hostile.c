@@ -25,6 +25,8 @@
  *   state     after SIGKILL, the WAL deleted or garbled, or state.db truncated:
  *             the loss is reported (generation counter, or the file moved
  *             aside), the owner's live sockets adopted, none handed out.
+ *   smaller   a user sees sockets as ss shows them and no other user's
+ *             allocation names; a TCP check cannot pass by connecting to itself.
  *   strings   an owner whose comm is invalid UTF-8 with an escape sequence,
  *             name and project with escape sequences: the allocation is in
  *             list, check and audit as valid JSON, tables show \xNN escapes.
@@ -1135,6 +1137,163 @@ static void test_db_truncated(void **state)
 	lost_state(DB_TRUNCATED);
 }
 
+/* --- what a user sees, and a check that connects to itself ------------------- */
+
+static json_t *ports_as(struct itest_daemon *d, int uid)
+{
+	const char *args[] = { "--json", "ports", NULL };
+	char *out = NULL;
+	json_t *j;
+
+	if (itest_cli(d, uid, &out, args))
+		return NULL;
+	j = json_loads(out, 0, NULL);
+	free(out);
+	return j;
+}
+
+static void test_visibility(void **state)
+{
+	const char *listen[] = { "listen", "tcp4", "0", NULL };
+	struct itest_proc mine, root_p, other_ns;
+	struct itest_daemon d;
+	char line[64];
+	unsigned p_mine, p_root, p_ns;
+	json_t *all, *seen, *e, *res, *list;
+	size_t i;
+
+	(void) state;
+	assert_int_equal(itest_daemon_start(&d, NULL), 0);
+	assert_int_equal(itest_proc_spawn(&mine, NOBODY, listen), 0);
+	assert_int_equal(itest_proc_line(&mine, line, sizeof(line), 5000), 0);
+	p_mine = (unsigned)atoi(line);
+	assert_int_equal(itest_proc_spawn(&root_p, -1, listen), 0);
+	assert_int_equal(itest_proc_line(&root_p, line, sizeof(line), 5000), 0);
+	p_root = (unsigned)atoi(line);
+	assert_int_equal(itest_proc_spawn_netns(&other_ns, listen), 0);
+	assert_int_equal(itest_proc_line(&other_ns, line, sizeof(line), 5000), 0);
+	p_ns = (unsigned)atoi(line);
+
+	/* root sees all three, with owners */
+	assert_true(ITEST_WAIT(({ all = ports_as(&d, -1);
+		bool ok = all && itest_find_sock(all, p_mine, "tcp", mine.pid) &&
+			  itest_find_sock(all, p_root, "tcp", root_p.pid) &&
+			  itest_find_sock(all, p_ns, "tcp", other_ns.pid);
+		json_decref(all); ok; }), 5000 * itest_slow()));
+	/* a user: its own with pid and comm, root's without, none of the
+	 * other namespace */
+	seen = ports_as(&d, NOBODY);
+	assert_non_null(seen);
+	assert_non_null(itest_find_sock(seen, p_mine, "tcp", mine.pid));
+	e = itest_find_sock(seen, p_root, "tcp", 0);
+	assert_non_null(e);
+	assert_int_equal(json_integer_value(json_object_get(e, "pid")), 0);
+	assert_string_equal(json_string_value(json_object_get(e, "comm")), "");
+	json_array_foreach(seen, i, e)
+		assert_true(json_integer_value(json_object_get(e, "port")) != p_ns ||
+			    json_integer_value(json_object_get(e, "netns")) == (json_int_t)itest_netns_cookie());
+	json_decref(seen);
+
+	/* another user's allocation: no name or project for a user */
+	assert_int_equal(itest_call(&d, "allocate", json_pack("{s:s, s:s, s:s, s:i}",
+		"service_type", "dev", "name", "secret-name", "project", "/srv/secret",
+		"pid", (int)root_p.pid), &res), 0);
+	json_decref(res);
+	{
+		const char *args[] = { "--json", "list", NULL };
+		char *out = NULL;
+		bool saw = false;
+
+		assert_int_equal(itest_cli(&d, NOBODY, &out, args), 0);
+		list = json_loads(out, 0, NULL);
+		free(out);
+		assert_non_null(list);
+		json_array_foreach(list, i, e) {
+			assert_string_equal(json_string_value(json_object_get(e, "name")), "");
+			assert_string_equal(json_string_value(json_object_get(e, "project")), "");
+			saw = true;
+		}
+		assert_true(saw);
+		json_decref(list);
+		assert_int_equal(itest_cli(&d, -1, &out, args), 0);
+		assert_non_null(strstr(out, "secret-name"));
+		free(out);
+	}
+	print_message("a user sees its own socket with its pid, root's without pid or comm, none "
+		      "in another netns, and no name or project of root's allocation\n");
+	itest_proc_end(&mine);
+	itest_proc_end(&root_p);
+	itest_proc_end(&other_ns);
+	itest_daemon_cleanup(&d);
+}
+
+/* A TCP check of a port nothing listens on, with the port inside the
+ * ephemeral range: the kernel may pick it as the source, and the connect
+ * "succeeds" to itself. Forced here with a one-port range in the test's
+ * own network namespace. */
+static void test_check_self_connect(void **state)
+{
+	static const char *const range = "/proc/sys/net/ipv4/ip_local_port_range";
+	const char *hold[] = { "hold", NULL };
+	char cfg[128], saved[64] = "", line[64];
+	const char *extra[] = { "--config", cfg, NULL };
+	struct itest_daemon d;
+	struct itest_proc h;
+	json_t *res = NULL, *hl = NULL;
+	const char *last = "";
+	FILE *f;
+	int fd;
+
+	(void) state;
+	snprintf(cfg, sizeof(cfg), "/tmp/pw-itest-selfck-%d.json", getpid());
+	f = fopen(cfg, "w");
+	assert_non_null(f);
+	fprintf(f, "{\"service_types\":{\"selfck\":{\"port_range\":[40000,40009],"
+		"\"health_check\":{\"type\":\"tcp\",\"interval_ms\":200,\"timeout_ms\":100,"
+		"\"retries\":0}}}}\n");
+	fclose(f);
+	fd = open(range, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_true(read(fd, saved, sizeof(saved) - 1) > 0);
+	close(fd);
+	assert_int_equal(itest_daemon_start(&d, extra), 0);
+	assert_int_equal(itest_proc_spawn(&h, -1, hold), 0);
+	assert_int_equal(itest_proc_line(&h, line, sizeof(line), 5000), 0);
+	fd = open(range, O_WRONLY);
+	assert_true(fd >= 0);
+	assert_true(write(fd, "40000 40000", 11) == 11);
+	close(fd);
+	assert_int_equal(itest_call(&d, "allocate", json_pack("{s:s, s:i}", "service_type",
+				    "selfck", "pid", (int)h.pid), &res), 0);
+	assert_int_equal(json_integer_value(json_object_get(res, "port")), 40000);
+	json_decref(res);
+	/* every check of it fails: none "connects" to itself */
+	assert_true(ITEST_WAIT(({ json_decref(hl); hl = NULL;
+		!itest_call(&d, "health", NULL, &hl) &&
+		json_integer_value(json_object_get(json_object_get(hl, "totals"),
+						   "health_checks_total")) >= 3; }),
+		5000 * itest_slow()));
+	last = json_string_value(json_object_get(json_array_get(json_object_get(hl, "allocations"),
+								 0), "last_check")) ?: "";
+	print_message("TCP checks of unbound port 40000, ephemeral range 40000-40000: %lld of %lld "
+		      "healthy, last: %s\n",
+		      json_integer_value(json_object_get(json_object_get(hl, "totals"),
+							 "health_checks_healthy")),
+		      json_integer_value(json_object_get(json_object_get(hl, "totals"),
+							 "health_checks_total")), last);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(hl, "totals"),
+							    "health_checks_healthy")), 0);
+	json_decref(hl);
+	fd = open(range, O_WRONLY);
+	if (fd >= 0) {
+		(void) !write(fd, saved, strlen(saved));
+		close(fd);
+	}
+	itest_proc_end(&h);
+	(void) unlink(cfg);
+	itest_daemon_cleanup(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1151,6 +1310,8 @@ int main(void)
 		cmocka_unit_test(test_wal_deleted),
 		cmocka_unit_test(test_wal_garbled),
 		cmocka_unit_test(test_db_truncated),
+		cmocka_unit_test(test_visibility),
+		cmocka_unit_test(test_check_self_connect),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, NULL);

@@ -31,7 +31,8 @@
  *       "system_recovery": { "enabled", "run_on_startup", "backup_corrupted_state",
  *                            "max_recovery_attempts" },
  *       "audit": { "max_records", "max_age_days", "refusals_per_s" }   (portwatch only)
- *     }
+ *     },
+ *     "access": { "show_other_users_names" }                           (portwatch only)
  *   }
  *
  * "health_check" (portwatch only; Styxy ignores unknown keys too) adds an
@@ -102,6 +103,11 @@ struct pw_config {
 		bool enabled, run_on_startup, backup_corrupted_state;
 		int max_recovery_attempts;
 	} system_recovery;
+	struct {
+		/* non-root callers see other users' allocation names and
+		 * projects (list, check): off by default */
+		bool show_other_users_names;
+	} access;
 	struct {
 		int max_records;	/* audit trail kept to the newest this many */
 		int max_age_days;	/* and to records younger than this */

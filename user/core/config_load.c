@@ -24,7 +24,23 @@
 #define FIELDS(ctx, obj, path, base, table) \
 	pw_cfg_fields(ctx, obj, path, base, table, ARRAY_SIZE(table))
 
-static const struct pw_cfg_field root_fields[] = { SEP("service_types"), SEP("recovery") };
+static const struct pw_cfg_field root_fields[] = {
+	SEP("service_types"), SEP("recovery"), SEP("access"),
+};
+
+static const struct pw_cfg_field access_fields[] = {
+	PC("show_other_users_names", BOOL, access.show_other_users_names, 0),
+};
+
+static int parse_access(struct pw_cfg_ctx *ctx, json_t *root)
+{
+	json_t *b;
+	int err = pw_cfg_object(ctx, root, "", "access", &b);
+
+	if (err || !b)
+		return err;
+	return FIELDS(ctx, b, "access", ctx->c, access_fields);
+}
 
 static const struct pw_cfg_field recovery_fields[] = {
 	SEP("port_conflict"), SEP("health_monitoring"), SEP("system_recovery"), SEP("audit"),
@@ -400,6 +416,8 @@ static int load_json(json_t *root, struct pw_config **ret, char *errbuf, size_t 
 	err = FIELDS(&ctx, root, "", NULL, root_fields);
 	if (!err)
 		err = parse_recovery(&ctx, root);
+	if (!err)
+		err = parse_access(&ctx, root);
 	if (!err)
 		err = parse_types(&ctx, root);
 	if (!err)

@@ -236,7 +236,8 @@ void pw_cmd_list(struct pw_daemon *d, struct pw_client *c, json_t *args)
 		struct pw_alloc_rt *r = pw_allocs_by_port(d->allocs, (uint16_t)p);
 
 		if (r && (!type || !strcmp(type, r->a.service_type)))
-			json_array_append_new(arr, pw_wire_alloc(d->allocs, r));
+			json_array_append_new(arr, pw_wire_alloc_for(d->allocs, r,
+				pw_client_cred(c)->uid, d->cfg->access.show_other_users_names));
 	}
 	pw_client_send(c, pw_proto_ok(arr));
 }
@@ -256,15 +257,22 @@ void pw_cmd_check(struct pw_daemon *d, struct pw_client *c, json_t *args)
 						 port ? err : "args.port: a port 1-65535 is required"));
 		return;
 	}
-	for (s = pw_portmap_port_first(d->map, (__u16)port); s; s = pw_portmap_port_next(d->map, s))
-		json_array_append_new(socks, pw_wire_sock(s));
+	for (s = pw_portmap_port_first(d->map, (__u16)port); s; s = pw_portmap_port_next(d->map, s)) {
+		struct pw_sock seen;
+
+		/* as ss would show them to this caller */
+		if (pw_wire_sock_visible(s, pw_client_cred(c)->uid, d->self_netns, &seen))
+			json_array_append_new(socks, pw_wire_sock(&seen));
+	}
 	for (size_t i = 0; i < d->cfg->n_types; i++)
 		if (port >= d->cfg->types[i].range_lo && port <= d->cfg->types[i].range_hi)
 			in_type = d->cfg->types[i].name;
 	(void) pw_config_port_reserved(d->cfg, (uint16_t)port, &reserved);
 	r = pw_allocs_by_port(d->allocs, (uint16_t)port);
 	o = json_pack("{s:i, s:o, s:o, s:b, s:o, s:o, s:b}", "port", port, "allocation",
-		      r ? pw_wire_alloc(d->allocs, r) : json_null(), "sockets", socks, "bound",
+		      r ? pw_wire_alloc_for(d->allocs, r, pw_client_cred(c)->uid,
+					    d->cfg->access.show_other_users_names) : json_null(),
+		      "sockets", socks, "bound",
 		      json_array_size(socks) > 0, "reserved",
 		      reserved ? json_string(reserved) : json_null(), "service_type",
 		      in_type ? json_string(in_type) : json_null(), "conflicted",

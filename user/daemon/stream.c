@@ -16,6 +16,8 @@
 struct ports_stream {
 	struct pw_portmap *map;
 	struct pw_ports_filter f;
+	uid_t viewer;
+	__u64 self_netns;
 	unsigned next_port;	/* 65536: done */
 	bool started, any;	/* the head, a socket was written: commas */
 	const struct pw_sock **v;	/* the sockets of one port */
@@ -79,10 +81,15 @@ static int ports_fill(void *ctx, struct pw_strbuf *sb)
 		}
 		qsort(ps->v, n, sizeof(*ps->v), cmp_sock);
 		for (size_t i = 0; i < n; i++) {
+			struct pw_sock seen;
+
+			/* as ss would show them to this caller */
+			if (!pw_wire_sock_visible(ps->v[i], ps->viewer, ps->self_netns, &seen))
+				continue;
 			if (ps->any)
 				pw_sb_put(sb, ",", 1);
 			ps->any = true;
-			pw_wire_sock_write(sb, ps->v[i]);
+			pw_wire_sock_write(sb, &seen);
 		}
 		if (ps->f.port)
 			ps->next_port = 65536;
@@ -111,6 +118,8 @@ void pw_stream_ports(struct pw_daemon *d, struct pw_client *c, const struct pw_p
 	}
 	ps->map = d->map;
 	ps->f = *f;
+	ps->viewer = pw_client_cred(c)->uid;
+	ps->self_netns = d->self_netns;
 	ps->next_port = f->port;
 	pw_client_stream(c, ports_fill, ports_free, ps);
 }

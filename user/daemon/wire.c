@@ -147,3 +147,30 @@ void pw_wire_guard_status(const struct pw_guard *g, json_t *status)
 		"pruned", (json_int_t)st.audit_pruned,
 		"integrity_checks", (json_int_t)st.checks));
 }
+
+bool pw_wire_sock_visible(const struct pw_sock *s, uid_t viewer, __u64 self_netns,
+			  struct pw_sock *out)
+{
+	*out = *s;
+	if (viewer == 0)
+		return true;
+	if (self_netns && s->netns != self_netns)
+		return false;
+	if (s->uid != viewer) {
+		out->pid = 0;
+		memset(out->comm, 0, sizeof(out->comm));
+	}
+	return true;
+}
+
+json_t *pw_wire_alloc_for(struct pw_allocs *as, const struct pw_alloc_rt *r, uid_t viewer,
+			  bool show_names)
+{
+	json_t *o = pw_wire_alloc(as, r);
+
+	if (o && viewer != 0 && viewer != r->a.uid && !show_names) {
+		json_object_set_new(o, "name", json_string(""));
+		json_object_set_new(o, "project", json_string(""));
+	}
+	return o;
+}

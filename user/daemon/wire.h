@@ -16,6 +16,15 @@
 /* A socket of the port map, the `ports` schema, as an object. */
 void pw_wire_sock_write(struct pw_strbuf *sb, const struct pw_sock *s);
 json_t *pw_wire_sock(const struct pw_sock *s);
+/* What a caller may see of a socket, as ss shows it to them: root all; a
+ * user nothing from other network namespaces than the daemon's (false), and
+ * no pid or comm of other users' processes (cleared in *out). */
+bool pw_wire_sock_visible(const struct pw_sock *s, uid_t viewer, __u64 self_netns,
+			  struct pw_sock *out);
+/* An allocation as the viewer may see it: other users' names and projects
+ * blanked for non-root callers unless the config shows them. */
+json_t *pw_wire_alloc_for(struct pw_allocs *as, const struct pw_alloc_rt *r, uid_t viewer,
+			  bool show_names);
 /* A kernel or snapshot event, one line for watchers (malloc'd, ends in \n). */
 char *pw_wire_event_line(const struct pw_event *ev, size_t *len);
 /* An allocation, with the live map's view of its port. */
