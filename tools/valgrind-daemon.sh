@@ -23,12 +23,12 @@ valgrind --leak-check=full --show-leak-kinds=definite,indirect \
 vg=$!
 i=0
 until [ -S "$dir/sock" ]; do
-	i=$((i + 1)); [ $i -lt 300 ] || { echo "daemon did not start"; cat "$dir/daemon.log"; exit 1; }
+	i=$((i + 1)); [ $i -lt 1200 ] || { echo "daemon did not start"; cat "$dir/daemon.log"; exit 1; }
 	sleep 0.1	# valgrind start-up; polled with a bound
 done
 export PORTWATCH_SOCKET="$dir/sock"
 pw="$BUILD/portwatch"
-sleep 60 & owner=$!
+sleep 600 & owner=$!
 "$pw" status >/dev/null
 "$pw" ports --json >/dev/null
 "$pw" ports >/dev/null
