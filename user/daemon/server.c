@@ -579,6 +579,8 @@ void pw_server_broadcast(struct pw_server *s, const char *line, size_t len)
 			continue;
 		c->idle_w = false;
 		s->caught_up--;
+		/* its idle clock starts with this output, not its last one */
+		c->out_ms = pw_now_ms();
 		if (client_events(c))
 			client_close(c);
 	}
