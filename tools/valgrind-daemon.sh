@@ -7,7 +7,9 @@
 set -eu
 BUILD=${BUILD:-build}
 dir=$(mktemp -d /tmp/pw-valgrind-XXXXXX)
-trap 'rm -rf "$dir"' EXIT
+vg=
+# a failed step must not leave the daemon (and its BPF programs) behind
+trap '[ -z "$vg" ] || kill -KILL "$vg" 2>/dev/null; rm -rf "$dir"' EXIT
 cat > "$dir/cfg.json" <<'JSON'
 {"service_types": {
   "web": {"port_range": [47800, 47899],
@@ -51,6 +53,7 @@ done
 kill -TERM $vg
 rc=0
 wait $vg || rc=$?
+vg=
 grep -E "in use at exit|definitely lost|indirectly lost|ERROR SUMMARY" "$dir/valgrind.log"
 [ $rc -eq 0 ] || { echo "valgrind: daemon exit $rc"; cat "$dir/valgrind.log"; exit 1; }
 echo "valgrind: no leaks, no errors"

@@ -1219,6 +1219,48 @@ static void test_visibility(void **state)
 		assert_non_null(strstr(out, "secret-name"));
 		free(out);
 	}
+	/* a user's watch: events as ss would show them, nothing of the other
+	 * namespace, no pids or names */
+	{
+		const char *watch[] = { "--json", "watch", "--count", "2", NULL };
+		struct itest_proc ns2, root2;
+		int pfd[2], st;
+		char buf[8192];
+		ssize_t n;
+		size_t len = 0;
+		pid_t w;
+
+		assert_int_equal(pipe2(pfd, O_CLOEXEC), 0);
+		w = fork();
+		assert_true(w >= 0);
+		if (w == 0) {
+			char *out = NULL;
+			int rc = itest_cli(&d, NOBODY, &out, watch);
+
+			if (out)
+				(void) !write(pfd[1], out, strlen(out));
+			_exit(rc);
+		}
+		close(pfd[1]);
+		assert_true(ITEST_WAIT(status_num(&d, "watchers") == 1, 5000 * itest_slow()));
+		/* first the other namespace's bind and listen, then root's here */
+		assert_int_equal(itest_proc_spawn_netns(&ns2, listen), 0);
+		assert_int_equal(itest_proc_line(&ns2, line, sizeof(line), 5000), 0);
+		assert_int_equal(itest_proc_spawn(&root2, -1, listen), 0);
+		assert_int_equal(itest_proc_line(&root2, line, sizeof(line), 5000), 0);
+		while ((n = read(pfd[0], buf + len, sizeof(buf) - 1 - len)) > 0)
+			len += (size_t)n;
+		buf[len] = '\0';
+		close(pfd[0]);
+		assert_int_equal(waitpid(w, &st, 0), w);
+		print_message("a user's watch: %s", buf);
+		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+		assert_non_null(strstr(buf, line));	/* root's port, here */
+		assert_non_null(strstr(buf, "\"pid\":0"));
+		assert_null(strstr(buf, "\"comm\":\"helper\""));
+		itest_proc_end(&ns2);
+		itest_proc_end(&root2);
+	}
 	print_message("a user sees its own socket with its pid, root's without pid or comm, none "
 		      "in another netns, and no name or project of root's allocation\n");
 	itest_proc_end(&mine);

@@ -81,15 +81,26 @@ static bool has_watchers(struct pw_daemon *d)
 
 static void broadcast_event(struct pw_daemon *d, const struct pw_event *ev)
 {
-	size_t n;
-	char *line;
+	char *line, *pub = NULL;
+	size_t n, pn = 0;
 
 	if (!has_watchers(d))
 		return;
 	line = pw_wire_event_line(ev, &n);
+	/* users other than root see events as ss shows sockets to them: none
+	 * from other network namespaces, no process names or pids, no exits */
+	if (pw_server_has_watchers(d->server, true) && ev->kind != PW_EV_EXIT &&
+	    (!ev->netns || !d->self_netns || ev->netns == d->self_netns)) {
+		struct pw_event r = *ev;
+
+		r.pid = 0;
+		memset(r.comm, 0, sizeof(r.comm));
+		pub = pw_wire_event_line(&r, &pn);
+	}
 	if (line)
-		pw_server_broadcast(d->server, line, n);
+		pw_server_broadcast_split(d->server, line, n, pub, pn);
 	free(line);
+	free(pub);
 }
 
 void pw_daemon_event(struct pw_daemon *d, const struct pw_event *ev, bool from_kernel)

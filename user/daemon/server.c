@@ -59,7 +59,8 @@ struct pw_client {
 	void *stream_ctx;
 	struct held *after_head, *after_tail;
 	size_t acct;		/* unread output counted in the server's total */
-	uint64_t wpos;		/* watcher: next byte of the event log to send */
+	struct wlog *wl;	/* watcher: the log it reads */
+	uint64_t wpos;		/* watcher: next byte of it to send */
 	bool idle_w;		/* watcher caught up with the log (counted in caught_up) */
 	bool closing;		/* dropped watcher: last line out, then close */
 	uint64_t closing_ms;
@@ -69,6 +70,17 @@ struct held {
 	char *line;
 	bool tentative;
 	struct held *next;
+};
+
+/* An event log: watchers read it from their own positions. Positions grow
+ * forever; byte p lives at buf[p & (size - 1)]. */
+struct wlog {
+	char *buf;
+	size_t size;
+	uint64_t head, tail;
+	uint64_t min;		/* no watcher's position is below this */
+	size_t caught_up;	/* watchers with nothing left to send */
+	size_t watchers;
 };
 
 /* Connections per non-root uid: few distinct uids connect at once. */
@@ -96,11 +108,7 @@ struct pw_server {
 	 * position, so a broadcast is one copy whatever the number of watchers,
 	 * and the memory for events is this buffer, however slow they are.
 	 * Positions grow forever; byte p lives at buf[p & (size - 1)]. */
-	char *log;
-	size_t log_size;
-	uint64_t log_head, log_tail;
-	uint64_t log_min;	/* no watcher's position is below this */
-	size_t caught_up;	/* watchers with nothing left to send */
+	struct wlog logs[2];	/* [0] root's, [1] other users' (redacted lines) */
 	bool timer_armed;
 	struct pw_io backlog_io;	/* eventfd: clients with complete lines left */
 	struct pw_client *bl_head, *bl_tail;
@@ -156,7 +164,7 @@ static int client_events(struct pw_client *c)
 		ev |= EPOLLIN | EPOLLRDHUP;
 	/* a streaming answer is refilled whenever the socket takes more */
 	if (c->out_len > c->out_off || (c->stream_fn && !c->stream_wait) ||
-	    (c->watching && c->wpos < c->srv->log_head))
+	    (c->watching && c->wpos < c->wl->head))
 		ev |= EPOLLOUT;
 	if (ev == c->events || c->closed || c->detached)
 		return 0;
@@ -195,16 +203,16 @@ static void account(struct pw_client *c)
 /* Send from the event log at the watcher's position. 0, or -errno. */
 static int flush_log(struct pw_client *c)
 {
-	struct pw_server *s = c->srv;
+	struct wlog *wl = c->wl;
 
-	while (c->wpos < s->log_head) {
-		size_t off = (size_t)(c->wpos & (s->log_size - 1));
-		size_t len = (size_t)(s->log_head - c->wpos);
+	while (c->wpos < wl->head) {
+		size_t off = (size_t)(c->wpos & (wl->size - 1));
+		size_t len = (size_t)(wl->head - c->wpos);
 		ssize_t n;
 
-		if (off + len > s->log_size)
-			len = s->log_size - off;
-		n = send(c->io.fd, s->log + off, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (off + len > wl->size)
+			len = wl->size - off;
+		n = send(c->io.fd, wl->buf + off, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				return 0;
@@ -216,7 +224,7 @@ static int flush_log(struct pw_client *c)
 	/* caught up: the next broadcast arms EPOLLOUT again */
 	if (!c->idle_w) {
 		c->idle_w = true;
-		s->caught_up++;
+		wl->caught_up++;
 	}
 	return 0;
 }
@@ -224,15 +232,14 @@ static int flush_log(struct pw_client *c)
 /* In the middle of an event line: nothing else may be sent before its end. */
 static bool mid_line(const struct pw_client *c)
 {
-	const struct pw_server *s = c->srv;
+	const struct wlog *wl = c->wl;
 
-	return c->watching && c->wpos > s->log_tail &&
-	       s->log[(c->wpos - 1) & (s->log_size - 1)] != '\n';
+	return c->watching && c->wpos > wl->tail && wl->buf[(c->wpos - 1) & (wl->size - 1)] != '\n';
 }
 
 static int flush_out(struct pw_client *c)
 {
-	bool was_behind = c->watching && c->wpos < c->srv->log_head;
+	bool was_behind = c->watching && c->wpos < c->wl->head;
 	int err;
 
 	if (was_behind && mid_line(c)) {
@@ -240,7 +247,7 @@ static int flush_out(struct pw_client *c)
 		err = flush_log(c);
 		if (err)
 			return err;
-		if (c->wpos < c->srv->log_head)
+		if (c->wpos < c->wl->head)
 			return client_events(c);
 	}
 	while (c->out_off < c->out_len) {
@@ -265,7 +272,7 @@ static int flush_out(struct pw_client *c)
 			c->out_cap = 0;
 			malloc_trim(0);
 		}
-		if (c->watching && c->wpos < c->srv->log_head) {
+		if (c->watching && c->wpos < c->wl->head) {
 			err = flush_log(c);
 			if (err)
 				return err;
@@ -318,8 +325,8 @@ static void drop_watcher(struct pw_client *c, const char *reason)
 
 	s->st.lagged++;
 	if (mid_line(c)) {
-		while (!err && c->wpos < s->log_head) {
-			char ch = s->log[c->wpos & (s->log_size - 1)];
+		while (!err && c->wpos < c->wl->head) {
+			char ch = c->wl->buf[c->wpos & (c->wl->size - 1)];
 
 			err = append_out(c, &ch, 1);
 			c->wpos++;
@@ -502,88 +509,112 @@ void pw_client_send(struct pw_client *c, char *line)
 void pw_client_set_watch(struct pw_client *c, bool on)
 {
 	struct pw_server *s = c->srv;
+	/* root reads every event whole; other users read redacted ones */
+	struct wlog *wl = on ? &s->logs[c->cred.uid == 0 ? 0 : 1] : c->wl;
 
 	if (c->watching == on)
 		return;
-	if (on && !s->log) {
+	if (on && !wl->buf) {
 		size_t size = 4096;
 
 		while (size < s->lim.max_watch_bytes)
 			size *= 2;
-		s->log = malloc(size);
-		if (!s->log) {
+		wl->buf = malloc(size);
+		if (!wl->buf) {
 			client_close(c);
 			return;
 		}
-		s->log_size = size;
+		wl->size = size;
 	}
 	s->st.watchers += on ? 1 : -1;
+	wl->watchers += on ? 1 : -1;
 	c->watching = on;
 	if (on) {
-		c->wpos = s->log_head;
+		c->wl = wl;
+		c->wpos = wl->head;
 		c->idle_w = true;
-		s->caught_up++;
+		wl->caught_up++;
 	} else if (c->idle_w) {
 		c->idle_w = false;
-		s->caught_up--;
+		wl->caught_up--;
 	}
 }
 
 /* The log must drop bytes below tail: watchers still there are let go. */
-static void overrun(struct pw_server *s, uint64_t tail)
+static void overrun(struct pw_server *s, struct wlog *wl, uint64_t tail)
 {
 	struct pw_client *c, *next;
-	uint64_t min = s->log_head;
+	uint64_t min = wl->head;
 
 	for (c = s->clients; c; c = next) {
 		next = c->next;
-		if (!c->watching || c->closed)
+		if (!c->watching || c->closed || c->wl != wl)
 			continue;
 		if (c->wpos < tail)
 			drop_watcher(c, "slow reader: fell behind the event log");
 		else if (c->wpos < min)
 			min = c->wpos;
 	}
-	s->log_min = min;
+	wl->min = min;
 }
 
-void pw_server_broadcast(struct pw_server *s, const char *line, size_t len)
+static void log_append(struct pw_server *s, struct wlog *wl, const char *line, size_t len)
 {
 	struct pw_client *c, *next;
 	size_t off, first;
 
-	if (!s->st.watchers || !s->log || len > s->log_size / 4)
+	if (!wl->watchers || !wl->buf || len > wl->size / 4)
 		return;
 	/* make room: the oldest whole lines go */
-	if (s->log_head + len > s->log_tail + s->log_size) {
-		uint64_t t = s->log_head + len - s->log_size;
+	if (wl->head + len > wl->tail + wl->size) {
+		uint64_t t = wl->head + len - wl->size;
 
-		while (t < s->log_head && s->log[(t - 1) & (s->log_size - 1)] != '\n')
+		while (t < wl->head && wl->buf[(t - 1) & (wl->size - 1)] != '\n')
 			t++;
-		if (s->log_min < t)
-			overrun(s, t);
-		s->log_tail = t;
+		if (wl->min < t)
+			overrun(s, wl, t);
+		wl->tail = t;
 	}
-	off = (size_t)(s->log_head & (s->log_size - 1));
-	first = len < s->log_size - off ? len : s->log_size - off;
-	memcpy(s->log + off, line, first);
-	memcpy(s->log, line + first, len - first);
-	s->log_head += len;
+	off = (size_t)(wl->head & (wl->size - 1));
+	first = len < wl->size - off ? len : wl->size - off;
+	memcpy(wl->buf + off, line, first);
+	memcpy(wl->buf, line + first, len - first);
+	wl->head += len;
 	/* those that had sent everything wait for EPOLLOUT again; the others
 	 * are armed already: a broadcast costs them nothing */
-	if (!s->caught_up)
+	if (!wl->caught_up)
 		return;
-	for (c = s->clients; c && s->caught_up; c = next) {
+	for (c = s->clients; c && wl->caught_up; c = next) {
 		next = c->next;
-		if (!c->watching || !c->idle_w)
+		if (!c->watching || !c->idle_w || c->wl != wl)
 			continue;
 		c->idle_w = false;
-		s->caught_up--;
+		wl->caught_up--;
 		/* its idle clock starts with this output, not its last one */
 		c->out_ms = pw_now_ms();
 		if (client_events(c))
 			client_close(c);
 	}
+}
+
+void pw_server_broadcast(struct pw_server *s, const char *line, size_t len)
+{
+	pw_server_broadcast_split(s, line, len, line, len);
+}
+
+void pw_server_broadcast_split(struct pw_server *s, const char *line, size_t len,
+			       const char *redacted, size_t rlen)
+{
+	if (!s->st.watchers)
+		return;
+	log_append(s, &s->logs[0], line, len);
+	if (redacted)
+		log_append(s, &s->logs[1], redacted, rlen);
+}
+
+bool pw_server_has_watchers(const struct pw_server *s, bool redacted)
+{
+	return s->logs[redacted ? 1 : 0].watchers > 0;
 }
 
 /* Refill a streaming answer while little of it is unread. */
@@ -1041,7 +1072,7 @@ static int server_sweep(struct pw_io *io, uint32_t events)
 			s->st.timed_out++;
 			reject(c->io.fd, PW_E_BAD_REQUEST, "incomplete request timed out");
 			client_close(c);
-		} else if (c->out_len > c->out_off || (c->watching && c->wpos < s->log_head)) {
+		} else if (c->out_len > c->out_off || (c->watching && c->wpos < c->wl->head)) {
 			/* output waits: idle while the peer reads none of it */
 			if (now - c->out_ms > s->lim.idle_timeout_ms) {
 				s->st.timed_out++;
@@ -1185,7 +1216,8 @@ void pw_server_free(struct pw_server *s)
 	close(s->backlog_io.fd);
 	pw_loop_close_io(s->loop, &s->pause_io);
 	free(s->uids);
-	free(s->log);
+	free(s->logs[0].buf);
+	free(s->logs[1].buf);
 	while (s->bl_head) {
 		struct pw_client *c = s->bl_head;
 
