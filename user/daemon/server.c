@@ -26,6 +26,8 @@
 /* File descriptors kept for the daemon itself (BPF, SQLite, snapshots of
  * network namespaces, health checks) when sizing the client limit. */
 #define FD_RESERVE 128
+/* Socket send buffer of a watcher (the kernel doubles it). */
+#define WATCH_SNDBUF (32 << 10)
 /* A streaming answer is refilled when less than this is unread. */
 #define STREAM_LOW (64 << 10)
 
@@ -530,6 +532,11 @@ void pw_client_set_watch(struct pw_client *c, bool on)
 	wl->watchers += on ? 1 : -1;
 	c->watching = on;
 	if (on) {
+		int sndbuf = WATCH_SNDBUF;
+
+		/* the event log is the watcher's buffer: a small socket buffer
+		 * makes one that does not read stop costing anything sooner */
+		(void) setsockopt(c->io.fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 		c->wl = wl;
 		c->wpos = wl->head;
 		c->idle_w = true;
