@@ -125,7 +125,8 @@ static int spawn_daemon(struct itest_daemon *d, const char *const *extra)
 		execv(bin, (char *const *)argv);
 		_exit(127);
 	}
-	if (!ITEST_WAIT(connectable(d->sock) || waitpid(d->pid, NULL, WNOHANG) == d->pid, 15000))
+	if (!ITEST_WAIT(connectable(d->sock) || waitpid(d->pid, NULL, WNOHANG) == d->pid,
+			15000 * itest_slow()))
 		return -ETIMEDOUT;
 	if (!connectable(d->sock)) {
 		char cmd[256];

@@ -480,8 +480,14 @@ static void test_memory(void **state)
 							 "dropped_slow")),
 		      json_integer_value(json_object_get(res, "watchers")));
 	json_decref(res);
+#if defined(__SANITIZE_ADDRESS__)
+	/* ASan's quarantine keeps freed memory and its slowness drops events:
+	 * neither figure means anything here */
+	(void) base_drops;
+#else
 	assert_true(hwm > 0 && hwm < 64 * 1024);
 	assert_true(drops <= base_drops);
+#endif
 	attacker_stop(&a);
 	itest_daemon_cleanup(&d);
 }
@@ -511,9 +517,14 @@ static void test_dropped_cli(void **state)
 	}
 	close(pfd[1]);
 	assert_true(ITEST_WAIT(status_num(&d, "watchers") == 1, 5000 * itest_slow()));
-	assert_int_equal(itest_proc_spawn(&h, -1, churn), 0);
-	assert_int_equal(itest_proc_line(&h, line, sizeof(line), 60000 * (int)itest_slow()), 0);
-	itest_proc_end(&h);
+	/* storms until it falls behind the log (a slow daemon drops events
+	 * in the ring buffer instead: more rounds then) */
+	for (int round = 0; round < 10 && status_num(&d, "watchers"); round++) {
+		assert_int_equal(itest_proc_spawn(&h, -1, churn), 0);
+		assert_int_equal(itest_proc_line(&h, line, sizeof(line),
+						 60000 * (int)itest_slow()), 0);
+		itest_proc_end(&h);
+	}
 	assert_true(ITEST_WAIT(status_num(&d, "watchers") == 0, 5000 * itest_slow()));
 	/* now read it all: the last line says why */
 	{
@@ -665,7 +676,7 @@ static void test_strings(void **state)
 /* --- audit flood ------------------------------------------------------------ */
 
 #define REFUSALS 1000000
-#define MAX_RECORDS 500
+#define MAX_RECORDS 100
 
 static const char *flood_sock;
 
@@ -782,6 +793,9 @@ static void test_audit_flood(void **state)
 		      json_integer_value(json_object_get(json_object_get(res, "audit"), "pruned")));
 	assert_true(json_integer_value(json_object_get(json_object_get(res, "audit"),
 						       "refusals_unrecorded")) > REFUSALS / 2);
+	/* more were written than max_records allows: retention pruned them */
+	assert_true(json_integer_value(json_object_get(json_object_get(res, "audit"),
+						       "pruned")) > 0);
 	json_decref(res);
 	(void) unlink(cfg);
 	itest_daemon_cleanup(&d);
@@ -1145,8 +1159,10 @@ static json_t *ports_as(struct itest_daemon *d, int uid)
 	char *out = NULL;
 	json_t *j;
 
-	if (itest_cli(d, uid, &out, args))
+	if (itest_cli(d, uid, &out, args)) {
+		free(out);
 		return NULL;
+	}
 	j = json_loads(out, 0, NULL);
 	free(out);
 	return j;
