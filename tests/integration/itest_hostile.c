@@ -1191,11 +1191,18 @@ static void test_visibility(void **state)
 	p_ns = (unsigned)atoi(line);
 
 	/* root sees all three, with owners */
-	assert_true(ITEST_WAIT(({ all = ports_as(&d, -1);
+	if (!ITEST_WAIT(({ all = ports_as(&d, -1);
 		bool ok = all && itest_find_sock(all, p_mine, "tcp", mine.pid) &&
 			  itest_find_sock(all, p_root, "tcp", root_p.pid) &&
 			  itest_find_sock(all, p_ns, "tcp", other_ns.pid);
-		json_decref(all); ok; }), 5000 * itest_slow()));
+		json_decref(all); ok; }), 5000 * itest_slow())) {
+		all = ports_as(&d, -1);
+		fail_msg("root's ports: mine %u pid %d: %d, root's %u pid %d: %d, other netns %u "
+			 "pid %d: %d (%zu sockets)", p_mine, mine.pid,
+			 itest_find_sock(all, p_mine, "tcp", 0) != NULL, p_root, root_p.pid,
+			 itest_find_sock(all, p_root, "tcp", 0) != NULL, p_ns, other_ns.pid,
+			 itest_find_sock(all, p_ns, "tcp", 0) != NULL, json_array_size(all));
+	}
 	/* a user: its own with pid and comm, root's without, none of the
 	 * other namespace */
 	seen = ports_as(&d, NOBODY);

@@ -79,7 +79,8 @@ static int ports_fill(void *ctx, struct pw_strbuf *sb)
 			}
 			ps->v[n++] = s;
 		}
-		qsort(ps->v, n, sizeof(*ps->v), cmp_sock);
+		if (n > 1)
+			qsort(ps->v, n, sizeof(*ps->v), cmp_sock);
 		for (size_t i = 0; i < n; i++) {
 			struct pw_sock seen;
 
