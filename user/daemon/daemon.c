@@ -81,12 +81,14 @@ static bool has_watchers(struct pw_daemon *d)
 
 static void broadcast_event(struct pw_daemon *d, const struct pw_event *ev)
 {
-	char *line, *pub = NULL;
-	size_t n, pn = 0;
+	char *line = NULL, *pub = NULL;
+	size_t n = 0, pn = 0;
 
 	if (!has_watchers(d))
 		return;
-	line = pw_wire_event_line(ev, &n);
+	/* each line only when someone reads it: formatting is per event */
+	if (pw_server_has_watchers(d->server, false))
+		line = pw_wire_event_line(ev, &n);
 	/* users other than root see events as ss shows sockets to them: none
 	 * from other network namespaces, no process names or pids, no exits */
 	if (pw_server_has_watchers(d->server, true) && ev->kind != PW_EV_EXIT &&
@@ -97,8 +99,7 @@ static void broadcast_event(struct pw_daemon *d, const struct pw_event *ev)
 		memset(r.comm, 0, sizeof(r.comm));
 		pub = pw_wire_event_line(&r, &pn);
 	}
-	if (line)
-		pw_server_broadcast_split(d->server, line, n, pub, pn);
+	pw_server_broadcast_split(d->server, line, n, pub, pn);
 	free(line);
 	free(pub);
 }

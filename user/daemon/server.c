@@ -614,7 +614,8 @@ void pw_server_broadcast_split(struct pw_server *s, const char *line, size_t len
 {
 	if (!s->st.watchers)
 		return;
-	log_append(s, &s->logs[0], line, len);
+	if (line)
+		log_append(s, &s->logs[0], line, len);
 	if (redacted)
 		log_append(s, &s->logs[1], redacted, rlen);
 }

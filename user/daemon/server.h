@@ -71,8 +71,8 @@ void pw_client_stream(struct pw_client *c, pw_stream_fn fn, void (*free_fn)(void
 /* Turn the client into a watcher: it receives pw_server_broadcast lines. */
 void pw_client_set_watch(struct pw_client *c, bool on);
 void pw_server_broadcast(struct pw_server *s, const char *line, size_t len);
-/* The same, with what watchers other than root may see: redacted (NULL:
- * nothing for them). */
+/* The same, with what root's watchers see (line) and what other users'
+ * watchers may see (redacted); NULL: nothing for them. */
 void pw_server_broadcast_split(struct pw_server *s, const char *line, size_t len,
 			       const char *redacted, size_t rlen);
 /* Are there watchers of the root log (false) or the redacted one (true)? */
