@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #ifndef SO_NETNS_COOKIE
 #define SO_NETNS_COOKIE 71
@@ -110,6 +111,12 @@ static int spawn_daemon(struct itest_daemon *d, const char *const *extra)
 		 * (and its BPF programs) must not outlive the test */
 		if (prctl(PR_SET_PDEATHSIG, SIGTERM) || getppid() == 1)
 			_exit(126);
+		if (d->nofile) {
+			struct rlimit rl = { d->nofile, d->nofile };
+
+			if (setrlimit(RLIMIT_NOFILE, &rl))
+				_exit(125);
+		}
 		fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
 		if (fd >= 0) {
 			dup2(fd, 1);
@@ -135,7 +142,14 @@ static int spawn_daemon(struct itest_daemon *d, const char *const *extra)
 
 int itest_daemon_start(struct itest_daemon *d, const char *const *extra)
 {
+	return itest_daemon_start_nofile(d, extra, 0);
+}
+
+int itest_daemon_start_nofile(struct itest_daemon *d, const char *const *extra,
+			      unsigned long nofile)
+{
 	memset(d, 0, sizeof(*d));
+	d->nofile = nofile;
 	snprintf(d->dir, sizeof(d->dir), "/tmp/pw-itest-XXXXXX");
 	if (!mkdtemp(d->dir))
 		return -errno;
@@ -422,4 +436,42 @@ long itest_status_kib(pid_t pid, const char *field)
 	}
 	fclose(f);
 	return kib;
+}
+
+pid_t itest_fork_as(int uid)
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		drop_to(uid);
+		/* after the uid change, which would clear it */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() == 1)
+			_exit(126);
+	}
+	return pid;
+}
+
+double itest_cpu_ms(pid_t pid)
+{
+	unsigned long long ut = 0, st = 0;
+	char path[64], buf[1024], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+			 &ut, &st) != 2)
+		return -1;
+	return (double)(ut + st) * 1000.0 / (double)sysconf(_SC_CLK_TCK);
 }

@@ -17,6 +17,7 @@ struct itest_daemon {
 	char sock[160];
 	char state[160];
 	char log[160];
+	unsigned long nofile;	/* RLIMIT_NOFILE (soft and hard) of the daemon, 0: inherited */
 };
 
 /* Build dir of the binaries: $BUILD or "build". */
@@ -40,6 +41,9 @@ void itest_yield(void);
 /* Start portwatchd with extra args (NULL-terminated list), wait until its
  * socket answers (10 s). 0 or -errno. */
 int itest_daemon_start(struct itest_daemon *d, const char *const *extra);
+/* The same with the daemon's file limit at nofile, soft and hard (`ulimit -n`). */
+int itest_daemon_start_nofile(struct itest_daemon *d, const char *const *extra,
+			      unsigned long nofile);
 /* Start over an existing dir (restart after a kill): keeps state. */
 int itest_daemon_restart(struct itest_daemon *d, const char *const *extra);
 /* SIGTERM (or sig), reap with a deadline; returns the exit status or -errno. */
@@ -75,6 +79,12 @@ int itest_proc_say(struct itest_proc *p, const char *line);
 void itest_proc_kill(struct itest_proc *p, int sig);
 /* Close stdin (the helper exits) and reap. */
 void itest_proc_end(struct itest_proc *p);
+
+/* fork() a child that runs as uid (>= 0; -1 keeps root) and dies with the
+ * test: returns 0 in the child, the pid in the parent, or -errno. */
+pid_t itest_fork_as(int uid);
+/* CPU time (utime + stime) of pid in ms, or -1. */
+double itest_cpu_ms(pid_t pid);
 
 /* A "kB" field of /proc/PID/status (VmRSS, VmHWM, ...), or -1. */
 long itest_status_kib(pid_t pid, const char *field);

@@ -7,7 +7,9 @@
 set -eu
 BUILD=${BUILD:-build}
 dir=$(mktemp -d /tmp/pw-valgrind-XXXXXX)
-trap 'rm -rf "$dir"' EXIT
+vg=
+# a failed step must not leave the daemon (and its BPF programs) behind
+trap '[ -z "$vg" ] || kill -KILL "$vg" 2>/dev/null; rm -rf "$dir"' EXIT
 cat > "$dir/cfg.json" <<'JSON'
 {"service_types": {
   "web": {"port_range": [47800, 47899],
@@ -23,12 +25,12 @@ valgrind --leak-check=full --show-leak-kinds=definite,indirect \
 vg=$!
 i=0
 until [ -S "$dir/sock" ]; do
-	i=$((i + 1)); [ $i -lt 300 ] || { echo "daemon did not start"; cat "$dir/daemon.log"; exit 1; }
+	i=$((i + 1)); [ $i -lt 1200 ] || { echo "daemon did not start"; cat "$dir/daemon.log"; exit 1; }
 	sleep 0.1	# valgrind start-up; polled with a bound
 done
 export PORTWATCH_SOCKET="$dir/sock"
 pw="$BUILD/portwatch"
-sleep 60 & owner=$!
+sleep 600 & owner=$!
 "$pw" status >/dev/null
 "$pw" ports --json >/dev/null
 "$pw" ports >/dev/null
@@ -57,6 +59,7 @@ done
 kill -TERM $vg
 rc=0
 wait $vg || rc=$?
+vg=
 grep -E "in use at exit|definitely lost|indirectly lost|ERROR SUMMARY" "$dir/valgrind.log"
 [ $rc -eq 0 ] || { echo "valgrind: daemon exit $rc"; cat "$dir/valgrind.log"; exit 1; }
 echo "valgrind: no leaks, no errors"

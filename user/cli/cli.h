@@ -8,6 +8,9 @@
 #include "client.h"
 #include "proto.h"
 
+/* watch: the daemon dropped this watcher (it read too slowly), and said why */
+#define PW_EXIT_DROPPED 13
+
 struct pw_cli {
 	const char *socket;
 	bool json;

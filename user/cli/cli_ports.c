@@ -389,11 +389,21 @@ int pw_cli_watch(struct pw_cli *cli, int argc, char **argv)
 			return pw_errcode_exit(PW_E_NO_DAEMON);
 		}
 		seen++;
+		e = json_loads(line, 0, NULL);
+		/* the daemon let this watcher go, and says why */
+		if (e && !strcmp(pw_jstr(e, "event"), "dropped")) {
+			if (cli->json)
+				printf("%s\n", line);
+			fprintf(stderr, "portwatch watch: dropped by portwatchd: %s\n",
+				pw_jstr(e, "reason"));
+			json_decref(e);
+			return PW_EXIT_DROPPED;
+		}
 		if (cli->json && !pw_cli_pretty(cli)) {
 			printf("%s\n", line);
+			json_decref(e);
 			continue;
 		}
-		e = json_loads(line, 0, NULL);
 		if (e && cli->json)
 			pw_cli_print_json(e);
 		else if (e)

@@ -60,7 +60,8 @@ static void usage(FILE *f)
 "Exit status: 0 ok, 1 internal error, 2 bad arguments, 3 daemon not running,\n"
 "4 bad request, 5 not permitted, 6 not found, 7 unknown service type,\n"
 "8 range exhausted, 9 invalid port, 10 port conflict, 11 storage failure,\n"
-"12 single-instance type already allocated.\n");
+"12 single-instance type already allocated, 13 watch dropped by the daemon\n"
+"(it read too slowly; the reason is printed).\n");
 }
 
 static const struct {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "utf8.h"
 
 struct pw_table {
 	unsigned ncols;
@@ -44,8 +45,16 @@ void pw_table_add(struct pw_table *t, const char *const *cells)
 		t->cap = ncap;
 	}
 	for (unsigned c = 0; c < t->ncols; c++) {
-		char *s = strdup(cells[c] ? cells[c] : "");
-		size_t w = s ? strlen(s) : 0;
+		const char *in = cells[c] ? cells[c] : "";
+		/* names and comms are anyone's bytes: no escape sequence reaches
+		 * the terminal, invalid UTF-8 and control characters show as \xNN */
+		size_t n = strlen(in) * 4 + 1;
+		char *s = malloc(n);
+		size_t w;
+
+		if (s)
+			pw_term_safe(in, s, n);
+		w = s ? strlen(s) : 0;
 
 		t->cells[t->nrows * t->ncols + c] = s;
 		if (w > t->width[c])

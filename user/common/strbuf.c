@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "strbuf.h"
+#include "utf8.h"
 
 void pw_sb_grow(struct pw_strbuf *sb, size_t more)
 {
@@ -66,19 +67,28 @@ void pw_sb_printf(struct pw_strbuf *sb, const char *fmt, ...)
 
 void pw_sb_json_str(struct pw_strbuf *sb, const char *s)
 {
-	pw_sb_put(sb, "\"", 1);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
+	size_t left = strlen(s);
 
-		if (c == '"' || c == '\\') {
+	pw_sb_put(sb, "\"", 1);
+	while (left) {
+		unsigned char c = (unsigned char)*s;
+		size_t k = pw_utf8_seq((const unsigned char *)s, left);
+
+		if (!k) {
+			/* not UTF-8: the byte as the text \xNN (see utf8.h) */
+			pw_sb_printf(sb, "\\\\x%02x", c);
+			k = 1;
+		} else if (c == '"' || c == '\\') {
 			char esc[2] = { '\\', (char)c };
 
 			pw_sb_put(sb, esc, 2);
 		} else if (c < 0x20) {
 			pw_sb_printf(sb, "\\u%04x", c);
 		} else {
-			pw_sb_put(sb, s, 1);
+			pw_sb_put(sb, s, k);
 		}
+		s += k;
+		left -= k;
 	}
 	pw_sb_put(sb, "\"", 1);
 }

@@ -19,7 +19,7 @@ void pw_sb_grow(struct pw_strbuf *sb, size_t more);
 void pw_sb_put(struct pw_strbuf *sb, const char *s, size_t n);
 void pw_sb_puts(struct pw_strbuf *sb, const char *s);
 void pw_sb_printf(struct pw_strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* A JSON string literal, quotes included; s must be valid UTF-8 (or ASCII). */
+/* A JSON string literal, quotes included; bytes that are not UTF-8 as \\xNN. */
 void pw_sb_json_str(struct pw_strbuf *sb, const char *s);
 /* Hand over the NUL-terminated buffer (NULL after an allocation failure). */
 char *pw_sb_steal(struct pw_strbuf *sb);

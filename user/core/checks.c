@@ -184,6 +184,20 @@ static int tcp_failed(struct pw_check_rt *c, bool v6, int err)
 
 static void attempt_finished(struct pw_check_rt *c);
 
+/* With nothing listening on a port inside the ephemeral range, the kernel
+ * may pick that same port as the source: TCP's simultaneous open then
+ * "connects" the socket to itself. That is no service. */
+static bool self_connected(int fd, uint16_t port)
+{
+	struct sockaddr_in6 sa;
+	socklen_t len = sizeof(sa);
+
+	if (getsockname(fd, (struct sockaddr *)&sa, &len))
+		return false;
+	/* sin_port and sin6_port sit at the same offset */
+	return ntohs(sa.sin6_port) == port;
+}
+
 static int on_tcp(struct pw_io *io, uint32_t events)
 {
 	struct tcp_conn *t = io->data;
@@ -195,6 +209,8 @@ static int on_tcp(struct pw_io *io, uint32_t events)
 	(void) events;
 	if (getsockopt(io->fd, SOL_SOCKET, SO_ERROR, &err, &len))
 		err = errno;
+	if (!err && self_connected(io->fd, c->port))
+		err = ECONNREFUSED;
 	tcp_close(c);
 	if (!err)
 		set_result(c, true, "connect ok in %llu ms", elapsed_ms(c));
@@ -220,6 +236,10 @@ static int tcp_connect(struct pw_check_rt *c, bool v6)
 			  : set_result(c, false, "socket: %s", strerror(errno));
 	r = v6 ? connect(fd, (struct sockaddr *)&s6, sizeof(s6))
 	       : connect(fd, (struct sockaddr *)&s4, sizeof(s4));
+	if (r == 0 && self_connected(fd, c->port)) {
+		close(fd);
+		return tcp_failed(c, v6, ECONNREFUSED);
+	}
 	if (r == 0) {
 		close(fd);
 		return set_result(c, true, "connect ok in %llu ms", elapsed_ms(c));

@@ -73,6 +73,9 @@ static void set_recovery_defaults(struct pw_config *c)
 	c->leases.max_per_uid_per_type = 32;
 	c->leases.hold_default_ms = 30000;
 	c->leases.hold_max_ms = 3600000;
+	c->audit.max_records = 100000;
+	c->audit.max_age_days = 90;
+	c->audit.refusals_per_s = 10;
 }
 
 static int copy_builtin(struct pw_service_type *t, const struct builtin_type *b)

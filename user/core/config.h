@@ -29,8 +29,10 @@
  *                              "cleanup_stale_allocations", "grace_period_ms",
  *                              "fast_interval_ms" },
  *       "system_recovery": { "enabled", "run_on_startup", "backup_corrupted_state",
- *                            "max_recovery_attempts" }
- *     }
+ *                            "max_recovery_attempts" },
+ *       "audit": { "max_records", "max_age_days", "refusals_per_s" }   (portwatch only)
+ *     },
+ *     "access": { "show_other_users_names" }                           (portwatch only)
  *   }
  *
  * "health_check" (portwatch only; Styxy ignores unknown keys too) adds an
@@ -139,6 +141,16 @@ struct pw_config {
 		char *styxy_http;		/* "127.0.0.1:9876" */
 		char *styxy_token_file;
 	} listeners;
+	struct {
+		/* non-root callers see other users' allocation names and
+		 * projects (list, check): off by default */
+		bool show_other_users_names;
+	} access;
+	struct {
+		int max_records;	/* audit trail kept to the newest this many */
+		int max_age_days;	/* and to records younger than this */
+		int refusals_per_s;	/* refusals audited per uid per second (burst 10x) */
+	} audit;
 };
 
 /*

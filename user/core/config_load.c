@@ -26,7 +26,7 @@
 
 static const struct pw_cfg_field root_fields[] = {
 	SEP("service_types"), SEP("recovery"), SEP("auto_allocation"),
-	SEP("auto_allocation_rules"), SEP("listeners"), SEP("leases"),
+	SEP("auto_allocation_rules"), SEP("listeners"), SEP("leases"), SEP("access"),
 };
 
 static const struct pw_cfg_field lease_fields[] = {
@@ -53,8 +53,22 @@ static int parse_leases(struct pw_cfg_ctx *ctx, json_t *root)
 	return err;
 }
 
+static const struct pw_cfg_field access_fields[] = {
+	PC("show_other_users_names", BOOL, access.show_other_users_names, 0),
+};
+
+static int parse_access(struct pw_cfg_ctx *ctx, json_t *root)
+{
+	json_t *b;
+	int err = pw_cfg_object(ctx, root, "", "access", &b);
+
+	if (err || !b)
+		return err;
+	return FIELDS(ctx, b, "access", ctx->c, access_fields);
+}
+
 static const struct pw_cfg_field recovery_fields[] = {
-	SEP("port_conflict"), SEP("health_monitoring"), SEP("system_recovery"),
+	SEP("port_conflict"), SEP("health_monitoring"), SEP("system_recovery"), SEP("audit"),
 };
 
 static const struct pw_cfg_field port_conflict_fields[] = {
@@ -81,6 +95,12 @@ static const struct pw_cfg_field system_recovery_fields[] = {
 	PC("run_on_startup", BOOL, system_recovery.run_on_startup, 0),
 	PC("backup_corrupted_state", BOOL, system_recovery.backup_corrupted_state, 0),
 	PC("max_recovery_attempts", INT, system_recovery.max_recovery_attempts, 0),
+};
+
+static const struct pw_cfg_field audit_fields[] = {
+	PC("max_records", INT, audit.max_records, 1),
+	PC("max_age_days", INT, audit.max_age_days, 1),
+	PC("refusals_per_s", INT, audit.refusals_per_s, 1),
 };
 
 /* Styxy's informational keys belong to its format: accepted without a word. */
@@ -111,6 +131,7 @@ static int parse_recovery(struct pw_cfg_ctx *ctx, json_t *root)
 		{ "port_conflict", port_conflict_fields, ARRAY_SIZE(port_conflict_fields) },
 		{ "health_monitoring", health_fields, ARRAY_SIZE(health_fields) },
 		{ "system_recovery", system_recovery_fields, ARRAY_SIZE(system_recovery_fields) },
+		{ "audit", audit_fields, ARRAY_SIZE(audit_fields) },
 	};
 	char p[PW_CFG_PATH_LEN];
 	json_t *rec, *b;
@@ -422,6 +443,8 @@ static int load_json(json_t *root, struct pw_config **ret, char *errbuf, size_t 
 		err = parse_recovery(&ctx, root);
 	if (!err)
 		err = parse_leases(&ctx, root);
+	if (!err)
+		err = parse_access(&ctx, root);
 	if (!err)
 		err = parse_types(&ctx, root);
 	if (!err)

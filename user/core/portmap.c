@@ -373,11 +373,12 @@ static int add_or_refresh(struct pw_portmap *m, const struct pw_event *ev, bool 
 	i = table_find(m, ev->cookie, &found);
 	if (found) {
 		s = slot(m, m->table[i]);
-		s->gen = m->gen;
 		/* an entry seen before its owner was known takes the owner now;
-		 * a snapshot names who holds it now (the binder may be gone) */
-		if (ev->pid && (!s->pid || (snapshot && s->pid != ev->pid)))
+		 * a snapshot names who holds it now (the binder may be gone): its
+		 * first record of the socket, the lowest pid when it lists several */
+		if (ev->pid && (!s->pid || (snapshot && s->gen != m->gen && s->pid != ev->pid)))
 			set_first(m, m->table[i], ev->pid, ev->uid, -1, ev->comm);
+		s->gen = m->gen;
 		/* A snapshot of an already known socket keeps the event's
 		 * richer attribution (binder pid, bind time) but takes its state. */
 		if (s->state != ev->state && ev->state) {

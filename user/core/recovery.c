@@ -21,6 +21,7 @@
 #include "log.h"
 #include "proc.h"
 #include "store.h"
+#include "utf8.h"
 
 static json_t *step(json_t *report, const char *name)
 {
@@ -33,13 +34,15 @@ static json_t *step(json_t *report, const char *name)
 static void note(json_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void note(json_t *s, const char *fmt, ...)
 {
-	char buf[256];
+	char buf[256], safe[1024];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	json_array_append_new(json_object_get(s, "actions"), json_string(buf));
+	/* comms are any bytes: valid UTF-8, or json_string drops the line */
+	json_array_append_new(json_object_get(s, "actions"),
+			      json_string(pw_utf8_safe(buf, safe, sizeof(safe))));
 	json_object_set_new(s, "count", json_integer((json_int_t)json_array_size(
 		json_object_get(s, "actions"))));
 }
@@ -229,17 +232,25 @@ json_t *pw_recovery_run(struct pw_allocs *as, bool dry_run, bool store_was_reset
 	if (!report)
 		return NULL;
 	s = step(report, "database");
-	r = pw_store_integrity_check(as->env.store, msg, sizeof(msg));
-	json_object_set_new(s, "result", json_string(r ? msg : "ok"));
+	/* a dry run is asked for over the socket: whoever asked checks the
+	 * whole database off the event loop and fills this in */
+	if (dry_run) {
+		json_object_set_new(s, "result", json_string("pending"));
+	} else {
+		r = pw_store_integrity_check(as->env.store, msg, sizeof(msg));
+		json_object_set_new(s, "result", json_string(r ? msg : "ok"));
+	}
 	if (store_was_reset)
 		note(s, "corrupt database moved aside, new one created");
 	if (!dry_run && !(sr->enabled && sr->run_on_startup) && !store_was_reset) {
 		pw_info("recovery: disabled by recovery.system_recovery");
 		return report;
 	}
+	/* on every start, not only after a corrupt database: a state that
+	 * lost commits silently (a deleted WAL, a truncated file) must not
+	 * hand out a port whose owner still listens */
 	s = step(report, "adopt");
-	if (store_was_reset)
-		adopt(as, dry_run, s);
+	adopt(as, dry_run, s);
 	/* one statement each: argument evaluation order would pick the steps' order */
 	s = step(report, "orphans");
 	orphans(as, dry_run, s, step(report, "conflicts"));
@@ -297,6 +308,18 @@ int pw_recovery_open_store(const char *dir, const struct pw_config *cfg, struct 
 		json_decref(*report);
 		*report = NULL;
 		return r;
+	}
+	if (info.regressed) {
+		pw_warn("state went backwards: the database has %lld commits, %s/generation says "
+			"%lld were acknowledged: some allocations were lost (WAL deleted or damaged, "
+			"database truncated or replaced); live sockets in managed ranges are adopted",
+			(long long)info.gen_db, dir, (long long)info.gen_file);
+		if (!*report)
+			*report = json_object();
+		json_object_set_new(*report, "regressed", json_pack("{s:I, s:I, s:s}",
+			"db_generation", (json_int_t)info.gen_db,
+			"acknowledged_generation", (json_int_t)info.gen_file,
+			"message", "acknowledged commits were lost: the state went backwards"));
 	}
 	return 0;
 }

@@ -155,6 +155,32 @@ int pw_store_integrity_check(struct pw_store *s, char *msg, size_t len)
 	return run_check(s, "PRAGMA integrity_check(16)", msg, len);
 }
 
+int pw_store_check_readonly(const char *dir, char *msg, size_t len)
+{
+	struct pw_store s = { 0 };
+	char path[PATH_MAX];
+	int rc, err;
+
+	if (snprintf(path, sizeof(path), "%s/%s", dir, PW_STORE_DB_NAME) >= (int)sizeof(path)) {
+		snprintf(msg, len, "state directory path too long");
+		return -ENAMETOOLONG;
+	}
+	/* its own connection, read-only: the loop's connection stays free and
+	 * WAL lets this reader see the last commit without blocking writers */
+	rc = sqlite3_open_v2(path, &s.db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOFOLLOW |
+			     SQLITE_OPEN_EXRESCODE, NULL);
+	if (rc != SQLITE_OK) {
+		err = store_fail(&s, rc, "open read-only");
+		snprintf(msg, len, "%s", s.errmsg);
+		sqlite3_close(s.db);
+		return err;
+	}
+	sqlite3_busy_timeout(s.db, STORE_BUSY_MS);
+	err = run_check(&s, "PRAGMA integrity_check(16)", msg, len);
+	sqlite3_close(s.db);
+	return err;
+}
+
 static int pragma_int(struct pw_store *s, const char *sql, int64_t *val)
 {
 	sqlite3_stmt *st = NULL;
@@ -292,6 +318,7 @@ static void discard(struct pw_store *s)
 		return;
 	for (int i = 0; i < ST_MAX; i++)
 		sqlite3_finalize(s->stmt[i]);
+	store_gen_close(s);
 	if (s->db) {
 		sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
 		sqlite3_close(s->db);
@@ -303,6 +330,7 @@ int pw_store_open(const char *dir, struct pw_store **ret, struct pw_store_info *
 {
 	struct pw_store_info scratch;
 	struct pw_store *s = NULL;
+	struct stat lst;
 	char path[PATH_MAX], check[200];
 	int rc, version = 0, err;
 	bool full_ok;
@@ -320,8 +348,16 @@ int pw_store_open(const char *dir, struct pw_store **ret, struct pw_store_info *
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
+	s->gen_fd = -1;
+	/* never through a symlink: root would create or overwrite its target */
+	if (!lstat(path, &lst) && !S_ISREG(lst.st_mode)) {
+		snprintf(info->message, sizeof(info->message), "%.160s is %s, not a regular file: "
+			 "refusing to open it", path, S_ISLNK(lst.st_mode) ? "a symlink" : "special");
+		free(s);
+		return -ELOOP;
+	}
 	rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-			     SQLITE_OPEN_EXRESCODE, NULL);
+			     SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_EXRESCODE, NULL);
 	if (rc != SQLITE_OK) {
 		err = store_fail(s, rc, "open");
 		snprintf(info->message, sizeof(info->message), "%s", s->errmsg);
@@ -366,6 +402,9 @@ int pw_store_open(const char *dir, struct pw_store **ret, struct pw_store_info *
 			goto cleanup;
 		}
 	}
+	err = store_gen_open(s, dir, info);
+	if (err)
+		goto cleanup;
 	s->errmsg[0] = '\0';
 	*ret = s;
 	s = NULL;
@@ -386,6 +425,7 @@ void pw_store_close(struct pw_store *s)
 	/* Fold the WAL into the database so a copy of state.db alone is complete. */
 	(void)sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 	sqlite3_close(s->db);
+	store_gen_close(s);
 	free(s);
 }
 

@@ -27,6 +27,10 @@ struct pw_store_info {
 	char message[256];	/* why open failed, or what it did (created, migrated) */
 	int schema_version;	/* found on disk (failure) or now in use (success) */
 	bool created;		/* the database was empty and got a new schema */
+	/* the generation counter (store_gen.c): the database's and the file's;
+	 * regressed when the file is ahead: acknowledged commits were lost */
+	bool regressed;
+	int64_t gen_db, gen_file;
 };
 
 /*
@@ -40,6 +44,8 @@ struct pw_store_info {
  * whether to pw_store_move_aside() and start empty. info may be NULL.
  */
 int pw_store_open(const char *dir, struct pw_store **ret, struct pw_store_info *info);
+/* Durable group commits so far (also in DIR/generation). */
+int64_t pw_store_generation(const struct pw_store *s);
 /* Rollback an open group, checkpoint the WAL, close. NULL ok. */
 void pw_store_close(struct pw_store *s);
 /* The last error's message; "" when none. Never NULL. */
@@ -110,5 +116,14 @@ int pw_store_audit_add(struct pw_store *s, const struct pw_audit *a);
  */
 int pw_store_audit_list(struct pw_store *s, int64_t after_id, size_t limit,
 			struct pw_audit **out, size_t *n);
+/* The after_id that pages through the newest limit records (0: all). */
+int pw_store_audit_tail_start(struct pw_store *s, size_t limit, int64_t *after_id);
+/* Retention: delete at most batch of the oldest records beyond the newest
+ * max_records or older than min_ts_ms; *deleted says how many went. */
+int pw_store_audit_prune(struct pw_store *s, size_t max_records, int64_t min_ts_ms, size_t batch,
+			 size_t *deleted);
+/* PRAGMA integrity_check on a read-only connection of its own to the
+ * database in dir (for a worker thread): 0 when "ok", msg says what. */
+int pw_store_check_readonly(const char *dir, char *msg, size_t len);
 
 #endif

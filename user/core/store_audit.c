@@ -129,3 +129,66 @@ int pw_store_audit_list(struct pw_store *s, int64_t after_id, size_t limit,
 	*n = used;
 	return 0;
 }
+
+int pw_store_audit_tail_start(struct pw_store *s, size_t limit, int64_t *after_id)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, err;
+
+	*after_id = 0;
+	if (!limit)
+		return 0;
+	err = store_check_txn(s);
+	if (!err)
+		err = store_prepare(s, ST_AUDIT_START, "SELECT id FROM audit ORDER BY id DESC"
+				    " LIMIT 1 OFFSET ?1", &st);
+	if (err)
+		return err;
+	rc = sqlite3_bind_int64(st, 1, limit > INT64_MAX ? INT64_MAX : (int64_t)limit - 1);
+	if (rc != SQLITE_OK) {
+		err = store_fail(s, rc, "audit_tail_start: bind");
+		sqlite3_clear_bindings(st);
+		return err;
+	}
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*after_id = sqlite3_column_int64(st, 0) - 1;
+	return store_finish_read(s, st, rc, "audit_tail_start");
+}
+
+int pw_store_audit_prune(struct pw_store *s, size_t max_records, int64_t min_ts_ms, size_t batch,
+			 size_t *deleted)
+{
+	/* Both bounded by batch and by the rowid: the oldest records are the
+	 * first ids, so neither scans the table. */
+	static const char *const sql[2] = {
+		"DELETE FROM audit WHERE id <= min((SELECT max(id) FROM audit) - ?1,"
+		" (SELECT min(id) FROM audit) + ?2 - 1)",
+		"DELETE FROM audit WHERE id IN (SELECT id FROM audit ORDER BY id LIMIT ?2)"
+		" AND ts_ms < ?3",
+	};
+	int err;
+
+	*deleted = 0;
+	err = store_check_txn(s);
+	if (err)
+		return err;
+	for (int i = 0; i < 2; i++) {
+		sqlite3_stmt *st = NULL;
+		int rc = sqlite3_prepare_v2(s->db, sql[i], -1, &st, NULL);
+
+		if (rc == SQLITE_OK && i == 0)
+			rc = sqlite3_bind_int64(st, 1, (int64_t)max_records);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_bind_int64(st, 2, (int64_t)batch);
+		if (rc == SQLITE_OK && i == 1)
+			rc = sqlite3_bind_int64(st, 3, min_ts_ms);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_step(st);
+		sqlite3_finalize(st);
+		if (rc != SQLITE_DONE)
+			return store_fail(s, rc, "audit_prune");
+		*deleted += (size_t)sqlite3_changes(s->db);
+	}
+	return 0;
+}

@@ -22,6 +22,7 @@ enum store_stmt {
 	ST_AUDIT_ADD,
 	ST_AUDIT_AFTER,
 	ST_AUDIT_TAIL,
+	ST_AUDIT_START,
 	ST_MAX,
 };
 
@@ -37,6 +38,8 @@ struct pw_store {
 	bool checked_ok;
 	long long checked_changes;
 	char errmsg[256];
+	int gen_fd;		/* DIR/generation, -1 when not open */
+	int64_t gen;		/* durable group commits counted so far */
 };
 
 /* The negative errno for a SQLite (extended) result code. */
@@ -57,5 +60,10 @@ int store_bind_buf(sqlite3_stmt *st, int col, const char *buf, size_t size);
 /* Copy a text column into a char array, truncating, always NUL-terminated. */
 void store_copy_text(char *dst, size_t size, sqlite3_stmt *st, int col);
 int64_t store_now_ms(void);
+/* store_gen.c: the generation counter beside the database */
+int store_gen_open(struct pw_store *s, const char *dir, struct pw_store_info *info);
+int store_gen_bump(struct pw_store *s);
+void store_gen_committed(struct pw_store *s);
+void store_gen_close(struct pw_store *s);
 
 #endif

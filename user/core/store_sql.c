@@ -165,10 +165,15 @@ int pw_store_commit(struct pw_store *s)
 	if (!s->in_txn)
 		return -EINVAL;
 	err = s->txn_err;
+	/* the group counts itself: a later start sees whether it was kept */
+	if (!err)
+		err = store_gen_bump(s);
 	if (!err)
 		err = store_prepare(s, ST_COMMIT, "COMMIT", &st);
 	if (!err)
 		err = store_step_done(s, st, "commit");
+	if (!err)
+		store_gen_committed(s);
 	/* A failed commit stores nothing: leave no half-open transaction behind. */
 	if (err)
 		rollback_raw(s);

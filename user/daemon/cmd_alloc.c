@@ -15,6 +15,8 @@
 #include "allocs.h"
 #include "autotypes.h"
 #include "cmd.h"
+#include "guard.h"
+#include "stream.h"
 #include "config.h"
 #include "log.h"
 #include "owner.h"
@@ -162,11 +164,19 @@ void pw_cmd_allocate(struct pw_daemon *d, struct pw_client *c, json_t *args)
 		}
 	}
 	if (code != PW_E_OK) {
-		/* refusals past parsing are audited: who was refused what */
-		if (code != PW_E_BAD_REQUEST)
+		char note[128];
+
+		/* refusals past parsing are audited: who was refused what, at a
+		 * bounded rate per uid (the rest are counted in the next one) */
+		if (code != PW_E_BAD_REQUEST && pw_guard_refusal(d->guard, cred->uid, note,
+								  sizeof(note))) {
+			char detail[sizeof(err) + sizeof(note)];
+
+			snprintf(detail, sizeof(detail), "%s%s", err, note);
 			pw_allocate_refused(d->allocs, cred->uid, cred->pid,
 					    code == PW_E_DENIED ? "denied" : "error", rq.requested,
-					    rq.t ? rq.t->name : "", err);
+					    rq.t ? rq.t->name : "", detail);
+		}
 		pw_client_send(c, pw_proto_error(code, "%s", err));
 		return;
 	}
@@ -215,9 +225,13 @@ void pw_cmd_release(struct pw_daemon *d, struct pw_client *c, json_t *args)
 	if (!r)
 		return;
 	if (cred->uid != 0 && cred->uid != r->a.uid) {
+		char note[128];
+
 		d->allocs->m.refused_total++;
-		pw_allocs_audit(d->allocs, cred->uid, cred->pid, "release", "denied", r->a.port, r->a.id,
-				r->a.service_type, "allocation belongs to uid %u", r->a.uid);
+		if (pw_guard_refusal(d->guard, cred->uid, note, sizeof(note)))
+			pw_allocs_audit(d->allocs, cred->uid, cred->pid, "release", "denied", r->a.port,
+					r->a.id, r->a.service_type, "allocation belongs to uid %u%s",
+					r->a.uid, note);
 		pw_client_send(c, pw_proto_error(PW_E_DENIED,
 			"allocation %lld (port %u) belongs to uid %u: only root or uid %u may release it",
 			(long long)r->a.id, r->a.port, r->a.uid, r->a.uid));
@@ -265,7 +279,8 @@ void pw_cmd_list(struct pw_daemon *d, struct pw_client *c, json_t *args)
 		struct pw_alloc_rt *r = pw_allocs_by_port(d->allocs, (uint16_t)p);
 
 		if (r && (!type || !strcmp(type, r->a.service_type)))
-			json_array_append_new(arr, pw_wire_alloc(d->allocs, r));
+			json_array_append_new(arr, pw_wire_alloc_for(d->allocs, r,
+				pw_client_cred(c)->uid, d->cfg->access.show_other_users_names));
 	}
 	pw_client_send(c, pw_proto_ok(arr));
 }
@@ -287,8 +302,13 @@ void pw_cmd_check(struct pw_daemon *d, struct pw_client *c, json_t *args)
 	}
 	for (s = pw_portmap_port_first(d->map, (__u16)port); s;
 	     s = pw_portmap_port_next(d->map, s)) {
-		json_t *sj = pw_wire_sock(s, NULL);
+		struct pw_sock seen;
+		json_t *sj;
 
+		/* as ss would show them to this caller */
+		if (!pw_wire_sock_visible(s, pw_client_cred(c)->uid, d->self_netns, &seen))
+			continue;
+		sj = pw_wire_sock(&seen, NULL);
 		pw_cmd_netns_json(d, sj, s->netns);
 		json_array_append_new(socks, sj);
 	}
@@ -298,7 +318,9 @@ void pw_cmd_check(struct pw_daemon *d, struct pw_client *c, json_t *args)
 	(void) pw_config_port_reserved(d->cfg, (uint16_t)port, &reserved);
 	r = pw_allocs_by_port(d->allocs, (uint16_t)port);
 	o = json_pack("{s:i, s:o, s:o, s:b, s:o, s:o, s:b}", "port", port, "allocation",
-		      r ? pw_wire_alloc(d->allocs, r) : json_null(), "sockets", socks, "bound",
+		      r ? pw_wire_alloc_for(d->allocs, r, pw_client_cred(c)->uid,
+					    d->cfg->access.show_other_users_names) : json_null(),
+		      "sockets", socks, "bound",
 		      json_array_size(socks) > 0, "reserved",
 		      reserved ? json_string(reserved) : json_null(), "service_type",
 		      in_type ? json_string(in_type) : json_null(), "conflicted",
@@ -333,34 +355,15 @@ void pw_cmd_types(struct pw_daemon *d, struct pw_client *c, json_t *args)
 
 void pw_cmd_audit(struct pw_daemon *d, struct pw_client *c, json_t *args)
 {
-	struct pw_audit *recs = NULL;
 	__u32 limit = 50;
 	__u64 after = 0;
-	size_t n = 0;
 	char err[256];
-	json_t *arr;
-	int r;
 
 	if (pw_args_u32(args, "limit", 100000, &limit, err, sizeof(err)) < 0 ||
 	    pw_args_u64(args, "after_id", &after, err, sizeof(err)) < 0) {
 		pw_client_send(c, pw_proto_error(PW_E_BAD_REQUEST, "%s", err));
 		return;
 	}
-	r = pw_store_audit_list(d->store, after ? (int64_t)after : -1, limit, &recs, &n);
-	if (r) {
-		pw_client_send(c, pw_proto_error(PW_E_STORAGE, "audit trail unreadable: %s",
-						 pw_store_errmsg(d->store)));
-		return;
-	}
-	arr = json_array();
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(arr, json_pack(
-			"{s:I, s:I, s:I, s:i, s:s, s:s, s:i, s:I, s:s, s:s}", "id",
-			(json_int_t)recs[i].id, "ts_ms", (json_int_t)recs[i].ts_ms, "uid",
-			(json_int_t)recs[i].uid, "pid", (int)recs[i].pid, "action", recs[i].action,
-			"outcome", recs[i].outcome, "port", recs[i].port, "alloc_id",
-			(json_int_t)recs[i].alloc_id, "service_type", recs[i].service_type,
-			"detail", recs[i].detail));
-	free(recs);
-	pw_client_send(c, pw_proto_ok(arr));
+	/* streamed a page at a time: 100,000 records never sit in one buffer */
+	pw_stream_audit(d, c, after ? (int64_t)after : -1, limit);
 }

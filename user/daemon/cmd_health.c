@@ -4,7 +4,9 @@
 
 #include "allocs.h"
 #include "cmd.h"
+#include "guard.h"
 #include "metrics.h"
+#include "utf8.h"
 
 static const char *evidence_name(enum pw_sm_evidence e)
 {
@@ -32,11 +34,13 @@ void pw_cmd_health(struct pw_daemon *d, struct pw_client *c, json_t *args)
 	(void) args;
 	for (size_t i = 0; i < as->n; i++) {
 		const struct pw_alloc_rt *r = &as->v[i];
+		char name[PW_NAME_MAX * 4];
 
 		json_array_append_new(arr, json_pack(
 			"{s:I, s:i, s:s, s:s, s:i, s:s, s:s, s:I, s:i, s:s, s:I, s:b, s:b}",
 			"id", (json_int_t)r->a.id, "port", r->a.port, "service_type",
-			r->a.service_type, "name", r->a.name, "pid", (int)r->a.pid, "state",
+			r->a.service_type, "name", pw_utf8_safe(r->a.name, name, sizeof(name)),
+			"pid", (int)r->a.pid, "state",
 			pw_alloc_state_name(r->a.state), "last_evidence",
 			evidence_name(r->sm.last_evidence), "last_evidence_age_ms",
 			(json_int_t)(r->sm.last_evidence_ms ? now - r->sm.last_evidence_ms : 0),
@@ -86,5 +90,6 @@ void pw_cmd_recover(struct pw_daemon *d, struct pw_client *c, json_t *args)
 		return;
 	}
 	json_object_set(rep, "last_startup", d->recovery ? d->recovery : json_null());
-	pw_client_send(c, pw_proto_ok(rep));
+	/* the integrity check reads the whole database: on a worker thread */
+	pw_guard_recover(d->guard, c, rep);
 }

@@ -17,6 +17,7 @@
 #include "reload.h"
 #include "listeners.h"
 #include "strbuf.h"
+#include "stream.h"
 #include "wire.h"
 
 static struct pw_netns_names *netns_names(struct pw_daemon *d)
@@ -34,25 +35,6 @@ void pw_cmd_netns_json(struct pw_daemon *d, json_t *o, uint64_t cookie)
 	pw_netns_names_lookup(netns_names(d), cookie, &ino, &name);
 	json_object_set_new(o, "netns_inode", json_integer((json_int_t)ino));
 	json_object_set_new(o, "netns_name", name ? json_string(name) : json_null());
-}
-
-/* The filter's view of a port-map socket; the namespace's inode and name
- * only when the filter asks (resolve). */
-static void sock_rec(struct pw_daemon *d, const struct pw_sock *s, struct pw_filter_rec *r,
-		     bool resolve)
-{
-	memset(r, 0, sizeof(*r));
-	r->proto = s->proto;
-	r->family = s->family;
-	r->state = s->state == PW_SOCK_LISTENING ? PW_FSTATE_LISTENING : PW_FSTATE_BOUND;
-	r->sport = s->port;
-	memcpy(r->saddr, s->addr, sizeof(r->saddr));
-	r->pid = s->pid;
-	r->uid = s->uid;
-	r->comm = s->comm;	/* NUL-padded to PW_COMM_LEN by the kernel and snapshot */
-	r->netns_cookie = s->netns;
-	if (resolve)
-		pw_netns_names_lookup(netns_names(d), s->netns, &r->netns_ino, &r->netns_name);
 }
 
 /* Compile args.filter; NULL filter when absent. Sends the error and returns
@@ -84,70 +66,11 @@ static int args_filter(struct pw_client *c, json_t *args, struct pw_filter **f)
 	return 0;
 }
 
-struct ports_filter {
-	__u8 proto;		/* 0 = any */
-	bool listening;
-	__u32 port;		/* 0 = any */
-	__u32 pid;		/* 0 = any */
-	__u64 netns;		/* 0 = any */
-};
-
-static bool match(const struct ports_filter *f, const struct pw_sock *s)
-{
-	if (f->proto && s->proto != f->proto)
-		return false;
-	if (f->listening && s->state != PW_SOCK_LISTENING)
-		return false;
-	if (f->port && s->port != f->port)
-		return false;
-	if (f->pid && s->pid != f->pid)
-		return false;
-	if (f->netns && s->netns != f->netns)
-		return false;
-	return true;
-}
-
-static int cmp_sock(const void *a, const void *b)
-{
-	const struct pw_sock *x = *(const struct pw_sock *const *)a;
-	const struct pw_sock *y = *(const struct pw_sock *const *)b;
-
-	if (x->port != y->port)
-		return x->port < y->port ? -1 : 1;
-	if (x->proto != y->proto)
-		return x->proto < y->proto ? -1 : 1;
-	if (x->netns != y->netns)
-		return x->netns < y->netns ? -1 : 1;
-	return x->cookie < y->cookie ? -1 : x->cookie > y->cookie;
-}
-
-struct ports_match {
-	struct pw_daemon *d;
-	struct ports_filter f;
-	struct pw_filter *expr;
-};
-
-static bool ports_match(const struct ports_match *m, const struct pw_sock *s)
-{
-	struct pw_filter_rec r;
-
-	if (!match(&m->f, s))
-		return false;
-	if (!m->expr)
-		return true;
-	sock_rec(m->d, s, &r, pw_filter_uses_netns(m->expr));
-	return pw_filter_match(m->expr, &r);
-}
-
 void pw_cmd_ports(struct pw_daemon *d, struct pw_client *c, json_t *args)
 {
-	struct ports_match m = { .d = d };
-	struct ports_filter f = { 0 };
-	const struct pw_sock *s, **v;
+	struct pw_ports_filter f = { 0 };
 	const char *proto = NULL;
-	struct pw_strbuf sb = { 0 };
-	size_t n = 0, it = 0;
-	char err[256], *line;
+	char err[256];
 
 	if (pw_args_str(args, "proto", &proto, err, sizeof(err)) < 0 ||
 	    pw_args_bool(args, "listening", &f.listening, err, sizeof(err)) < 0 ||
@@ -168,47 +91,14 @@ void pw_cmd_ports(struct pw_daemon *d, struct pw_client *c, json_t *args)
 			return;
 		}
 	}
-	/* compiled once, evaluated per socket */
-	if (args_filter(c, args, &m.expr))
+	/* compiled once, evaluated per socket as the stream goes */
+	if (args_filter(c, args, &f.expr))
 		return;
-	m.f = f;
-	if (pw_filter_uses_netns(m.expr) && netns_names(d))
-		pw_netns_names_expire(d->netns_names);
-	/* narrow by the per-port index when a port is given */
-	v = malloc((pw_portmap_size(d->map) + 1) * sizeof(*v));
-	if (!v) {
-		pw_filter_free(m.expr);
-		pw_client_send(c, pw_proto_error(PW_E_INTERNAL, "out of memory"));
-		return;
-	}
-	if (f.port) {
-		for (s = pw_portmap_port_first(d->map, (__u16)f.port); s;
-		     s = pw_portmap_port_next(d->map, s))
-			if (ports_match(&m, s))
-				v[n++] = s;
-	} else {
-		while ((s = pw_portmap_next(d->map, &it)))
-			if (ports_match(&m, s))
-				v[n++] = s;
-	}
-	pw_filter_free(m.expr);
-	qsort(v, n, sizeof(*v), cmp_sock);
-	/* 100,000 sockets: ~15 MB of JSON, built without an object tree */
-	pw_sb_grow(&sb, n * 220 + 64);
-	pw_sb_puts(&sb, PW_PROTO_OK_PREFIX "[");
-	for (size_t i = 0; i < n; i++) {
-		const char *name;
-		uint64_t ino;
-
-		if (i)
-			pw_sb_put(&sb, ",", 1);
-		pw_netns_names_lookup(netns_names(d), v[i]->netns, &ino, &name);
-		pw_wire_sock_write(&sb, v[i], &(struct pw_wire_netns){ ino, name });
-	}
-	pw_sb_puts(&sb, "]}\n");
-	free(v);
-	line = pw_sb_steal(&sb);
-	pw_client_send(c, line ? line : pw_proto_error(PW_E_INTERNAL, "out of memory"));
+	f.names = netns_names(d);
+	if (pw_filter_uses_netns(f.expr) && f.names)
+		pw_netns_names_expire(f.names);
+	/* streamed in port order: no listing sits in one buffer */
+	pw_stream_ports(d, c, &f);
 }
 
 /* --- watch ----------------------------------------------------------------- */
@@ -372,12 +262,50 @@ static void event_rec(struct pw_daemon *d, json_t *o, struct watch_ev *e)
 	}
 }
 
+/* One line of obj (malloc'd, ends in \n), NULL on ENOMEM. */
+static char *dump_line(json_t *obj, size_t *len)
+{
+	char *s = json_dumps(obj, JSON_COMPACT);
+
+	if (!s)
+		return NULL;
+	*len = strlen(s);
+	s[(*len)++] = '\n';	/* json_dumps allocated len + 1 bytes: replace the NUL */
+	return s;
+}
+
+/* What users other than root may see of an event, as ss shows sockets to
+ * them: nothing from other network namespaces, no pids or process names,
+ * no exits. NULL: nothing. */
+static char *redacted_line(struct pw_daemon *d, json_t *obj, size_t *len)
+{
+	const char *kind = json_string_value(json_object_get(obj, "event"));
+	json_t *netns = json_object_get(obj, "netns"), *copy;
+	char *s;
+
+	if (!kind || !strcmp(kind, "exit"))
+		return NULL;
+	if (!json_object_get(obj, "cookie"))
+		return dump_line(obj, len);	/* allocation, drops, resync */
+	if (json_is_integer(netns) && json_integer_value(netns) && d->self_netns &&
+	    (uint64_t)json_integer_value(netns) != d->self_netns)
+		return NULL;
+	copy = json_deep_copy(obj);
+	if (!copy)
+		return NULL;
+	json_object_set_new(copy, "pid", json_integer(0));
+	json_object_set_new(copy, "comm", json_string(""));
+	s = dump_line(copy, len);
+	json_decref(copy);
+	return s;
+}
+
 void pw_cmd_watch_broadcast(struct pw_daemon *d, json_t *obj)
 {
 	struct watch_ev e;
 	json_t *ts;
-	char when[48], *s;
-	size_t n;
+	char when[48], *s, *pub;
+	size_t n = 0, pn = 0;
 
 	if (!obj)
 		return;
@@ -392,15 +320,11 @@ void pw_cmd_watch_broadcast(struct pw_daemon *d, json_t *obj)
 		json_object_set_new(obj, "ts", json_string(when));
 	}
 	event_rec(d, obj, &e);
-	s = json_dumps(obj, JSON_COMPACT);
-	if (!s) {
-		json_decref(obj);
-		return;
-	}
-	n = strlen(s);
-	s[n] = '\n';	/* json_dumps allocated n + 1 bytes: replace the NUL */
-	pw_server_broadcast_if(d->server, s, n + 1, watch_pred, &e);
+	s = pw_server_has_watchers(d->server, false) ? dump_line(obj, &n) : NULL;
+	pub = pw_server_has_watchers(d->server, true) ? redacted_line(d, obj, &pn) : NULL;
+	pw_server_broadcast_if(d->server, s, n, pub, pn, watch_pred, &e);
 	free(s);
+	free(pub);
 	/* e.rec.comm points into obj */
 	json_decref(obj);
 }
@@ -464,6 +388,10 @@ void pw_cmd_status(struct pw_daemon *d, struct pw_client *c, json_t *args)
 	if (o)
 		json_object_set_new(o, "track_full", json_integer((json_int_t)(d->bpf ?
 					pw_bpf_track_full(d->bpf) : 0)));
+	if (o)
+		pw_wire_server_status(&st, o);
+	if (o && d->guard)
+		pw_wire_guard_status(d->guard, o);
 	if (o && d->allocs)
 		pw_wire_allocs_status(d->allocs, d->recovery, o);
 	if (o) {

@@ -27,6 +27,8 @@
 #include "config.h"
 #include "daemon.h"
 #include "holders.h"
+#include "guard.h"
+#include "safedir.h"
 #include "log.h"
 #include "metrics.h"
 #include "netns_names.h"
@@ -47,9 +49,14 @@
 
 static const struct pw_server_limits server_limits = {
 	.max_clients = 4096,
+	.max_per_uid = 256,
+	.root_reserve = 64,
 	.max_out_bytes = 8 << 20,
+	.max_watch_bytes = 4 << 20,
+	.max_out_total = 16 << 20,
 	.partial_timeout_ms = 5000,
 	.idle_timeout_ms = 60000,
+	.accept_pause_ms = 100,
 };
 
 void pw_daemon_broadcast(struct pw_daemon *d, json_t *obj)
@@ -379,14 +386,35 @@ static int check_socket_free(const char *path)
 	snprintf(dir, sizeof(dir), "%s", path);
 	slash = strrchr(dir, '/');
 	if (slash && slash != dir) {
+		char msg[512];
+
 		*slash = '\0';
-		if (mkdir(dir, 0755) && errno != EEXIST) {
-			r = -errno;
-			pw_err("cannot create %s: %s", dir, strerror(errno));
+		/* a directory a user could change lets them swap the socket */
+		r = pw_safedir(dir, 0755, msg, sizeof(msg));
+		if (r) {
+			pw_err("control socket directory: %s", msg);
 			return r;
 		}
 	}
 	return 0;
+}
+
+/* The state directory: trusted (only root can change it) and ours alone. */
+static int lock_state_dir(struct pw_daemon *d)
+{
+	char msg[512];
+	int r;
+
+	r = pw_safedir(d->opts.state_dir, 0700, msg, sizeof(msg));
+	if (!r) {
+		r = pw_safedir_lock(d->opts.state_dir, msg, sizeof(msg));
+		if (r >= 0) {
+			d->lock_fd = r;
+			return 0;
+		}
+	}
+	pw_err("state directory: %s", msg);
+	return r;
 }
 
 static int setup_signals(struct pw_daemon *d)
@@ -638,12 +666,14 @@ int pw_daemon_prepare_config(struct pw_daemon *d)
 
 int pw_daemon_init(struct pw_daemon *d, const struct pw_daemon_opts *opts)
 {
+	struct pw_server_limits lim;
 	int err, lfd;
 
 	memset(d, 0, sizeof(*d));
 	d->opts = *opts;
 	d->signal_io.fd = d->ring_io.fd = d->poll_io.fd = d->resync_io.fd = -1;
 	d->linger_io.fd = -1;
+	d->lock_fd = -1;
 	d->started_ns = pw_now_ns();
 	pw_log_route_libbpf();
 
@@ -681,12 +711,23 @@ int pw_daemon_init(struct pw_daemon *d, const struct pw_daemon_opts *opts)
 	err = start_watching(d);
 	if (err)
 		return err;
+	err = lock_state_dir(d);
+	if (err)
+		return err;
 	/* state and recovery run against a complete port map */
 	err = start_state(d);
 	if (err)
 		return err;
+	err = pw_guard_new(&d->guard, d);
+	if (err) {
+		pw_err("start-up: %s", strerror(-err));
+		return err;
+	}
 	/* the control socket opens last: no request sees half-built state */
-	err = pw_server_new_fd(&d->server, d->loop, opts->socket_path, lfd, &server_limits,
+	lim = server_limits;
+	if (opts->client_idle_ms)
+		lim.idle_timeout_ms = opts->client_idle_ms;
+	err = pw_server_new_fd(&d->server, d->loop, opts->socket_path, lfd, &lim,
 			       pw_daemon_request, d);
 	if (err) {
 		pw_err("control socket %s: %s", opts->socket_path, strerror(-err));
@@ -737,6 +778,8 @@ void pw_daemon_fini(struct pw_daemon *d)
 	pw_sd_stopping(d->sd);
 	pw_sd_free(d, d->sd);
 	pw_metrics_http_stop(d);
+	pw_guard_free(d->guard);
+	d->guard = NULL;
 	pw_server_free(d->server);
 	d->server = NULL;
 	stop_state(d);
@@ -758,5 +801,7 @@ void pw_daemon_fini(struct pw_daemon *d)
 	pw_portmap_free(d->map);
 	pw_netns_names_free(d->netns_names);
 	pw_loop_free(d->loop);
+	if (d->lock_fd > 0)
+		close(d->lock_fd);	/* the lock goes with it */
 	memset(d, 0, sizeof(*d));
 }

@@ -36,6 +36,7 @@ struct pw_daemon_opts {
 	const char *styxy_listen;	/* Styxy-compatible API ADDR:PORT, or NULL */
 	const char *styxy_token_file;	/* NULL: $HOME/.styxy/auth.token */
 	const char *config_override;	/* merged over the types by name, or NULL */
+	unsigned client_idle_ms;	/* control clients' idle timeout, 0: default */
 };
 
 enum pw_mode {
@@ -85,6 +86,8 @@ struct pw_daemon {
 	struct pw_netns_names *netns_names;	/* cookie -> inode, name (cmd_ports.c) */
 	struct pw_sd *sd;		/* systemd notifications, NULL outside systemd */
 	struct pw_reload *reload;	/* SIGHUP reloads (reload.c), NULL before the first */
+	struct pw_guard *guard;		/* audit limits, retention, off-loop checks */
+	int lock_fd;			/* flock on state_dir/lock, -1 before */
 };
 
 /* Set up everything (config, state, BPF or polling, snapshot, control

@@ -58,6 +58,9 @@ static void usage(FILE *f)
 "      --config-override FILE\n"
 "                           merge FILE's service types over the configuration's\n"
 "                           by name (Styxy's ~/.styxy/config.json)\n"
+"      --client-idle-timeout MS\n"
+"                           close control clients idle this long: no request,\n"
+"                           or answers and events left unread (default 60000)\n"
 "  -v, --verbose            debug logging (repeat for libbpf's messages)\n"
 "  -h, --help               this help\n"
 "      --version            print the version and exit\n"
@@ -115,6 +118,7 @@ int main(int argc, char **argv)
 		{ "styxy-http", optional_argument, NULL, 'H' },
 		{ "styxy-token-file", required_argument, NULL, 'K' },
 		{ "config-override", required_argument, NULL, 'O' },
+		{ "client-idle-timeout", required_argument, NULL, 'I' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -192,6 +196,11 @@ int main(int argc, char **argv)
 			if (parse_ulong("--wakeup-gap", optarg, 0, 100000, &v))
 				return EXIT_USAGE;
 			o.wakeup_gap_us = (unsigned)v;
+			break;
+		case 'I':
+			if (parse_ulong("--client-idle-timeout", optarg, 100, 86400000, &v))
+				return EXIT_USAGE;
+			o.client_idle_ms = (unsigned)v;
 			break;
 		case 'v':
 			verbose++;

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include "loop.h"
 #include "proto.h"
+#include "strbuf.h"
 
 struct pw_server;
 struct pw_client;
@@ -20,15 +21,27 @@ struct pw_client;
 typedef void (*pw_request_fn)(void *ctx, struct pw_client *c, struct pw_request *req);
 
 struct pw_server_limits {
-	size_t max_clients;		/* further connections are refused with an error */
-	size_t max_out_bytes;		/* a client whose unread output passes this is dropped */
+	size_t max_clients;		/* further connections are refused with an error; lowered
+					 * to fit the file limit (raised to its hard limit) */
+	size_t max_per_uid;		/* connections of one non-root uid */
+	size_t root_reserve;		/* connections only root gets, beyond max_clients */
+	size_t max_out_bytes;		/* unread output of a client: an answer over it is
+					 * refused, a client that lets more pile up is dropped */
+	size_t max_watch_bytes;		/* the event log all watchers read from: one that falls
+					 * further behind is dropped (telling it why) */
+	size_t max_out_total;		/* unread output of all clients together */
 	unsigned partial_timeout_ms;	/* an incomplete request older than this: close */
-	unsigned idle_timeout_ms;	/* a silent non-watching client: close */
+	unsigned idle_timeout_ms;	/* no request (empty lines do not count) and no
+					 * output pending, or output pending and none of it
+					 * read for this long: close (watchers included) */
+	unsigned accept_pause_ms;	/* out of file descriptors: stop accepting this long */
 };
 
 struct pw_server_stats {
-	size_t clients, watchers;
-	unsigned long long accepted, refused, timed_out, oversized, malformed, lagged;
+	size_t clients, watchers, max_clients;
+	size_t out_bytes;		/* unread output held now, all clients */
+	unsigned long long accepted, refused, refused_uid, accept_paused, timed_out, oversized,
+		malformed, lagged, too_large, busy;
 };
 
 int pw_server_new(struct pw_server **ret, struct pw_loop *loop, const char *path,
@@ -48,15 +61,34 @@ void pw_client_send(struct pw_client *c, char *line);
  * commit failed (fail_line NULL: it succeeded). */
 void pw_client_send_tentative(struct pw_client *c, char *line);
 void pw_client_settle(struct pw_client *c, const char *fail_line);
+/* Stream one long answer: fn appends the next piece to sb whenever the
+ * client has read most of the last one, returning 1 while more follows, 0
+ * when the answer is complete (it may write a whole error line instead if it
+ * has written nothing yet), or a negative errno, which closes the client.
+ * Memory stays bounded by a piece, not the answer. Later replies to the
+ * client wait for the end; free_fn(ctx) is called once, at the end or when
+ * the client goes. */
+typedef int (*pw_stream_fn)(void *ctx, struct pw_strbuf *sb);
+void pw_client_stream(struct pw_client *c, pw_stream_fn fn, void (*free_fn)(void *ctx),
+		      void *ctx);
 /* Turn the client into a watcher: it receives pw_server_broadcast lines. */
 void pw_client_set_watch(struct pw_client *c, bool on);
 void pw_server_broadcast(struct pw_server *s, const char *line, size_t len);
-/* Per-watcher data (a filter), freed by free_fn with the client or when replaced. */
+/* The same, with what root's watchers see (line) and what other users'
+ * watchers may see (redacted); NULL: nothing for them. */
+void pw_server_broadcast_split(struct pw_server *s, const char *line, size_t len,
+			       const char *redacted, size_t rlen);
+/* Per-watcher data (a filter), freed by free_fn with the client or when
+ * replaced. Set before pw_client_set_watch: such a watcher reads no shared
+ * log; each event its filter takes is copied into its own output. */
 void pw_client_set_watch_data(struct pw_client *c, void *data, void (*free_fn)(void *));
-/* Broadcast to the watchers without data, and to those whose data passes pred. */
+/* Broadcast to the log watchers, and to the filtered watchers whose data
+ * passes pred (pred NULL: all); root's get line, others redacted. */
 typedef bool (*pw_watch_pred)(void *data, const void *arg);
 void pw_server_broadcast_if(struct pw_server *s, const char *line, size_t len,
-			    pw_watch_pred pred, const void *arg);
+			    const char *redacted, size_t rlen, pw_watch_pred pred, const void *arg);
+/* Are there watchers of the root log (false) or the redacted one (true)? */
+bool pw_server_has_watchers(const struct pw_server *s, bool redacted);
 const struct ucred *pw_client_cred(const struct pw_client *c);
 
 /* Keep a client alive across an asynchronous reply; sends after its peer

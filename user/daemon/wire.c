@@ -3,8 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "guard.h"
 #include "proc.h"
 #include "proto.h"
+#include "utf8.h"
 #include "wire.h"
 
 void pw_wire_sock_write(struct pw_strbuf *sb, const struct pw_sock *s,
@@ -60,20 +62,25 @@ json_t *pw_wire_alloc(struct pw_allocs *as, const struct pw_alloc_rt *r)
 	const struct pw_sock *s = NULL;
 	enum pw_alloc_live live;
 	char comm[PW_COMM_LEN + 1] = "";
+	/* any bytes a process or user chose: valid UTF-8 for JSON */
+	char name[PW_NAME_MAX * 4], project[PW_PROJECT_MAX * 4], ocomm[sizeof(r->a.comm) * 4 + 1];
 	struct pw_proc p;
 	const char *owner_comm = r->a.comm;
 
 	/* the owner may have exec'd since (portwatch run): show what runs now */
 	if (!pw_proc_read(r->a.pid, &p) && p.start_time == r->a.start_time)
 		owner_comm = p.comm;
+	pw_utf8_safe(owner_comm, ocomm, sizeof(ocomm));
+	pw_utf8_safe(r->a.name, name, sizeof(name));
+	pw_utf8_safe(r->a.project, project, sizeof(project));
 	live = pw_allocs_live(as, r, &s);
 	if (s)
 		pw_comm_sanitize(s->comm, comm);
 	return json_pack("{s:I, s:s, s:s, s:i, s:i, s:s, s:I, s:s, s:I, s:s, s:b, s:{s:s, s:I, s:s}}",
 			 "id", (json_int_t)r->a.id, "service_type", r->a.service_type, "name",
-			 r->a.name, "port", r->a.port, "pid", (int)r->a.pid, "comm", owner_comm,
+			 name, "port", r->a.port, "pid", (int)r->a.pid, "comm", ocomm,
 			 "uid", (json_int_t)r->a.uid, "state", pw_alloc_state_name(r->a.state),
-			 "created_at", (json_int_t)r->a.created_at, "project", r->a.project,
+			 "created_at", (json_int_t)r->a.created_at, "project", project,
 			 "adopted", r->a.adopted, "live", "status", live_names[live], "pid",
 			 (json_int_t)(s ? s->pid : 0), "comm", comm);
 }
@@ -102,4 +109,82 @@ void pw_wire_allocs_status(struct pw_allocs *as, json_t *recovery, json_t *statu
 		"p50", (json_int_t)pw_hist_quantile(&as->m.detect_latency, 0.5),
 		"p99", (json_int_t)pw_hist_quantile(&as->m.detect_latency, 0.99),
 		"count", (json_int_t)as->m.detect_latency.count));
+}
+
+void pw_wire_server_status(const struct pw_server_stats *st, json_t *status)
+{
+	json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+			      "clients", (json_int_t)st->clients,
+			      "watchers", (json_int_t)st->watchers,
+			      "max_clients", (json_int_t)st->max_clients,
+			      "accepted", (json_int_t)st->accepted,
+			      "refused", (json_int_t)st->refused,
+			      "refused_per_uid", (json_int_t)st->refused_uid,
+			      "accept_paused", (json_int_t)st->accept_paused,
+			      "timed_out", (json_int_t)st->timed_out,
+			      "oversized", (json_int_t)st->oversized,
+			      "malformed", (json_int_t)st->malformed,
+			      "dropped_slow", (json_int_t)st->lagged);
+
+	if (o) {
+		json_object_set_new(o, "out_bytes", json_integer((json_int_t)st->out_bytes));
+		json_object_set_new(o, "too_large", json_integer((json_int_t)st->too_large));
+		json_object_set_new(o, "busy", json_integer((json_int_t)st->busy));
+	}
+
+	if (o)
+		json_object_set_new(status, "server", o);
+}
+
+void pw_wire_audit_write(struct pw_strbuf *sb, const struct pw_audit *a)
+{
+	pw_sb_printf(sb, "{\"id\":%lld,\"ts_ms\":%lld,\"uid\":%lld,\"pid\":%d,\"action\":",
+		     (long long)a->id, (long long)a->ts_ms, (long long)a->uid, (int)a->pid);
+	pw_sb_json_str(sb, a->action);
+	pw_sb_puts(sb, ",\"outcome\":");
+	pw_sb_json_str(sb, a->outcome);
+	pw_sb_printf(sb, ",\"port\":%u,\"alloc_id\":%lld,\"service_type\":", a->port,
+		     (long long)a->alloc_id);
+	pw_sb_json_str(sb, a->service_type);
+	pw_sb_puts(sb, ",\"detail\":");
+	pw_sb_json_str(sb, a->detail);
+	pw_sb_put(sb, "}", 1);
+}
+
+void pw_wire_guard_status(const struct pw_guard *g, json_t *status)
+{
+	struct pw_guard_stats st;
+
+	pw_guard_stats(g, &st);
+	json_object_set_new(status, "audit", json_pack("{s:I, s:I, s:I}",
+		"refusals_unrecorded", (json_int_t)st.refusals_unrecorded,
+		"pruned", (json_int_t)st.audit_pruned,
+		"integrity_checks", (json_int_t)st.checks));
+}
+
+bool pw_wire_sock_visible(const struct pw_sock *s, uid_t viewer, __u64 self_netns,
+			  struct pw_sock *out)
+{
+	*out = *s;
+	if (viewer == 0)
+		return true;
+	if (self_netns && s->netns != self_netns)
+		return false;
+	if (s->uid != viewer) {
+		out->pid = 0;
+		memset(out->comm, 0, sizeof(out->comm));
+	}
+	return true;
+}
+
+json_t *pw_wire_alloc_for(struct pw_allocs *as, const struct pw_alloc_rt *r, uid_t viewer,
+			  bool show_names)
+{
+	json_t *o = pw_wire_alloc(as, r);
+
+	if (o && viewer != 0 && viewer != r->a.uid && !show_names) {
+		json_object_set_new(o, "name", json_string(""));
+		json_object_set_new(o, "project", json_string(""));
+	}
+	return o;
 }

@@ -9,6 +9,8 @@
 
 #include <jansson.h>
 #include "allocs.h"
+#include "server.h"
+#include "store.h"
 #include "strbuf.h"
 
 /* A socket of the port map, the `ports` schema, as an object; ns: its
@@ -20,11 +22,27 @@ struct pw_wire_netns {
 void pw_wire_sock_write(struct pw_strbuf *sb, const struct pw_sock *s,
 			const struct pw_wire_netns *ns);
 json_t *pw_wire_sock(const struct pw_sock *s, const struct pw_wire_netns *ns);
+/* What a caller may see of a socket, as ss shows it to them: root all; a
+ * user nothing from other network namespaces than the daemon's (false), and
+ * no pid or comm of other users' processes (cleared in *out). */
+bool pw_wire_sock_visible(const struct pw_sock *s, uid_t viewer, __u64 self_netns,
+			  struct pw_sock *out);
+/* An allocation as the viewer may see it: other users' names and projects
+ * blanked for non-root callers unless the config shows them. */
+json_t *pw_wire_alloc_for(struct pw_allocs *as, const struct pw_alloc_rt *r, uid_t viewer,
+			  bool show_names);
 /* An allocation, with the live map's view of its port. */
 json_t *pw_wire_alloc(struct pw_allocs *as, const struct pw_alloc_rt *r);
 /* An allocation event for watchers. */
 json_t *pw_wire_alloc_event(const struct pw_alloc_change *ch);
 /* The allocation part of `status`: allocations, recovery, detection latency. */
 void pw_wire_allocs_status(struct pw_allocs *as, json_t *recovery, json_t *status);
+/* An audit record, the `audit` schema, as an object. */
+void pw_wire_audit_write(struct pw_strbuf *sb, const struct pw_audit *a);
+/* Audit rate limits, retention, off-loop checks, as status.audit. */
+struct pw_guard;
+void pw_wire_guard_status(const struct pw_guard *g, json_t *status);
+/* The control socket's admission and output counters, as status.server. */
+void pw_wire_server_status(const struct pw_server_stats *st, json_t *status);
 
 #endif

@@ -1,0 +1,279 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Audit rate limits, retention and the off-loop integrity check (guard.h). */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "daemon.h"
+#include "guard.h"
+#include "log.h"
+#include "proto.h"
+#include "server.h"
+#include "store.h"
+
+#define MAX_UIDS 1024		/* refusal buckets; the least recent goes first */
+#define PRUNE_BATCH 5000	/* records deleted per step: a few ms at most */
+#define PRUNE_IDLE_MS 10000
+#define PRUNE_BUSY_MS 100
+
+struct bucket {
+	uid_t uid;
+	double tokens;
+	uint64_t last_ms;
+	unsigned long long unrecorded;
+};
+
+struct waiter {
+	struct pw_client *c;
+	json_t *report;
+	struct waiter *next;
+};
+
+struct pw_guard {
+	struct pw_daemon *d;
+	struct bucket *b;
+	size_t nb;
+	struct pw_io prune_io;
+	uint64_t prune_armed_ms;	/* deadline armed, 0: none */
+	/* the integrity check */
+	struct pw_io done_io;		/* eventfd: the worker is done */
+	pthread_t th;
+	bool running;
+	char dir[4096];
+	char msg[256];
+	int result;
+	struct waiter *waiters, *running_waiters;
+	struct pw_guard_stats st;
+};
+
+/* --- refusals ---------------------------------------------------------- */
+
+bool pw_guard_refusal(struct pw_guard *g, uid_t uid, char *note, size_t n)
+{
+	double rate = g->d->cfg->audit.refusals_per_s, burst = rate * 10;
+	uint64_t now = pw_now_ms();
+	struct bucket *b = NULL;
+
+	note[0] = '\0';
+	for (size_t i = 0; i < g->nb && !b; i++)
+		if (g->b[i].uid == uid)
+			b = &g->b[i];
+	if (!b) {
+		if (g->nb < MAX_UIDS) {
+			b = &g->b[g->nb++];
+		} else {
+			b = &g->b[0];
+			for (size_t i = 1; i < g->nb; i++)
+				if (g->b[i].last_ms < b->last_ms)
+					b = &g->b[i];
+		}
+		*b = (struct bucket){ .uid = uid, .tokens = burst, .last_ms = now };
+	}
+	b->tokens += (double)(now - b->last_ms) * rate / 1000.0;
+	if (b->tokens > burst)
+		b->tokens = burst;
+	b->last_ms = now;
+	if (b->tokens < 1.0) {
+		b->unrecorded++;
+		g->st.refusals_unrecorded++;
+		return false;
+	}
+	b->tokens -= 1.0;
+	if (b->unrecorded)
+		snprintf(note, n, " (and %llu more refusals of uid %u not recorded: rate limit)",
+			 b->unrecorded, (unsigned)uid);
+	b->unrecorded = 0;
+	/* what was written is pruned soon, not only at the next idle round */
+	if (!g->prune_armed_ms || g->prune_armed_ms > now + 1000) {
+		(void) pw_timerfd_arm(g->prune_io.fd, 1000, 0);
+		g->prune_armed_ms = now + 1000;
+	}
+	return true;
+}
+
+/* --- retention --------------------------------------------------------- */
+
+static int on_prune(struct pw_io *io, uint32_t events)
+{
+	struct pw_guard *g = io->data;
+	const struct pw_config *cfg = g->d->cfg;
+	int64_t min_ts = pw_wall_ms() - (int64_t)cfg->audit.max_age_days * 86400000;
+	size_t deleted = 0;
+	unsigned next;
+	int err;
+
+	(void) events;
+	pw_timerfd_ack(io->fd);
+	err = pw_store_audit_prune(g->d->store, (size_t)cfg->audit.max_records, min_ts,
+				   PRUNE_BATCH, &deleted);
+	if (err)
+		pw_warn("audit retention: %s", pw_store_errmsg(g->d->store));
+	g->st.audit_pruned += deleted;
+	/* a full batch: more is due, in small steps between other work */
+	next = deleted >= PRUNE_BATCH ? PRUNE_BUSY_MS : PRUNE_IDLE_MS;
+	(void) pw_timerfd_arm(io->fd, next, 0);
+	g->prune_armed_ms = pw_now_ms() + next;
+	return 0;
+}
+
+/* --- integrity check off the loop -------------------------------------- */
+
+static void *check_main(void *arg)
+{
+	struct pw_guard *g = arg;
+	uint64_t one = 1;
+
+	/* background work: the loop's thread goes first for the CPU */
+	(void) setpriority(PRIO_PROCESS, (id_t)gettid(), 19);
+	g->result = pw_store_check_readonly(g->dir, g->msg, sizeof(g->msg));
+	(void) !write(g->done_io.fd, &one, sizeof(one));
+	return NULL;
+}
+
+static void start_check(struct pw_guard *g)
+{
+	if (pthread_create(&g->th, NULL, check_main, g)) {
+		snprintf(g->msg, sizeof(g->msg), "cannot start the check: %s", strerror(errno));
+		g->result = -EAGAIN;
+		(void) !write(g->done_io.fd, &(uint64_t){ 1 }, sizeof(uint64_t));
+		g->running = true;
+		g->th = 0;
+		return;
+	}
+	g->running = true;
+	g->st.checks++;
+}
+
+static void answer(struct waiter *w, int result, const char *msg)
+{
+	json_t *steps = json_object_get(w->report, "steps");
+	size_t i;
+	json_t *s;
+
+	json_array_foreach(steps, i, s)
+		if (!strcmp(json_string_value(json_object_get(s, "step")) ?: "", "database"))
+			json_object_set_new(s, "result", json_string(result ? msg : "ok"));
+	pw_client_send(w->c, pw_proto_ok(w->report));
+	pw_client_unref(w->c);
+	free(w);
+}
+
+static int on_check_done(struct pw_io *io, uint32_t events)
+{
+	struct pw_guard *g = io->data;
+	struct waiter *w;
+	uint64_t n;
+
+	(void) events;
+	(void) !read(io->fd, &n, sizeof(n));
+	if (!g->running)
+		return 0;
+	if (g->th)
+		pthread_join(g->th, NULL);
+	g->running = false;
+	w = g->running_waiters;
+	g->running_waiters = NULL;
+	while (w) {
+		struct waiter *next = w->next;
+
+		answer(w, g->result, g->msg);
+		w = next;
+	}
+	/* requests that came while it ran want a check that began after them */
+	if (g->waiters) {
+		g->running_waiters = g->waiters;
+		g->waiters = NULL;
+		start_check(g);
+	}
+	return 0;
+}
+
+void pw_guard_recover(struct pw_guard *g, struct pw_client *c, json_t *report)
+{
+	struct waiter *w = calloc(1, sizeof(*w));
+
+	if (!w) {
+		json_decref(report);
+		pw_client_send(c, pw_proto_error(PW_E_INTERNAL, "out of memory"));
+		return;
+	}
+	w->c = pw_client_ref(c);
+	w->report = report;
+	if (g->running) {
+		w->next = g->waiters;
+		g->waiters = w;
+		return;
+	}
+	w->next = g->running_waiters;
+	g->running_waiters = w;
+	start_check(g);
+}
+
+void pw_guard_stats(const struct pw_guard *g, struct pw_guard_stats *st)
+{
+	*st = g->st;
+}
+
+int pw_guard_new(struct pw_guard **ret, struct pw_daemon *d)
+{
+	struct pw_guard *g = calloc(1, sizeof(*g));
+	int err;
+
+	if (!g)
+		return -ENOMEM;
+	g->d = d;
+	g->prune_io.fd = g->done_io.fd = -1;
+	snprintf(g->dir, sizeof(g->dir), "%s", d->opts.state_dir);
+	g->b = calloc(MAX_UIDS, sizeof(*g->b));
+	err = g->b ? 0 : -ENOMEM;
+	if (!err)
+		err = pw_loop_add_timer(d->loop, &g->prune_io, on_prune, g);
+	if (!err) {
+		g->done_io = (struct pw_io){ .fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC),
+					     .fn = on_check_done, .data = g };
+		err = g->done_io.fd < 0 ? -errno : pw_loop_add(d->loop, &g->done_io, EPOLLIN);
+	}
+	/* the first retention round soon after start: an old trail shrinks */
+	if (!err)
+		err = pw_timerfd_arm(g->prune_io.fd, 1000, 0);
+	if (err) {
+		pw_guard_free(g);
+		return err;
+	}
+	g->prune_armed_ms = pw_now_ms() + 1000;
+	*ret = g;
+	return 0;
+}
+
+static void free_waiters(struct waiter *w)
+{
+	while (w) {
+		struct waiter *next = w->next;
+
+		json_decref(w->report);
+		pw_client_unref(w->c);
+		free(w);
+		w = next;
+	}
+}
+
+void pw_guard_free(struct pw_guard *g)
+{
+	if (!g)
+		return;
+	if (g->running && g->th)
+		pthread_join(g->th, NULL);
+	free_waiters(g->running_waiters);
+	free_waiters(g->waiters);
+	pw_loop_close_io(g->d->loop, &g->prune_io);
+	pw_loop_close_io(g->d->loop, &g->done_io);
+	free(g->b);
+	free(g);
+}
