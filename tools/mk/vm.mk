@@ -24,6 +24,6 @@ test-kernel-smoke: deps
 
 test-kernel-polling: deps
 	@$(MAKE) --no-print-directory all integ-bins
-	@bash tools/vm/run-guest.sh --cmdline pwvm.nocgroup2=1 --env ITEST_SLOW=30 \
+	@bash tools/vm/run-guest.sh --cmdline pwvm.nocgroup2=1 --env ITEST_SLOW=80 \
 		$(lastword $(VM_KERNELS)) -- \
 		/usr/bin/python3 tools/vm/smoke.py $(BUILD) --expect polling --compare-ss

@@ -41,7 +41,7 @@ static const char *const hook_what[HOOK_NR] = { "process exits", "TCP listen/unl
 /* What stands in for a hook this kernel lacks. */
 static const char *const hook_fallback[HOOK_NR] = {
 	"owners' deaths found by the periodic /proc liveness poll",
-	"listen()/shutdown() of a bound TCP socket seen at the next snapshot",
+	"listen()/shutdown() of a bound TCP socket not reported until a resync",
 };
 
 struct pw_bpf {
