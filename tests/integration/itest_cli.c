@@ -68,6 +68,41 @@ static json_t *read_exit_table(void)
 	return m;
 }
 
+/*
+ * Port 43300 held where the port map cannot see it: a UDP socket given the
+ * port by connect() (no bind hook fires), this namespace's ephemeral range
+ * pinned to it for the moment. The test bind of `allocate hide` fails on it:
+ * a conflict, and with max_retries 0 the request gives up (exit 10).
+ */
+static int hidden_fd = -1;
+
+static int hide_port(void)
+{
+	static const char *const range = "/proc/sys/net/ipv4/ip_local_port_range";
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(9),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	char saved[64] = "";
+	FILE *f = fopen(range, "r");
+	int r = -1;
+
+	if (!f || !fgets(saved, sizeof(saved), f))
+		goto out;
+	fclose(f);
+	f = fopen(range, "w");
+	if (!f || fputs("43300 43300", f) < 0 || fclose(f))
+		return -1;
+	f = NULL;
+	hidden_fd = socket(AF_INET, SOCK_DGRAM, 0);
+	r = hidden_fd >= 0 && !connect(hidden_fd, (struct sockaddr *)&to, sizeof(to)) ? 0 : -1;
+	f = fopen(range, "w");
+	if (!f || fputs(saved, f) < 0)
+		r = -1;
+out:
+	if (f)
+		fclose(f);
+	return r;
+}
+
 static int setup(void **state)
 {
 	const char *const extra[] = { "--config", cfg_path, NULL };
@@ -92,9 +127,15 @@ static int setup(void **state)
 	      "\"dev\":{\"description\":\"dev\",\"port_range\":[43000,43099]},"
 	      "\"solo\":{\"description\":\"single\",\"port_range\":[43100,43109],"
 	      "\"instance_behavior\":\"single\"},"
-	      "\"one\":{\"description\":\"one port\",\"port_range\":[43200,43200]}}}\n", f);
+	      "\"one\":{\"description\":\"one port\",\"port_range\":[43200,43200]},"
+	      "\"hide\":{\"description\":\"held unseen\",\"port_range\":[43300,43300]}},"
+	      "\"recovery\":{\"port_conflict\":{\"max_retries\":0,\"conflict_hold_ms\":1}}}\n",
+	      f);
 	fclose(f);
 	if (itest_daemon_start(&daemon_, extra))
+		return -1;
+	/* after the start-up snapshot, which would list it */
+	if (hide_port())
 		return -1;
 	/* allocations owned by this test: two to release (one per mode), one held */
 	for (int i = 0; i < 3; i++) {
@@ -122,6 +163,8 @@ static int teardown(void **state)
 	(void) state;
 	itest_daemon_cleanup(&daemon_);
 	(void) unlink(cfg_path);
+	if (hidden_fd >= 0)
+		close(hidden_fd);
 	json_decref(readme_codes);
 	printf("%d command runs checked\n", checked);
 	return 0;
@@ -209,6 +252,10 @@ static void run_case(const struct ccase *c, bool json, const char *sock)
 		if (!st || json_integer_value(st) != rc)
 			fail_msg("portwatch %s: code %s exits %d; README.md says %lld", what, code, rc,
 				 st ? (long long)json_integer_value(st) : -1ll);
+		/* a conflict names each port and why, in words */
+		if (!strcmp(code, "conflict") &&
+		    !strstr(json_string_value(json_object_get(eo, "message")), "port 43300 ("))
+			fail_msg("portwatch %s: conflict message without the port: %s", what, err);
 		/* messages are sentences, not escaped JSON */
 		if (strstr(json_string_value(json_object_get(eo, "message")), "{\""))
 			fail_msg("portwatch %s: JSON inside the message: %s", what, err);
@@ -290,6 +337,7 @@ static void test_errors(void **state)
 		{ BOTH, 4, -1, false, { "allocate", "dev", "--name", long_name } },
 		{ BOTH, 8, -1, false, { "allocate", "one" } },
 		{ BOTH, 12, -1, false, { "allocate", "solo", "--exclusive" } },
+		{ BOTH, 10, -1, false, { "allocate", "hide" } },
 		{ BOTH, 5, 65534, false, { "release", port_other } },
 		{ BOTH, 5, 65534, false, { "allocate", "dev", "--pid", "1" } },
 		{ BOTH, 2, -1, false, { "run", "dev" } },
