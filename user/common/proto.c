@@ -315,11 +315,19 @@ void pw_proto_write_sock(struct pw_strbuf *sb, const struct pw_event *ev)
 
 void pw_proto_write_event(struct pw_strbuf *sb, const struct pw_event *ev)
 {
+	pw_proto_write_event_ex(sb, ev, NULL);
+}
+
+void pw_proto_write_event_ex(struct pw_strbuf *sb, const struct pw_event *ev,
+			     const struct pw_proto_event_extra *x)
+{
 	char comm[PW_COMM_LEN + 1];
 
 	pw_sb_printf(sb, "{\"event\":\"%s\",\"ts_ns\":%llu,",
 		     ev->kind == PW_EV_EXIT ? "exit" : pw_event_kind_name(ev->kind),
 		     (unsigned long long)ev->ts_ns);
+	if (x && x->ts)
+		pw_sb_printf(sb, "\"ts\":\"%s\",", x->ts);
 	if (ev->kind == PW_EV_EXIT) {
 		pw_comm_sanitize(ev->comm, comm);
 		pw_sb_printf(sb, "\"pid\":%u,\"comm\":", ev->pid);
@@ -328,6 +336,14 @@ void pw_proto_write_event(struct pw_strbuf *sb, const struct pw_event *ev)
 		return;
 	}
 	pw_proto_write_sock(sb, ev);
+	if (x && x->netns) {
+		pw_sb_printf(sb, ",\"netns_inode\":%llu,\"netns_name\":",
+			     (unsigned long long)x->netns_inode);
+		if (x->netns_name)
+			pw_sb_json_str(sb, x->netns_name);
+		else
+			pw_sb_puts(sb, "null");
+	}
 	pw_sb_puts(sb, "}");
 }
 

@@ -13,6 +13,7 @@
 #define PW_PROTO_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stddef.h>
 #include <jansson.h>
 #include "pw_event.h"
@@ -100,6 +101,16 @@ struct pw_strbuf;
 void pw_proto_write_sock(struct pw_strbuf *sb, const struct pw_event *ev);
 /* An event object, braces included (what watchers get, one per line). */
 void pw_proto_write_event(struct pw_strbuf *sb, const struct pw_event *ev);
+/* The same with what watchers get beside: wall-clock time, the namespace's
+ * inode and name (socket events). */
+struct pw_proto_event_extra {
+	const char *ts;			/* RFC 3339, NULL: left out */
+	bool netns;			/* write netns_inode and netns_name */
+	uint64_t netns_inode;
+	const char *netns_name;		/* NULL: null */
+};
+void pw_proto_write_event_ex(struct pw_strbuf *sb, const struct pw_event *ev,
+			     const struct pw_proto_event_extra *x);
 /* Parse what sb holds into a JSON value and empty sb (NULL on OOM). */
 json_t *pw_proto_json_of(struct pw_strbuf *sb);
 

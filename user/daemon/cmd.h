@@ -15,6 +15,8 @@ void pw_cmd_status(struct pw_daemon *d, struct pw_client *c, json_t *args);
 /* Send an event object to the watchers whose filters take it, with `ts`
  * (RFC 3339) and the netns inode and name added (steals obj). */
 void pw_cmd_watch_broadcast(struct pw_daemon *d, json_t *obj);
+/* A kernel or snapshot event to the watchers (no JSON tree: per event). */
+void pw_cmd_watch_event(struct pw_daemon *d, const struct pw_event *ev);
 /* Add netns_inode and netns_name of the namespace with cookie to o. */
 void pw_cmd_netns_json(struct pw_daemon *d, json_t *o, uint64_t cookie);
 

@@ -262,6 +262,64 @@ static void event_rec(struct pw_daemon *d, json_t *o, struct watch_ev *e)
 	}
 }
 
+/* A kernel or snapshot event to the watchers, without a JSON tree: one line
+ * for root's watchers, a redacted one for other users' (no pid or comm,
+ * nothing from other namespaces, no exits), each watcher's filter applied. */
+void pw_cmd_watch_event(struct pw_daemon *d, const struct pw_event *ev)
+{
+	struct pw_proto_event_extra x = { .netns = ev->kind != PW_EV_EXIT };
+	struct pw_strbuf sb = { 0 }, pb = { 0 };
+	struct pw_filter_rec *r;
+	struct watch_ev e = { 0 };
+	char when[48];
+	bool root, others;
+
+	if (!d->server)
+		return;
+	root = pw_server_has_watchers(d->server, false);
+	others = pw_server_has_watchers(d->server, true);
+	if (!root && !others)
+		return;
+	rfc3339(ev->ts_ns, when, sizeof(when));
+	x.ts = when;
+	r = &e.rec;
+	e.kind = kind_bit(ev->kind == PW_EV_EXIT ? "exit" : pw_event_kind_name(ev->kind));
+	e.has_sock = true;
+	r->proto = ev->proto;
+	r->family = ev->family;
+	memcpy(r->saddr, ev->addr, sizeof(r->saddr));
+	r->state = ev->state == PW_SOCK_LISTENING ? PW_FSTATE_LISTENING : PW_FSTATE_BOUND;
+	r->sport = ev->port;
+	r->pid = ev->pid;
+	r->uid = ev->uid;
+	r->comm = ev->comm;
+	r->netns_cookie = ev->netns;
+	if (x.netns && ev->netns) {
+		pw_netns_names_lookup(netns_names(d), ev->netns, &r->netns_ino, &r->netns_name);
+		x.netns_inode = r->netns_ino;
+		x.netns_name = r->netns_name;
+	}
+	if (root) {
+		pw_sb_grow(&sb, 320);
+		pw_proto_write_event_ex(&sb, ev, &x);
+		pw_sb_put(&sb, "\n", 1);
+	}
+	if (others && ev->kind != PW_EV_EXIT &&
+	    (!ev->netns || !d->self_netns || ev->netns == d->self_netns)) {
+		struct pw_event pub = *ev;
+
+		pub.pid = 0;
+		memset(pub.comm, 0, sizeof(pub.comm));
+		pw_sb_grow(&pb, 320);
+		pw_proto_write_event_ex(&pb, &pub, &x);
+		pw_sb_put(&pb, "\n", 1);
+	}
+	pw_server_broadcast_if(d->server, sb.oom ? NULL : sb.buf, sb.len,
+			       pb.oom ? NULL : pb.buf, pb.len, watch_pred, &e);
+	free(sb.buf);
+	free(pb.buf);
+}
+
 /* One line of obj (malloc'd, ends in \n), NULL on ENOMEM. */
 static char *dump_line(json_t *obj, size_t *len)
 {

@@ -123,7 +123,7 @@ void pw_daemon_event(struct pw_daemon *d, const struct pw_event *ev, bool from_k
 		pw_exits_add(d, (pid_t)ev->pid, ev->ts_ns);
 	/* watchers see the bind before the allocation change it causes */
 	if (has_watchers(d))
-		pw_daemon_broadcast(d, pw_proto_event_json(&out));
+		pw_cmd_watch_event(d, &out);
 	if (d->allocs)
 		pw_allocs_on_event(d->allocs, &out,
 				   r == PW_PM_REMOVED ? &removed : pw_portmap_find(d->map, ev->cookie),
@@ -141,7 +141,7 @@ static void snapshot_change(void *ctx, const struct pw_event *ev)
 	struct pw_daemon *d = ctx;
 
 	if (has_watchers(d))
-		pw_daemon_broadcast(d, pw_proto_event_json(ev));
+		pw_cmd_watch_event(d, ev);
 	if (d->allocs)
 		pw_allocs_on_event(d->allocs, ev, NULL, PW_PM_NONE, false);
 }
