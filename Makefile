@@ -87,6 +87,7 @@ test: deps
 	@$(MAKE) --no-print-directory test-unit test-integration
 	@$(MAKE) --no-print-directory -f tests/fuzz/Makefile.fuzz fuzz-smoke
 	@$(MAKE) --no-print-directory test-pkg
+	@$(MAKE) --no-print-directory test-kernel-smoke
 	@awk '{p += $$2; f += $$3; s += $$4} END {printf "total: %d passed, %d failed, %d skipped\n", p + 3, f, s}' \
 		$(BUILD)/tests/summary
 
