@@ -336,15 +336,18 @@ void pw_proto_write_event_ex(struct pw_strbuf *sb, const struct pw_event *ev,
 		return;
 	}
 	pw_proto_write_sock(sb, ev);
-	if (x && x->netns) {
-		pw_sb_printf(sb, ",\"netns_inode\":%llu,\"netns_name\":",
-			     (unsigned long long)x->netns_inode);
-		if (x->netns_name)
-			pw_sb_json_str(sb, x->netns_name);
-		else
-			pw_sb_puts(sb, "null");
-	}
+	if (x && x->netns)
+		pw_proto_write_netns(sb, x->netns_inode, x->netns_name);
 	pw_sb_puts(sb, "}");
+}
+
+void pw_proto_write_netns(struct pw_strbuf *sb, uint64_t inode, const char *name)
+{
+	pw_sb_printf(sb, ",\"netns_inode\":%llu,\"netns_name\":", (unsigned long long)inode);
+	if (name)
+		pw_sb_json_str(sb, name);
+	else
+		pw_sb_puts(sb, "null");
 }
 
 json_t *pw_proto_event_json(const struct pw_event *ev)

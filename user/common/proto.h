@@ -111,6 +111,8 @@ struct pw_proto_event_extra {
 };
 void pw_proto_write_event_ex(struct pw_strbuf *sb, const struct pw_event *ev,
 			     const struct pw_proto_event_extra *x);
+/* ,"netns_inode":N,"netns_name":"name"|null (a socket's namespace as people know it) */
+void pw_proto_write_netns(struct pw_strbuf *sb, uint64_t inode, const char *name);
 /* Parse what sb holds into a JSON value and empty sb (NULL on OOM). */
 json_t *pw_proto_json_of(struct pw_strbuf *sb);
 

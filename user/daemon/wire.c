@@ -19,14 +19,8 @@ void pw_wire_sock_write(struct pw_strbuf *sb, const struct pw_sock *s,
 	pw_sock_to_event(s, PW_EV_BIND, &ev);
 	pw_sb_put(sb, "{", 1);
 	pw_proto_write_sock(sb, &ev);
-	if (ns) {
-		pw_sb_printf(sb, ",\"netns_inode\":%llu,\"netns_name\":",
-			     (unsigned long long)ns->inode);
-		if (ns->name)
-			pw_sb_json_str(sb, ns->name);
-		else
-			pw_sb_puts(sb, "null");
-	}
+	if (ns)
+		pw_proto_write_netns(sb, ns->inode, ns->name);
 	/* every process holding it now, as ss -p's users: the first is pid/comm */
 	pw_sb_printf(sb, ",\"fd\":%d,\"holders\":[", s->fd);
 	if (s->pid) {
