@@ -70,7 +70,8 @@ static void apply(struct lookup *l)
 	struct pw_sock_holder h[16];
 	const struct pw_sock *s;
 
-	qsort(l->recs, l->n_recs, sizeof(*l->recs), cmp_rec);
+	if (l->n_recs > 1)
+		qsort(l->recs, l->n_recs, sizeof(*l->recs), cmp_rec);
 	for (size_t c = 0; c < l->n; c++) {
 		size_t nh = 0;
 
