@@ -543,6 +543,9 @@ static void pw_client_set_watch_log(struct pw_client *c, bool on);
 void pw_client_set_watch(struct pw_client *c, bool on)
 {
 	if (c->watch_data || c->fwatch) {
+		/* a second watch request with a filter: out of the shared log */
+		if (c->watching)
+			pw_client_set_watch_log(c, false);
 		set_fwatch(c, on);
 		return;
 	}
