@@ -477,3 +477,19 @@ int pw_store_move_aside(const char *dir, char *newpath, size_t len)
 	snprintf(newpath, len, "%s", base);
 	return sync_dir(dir);
 }
+
+int store_end_list(struct pw_store *s, sqlite3_stmt *st, int rc, int err, const char *what,
+		   void *v, size_t used, void **out, size_t *n)
+{
+	if (!err)
+		err = store_finish_read(s, st, rc, what);
+	else
+		store_finish_read(s, st, SQLITE_DONE, what);
+	if (err) {
+		free(v);
+		return err;
+	}
+	*out = v;
+	*n = used;
+	return 0;
+}

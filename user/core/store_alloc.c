@@ -232,17 +232,7 @@ int pw_store_load_all(struct pw_store *s, struct pw_alloc **out, size_t *n)
 			break;
 		used++;
 	}
-	if (!err)
-		err = store_finish_read(s, st, rc, "load_all");
-	else
-		store_finish_read(s, st, SQLITE_DONE, "load_all");
-	if (err) {
-		free(v);
-		return err;
-	}
-	*out = v;
-	*n = used;
-	return 0;
+	return store_end_list(s, st, rc, err, "load_all", v, used, (void **)out, n);
 }
 
 int pw_store_count(struct pw_store *s, size_t *n)

@@ -117,17 +117,7 @@ int pw_store_audit_list(struct pw_store *s, int64_t after_id, size_t limit,
 		}
 		read_audit(st, &v[used++]);
 	}
-	if (!err)
-		err = store_finish_read(s, st, rc, "audit_list");
-	else
-		store_finish_read(s, st, SQLITE_DONE, "audit_list");
-	if (err) {
-		free(v);
-		return err;
-	}
-	*out = v;
-	*n = used;
-	return 0;
+	return store_end_list(s, st, rc, err, "audit_list", v, used, (void **)out, n);
 }
 
 int pw_store_audit_tail_start(struct pw_store *s, size_t limit, int64_t *after_id)

@@ -55,6 +55,10 @@ int store_check_txn(struct pw_store *s);
 int store_step_done(struct pw_store *s, sqlite3_stmt *st, const char *what);
 /* Reset after a read; maps @rc when it is neither ROW nor DONE. */
 int store_finish_read(struct pw_store *s, sqlite3_stmt *st, int rc, const char *what);
+/* The end of a read into a growing array v of used rows: finish the
+ * statement, then hand v over (*out, *n) or free it. err: the loop's error. */
+int store_end_list(struct pw_store *s, sqlite3_stmt *st, int rc, int err, const char *what,
+		   void *v, size_t used, void **out, size_t *n);
 /* Bind a fixed-size char array, which need not be NUL-terminated. */
 int store_bind_buf(sqlite3_stmt *st, int col, const char *buf, size_t size);
 /* Copy a text column into a char array, truncating, always NUL-terminated. */

@@ -473,7 +473,7 @@ static const char *segment(const char *path, const char *prefix, const char *suf
 	return buf;
 }
 
-static json_t *body_json(struct pw_http_req *rq)
+json_t *styxy_body_object(struct pw_http_req *rq)
 {
 	size_t len;
 	const char *b = pw_http_body(rq, &len);
@@ -531,7 +531,7 @@ static void serve(void *ctx, struct pw_http_req *rq)
 	} else if (get && !strcmp(p, "/instance/list")) {
 		instance_list(s, rq);
 	} else if (post && (!strcmp(p, "/instance/register") || !strcmp(p, "/register-instance"))) {
-		body = body_json(rq);
+		body = styxy_body_object(rq);
 		if (body)
 			instance_register(s, rq, body);
 		json_decref(body);

@@ -74,24 +74,6 @@ static int parse_port(json_t *v, const char *s, uint16_t *out)
 	return 0;
 }
 
-static json_t *body_object(struct pw_http_req *rq)
-{
-	size_t len;
-	const char *b = pw_http_body(rq, &len);
-	json_error_t jerr;
-	json_t *o;
-
-	if (!len)
-		return json_object();
-	o = json_loadb(b, len, 0, &jerr);
-	if (!json_is_object(o)) {
-		json_decref(o);
-		styxy_error(rq, 400, "invalid JSON body: %s", o ? "expected an object" : jerr.text);
-		return NULL;
-	}
-	return o;
-}
-
 /* The owner: a registered instance's live process, else the daemon (see top). */
 /* The registered instance's process; else the daemon, with the port held for
  * its binder (a hook allocates, the dev server binds seconds later). */
@@ -160,7 +142,7 @@ void styxy_allocate(struct pw_styxy *s, struct pw_http_req *rq)
 	const char *type, *name, *inst, *proj;
 	enum pw_errcode code;
 	struct styxy_call *k;
-	json_t *b = body_object(rq), *jp;
+	json_t *b = styxy_body_object(rq), *jp;
 	uint16_t port = 0;
 	bool hold = false;
 	char err[512];
@@ -432,7 +414,7 @@ static void sweep_one(struct pw_allocs *as, struct pw_alloc_rt *r, void *ctx)
 
 void styxy_cleanup(struct pw_styxy *s, struct pw_http_req *rq)
 {
-	json_t *b = body_object(rq), *rep = NULL;
+	json_t *b = styxy_body_object(rq), *rep = NULL;
 	struct sweep w = { .s = s, .now = pw_wall_ms() };
 	unsigned recovered;
 	char msg[128];

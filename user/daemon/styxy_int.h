@@ -79,4 +79,7 @@ void styxy_scan(struct pw_styxy *s, struct pw_http_req *rq);
 void styxy_suggest(struct pw_styxy *s, struct pw_http_req *rq, const char *type);
 void styxy_cleanup(struct pw_styxy *s, struct pw_http_req *rq);
 
+/* The request body as a JSON object ({} when empty); NULL with a 400 sent. */
+json_t *styxy_body_object(struct pw_http_req *rq);
+
 #endif
