@@ -27,6 +27,7 @@
 #include "loop.h"
 #include "portmap.h"
 #include "proc.h"
+#include "journal.h"
 #include "store_fixture.h"
 
 /* Two types: "web" 41000-41003 (41000 preferred), "solo" single-instance.
@@ -59,7 +60,21 @@ struct world {
 	uint16_t port;
 	size_t n_conflicts;
 	uint64_t next_cookie;
+	/* what the storage thread said */
+	uint64_t committed_seq;
+	int committed_err;
+	unsigned batches;
 };
+
+static void hook_committed(void *ctx, const struct pw_journal_done *d)
+{
+	struct world *w = ctx;
+
+	w->batches++;
+	w->committed_seq = d->seq;
+	w->committed_err = d->err;
+	pw_loop_quit(w->loop, 0);
+}
 
 static void hook_changed(void *ctx, const struct pw_alloc_change *ch)
 {
@@ -125,7 +140,7 @@ static int setup(void **state)
 	struct pw_allocs_env env = {
 		.loop = w->loop, .map = w->map, .cfg = w->cfg, .store = w->store,
 		.hooks = { .ctx = w, .changed = hook_changed, .track_pid = hook_track,
-			   .quiet = hook_quiet },
+			   .quiet = hook_quiet, .committed = hook_committed },
 	};
 	assert_int_equal(pw_allocs_new(&w->as, &env), 0);
 	w->next_cookie = 1000;
@@ -282,21 +297,57 @@ static void test_conflict_from_foreign_bind(void **state)
 	assert_int_equal(w->as->m.conflicts_total, 1);
 }
 
-/* A group commit: writes of a batch become durable together at its end. */
+/* The storage thread: writes of a loop turn share one commit, handed back
+ * on the loop; nothing is in the store before it, everything after. */
 static void test_group_commit(void **state)
 {
 	struct world *w = *state;
-	struct pw_alloc a = owner_alloc("web", 41000);
-	char why[256] = "";
-	size_t n = 0;
+	struct pw_alloc a = owner_alloc("web", 41000), b = owner_alloc("web", 41001);
+	uint64_t seq;
+	size_t n = 9;
 
-	assert_int_equal(pw_allocs_group(w->as), 0);
-	assert_true(pw_allocs_in_group(w->as));
+	assert_int_equal(pw_allocs_serve(w->as), 0);
+	assert_int_equal(pw_allocs_pending(w->as), 0);
 	assert_int_equal(pw_allocs_add(w->as, &a, NULL), 0);
-	assert_int_equal(pw_allocs_group_end(w->as, why, sizeof(why)), 0);
-	assert_false(pw_allocs_in_group(w->as));
+	assert_int_equal(pw_allocs_add(w->as, &b, NULL), 0);
+	assert_true(a.id > 0 && b.id == a.id + 1);	/* numbered on the loop */
+	seq = pw_allocs_pending(w->as);
+	assert_true(seq > 0);
+	pw_allocs_kick(w->as);
+	assert_int_equal(pw_allocs_pending(w->as), 0);	/* handed to the thread */
+	assert_int_equal(pw_loop_run(w->loop), 0);	/* until committed */
+	assert_int_equal(w->batches, 1);
+	assert_int_equal(w->committed_err, 0);
+	assert_true(w->committed_seq >= seq);
+	/* the thread is idle: the store may be read here */
+	assert_int_equal(pw_store_count(w->store, &n), 0);
+	assert_int_equal(n, 2);
+}
+
+/* A batch the store refuses rolls back whole, and memory follows the disk. */
+static void test_group_commit_fails(void **state)
+{
+	struct world *w = *state;
+	struct pw_alloc on_disk = owner_alloc("web", 41002), a = owner_alloc("web", 41003);
+	struct pw_alloc clash = owner_alloc("web", 41002);
+	size_t n = 9;
+
+	/* a row memory does not know of, on a port the next batch takes */
+	assert_int_equal(pw_store_insert(w->store, &on_disk), 0);
+	assert_int_equal(pw_allocs_serve(w->as), 0);
+	assert_int_equal(pw_allocs_add(w->as, &a, NULL), 0);
+	assert_int_equal(pw_allocs_add(w->as, &clash, NULL), 0);
+	pw_allocs_kick(w->as);
+	assert_int_equal(pw_loop_run(w->loop), 0);
+	assert_int_equal(w->committed_err, -EEXIST);
+	assert_true(w->as->storage_failing);
+	/* neither write of the batch is stored; memory now has the disk's row */
 	assert_int_equal(pw_store_count(w->store, &n), 0);
 	assert_int_equal(n, 1);
+	assert_int_equal(w->as->n, 1);
+	assert_non_null(pw_allocs_by_port(w->as, 41002));
+	assert_int_equal(pw_allocs_by_port(w->as, 41002)->a.id, on_disk.id);
+	assert_null(pw_allocs_by_port(w->as, 41003));
 }
 
 static void allocate_done(void *ctx, const struct pw_allocate_result *res)
@@ -417,6 +468,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_state_machine_from_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_conflict_from_foreign_bind, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_group_commit_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_allocate_conflict_backoff, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_allocate_gives_up, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_allocate_cancel, setup, teardown),

@@ -16,7 +16,7 @@
 #include "array.h"
 #include "config.h"
 #include "log.h"
-#include "store.h"
+#include "journal.h"
 #include "testbind.h"
 
 #define CANDIDATE_SCAN 1
@@ -280,10 +280,20 @@ static void try_allocate(struct pw_allocate *q)
 	struct pw_port_view v = pw_allocate_view(as);
 	struct pw_audit au = { .uid = q->rq.caller_uid, .pid = q->rq.caller_pid };
 	struct pw_alloc *a = &q->rq.a;
+	char msg_stall[256];
 	uint16_t cand;
 	char why[128];
 	int err;
 
+	/* the disk holds the last commit: the answer could not be made durable
+	 * in time, so say so now rather than after the timeout */
+	if (pw_allocs_storage_stalled(as, msg_stall, sizeof(msg_stall))) {
+		char msg[320];
+
+		snprintf(msg, sizeof(msg), "allocation not made: %s", msg_stall);
+		finish(q, PW_E_STORAGE, msg, NULL);
+		return;
+	}
 	snprintf(au.action, sizeof(au.action), "allocate");
 	snprintf(au.outcome, sizeof(au.outcome), "ok");
 	snprintf(au.service_type, sizeof(au.service_type), "%s", q->rq.t->name);
@@ -304,10 +314,8 @@ static void try_allocate(struct pw_allocate *q)
 		a->port = cand;
 		a->created_at = pw_wall_ms();
 		audit_skipped(q, cand);
-		/* joins this loop batch's group commit; the reply waits for it */
-		err = pw_allocs_group(as);
-		if (!err)
-			err = pw_allocs_add(as, a, &au);
+		/* joins the next group commit; the reply waits for it */
+		err = pw_allocs_add(as, a, &au);
 		if (err == -EEXIST) {
 			/* the database holds the port though the index does not: keep
 			 * clear of it as of a conflict, and try the next one */
@@ -320,7 +328,7 @@ static void try_allocate(struct pw_allocate *q)
 			char msg[512];
 
 			snprintf(msg, sizeof(msg), "state storage failed, allocation not made: %s (%s)",
-				 strerror(-err), pw_store_errmsg(as->env.store));
+				 strerror(-err), pw_journal_errmsg(as->journal));
 			finish(q, PW_E_STORAGE, msg, NULL);
 			return;
 		}

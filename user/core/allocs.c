@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The allocation index: memory and the store kept in agreement, one way
- * into a transaction, the group commit, and verdicts applied.
+ * The allocation index: memory and the store kept in agreement through the
+ * journal (its writes, their group commit), and verdicts applied.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -14,6 +14,7 @@
 #include "array.h"
 #include "checks.h"
 #include "config.h"
+#include "journal.h"
 #include "log.h"
 #include "proc.h"
 #include "store.h"
@@ -72,12 +73,9 @@ void pw_allocs_audit(struct pw_allocs *as, uid_t uid, pid_t pid, const char *act
 	va_start(ap, fmt);
 	vsnprintf(a.detail, sizeof(a.detail), fmt, ap);
 	va_end(ap);
-	/* while serving, a record rides on the loop batch's group commit rather
-	 * than paying an fsync of its own (refusals, conflicts); at start-up
-	 * there is no batch to end it, so it commits alone */
-	if (as->serving)
-		(void) pw_allocs_group(as);
-	if (pw_store_audit_add(as->env.store, &a))
+	/* while serving, a record rides on the next group commit rather than
+	 * paying an fsync of its own (refusals, conflicts) */
+	if (pw_journal_audit(as->journal, &a))
 		as->m.storage_errors_total++;
 }
 
@@ -123,79 +121,39 @@ static void tell_changed(struct pw_allocs *as, const struct pw_alloc *a, const c
 		as->env.hooks.changed(as->env.hooks.ctx, &ch);
 }
 
-/*
- * Writes go into the transaction already open (the loop batch's group, or a
- * caller's) or into one of their own; fsync false: without an fsync of its
- * own (what a crash loses, recovery derives again). *own: the caller ends it
- * with txn_leave.
- */
-static int txn_enter(struct pw_allocs *as, bool fsync, bool *own)
+/* A write the store refused (direct) or could not queue (threaded). */
+static void storage_failed(struct pw_allocs *as)
 {
-	int r;
-
-	*own = false;
-	/* -EBUSY inside a transaction: that one's setting stands */
-	if (!fsync)
-		(void) pw_store_set_sync(as->env.store, false);
-	r = pw_store_begin(as->env.store);
-	if (r == -EALREADY)
-		return 0;
-	if (r) {
-		if (!fsync)
-			(void) pw_store_set_sync(as->env.store, true);
-		return r;
-	}
-	*own = true;
-	return 0;
-}
-
-/* End an own transaction: commit when err is 0, else roll back. Returns the
- * first error; a caller whose memory changed inside reloads it on failure. */
-static int txn_leave(struct pw_allocs *as, bool own, bool fsync, int err)
-{
-	if (!own)
-		return err;
-	if (err)
-		pw_store_rollback(as->env.store);
-	else
-		err = pw_store_commit(as->env.store);
-	if (!fsync)
-		(void) pw_store_set_sync(as->env.store, true);
-	return err;
+	as->m.storage_errors_total++;
+	as->storage_failing = true;
 }
 
 int pw_allocs_add(struct pw_allocs *as, struct pw_alloc *a, const struct pw_audit *audit)
 {
 	struct pw_audit rec;
-	bool own;
 	int r;
 
 	if (as->by_port[a->port] >= 0)
 		return -EEXIST;
-	/* the allocation and its audit record are one durable transaction:
-	 * the batch's group when one is open, else their own */
-	r = txn_enter(as, true, &own);
-	if (!r)
-		r = pw_store_insert(as->env.store, a);
-	if (!r && audit) {
+	r = pw_journal_insert(as->journal, a);
+	if (r) {
+		if (r != -EEXIST)
+			storage_failed(as);
+		return r;
+	}
+	if (!as->serving)
+		as->storage_failing = false;
+	if (audit) {
 		rec = *audit;
 		rec.port = a->port;
 		rec.alloc_id = a->id;
-		r = pw_store_audit_add(as->env.store, &rec);
-	}
-	r = txn_leave(as, own, true, r);
-	if (r) {
-		if (r != -EEXIST) {
+		if (pw_journal_audit(as->journal, &rec))
 			as->m.storage_errors_total++;
-			as->storage_failing = true;
-		}
-		return r;
 	}
-	as->storage_failing = false;
 	r = index_add(as, a);
 	if (r) {
 		/* keep memory and disk in agreement */
-		(void) pw_store_delete(as->env.store, a->id);
+		(void) pw_journal_delete(as->journal, a->id);
 		return r;
 	}
 	pw_checks_attach(as, &as->v[as->by_port[a->port]]);
@@ -210,23 +168,14 @@ int pw_allocs_release(struct pw_allocs *as, struct pw_alloc_rt *r, uid_t uid, pi
 		      const char *why)
 {
 	struct pw_alloc a = r->a;
-	bool own;
 	int err;
 
-	err = txn_enter(as, true, &own);
-	if (!err) {
-		err = pw_store_delete(as->env.store, a.id);
-		if (err == -ENOENT)
-			err = 0;
-	}
-	if (!err)
-		pw_allocs_audit(as, uid, pid, "release", "ok", a.port, a.id, a.service_type, "%s",
-				why);
-	err = txn_leave(as, own, true, err);
+	err = pw_journal_delete(as->journal, a.id);
 	if (err) {
-		as->m.storage_errors_total++;
+		storage_failed(as);
 		return err;
 	}
+	pw_allocs_audit(as, uid, pid, "release", "ok", a.port, a.id, a.service_type, "%s", why);
 	index_remove(as, r);
 	as->m.released_total++;
 	tell_changed(as, &a, pw_alloc_state_name(a.state), "released", why);
@@ -265,7 +214,7 @@ enum pw_alloc_live pw_allocs_live(struct pw_allocs *as, const struct pw_alloc_rt
 
 void pw_allocs_apply(struct pw_allocs *as, struct pw_alloc_rt *r, const struct pw_sm_verdict *v)
 {
-	bool own;
+	int err;
 
 	if (!v->changed)
 		return;
@@ -274,15 +223,13 @@ void pw_allocs_apply(struct pw_allocs *as, struct pw_alloc_rt *r, const struct p
 	if (v->state == PW_ALLOC_CONFLICT)
 		as->m.conflicts_total++;
 	/*
-	 * State, audit and a release are one commit, without an fsync that
-	 * would stall the loop: what a crash loses here, start-up recovery
-	 * derives again (owner gone -> released, ports re-observed). Client
-	 * acknowledged allocations stay fsync'd.
+	 * State, audit and a release share a commit. A state change alone does
+	 * not ask for an fsync: what a crash loses here, start-up recovery
+	 * derives again (owner gone -> released, ports re-observed).
 	 */
-	if (txn_enter(as, false, &own))
-		as->m.storage_errors_total++;
-	if (pw_store_set_state(as->env.store, r->a.id, v->state))
-		as->m.storage_errors_total++;
+	err = pw_journal_set_state(as->journal, r->a.id, v->state);
+	if (err)
+		storage_failed(as);
 	pw_allocs_audit(as, 0, 0, v->state == PW_ALLOC_CONFLICT ? "conflict" : "state", "ok",
 			r->a.port, r->a.id, r->a.service_type, "%s -> %s: %s",
 			pw_alloc_state_name(v->old_state), pw_alloc_state_name(v->state), v->reason);
@@ -296,33 +243,40 @@ void pw_allocs_apply(struct pw_allocs *as, struct pw_alloc_rt *r, const struct p
 		(void) pw_allocs_release(as, r, 0, 0, v->reason);
 	}
 	/* r is not to be used past here: released, or reloaded on failure */
-	if (txn_leave(as, own, false, 0)) {
-		as->m.storage_errors_total++;
-		if (reload_index(as))
-			pw_err("state: cannot reload allocations: %s", pw_store_errmsg(as->env.store));
-	}
+	if (err && !as->serving && reload_index(as))
+		pw_err("state: cannot reload allocations: %s", pw_journal_errmsg(as->journal));
 }
 
-/* Memory must say what the disk says: after a failed commit. */
+/* Memory must say what the disk says: rows as the store has them. */
+static int reload_rows(struct pw_allocs *as, const struct pw_alloc *all, size_t n)
+{
+	int r = 0;
+
+	for (size_t i = 0; i < as->n; i++)
+		pw_check_free(as->v[i].check);
+	as->n = 0;
+	memset(as->by_port, 0xff, sizeof(as->by_port));
+	for (size_t i = 0; i < n && !r; i++) {
+		r = index_add(as, &all[i]);
+		if (!r)
+			pw_checks_attach(as, &as->v[as->n - 1]);
+	}
+	for (size_t i = 0; i < as->n; i++)
+		pw_allocs_observe(as, &as->v[i], PW_SM_EV_POLL);
+	return r;
+}
+
+/* After a failed write in direct mode (start-up): read the store again. */
 static int reload_index(struct pw_allocs *as)
 {
 	struct pw_alloc *all = NULL;
 	size_t n = 0;
 	int r;
 
-	for (size_t i = 0; i < as->n; i++)
-		pw_check_free(as->v[i].check);
-	as->n = 0;
-	memset(as->by_port, 0xff, sizeof(as->by_port));
 	r = pw_store_load_all(as->env.store, &all, &n);
-	for (size_t i = 0; i < n && !r; i++) {
-		r = index_add(as, &all[i]);
-		if (!r)
-			pw_checks_attach(as, &as->v[as->n - 1]);
-	}
+	if (!r)
+		r = reload_rows(as, all, n);
 	free(all);
-	for (size_t i = 0; i < as->n; i++)
-		pw_allocs_observe(as, &as->v[i], PW_SM_EV_POLL);
 	return r;
 }
 
@@ -346,7 +300,9 @@ int pw_allocs_new(struct pw_allocs **ret, const struct pw_allocs_env *env)
 		.max_failures = (uint32_t)cfg->health.max_failures,
 		.cleanup_stale = cfg->health.cleanup_stale_allocations,
 	};
-	r = pw_store_load_all(env->store, &all, &n);
+	r = pw_journal_new(&as->journal, env->store);
+	if (!r)
+		r = pw_store_load_all(env->store, &all, &n);
 	if (r)
 		pw_err("state: cannot load allocations: %s", pw_store_errmsg(env->store));
 	for (size_t i = 0; i < n && !r; i++) {
@@ -367,54 +323,71 @@ int pw_allocs_new(struct pw_allocs **ret, const struct pw_allocs_env *env)
 	return 0;
 }
 
-int pw_allocs_group(struct pw_allocs *as)
+/* A batch of the storage thread ended, on the loop. */
+static void on_journal_done(void *ctx, const struct pw_journal_done *d)
 {
-	int r;
+	struct pw_allocs *as = ctx;
 
-	if (as->group)
-		return 0;
-	r = pw_store_begin(as->env.store);
-	if (r)
-		return r;
-	as->group = true;
-	return 0;
-}
-
-bool pw_allocs_in_group(const struct pw_allocs *as)
-{
-	return as->group;
-}
-
-int pw_allocs_group_end(struct pw_allocs *as, char *why, size_t len)
-{
-	int r;
-
-	if (!as->group)
-		return 0;
-	as->group = false;
-	r = pw_store_commit(as->env.store);
-	if (!r) {
+	if (d->err) {
+		storage_failed(as);
+		pw_err("state: a group commit failed, its changes were not stored: %s", d->why);
+		if (d->reloaded) {
+			if (reload_rows(as, d->rows, d->n_rows))
+				pw_err("state: out of memory reloading the allocations");
+		} else {
+			pw_err("state: the allocations could not be read back either: memory "
+			       "keeps what it has");
+		}
+	} else {
 		as->storage_failing = false;
-		return 0;
 	}
-	as->m.storage_errors_total++;
-	as->storage_failing = true;
-	snprintf(why, len, "%s (%s)", strerror(-r), pw_store_errmsg(as->env.store));
-	if (reload_index(as))
-		pw_err("state: cannot reload allocations after a failed commit: %s",
-		       pw_store_errmsg(as->env.store));
+	if (as->env.hooks.committed)
+		as->env.hooks.committed(as->env.hooks.ctx, d);
+}
+
+int pw_allocs_serve(struct pw_allocs *as)
+{
+	int r = pw_journal_start(as->journal, as->env.loop, on_journal_done, as);
+
+	if (!r)
+		as->serving = true;
 	return r;
+}
+
+uint64_t pw_allocs_pending(const struct pw_allocs *as)
+{
+	return pw_journal_pending(as->journal);
+}
+
+void pw_allocs_kick(struct pw_allocs *as)
+{
+	pw_journal_kick(as->journal);
+}
+
+void pw_allocs_flush(struct pw_allocs *as)
+{
+	pw_journal_flush(as->journal);
+}
+
+bool pw_allocs_storage_stalled(const struct pw_allocs *as, char *why, size_t len)
+{
+	uint64_t ms = pw_journal_busy_ms(as->journal);
+
+	if (ms < PW_STORAGE_TIMEOUT_MS)
+		return false;
+	snprintf(why, len, "state storage stalled: a commit has waited on the disk for %llu ms "
+		 "(is the state filesystem frozen, full of dirty pages or failing?)",
+		 (unsigned long long)ms);
+	return true;
 }
 
 void pw_allocs_free(struct pw_allocs *as)
 {
-	char why[384];
-
 	if (!as)
 		return;
 	pw_checks_fini(as);
 	pw_health_stop(as);
-	(void) pw_allocs_group_end(as, why, sizeof(why));
+	pw_journal_free(as->journal);
 	free(as->v);
 	free(as);
 }

@@ -28,6 +28,8 @@
 struct pw_check_rt;
 struct pw_checks;
 struct pw_config;
+struct pw_journal;
+struct pw_journal_done;
 struct pw_store;
 struct pw_audit;
 struct pw_allocate;
@@ -74,7 +76,14 @@ struct pw_allocs_hooks {
 	void (*track_pid)(void *ctx, pid_t pid);
 	/* the daemon's own test binds follow: keep them out of the event stream */
 	void (*quiet)(void *ctx, bool on);
+	/* a batch of the storage thread ended (memory already follows a
+	 * failed one): replies waiting for it are settled */
+	void (*committed)(void *ctx, const struct pw_journal_done *d);
 };
+
+/* How long a request waits for storage before it is told it failed, and
+ * how long the disk may hold a batch before new writes are refused. */
+#define PW_STORAGE_TIMEOUT_MS 5000
 
 /* The narrow things the index works with, owned by the caller. */
 struct pw_allocs_env {
@@ -111,8 +120,8 @@ struct pw_allocs {
 	struct pw_checks *checks;	/* active checks (checks.c) */
 	struct pw_allocate *pending;	/* requests waiting in backoff (allocate.c) */
 	bool storage_failing;		/* last write failed (disk full...) */
-	bool group;			/* a group transaction is open (this batch) */
-	bool serving;			/* audits join the group commit */
+	struct pw_journal *journal;	/* every write to the store goes through it */
+	bool serving;			/* the storage thread runs */
 	pid_t self_pid;
 };
 
@@ -151,10 +160,15 @@ enum pw_alloc_live {
 enum pw_alloc_live pw_allocs_live(struct pw_allocs *as, const struct pw_alloc_rt *r,
 				  const struct pw_sock **by);
 
-/* Store durably with its audit record (may be NULL; port and id are filled
- * in), in one transaction, then index. 0, -EEXIST, -ENOSPC, -EIO, -ENOMEM. */
+/*
+ * Index and store with its audit record (may be NULL; port and id are filled
+ * in). Before pw_allocs_serve the store has it when this returns (0,
+ * -EEXIST, -ENOSPC, -EIO, -ENOMEM); after, it is in the open batch, durable
+ * when pw_allocs_pending()'s batch ends (0, -EEXIST, -ENOMEM).
+ */
 int pw_allocs_add(struct pw_allocs *as, struct pw_alloc *a, const struct pw_audit *audit);
-/* Delete durably, then unindex (r becomes invalid). why goes to the audit. */
+/* Unindex and delete (durable as for pw_allocs_add; r becomes invalid). why
+ * goes to the audit. */
 int pw_allocs_release(struct pw_allocs *as, struct pw_alloc_rt *r, uid_t uid, pid_t pid,
 		      const char *why);
 /* Apply a state-machine verdict: persist, audit, tell the hooks, release. */
@@ -165,15 +179,19 @@ void pw_allocs_audit(struct pw_allocs *as, uid_t uid, pid_t pid, const char *act
 		     const char *fmt, ...) __attribute__((format(printf, 9, 10)));
 
 /*
- * Group commit: writes made while the loop handles one batch of events share
- * one durable commit at its end. pw_allocs_group opens the group (0, or the
- * store's error); pw_allocs_group_end commits it (0, nothing open, or the
- * error, with why filled in; memory is reloaded from the store on failure).
- * Replies that wait for the commit are the caller's (daemon/settle.c).
+ * Group commit: from pw_allocs_serve on, the store's writes run on the
+ * storage thread (journal.h) and every write the loop makes while the
+ * previous batch is on the disk shares the next commit. pw_allocs_pending:
+ * the batch a reply waits for (0: nothing to wait for). pw_allocs_kick: the
+ * loop turn ended. pw_allocs_flush: wait until all is stored (shutdown).
  */
-int pw_allocs_group(struct pw_allocs *as);
-bool pw_allocs_in_group(const struct pw_allocs *as);
-int pw_allocs_group_end(struct pw_allocs *as, char *why, size_t len);
+int pw_allocs_serve(struct pw_allocs *as);
+uint64_t pw_allocs_pending(const struct pw_allocs *as);
+void pw_allocs_kick(struct pw_allocs *as);
+void pw_allocs_flush(struct pw_allocs *as);
+/* The disk has held a batch past PW_STORAGE_TIMEOUT_MS: new writes that a
+ * client would wait for are refused; why says so. */
+bool pw_allocs_storage_stalled(const struct pw_allocs *as, char *why, size_t len);
 
 /* health.c: the event path into the state machine. */
 /* Observe r's port in the port map and run the state machine. */

@@ -21,7 +21,7 @@
 #include "config.h"
 #include "log.h"
 #include "proc.h"
-#include "store.h"
+#include "journal.h"
 
 static struct pw_class_cache *cache_slot(struct pw_allocs *as, uint32_t pid, uint32_t gen)
 {
@@ -67,9 +67,8 @@ int pw_lease_set_owner(struct pw_allocs *as, struct pw_alloc_rt *r, pid_t pid, c
 	a.start_time = p.start_time;
 	snprintf(a.comm, sizeof(a.comm), "%s", p.comm);
 	a.hold_until = 0;
-	if (as->serving)
-		(void) pw_allocs_group(as);
-	err = pw_store_set_owner(as->env.store, &a);
+	/* derived state, as a state change: recovery finds a live holder again */
+	err = pw_journal_set_owner(as->journal, &a, false);
 	if (err) {
 		as->m.storage_errors_total++;
 		return err;
@@ -205,7 +204,7 @@ static void hold_tick(struct pw_allocs *as, struct pw_alloc_rt *r, void *ctx)
 	if (pw_proc_alive(r->a.pid, r->a.start_time)) {
 		a = r->a;
 		a.hold_until = 0;
-		if (!pw_store_set_owner(as->env.store, &a))
+		if (!pw_journal_set_owner(as->journal, &a, false))
 			r->a.hold_until = 0;
 		return;
 	}
@@ -220,7 +219,6 @@ static int on_hold(struct pw_io *io, uint32_t events)
 
 	(void) events;
 	pw_timerfd_ack(io->fd);
-	(void) pw_allocs_group(as);
 	pw_allocs_each(as, hold_tick, &now);
 	pw_lease_arm_holds(as);
 	return 0;

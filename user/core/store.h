@@ -78,8 +78,11 @@ int pw_store_set_sync(struct pw_store *s, bool fsync_each_commit);
 int pw_store_commit(struct pw_store *s);
 void pw_store_rollback(struct pw_store *s);
 
+/* The id the next insert without one would get (ids are never reused). */
+int pw_store_next_id(struct pw_store *s, int64_t *id);
 /*
- * Insert a->* (a->id ignored) and set a->id. created_at 0 is set to now;
+ * Insert a->* and set a->id: a->id > 0 is used as given (an -EEXIST when
+ * taken), else the next one. created_at 0 is set to now;
  * adopted is set when state is PW_ALLOC_ADOPTED.
  * -EEXIST when a->port is held by another allocation, in any state.
  */

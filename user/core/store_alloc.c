@@ -58,11 +58,14 @@ int pw_store_insert(struct pw_store *s, struct pw_alloc *a)
 	}
 	err = store_prepare(s, ST_INSERT,
 			    "INSERT INTO allocations (service_type, name, port, pid, start_time,"
-			    " uid, comm, state, created_at, project, adopted, hold_until)"
-			    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)", &st);
+			    " uid, comm, state, created_at, project, adopted, hold_until, id)"
+			    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)", &st);
 	if (err)
 		return err;
 	rc = bind_alloc(st, a, created);
+	/* NULL: the next id; a caller that numbers its own (the journal) gives it */
+	if (rc == SQLITE_OK)
+		rc = a->id > 0 ? sqlite3_bind_int64(st, 13, a->id) : sqlite3_bind_null(st, 13);
 	if (rc != SQLITE_OK) {
 		err = store_fail(s, rc, "insert: bind");
 		sqlite3_clear_bindings(st);
@@ -250,4 +253,23 @@ int pw_store_count(struct pw_store *s, size_t *n)
 	if (rc == SQLITE_ROW)
 		*n = (size_t)sqlite3_column_int64(st, 0);
 	return store_finish_read(s, st, rc, "count");
+}
+
+int pw_store_next_id(struct pw_store *s, int64_t *id)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	/* AUTOINCREMENT's own counter, so an id once used is never used again */
+	rc = sqlite3_prepare_v2(s->db,
+				"SELECT max(coalesce((SELECT seq FROM sqlite_sequence"
+				" WHERE name = 'allocations'), 0),"
+				" coalesce((SELECT max(id) FROM allocations), 0)) + 1", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return store_fail(s, rc, "next id");
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*id = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : store_fail(s, rc, "next id");
 }

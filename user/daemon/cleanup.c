@@ -38,8 +38,7 @@ void pw_cmd_cleanup(struct pw_daemon *d, struct pw_client *c, json_t *args)
 	bool dry_run = false;
 	json_t *rep = NULL;
 	unsigned n;
-	char err[256];
-	int r;
+	char err[256], why[256];
 
 	if (pw_args_bool(args, "dry_run", &dry_run, err, sizeof(err)) < 0) {
 		pw_client_send(c, pw_proto_error(PW_E_BAD_REQUEST, "%s", err));
@@ -53,13 +52,9 @@ void pw_cmd_cleanup(struct pw_daemon *d, struct pw_client *c, json_t *args)
 						 "allocations: only root may run it (try --dry-run)"));
 		return;
 	}
-	if (!dry_run) {
-		r = pw_allocs_group(d->allocs);
-		if (r) {
-			pw_client_send(c, pw_proto_error(PW_E_STORAGE, "cleanup not stored: %s",
-							 strerror(-r)));
-			return;
-		}
+	if (!dry_run && pw_allocs_storage_stalled(d->allocs, why, sizeof(why))) {
+		pw_client_send(c, pw_proto_error(PW_E_STORAGE, "cleanup not made: %s", why));
+		return;
 	}
 	n = pw_recovery_now(d, dry_run, &rep);
 	if (!rep) {
@@ -70,7 +65,7 @@ void pw_cmd_cleanup(struct pw_daemon *d, struct pw_client *c, json_t *args)
 	if (!dry_run)
 		pw_allocs_audit(d->allocs, cred->uid, cred->pid, "recover", "ok", 0, 0, "",
 				"cleanup: %u action(s)", n);
-	pw_settle_reply(&d->settle, d->allocs, c, pw_proto_ok(rep), "cleanup not stored");
+	pw_settle_reply(&d->settle, c, pw_proto_ok(rep), 0, "cleanup not stored");
 }
 
 json_t *pw_config_warnings(const struct pw_config *c)

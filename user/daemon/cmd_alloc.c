@@ -21,7 +21,7 @@
 #include "log.h"
 #include "owner.h"
 #include "proc.h"
-#include "store.h"
+#include "journal.h"
 #include "wire.h"
 
 /* An allocate request in flight: the core's done() answers the client. */
@@ -51,7 +51,7 @@ static void allocate_done(void *ctx, const struct pw_allocate_result *ar)
 		res = pw_wire_alloc(k->d->allocs, ar->r);
 		json_object_set_new(res, "existing", json_false());
 		conflicts_json(res, ar);
-		pw_settle_reply(&k->d->settle, k->d->allocs, k->c, pw_proto_ok(res),
+		pw_settle_reply(&k->d->settle, k->c, pw_proto_ok(res), ar->r->a.id,
 				"allocation not made");
 	}
 	pw_client_unref(k->c);
@@ -219,6 +219,7 @@ void pw_cmd_release(struct pw_daemon *d, struct pw_client *c, json_t *args)
 {
 	const struct ucred *cred = pw_client_cred(c);
 	struct pw_alloc_rt *r = find_target(d, c, args);
+	char why[256];
 	json_t *res;
 	int err;
 
@@ -237,18 +238,20 @@ void pw_cmd_release(struct pw_daemon *d, struct pw_client *c, json_t *args)
 			(long long)r->a.id, r->a.port, r->a.uid, r->a.uid));
 		return;
 	}
+	if (pw_allocs_storage_stalled(d->allocs, why, sizeof(why))) {
+		pw_client_send(c, pw_proto_error(PW_E_STORAGE, "release not made: %s", why));
+		return;
+	}
 	res = pw_wire_alloc(d->allocs, r);
-	err = pw_allocs_group(d->allocs);
-	if (!err)
-		err = pw_allocs_release(d->allocs, r, cred->uid, cred->pid, "released by request");
+	err = pw_allocs_release(d->allocs, r, cred->uid, cred->pid, "released by request");
 	if (err) {
 		json_decref(res);
 		pw_client_send(c, pw_proto_error(PW_E_STORAGE, "release not stored: %s (%s)",
-						 strerror(-err), pw_store_errmsg(d->store)));
+						 strerror(-err), pw_journal_errmsg(d->allocs->journal)));
 		return;
 	}
 	json_object_set_new(res, "state", json_string("released"));
-	pw_settle_reply(&d->settle, d->allocs, c, pw_proto_ok(res), "release not stored");
+	pw_settle_reply(&d->settle, c, pw_proto_ok(res), 0, "release not stored");
 }
 
 void pw_cmd_list(struct pw_daemon *d, struct pw_client *c, json_t *args)

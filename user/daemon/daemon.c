@@ -40,6 +40,7 @@
 #include "portserver.h"
 #include "styxy.h"
 #include "snapshot.h"
+#include "journal.h"
 #include "store.h"
 #include "wire.h"
 
@@ -507,13 +508,19 @@ static void hook_quiet(void *ctx, bool on)
 		pw_bpf_quiet(d->bpf, on);
 }
 
+static void hook_committed(void *ctx, const struct pw_journal_done *jd)
+{
+	struct pw_daemon *d = ctx;
+
+	pw_settle_committed(&d->settle, jd);
+}
+
+/* The loop turn ended: its writes go to the storage thread. */
 static void after_batch(void *ctx)
 {
 	struct pw_daemon *d = ctx;
-	int r = pw_settle_batch(&d->settle, d->allocs);
 
-	pw_portserver_settle(d->portserver, r == 0);
-	pw_styxy_settle(d->styxy, r == 0);
+	pw_allocs_kick(d->allocs);
 }
 
 /* The listeners block of the config, where no option overrides it. */
@@ -595,7 +602,7 @@ static int start_state(struct pw_daemon *d)
 		.loop = d->loop, .map = d->map, .cfg = d->cfg, .self_netns = d->self_netns,
 		.polling = d->mode == PW_MODE_POLLING,
 		.hooks = { .ctx = d, .changed = hook_changed, .track_pid = hook_track_pid,
-			   .quiet = hook_quiet },
+			   .quiet = hook_quiet, .committed = hook_committed },
 	};
 	json_t *db_report = NULL, *report;
 	bool reset;
@@ -611,6 +618,11 @@ static int start_state(struct pw_daemon *d)
 		return r;
 	}
 	pw_info("state: %zu allocations loaded from %s", d->allocs->n, d->opts.state_dir);
+	r = pw_settle_init(&d->settle, d->loop, d->allocs);
+	if (r) {
+		json_decref(db_report);
+		return r;
+	}
 	pw_loop_set_after_batch(d->loop, after_batch, d);
 	report = pw_recovery_run(d->allocs, false, reset);
 	if (db_report && report)
@@ -624,8 +636,10 @@ static int start_state(struct pw_daemon *d)
 static void stop_state(struct pw_daemon *d)
 {
 	pw_allocate_cancel_all(d->allocs);
-	pw_settle_batch(&d->settle, d->allocs);
-	pw_settle_fini(&d->settle);
+	/* everything queued is stored and every waiting reply settled */
+	if (d->allocs)
+		pw_allocs_flush(d->allocs);
+	pw_settle_fini(&d->settle, d->loop);
 	pw_allocs_free(d->allocs);
 	d->allocs = NULL;
 	json_decref(d->recovery);
@@ -733,7 +747,12 @@ int pw_daemon_init(struct pw_daemon *d, const struct pw_daemon_opts *opts)
 		pw_err("control socket %s: %s", opts->socket_path, strerror(-err));
 		return err;
 	}
-	d->allocs->serving = true;	/* audits join the group commit from now on */
+	/* from now on the store is the storage thread's: the loop never waits on it */
+	err = pw_allocs_serve(d->allocs);
+	if (err) {
+		pw_err("start-up: storage thread: %s", strerror(-err));
+		return err;
+	}
 	if (opts->metrics_listen) {
 		err = pw_metrics_http_start(d, opts->metrics_listen);
 		if (err)

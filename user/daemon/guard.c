@@ -10,13 +10,14 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "allocs.h"
 #include "config.h"
 #include "daemon.h"
 #include "guard.h"
+#include "journal.h"
 #include "log.h"
 #include "proto.h"
 #include "server.h"
-#include "store.h"
 
 #define MAX_UIDS 1024		/* refusal buckets; the least recent goes first */
 #define PRUNE_BATCH 5000	/* records deleted per step: a few ms at most */
@@ -42,6 +43,7 @@ struct pw_guard {
 	size_t nb;
 	struct pw_io prune_io;
 	uint64_t prune_armed_ms;	/* deadline armed, 0: none */
+	bool pruning;			/* a step is with the storage thread */
 	/* the integrity check */
 	struct pw_io done_io;		/* eventfd: the worker is done */
 	pthread_t th;
@@ -100,26 +102,37 @@ bool pw_guard_refusal(struct pw_guard *g, uid_t uid, char *note, size_t n)
 
 /* --- retention --------------------------------------------------------- */
 
+/* A retention step ended on the storage thread. */
+static void pruned(void *ctx, int err, const char *msg, size_t deleted)
+{
+	struct pw_guard *g = ctx;
+	unsigned next;
+
+	g->pruning = false;
+	if (err)
+		pw_warn("audit retention: %s", msg);
+	g->st.audit_pruned += deleted;
+	/* a full batch: more is due, in small steps between other work */
+	next = deleted >= PRUNE_BATCH ? PRUNE_BUSY_MS : PRUNE_IDLE_MS;
+	(void) pw_timerfd_arm(g->prune_io.fd, next, 0);
+	g->prune_armed_ms = pw_now_ms() + next;
+}
+
 static int on_prune(struct pw_io *io, uint32_t events)
 {
 	struct pw_guard *g = io->data;
 	const struct pw_config *cfg = g->d->cfg;
 	int64_t min_ts = pw_wall_ms() - (int64_t)cfg->audit.max_age_days * 86400000;
-	size_t deleted = 0;
-	unsigned next;
-	int err;
 
 	(void) events;
 	pw_timerfd_ack(io->fd);
-	err = pw_store_audit_prune(g->d->store, (size_t)cfg->audit.max_records, min_ts,
-				   PRUNE_BATCH, &deleted);
-	if (err)
-		pw_warn("audit retention: %s", pw_store_errmsg(g->d->store));
-	g->st.audit_pruned += deleted;
-	/* a full batch: more is due, in small steps between other work */
-	next = deleted >= PRUNE_BATCH ? PRUNE_BUSY_MS : PRUNE_IDLE_MS;
-	(void) pw_timerfd_arm(io->fd, next, 0);
-	g->prune_armed_ms = pw_now_ms() + next;
+	g->prune_armed_ms = 0;
+	if (g->pruning)
+		return 0;	/* the step under way re-arms the timer */
+	g->pruning = true;
+	if (pw_journal_audit_prune(g->d->allocs->journal, (size_t)cfg->audit.max_records, min_ts,
+				   PRUNE_BATCH, pruned, g))
+		pruned(g, -ENOMEM, "out of memory", 0);
 	return 0;
 }
 
@@ -272,6 +285,8 @@ void pw_guard_free(struct pw_guard *g)
 		pthread_join(g->th, NULL);
 	free_waiters(g->running_waiters);
 	free_waiters(g->waiters);
+	if (g->pruning && g->d->allocs)
+		pw_journal_cancel(g->d->allocs->journal, g);
 	pw_loop_close_io(g->d->loop, &g->prune_io);
 	pw_loop_close_io(g->d->loop, &g->done_io);
 	free(g->b);

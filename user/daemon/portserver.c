@@ -52,8 +52,6 @@ struct pw_portserver {
 	bool unlink_path;
 	struct ps_conn *conns;
 	unsigned n;
-	struct ps_conn **settle;	/* waiting for the group commit */
-	size_t n_settle, cap_settle;
 	struct pw_portserver_stats st;
 };
 
@@ -104,6 +102,22 @@ static void answer(struct ps_conn *k, uint16_t port)
 		pw_debug("portserver: answer %u not delivered: %s", port, strerror(errno));
 }
 
+/* The allocation's commit ended: the port, or nothing (the reference
+ * server's answer when it has no port). */
+static void settled(void *ctx, const char *fail)
+{
+	struct ps_conn *k = ctx;
+
+	if (!fail) {
+		k->ps->st.allocated++;
+		answer(k, k->port);
+	} else {
+		k->ps->st.failed++;
+		pw_info("portserver: port %u for pid %s not stored: %s", k->port, k->buf, fail);
+	}
+	conn_release(k);
+}
+
 static void allocate_done(void *ctx, const struct pw_allocate_result *res)
 {
 	struct ps_conn *k = ctx;
@@ -114,37 +128,16 @@ static void allocate_done(void *ctx, const struct pw_allocate_result *res)
 		pw_info("portserver: no port for pid %s: %s", k->buf, res->message);
 		goto out;
 	}
-	if (pw_allocs_in_group(ps->d->allocs) &&
-	    !pw_array_grow((void **)&ps->settle, &ps->cap_settle, ps->n_settle + 1,
-			   sizeof(*ps->settle))) {
-		k->port = res->r->a.port;
-		k->settling = true;
-		ps->settle[ps->n_settle++] = k;
+	k->port = res->r->a.port;
+	k->settling = true;
+	if (!pw_settle_wait(&ps->d->settle, res->r->a.id, "allocation not made", settled, k))
 		return;
-	}
-	/* no group open: the add is durable already */
-	ps->st.allocated++;
-	answer(k, res->r->a.port);
+	/* nothing to wait for: the add is durable already (or no memory to
+	 * wait: the answer is then no port, as for any failure) */
+	settled(k, pw_allocs_pending(ps->d->allocs) ? "out of memory" : NULL);
+	return;
 out:
 	conn_release(k);
-}
-
-void pw_portserver_settle(struct pw_portserver *ps, bool ok)
-{
-	if (!ps)
-		return;
-	for (size_t i = 0; i < ps->n_settle; i++) {
-		struct ps_conn *k = ps->settle[i];
-
-		if (ok) {
-			ps->st.allocated++;
-			answer(k, k->port);
-		} else {
-			ps->st.failed++;
-		}
-		conn_release(k);
-	}
-	ps->n_settle = 0;
 }
 
 /* What Python's int() accepts, within the reference server's 20 characters:
@@ -341,7 +334,6 @@ static int make_addr(const char *s, struct sockaddr_un *sa)
 
 static void ps_free(struct pw_portserver *ps)
 {
-	pw_portserver_settle(ps, false);
 	while (ps->conns) {
 		struct ps_conn *k = ps->conns;
 
@@ -352,7 +344,6 @@ static void ps_free(struct pw_portserver *ps)
 	pw_loop_close_io(ps->d->loop, &ps->timer);
 	if (ps->unlink_path)
 		(void) unlink(ps->addr);
-	free(ps->settle);
 	free(ps);
 }
 

@@ -39,10 +39,7 @@ struct pw_portserver_stats {
 int pw_portserver_prepare(struct pw_daemon *d, const char *type);
 /* Listen on @addr ("@name" or a path) serving @type. 0 or -errno, logged. */
 int pw_portserver_start(struct pw_daemon *d, const char *addr, const char *type);
-void pw_portserver_stop(struct pw_daemon *d);
-/* The loop batch's group commit ended (ok or not): answer the waiting. */
-void pw_portserver_settle(struct pw_portserver *ps, bool ok);
-void pw_portserver_stats(const struct pw_portserver *ps, struct pw_portserver_stats *st);
+void pw_portserver_stop(struct pw_daemon *d);void pw_portserver_stats(const struct pw_portserver *ps, struct pw_portserver_stats *st);
 const char *pw_portserver_addr(const struct pw_portserver *ps);
 const char *pw_portserver_type(const struct pw_portserver *ps);
 

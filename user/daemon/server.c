@@ -57,6 +57,7 @@ struct pw_client {
 	/* a streaming answer and the replies waiting behind it */
 	pw_stream_fn stream_fn;
 	bool stream_wait;	/* starts once the held replies before it are out */
+	bool stream_paused;	/* the next piece is not at hand (PW_STREAM_PAUSE) */
 	void (*stream_free)(void *ctx);
 	void *stream_ctx;
 	struct held *after_head, *after_tail;
@@ -175,7 +176,7 @@ static int client_events(struct pw_client *c)
 	if (!c->queued && !c->eof && !c->stream_fn && !c->closing)
 		ev |= EPOLLIN | EPOLLRDHUP;
 	/* a streaming answer is refilled whenever the socket takes more */
-	if (c->out_len > c->out_off || (c->stream_fn && !c->stream_wait) ||
+	if (c->out_len > c->out_off || (c->stream_fn && !c->stream_wait && !c->stream_paused) ||
 	    (c->watching && c->wpos < c->wl->head))
 		ev |= EPOLLOUT;
 	if (ev == c->events || c->closed || c->detached)
@@ -705,7 +706,8 @@ static void stream_pump(struct pw_client *c)
 	struct pw_strbuf sb = { 0 };
 	int r;
 
-	while (c->stream_fn && !c->stream_wait && !c->closed && c->out_len - c->out_off < STREAM_LOW) {
+	while (c->stream_fn && !c->stream_wait && !c->stream_paused && !c->closed &&
+	       c->out_len - c->out_off < STREAM_LOW) {
 		r = c->stream_fn(c->stream_ctx, &sb);
 		if (r < 0 || sb.oom || (sb.len && append_out(c, sb.buf, sb.len))) {
 			free(sb.buf);
@@ -715,9 +717,21 @@ static void stream_pump(struct pw_client *c)
 		sb.len = 0;
 		if (r == 0)
 			stream_end(c);
+		else if (r == PW_STREAM_PAUSE)
+			c->stream_paused = true;
 	}
 	free(sb.buf);
 	if (!c->closed && flush_out(c))
+		client_close(c);
+}
+
+void pw_client_stream_resume(struct pw_client *c)
+{
+	if (!c->stream_paused)
+		return;
+	c->stream_paused = false;
+	stream_pump(c);
+	if (!c->closed && client_events(c))
 		client_close(c);
 }
 
@@ -730,6 +744,7 @@ static void stream_end(struct pw_client *c)
 	c->stream_fn = NULL;
 	c->stream_free = NULL;
 	c->stream_ctx = NULL;
+	c->stream_paused = false;
 	c->after_head = c->after_tail = NULL;
 	while (h) {
 		struct held *next = h->next;

@@ -71,6 +71,10 @@ void pw_client_settle(struct pw_client *c, const char *fail_line);
 typedef int (*pw_stream_fn)(void *ctx, struct pw_strbuf *sb);
 void pw_client_stream(struct pw_client *c, pw_stream_fn fn, void (*free_fn)(void *ctx),
 		      void *ctx);
+/* fn's answer when the next piece is not at hand yet (a read on the storage
+ * thread): the stream pauses until pw_client_stream_resume(). */
+#define PW_STREAM_PAUSE 2
+void pw_client_stream_resume(struct pw_client *c);
 /* Turn the client into a watcher: it receives pw_server_broadcast lines. */
 void pw_client_set_watch(struct pw_client *c, bool on);
 void pw_server_broadcast(struct pw_server *s, const char *line, size_t len);

@@ -7,7 +7,8 @@
 #include "filter.h"
 #include "netns_names.h"
 #include "proto.h"
-#include "store.h"
+#include "allocs.h"
+#include "journal.h"
 #include "stream.h"
 #include "wire.h"
 
@@ -156,45 +157,109 @@ void pw_stream_ports(struct pw_daemon *d, struct pw_client *c, const struct pw_p
 	pw_client_stream(c, ports_fill, ports_free, ps);
 }
 
+/* The audit trail, a page at a time from the storage thread: the loop
+ * never reads the database itself. */
 struct audit_stream {
-	struct pw_store *store;
-	int64_t after;
+	struct pw_journal *j;
+	struct pw_client *c;
+	int64_t after;		/* < 0: the tail is not placed yet */
+	size_t tail;		/* the limit the tail was asked with */
 	size_t left;		/* records still to write; SIZE_MAX: all */
-	bool started, any;
+	bool started, any, asked;
+	/* the page at hand */
+	bool have;
+	int err;
+	char msg[256];
+	struct pw_audit *recs;
+	size_t n, asked_n;
 };
+
+static void audit_page(void *ctx, const struct pw_journal_audit_page *p)
+{
+	struct audit_stream *as = ctx;
+
+	as->asked = false;
+	as->have = true;
+	as->err = p->err;
+	snprintf(as->msg, sizeof(as->msg), "%s", p->msg ? p->msg : "");
+	as->after = p->after;
+	as->n = 0;
+	if (!p->err && p->n) {
+		as->recs = malloc(p->n * sizeof(*as->recs));
+		if (as->recs) {
+			memcpy(as->recs, p->recs, p->n * sizeof(*as->recs));
+			as->n = p->n;
+		} else {
+			as->err = -ENOMEM;
+			snprintf(as->msg, sizeof(as->msg), "out of memory");
+		}
+	}
+	pw_client_stream_resume(as->c);
+}
 
 static int audit_fill(void *ctx, struct pw_strbuf *sb)
 {
 	struct audit_stream *as = ctx;
-	struct pw_audit *recs = NULL;
-	size_t n = 0;
+	char *line;
 
-	if (!as->started) {
-		as->started = true;
-		pw_sb_puts(sb, PW_PROTO_OK_PREFIX "[");
-	}
 	while (as->left && sb->len < PIECE_BYTES) {
 		size_t page = as->left < AUDIT_PAGE ? as->left : AUDIT_PAGE;
 
-		/* an error now cannot be an error line: the answer has begun */
-		if (pw_store_audit_list(as->store, as->after, page, &recs, &n))
-			return -EIO;
-		for (size_t i = 0; i < n; i++) {
+		if (!as->have) {
+			if (as->asked)
+				return PW_STREAM_PAUSE;
+			as->asked = true;
+			as->asked_n = page;
+			if (pw_journal_audit_read(as->j, as->after, as->tail, page, audit_page, as))
+				return -ENOMEM;
+			continue;	/* direct: answered already */
+		}
+		as->have = false;
+		if (as->err) {
+			free(as->recs);
+			as->recs = NULL;
+			/* not begun: an error line; else it cannot be one */
+			if (as->started)
+				return -EIO;
+			line = pw_proto_error(PW_E_STORAGE, "audit trail unreadable: %s", as->msg);
+			if (!line)
+				return -ENOMEM;
+			pw_sb_puts(sb, line);
+			free(line);
+			return 0;
+		}
+		if (!as->started) {
+			as->started = true;
+			pw_sb_puts(sb, PW_PROTO_OK_PREFIX "[");
+		}
+		for (size_t i = 0; i < as->n; i++) {
 			if (as->any)
 				pw_sb_put(sb, ",", 1);
 			as->any = true;
-			pw_wire_audit_write(sb, &recs[i]);
+			pw_wire_audit_write(sb, &as->recs[i]);
 		}
-		if (n)
-			as->after = recs[n - 1].id;
-		free(recs);
-		recs = NULL;
-		as->left = n < page ? 0 : as->left - n;
+		if (as->n)
+			as->after = as->recs[as->n - 1].id;
+		free(as->recs);
+		as->recs = NULL;
+		as->left = as->n < as->asked_n ? 0 : as->left - as->n;
 	}
 	if (as->left)
 		return 1;
+	if (!as->started)
+		pw_sb_puts(sb, PW_PROTO_OK_PREFIX "[");
 	pw_sb_puts(sb, "]}\n");
 	return 0;
+}
+
+static void audit_free(void *ctx)
+{
+	struct audit_stream *as = ctx;
+
+	if (as->asked)
+		pw_journal_cancel(as->j, as);
+	free(as->recs);
+	free(as);
 }
 
 void pw_stream_audit(struct pw_daemon *d, struct pw_client *c, int64_t after_id, size_t limit)
@@ -205,15 +270,10 @@ void pw_stream_audit(struct pw_daemon *d, struct pw_client *c, int64_t after_id,
 		pw_client_send(c, pw_proto_error(PW_E_INTERNAL, "out of memory"));
 		return;
 	}
-	as->store = d->store;
+	as->j = d->allocs->journal;
+	as->c = c;
 	as->left = limit ? limit : SIZE_MAX;
-	if (after_id >= 0) {
-		as->after = after_id;
-	} else if (pw_store_audit_tail_start(d->store, limit, &as->after)) {
-		free(as);
-		pw_client_send(c, pw_proto_error(PW_E_STORAGE, "audit trail unreadable: %s",
-						 pw_store_errmsg(d->store)));
-		return;
-	}
-	pw_client_stream(c, audit_fill, free, as);
+	as->after = after_id >= 0 ? after_id : -1;
+	as->tail = limit;
+	pw_client_stream(c, audit_fill, audit_free, as);
 }

@@ -25,7 +25,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "proc.h"
-#include "store.h"
+#include "journal.h"
 #include "styxy_int.h"
 
 #define STYXY_MAX_BODY 10240		/* Styxy: express.json({ limit: '10kb' }) */
@@ -44,32 +44,48 @@ void styxy_error(struct pw_http_req *rq, unsigned status, const char *fmt, ...)
 	pw_http_reply_json(rq, status, json_pack("{s:b, s:s}", "success", 0, "error", msg));
 }
 
-void styxy_reply_settled(struct pw_styxy *s, struct pw_http_req *rq, unsigned status, json_t *obj)
+/* One Styxy reply waiting for the group commit. */
+struct styxy_wait {
+	struct pw_http_req *rq;
+	unsigned status;
+	json_t *obj;
+};
+
+static void styxy_settled(void *ctx, const char *fail)
 {
-	if (!pw_allocs_in_group(s->d->allocs) ||
-	    pw_array_grow((void **)&s->pending, &s->cap_pending, s->n_pending + 1,
-			  sizeof(*s->pending))) {
-		pw_http_reply_json(rq, status, obj);
-		return;
+	struct styxy_wait *w = ctx;
+
+	if (!fail) {
+		pw_http_reply_json(w->rq, w->status, w->obj);
+	} else {
+		json_decref(w->obj);
+		styxy_error(w->rq, 500, "%s", fail);
 	}
-	s->pending[s->n_pending++] = (struct styxy_pending){ rq, status, obj };
+	free(w);
 }
 
-void pw_styxy_settle(struct pw_styxy *s, bool ok)
+void styxy_reply_settled(struct pw_styxy *s, struct pw_http_req *rq, unsigned status, json_t *obj,
+			 int64_t alloc_id)
 {
-	if (!s)
-		return;
-	for (size_t i = 0; i < s->n_pending; i++) {
-		struct styxy_pending *p = &s->pending[i];
+	struct styxy_wait *w = malloc(sizeof(*w));
+	int r;
 
-		if (ok) {
-			pw_http_reply_json(p->rq, p->status, p->obj);
-		} else {
-			json_decref(p->obj);
-			styxy_error(p->rq, 500, "state storage failed: the change was not made");
-		}
+	if (!w) {
+		json_decref(obj);
+		styxy_error(rq, 500, "out of memory");
+		return;
 	}
-	s->n_pending = 0;
+	*w = (struct styxy_wait){ rq, status, obj };
+	r = pw_settle_wait(&s->d->settle, alloc_id, "the change was not made", styxy_settled, w);
+	if (r == 0)
+		return;
+	free(w);
+	if (r < 0) {
+		json_decref(obj);
+		styxy_error(rq, 500, "out of memory");
+		return;
+	}
+	pw_http_reply_json(rq, status, obj);
 }
 
 void styxy_iso(int64_t ms, char out[32])
@@ -400,27 +416,47 @@ static void metrics(struct pw_styxy *s, struct pw_http_req *rq)
 		"allocations", (json_int_t)s->d->allocs->n, "instances", (json_int_t)s->n_inst));
 }
 
-static void audit(struct pw_styxy *s, struct pw_http_req *rq)
+struct audit_call {
+	struct pw_styxy *s;
+	struct pw_http_req *rq;
+};
+
+static void audit_page(void *ctx, const struct pw_journal_audit_page *p)
 {
-	struct pw_audit *recs = NULL;
-	size_t n = 0;
+	struct audit_call *k = ctx;
 	json_t *arr = json_array();
 	char at[32], loc[600];
 
-	if (!pw_store_audit_list(s->d->store, -1, 50, &recs, &n)) {
-		for (size_t i = 0; i < n; i++) {
-			styxy_iso(recs[i].ts_ms, at);
-			json_array_append_new(arr, json_pack(
-				"{s:s, s:s, s:s, s:i, s:s, s:i, s:i, s:s}", "timestamp", at, "action",
-				recs[i].action, "outcome", recs[i].outcome, "port", recs[i].port,
-				"service_type", recs[i].service_type, "uid", (int)recs[i].uid, "pid",
-				(int)recs[i].pid, "detail", recs[i].detail));
-		}
+	for (size_t i = 0; !p->err && i < p->n; i++) {
+		const struct pw_audit *r = &p->recs[i];
+
+		styxy_iso(r->ts_ms, at);
+		json_array_append_new(arr, json_pack(
+			"{s:s, s:s, s:s, s:i, s:s, s:i, s:i, s:s}", "timestamp", at, "action",
+			r->action, "outcome", r->outcome, "port", r->port, "service_type",
+			r->service_type, "uid", (int)r->uid, "pid", (int)r->pid, "detail", r->detail));
 	}
-	free(recs);
-	snprintf(loc, sizeof(loc), "%s (audit table)", s->d->opts.state_dir);
-	pw_http_reply_json(rq, 200, json_pack("{s:b, s:s, s:n, s:o}", "enabled", 1, "log_location",
-					      loc, "retention_days", "recent_events", arr));
+	snprintf(loc, sizeof(loc), "%s (audit table)", k->s->d->opts.state_dir);
+	pw_http_reply_json(k->rq, 200, json_pack("{s:b, s:s, s:n, s:o}", "enabled", 1,
+						 "log_location", loc, "retention_days",
+						 "recent_events", arr));
+	free(k);
+}
+
+/* The newest 50 records, read on the storage thread. */
+static void audit(struct pw_styxy *s, struct pw_http_req *rq)
+{
+	struct audit_call *k = malloc(sizeof(*k));
+
+	if (!k) {
+		styxy_error(rq, 500, "out of memory");
+		return;
+	}
+	*k = (struct audit_call){ s, rq };
+	if (pw_journal_audit_read(s->d->allocs->journal, -1, 50, 50, audit_page, k)) {
+		free(k);
+		styxy_error(rq, 500, "out of memory");
+	}
 }
 
 /* --- routing ------------------------------------------------------------------------ */
@@ -658,7 +694,6 @@ void pw_styxy_stop(struct pw_daemon *d)
 
 	if (!s)
 		return;
-	pw_styxy_settle(s, false);
 	pw_http_free(s->http);
 	for (size_t i = 0; i < s->n_inst; i++) {
 		free(s->inst[i].working_directory);
@@ -666,7 +701,6 @@ void pw_styxy_stop(struct pw_daemon *d)
 	}
 	free(s->inst);
 	free(s->meta);
-	free(s->pending);
 	explicit_bzero(s->token, sizeof(s->token));
 	free(s);
 	d->styxy = NULL;

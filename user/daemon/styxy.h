@@ -23,8 +23,6 @@ struct pw_styxy_opts {
 /* 0 or -errno, logged. */
 int pw_styxy_start(struct pw_daemon *d, const struct pw_styxy_opts *o);
 void pw_styxy_stop(struct pw_daemon *d);
-/* The loop batch's group commit ended: answer the replies that waited. */
-void pw_styxy_settle(struct pw_styxy *s, bool ok);
 /* The bound port (tests listen on :0). */
 unsigned pw_styxy_port(const struct pw_styxy *s);
 

@@ -114,7 +114,7 @@ static void allocate_done(void *ctx, const struct pw_allocate_result *res)
 			s->d->cfg->auto_alloc.placement == PW_PLACE_BEFORE ? "before" :
 			s->d->cfg->auto_alloc.placement == PW_PLACE_SMART ? "smart" : "after"));
 	}
-	styxy_reply_settled(s, k->rq, 200, o);
+	styxy_reply_settled(s, k->rq, 200, o, res->r->a.id);
 	free(k);
 }
 
@@ -247,7 +247,7 @@ void styxy_release(struct pw_styxy *s, struct pw_http_req *rq, const char *lock)
 	struct pw_allocs *as = s->d->allocs;
 	struct pw_alloc_rt *r;
 	uint16_t port;
-	char msg[64];
+	char msg[64], why[256];
 	int err;
 
 	if (styxy_lock_lookup(s, lock, &r)) {
@@ -259,16 +259,18 @@ void styxy_release(struct pw_styxy *s, struct pw_http_req *rq, const char *lock)
 		return;
 	}
 	port = r->a.port;
-	err = pw_allocs_group(as);
-	if (!err)
-		err = pw_allocs_release(as, r, s->token_uid, 0, "released over the Styxy API");
+	if (pw_allocs_storage_stalled(as, why, sizeof(why))) {
+		styxy_error(rq, 503, "release not made: %s", why);
+		return;
+	}
+	err = pw_allocs_release(as, r, s->token_uid, 0, "released over the Styxy API");
 	if (err) {
 		styxy_error(rq, 500, "release not stored: %s", strerror(-err));
 		return;
 	}
 	snprintf(msg, sizeof(msg), "Port %u released", port);
 	styxy_reply_settled(s, rq, 200, json_pack("{s:b, s:i, s:s}", "success", 1, "port", port,
-						  "message", msg));
+						  "message", msg), 0);
 }
 
 /* Styxy's system_usage: who has the port, as its lsof/netstat scanner says. */
@@ -417,16 +419,14 @@ void styxy_cleanup(struct pw_styxy *s, struct pw_http_req *rq)
 	json_t *b = styxy_body_object(rq), *rep = NULL;
 	struct sweep w = { .s = s, .now = pw_wall_ms() };
 	unsigned recovered;
-	char msg[128];
-	int err;
+	char msg[128], why[256];
 
 	if (!b)
 		return;
 	w.force = json_is_true(json_object_get(b, "force"));
 	json_decref(b);
-	err = pw_allocs_group(s->d->allocs);
-	if (err) {
-		styxy_error(rq, 500, "cleanup not stored: %s", strerror(-err));
+	if (pw_allocs_storage_stalled(s->d->allocs, why, sizeof(why))) {
+		styxy_error(rq, 503, "cleanup not made: %s", why);
 		return;
 	}
 	recovered = pw_recovery_now(s->d, false, &rep);
@@ -436,5 +436,5 @@ void styxy_cleanup(struct pw_styxy *s, struct pw_http_req *rq)
 					   : "Cleaned up %u stale allocations", w.cleaned + recovered);
 	styxy_reply_settled(s, rq, 200, json_pack("{s:b, s:i, s:s, s:o}", "success", 1, "cleaned",
 						  (int)(w.cleaned + recovered), "message", msg,
-						  "recovery", rep ? rep : json_null()));
+						  "recovery", rep ? rep : json_null()), 0);
 }

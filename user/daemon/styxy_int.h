@@ -41,12 +41,6 @@ struct pw_styxy {
 	size_t n_inst, cap_inst;
 	struct styxy_meta *meta;
 	size_t n_meta, cap_meta;
-	struct styxy_pending {
-		struct pw_http_req *rq;
-		unsigned status;
-		json_t *obj;
-	} *pending;			/* replies waiting for the group commit */
-	size_t n_pending, cap_pending;
 	int64_t last_cleanup_ms;
 	uint64_t requests, unauthorized;
 };
@@ -55,7 +49,10 @@ struct pw_styxy {
 void styxy_error(struct pw_http_req *rq, unsigned status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* A reply that stands only if the open group commit succeeds. */
-void styxy_reply_settled(struct pw_styxy *s, struct pw_http_req *rq, unsigned status, json_t *obj);
+/* Answer once the write it reports is durable (alloc_id: an allocation it
+ * reports, released again if the answer times out first). */
+void styxy_reply_settled(struct pw_styxy *s, struct pw_http_req *rq, unsigned status, json_t *obj,
+			 int64_t alloc_id);
 
 /* "xxxxxxxx-0000-4000-8000-<id in 12 hex>": a UUID v4 shape Styxy's
  * validator accepts, stable for an allocation. */
