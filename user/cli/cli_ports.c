@@ -521,6 +521,11 @@ int pw_cli_status(struct pw_cli *cli, int argc, char **argv)
 		printf("%s\n", json_is_false(json_object_get(al, "storage_ok"))
 			       ? "  (STORAGE FAILING: allocations refused)" : "");
 	}
+	v = json_object_get(res, "storage");
+	if (json_is_object(v) && !json_is_true(json_object_get(v, "ok")) && pw_jnum(v, "busy_ms"))
+		printf("storage:     STALLED: a commit has waited %lld ms on the disk; "
+		       "%lld write(s) dropped\n", (long long)pw_jnum(v, "busy_ms"),
+		       (long long)pw_jnum(v, "dropped_writes"));
 	v = json_object_get(res, "recovery");
 	if (json_is_object(v)) {
 		size_t i;

@@ -375,9 +375,10 @@ bool pw_allocs_storage_stalled(const struct pw_allocs *as, char *why, size_t len
 
 	if (ms < PW_STORAGE_TIMEOUT_MS)
 		return false;
-	snprintf(why, len, "state storage stalled: a commit has waited on the disk for %llu ms "
-		 "(is the state filesystem frozen, full of dirty pages or failing?)",
-		 (unsigned long long)ms);
+	if (why)
+		snprintf(why, len, "state storage stalled: a commit has waited on the disk for "
+			 "%llu ms (is the state filesystem frozen, full of dirty pages or "
+			 "failing?)", (unsigned long long)ms);
 	return true;
 }
 

@@ -795,6 +795,12 @@ int pw_daemon_run(struct pw_daemon *d)
 void pw_daemon_fini(struct pw_daemon *d)
 {
 	pw_sd_stopping(d->sd);
+	/* requests end first, while the clients and frontends their answers go
+	 * to are still there: those in backoff, then those waiting for storage */
+	if (d->allocs) {
+		pw_allocate_cancel_all(d->allocs);
+		pw_allocs_flush(d->allocs);
+	}
 	pw_sd_free(d, d->sd);
 	pw_metrics_http_stop(d);
 	pw_guard_free(d->guard);
@@ -802,7 +808,6 @@ void pw_daemon_fini(struct pw_daemon *d)
 	pw_server_free(d->server);
 	d->server = NULL;
 	stop_state(d);
-	/* after the core cancelled its requests (their done() touch them) */
 	pw_portserver_stop(d);
 	pw_styxy_stop(d);
 	pw_reload_free(d);

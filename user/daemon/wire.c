@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "guard.h"
+#include "journal.h"
 #include "proc.h"
 #include "proto.h"
 #include "utf8.h"
@@ -98,6 +99,13 @@ void pw_wire_allocs_status(struct pw_allocs *as, json_t *recovery, json_t *statu
 	json_object_set_new(status, "allocations", json_pack("{s:I, s:o, s:b, s:i}", "total",
 		(json_int_t)as->n, "by_state", st, "storage_ok", !as->storage_failing,
 		"health_poll_interval_ms", (int)as->health_interval_ms));
+	/* the storage thread: how long the disk has held the batch on it */
+	json_object_set_new(status, "storage", json_pack("{s:b, s:I, s:I, s:I, s:I}", "ok",
+		!as->storage_failing && !pw_allocs_storage_stalled(as, NULL, 0),
+		"busy_ms", (json_int_t)pw_journal_busy_ms(as->journal),
+		"pending_batch", (json_int_t)pw_allocs_pending(as),
+		"dropped_writes", (json_int_t)pw_journal_dropped(as->journal),
+		"generation", (json_int_t)pw_journal_generation(as->journal)));
 	json_object_set_new(status, "recovery", recovery ? json_incref(recovery) : json_null());
 	json_object_set_new(status, "detection_latency_ns", json_pack("{s:I, s:I, s:I}",
 		"p50", (json_int_t)pw_hist_quantile(&as->m.detect_latency, 0.5),

@@ -1,0 +1,378 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A stalled disk: the state filesystem frozen (FIFREEZE, as fsfreeze -f)
+ * under a running daemon. Its event loop must not wait on the disk: kernel
+ * events keep draining (a bind shows in `ports` at once), status and ports
+ * answer, an allocation fails with a clear storage error after its timeout
+ * (and at once while the stall lasts), and after the thaw allocation works
+ * and nothing acknowledged is lost, across a restart too.
+ *
+ * The state filesystem is an ext4 image on a loop device this test creates,
+ * mounted in a mount namespace of its own.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "client.h"
+#include "itest_lib.h"
+#include "itest_run.h"
+#include "proto.h"
+
+#define TYPE_LO		47000	/* "ftest": 47000-47099 */
+#define BIND_LO		47500	/* the test's own binds, outside the range */
+#define FROZEN_MS	10000	/* how long the filesystem stays frozen */
+#define STORAGE_TIMEOUT_MS 5000	/* PW_STORAGE_TIMEOUT_MS */
+
+static struct {
+	struct itest_daemon d;
+	struct itest_proc owner;
+	bool owner_up;
+	char root[64];		/* temp dir: image and mount point */
+	char mnt[96], img[96], state[128], cfg[128];
+	bool mounted, frozen;
+	int mnt_fd;
+} fx = { .mnt_fd = -1 };
+
+static const char *extra[8];
+
+static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int run(const char *fmt, ...)
+{
+	char cmd[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	return system(cmd);
+}
+
+static void thaw(void)
+{
+	if (fx.frozen && ioctl(fx.mnt_fd, FITHAW, 0) == 0)
+		fx.frozen = false;
+}
+
+static int setup(void **state)
+{
+	FILE *f;
+
+	(void) state;
+	itest_require_root();
+	if (itest_unshare_net())
+		return -1;
+	/* our own mount namespace: the mount vanishes with us whatever happens */
+	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
+		return -1;
+	snprintf(fx.root, sizeof(fx.root), "/tmp/pw-itest-freeze-XXXXXX");
+	if (!mkdtemp(fx.root))
+		return -1;
+	snprintf(fx.img, sizeof(fx.img), "%s/img", fx.root);
+	snprintf(fx.mnt, sizeof(fx.mnt), "%s/mnt", fx.root);
+	snprintf(fx.state, sizeof(fx.state), "%s/state", fx.mnt);
+	snprintf(fx.cfg, sizeof(fx.cfg), "%s/config.json", fx.root);
+	if (mkdir(fx.mnt, 0700))
+		return -1;
+	if (run("truncate -s 64M %s && mkfs.ext4 -q -F %s >/dev/null 2>&1", fx.img, fx.img)) {
+		print_message("cannot make an ext4 image (mkfs.ext4 from e2fsprogs)\n");
+		return -1;
+	}
+	if (run("mount -o loop %s %s", fx.img, fx.mnt)) {
+		print_message("cannot mount the image on a loop device\n");
+		return -1;
+	}
+	fx.mounted = true;
+	fx.mnt_fd = open(fx.mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fx.mnt_fd < 0)
+		return -1;
+	f = fopen(fx.cfg, "w");
+	if (!f)
+		return -1;
+	fprintf(f, "{\"service_types\": {\"ftest\": {\"port_range\": [%d, %d]}}}\n", TYPE_LO,
+		TYPE_LO + 99);
+	fclose(f);
+	extra[0] = "--config";
+	extra[1] = fx.cfg;
+	extra[2] = "--state-dir";
+	extra[3] = fx.state;
+	extra[4] = NULL;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void) state;
+	thaw();
+	if (fx.owner_up)
+		itest_proc_kill(&fx.owner, SIGKILL);
+	itest_daemon_cleanup(&fx.d);
+	if (fx.mnt_fd >= 0)
+		close(fx.mnt_fd);
+	if (fx.mounted && umount2(fx.mnt, MNT_DETACH))
+		fprintf(stderr, "umount %s: %s\n", fx.mnt, strerror(errno));
+	(void) unlink(fx.img);
+	(void) unlink(fx.cfg);
+	(void) rmdir(fx.mnt);
+	(void) rmdir(fx.root);
+	return 0;
+}
+
+static double ms_since(uint64_t t0)
+{
+	return (double)(itest_now_ns() - t0) / 1e6;
+}
+
+static json_t *call_ok(const char *cmd, json_t *args)
+{
+	json_t *res = NULL;
+
+	assert_int_equal(itest_call(&fx.d, cmd, args, &res), 0);
+	return res;
+}
+
+static json_int_t allocate_ok(void)
+{
+	json_t *res = call_ok("allocate", json_pack("{s:s, s:i}", "service_type", "ftest", "pid",
+						    (int)fx.owner.pid));
+	json_int_t id = json_integer_value(json_object_get(res, "id"));
+
+	assert_true(id > 0);
+	json_decref(res);
+	return id;
+}
+
+/* An allocate in a child, so the test goes on while it waits: its answer
+ * comes back on a pipe as "CODE MS MESSAGE". */
+struct pending {
+	pid_t pid;
+	int fd;
+};
+
+static struct pending allocate_async(void)
+{
+	struct pending p;
+	int pfd[2];
+
+	assert_int_equal(pipe(pfd), 0);
+	p.pid = itest_fork_as(-1);
+	assert_true(p.pid >= 0);
+	if (p.pid == 0) {
+		uint64_t t0 = itest_now_ns();
+		json_t *res = NULL;
+		struct pw_conn *c;
+		char line[1024], msg[900] = "";
+		int code = pw_conn_open(&c, fx.d.sock);
+
+		if (!code) {
+			code = pw_conn_call(c, "allocate",
+					    json_pack("{s:s, s:i}", "service_type", "ftest", "pid",
+						      (int)fx.owner.pid), &res, msg, sizeof(msg));
+			pw_conn_close(c);
+		}
+		json_decref(res);
+		snprintf(line, sizeof(line), "%d %.0f %s", code, ms_since(t0), msg);
+		(void) !write(pfd[1], line, strlen(line));
+		_exit(0);
+	}
+	close(pfd[1]);
+	p.fd = pfd[0];
+	return p;
+}
+
+static void pending_end(struct pending *p, int *code, double *ms, char *msg, size_t len)
+{
+	char line[1024] = "";
+	ssize_t n = read(p->fd, line, sizeof(line) - 1);
+	int off = 0;
+
+	assert_true(n > 0);
+	line[n] = '\0';
+	assert_int_equal(sscanf(line, "%d %lf %n", code, ms, &off), 2);
+	snprintf(msg, len, "%s", line + off);
+	close(p->fd);
+	(void) waitpid(p->pid, NULL, 0);
+}
+
+static bool readable(int fd)
+{
+	fd_set rd;
+	struct timeval tv = { 0 };
+
+	FD_ZERO(&rd);
+	FD_SET(fd, &rd);
+	return select(fd + 1, &rd, NULL, NULL, &tv) == 1;
+}
+
+/* Bind a TCP listener of our own; the fd. */
+static int listen_on(unsigned port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(fd, 1), 0);
+	return fd;
+}
+
+static bool in_ports(unsigned port)
+{
+	json_t *res = NULL;
+	bool found;
+
+	if (itest_call(&fx.d, "ports", json_pack("{s:i}", "port", (int)port), &res))
+		return false;
+	found = itest_find_sock(res, port, "tcp", getpid()) != NULL;
+	json_decref(res);
+	return found;
+}
+
+static void test_frozen_state_filesystem(void **state)
+{
+	const char *const owner_args[] = { "hold", NULL };
+	unsigned slow = itest_slow(), binds = 0;
+	json_int_t acked[4];
+	double worst_bind = 0, worst_status = 0, ms, first_ms = 0;
+	struct pending first, second;
+	struct pollfd pf = { .events = POLLIN };
+	bool first_open = true;
+	int fds[64], nfd = 0, code, first_code = 0;
+	char msg[1024], first_msg[1024] = "", line[64], *dump;
+	uint64_t frozen_at, t0;
+	json_t *res;
+
+	(void) state;
+	assert_int_equal(itest_daemon_start(&fx.d, extra), 0);
+	assert_int_equal(itest_proc_spawn(&fx.owner, -1, owner_args), 0);
+	fx.owner_up = true;
+	assert_int_equal(itest_proc_line(&fx.owner, line, sizeof(line), 5000), 0);
+	for (int i = 0; i < 3; i++)
+		acked[i] = allocate_ok();
+
+	assert_int_equal(ioctl(fx.mnt_fd, FIFREEZE, 0), 0);
+	fx.frozen = true;
+	frozen_at = itest_now_ns();
+	print_message("state filesystem frozen (FIFREEZE on %s)\n", fx.mnt);
+
+	/* this one's commit is stuck on the disk */
+	first = allocate_async();
+	/* while frozen: events drain, reads answer */
+	while (ms_since(frozen_at) < FROZEN_MS) {
+		unsigned port = BIND_LO + binds;
+
+		t0 = itest_now_ns();
+		fds[nfd++] = listen_on(port);
+		assert_true(ITEST_WAIT(in_ports(port), 2000 * slow));
+		ms = ms_since(t0);
+		worst_bind = ms > worst_bind ? ms : worst_bind;
+		binds++;
+		t0 = itest_now_ns();
+		res = call_ok("status", NULL);
+		json_decref(res);
+		ms = ms_since(t0);
+		worst_status = ms > worst_status ? ms : worst_status;
+		if (nfd == (int)(sizeof(fds) / sizeof(fds[0])))
+			break;
+		/* the next bind in 200 ms; the allocation's answer may come first */
+		pf.fd = first_open ? first.fd : -1;
+		if (poll(&pf, 1, 200) == 1 && first_open) {
+			pending_end(&first, &code, &first_ms, first_msg, sizeof(first_msg));
+			first_open = false;
+			first_code = code;
+		}
+	}
+	print_message("frozen %.0f ms: %u binds, each in `ports` within %.1f ms at worst; "
+		      "status within %.1f ms at worst\n", ms_since(frozen_at), binds, worst_bind,
+		      worst_status);
+	assert_true(worst_bind < 50.0 * slow);
+	assert_true(worst_status < 50.0 * slow);
+
+	/* the stuck allocation was told after its timeout, clearly */
+	if (first_open) {
+		assert_true(ITEST_WAIT(readable(first.fd), 2000 * slow));
+		pending_end(&first, &first_code, &first_ms, first_msg, sizeof(first_msg));
+	}
+	print_message("allocate while frozen: code %d after %.0f ms: %s\n", first_code, first_ms,
+		      first_msg);
+	assert_int_equal(first_code, PW_E_STORAGE);
+	assert_true(first_ms >= STORAGE_TIMEOUT_MS - 100 &&
+		    first_ms < STORAGE_TIMEOUT_MS + 2000.0 * slow);
+	assert_non_null(strstr(first_msg, "did not finish the commit"));
+	assert_non_null(strstr(first_msg, "allocation not made"));
+
+	/* the stall is known now: a new one is refused at once */
+	second = allocate_async();
+	assert_true(ITEST_WAIT(readable(second.fd), 1000 * slow));
+	pending_end(&second, &code, &ms, msg, sizeof(msg));
+	print_message("allocate during the stall: code %d after %.0f ms: %s\n", code, ms, msg);
+	assert_int_equal(code, PW_E_STORAGE);
+	assert_non_null(strstr(msg, "stalled"));
+	/* and status says so */
+	res = call_ok("status", NULL);
+	dump = json_dumps(json_object_get(res, "storage"), JSON_COMPACT);
+	print_message("status while frozen: storage %s\n", dump);
+	free(dump);
+	assert_true(json_is_false(json_object_get(json_object_get(res, "storage"), "ok")));
+	assert_true(json_integer_value(json_object_get(json_object_get(res, "storage"),
+						       "busy_ms")) >= STORAGE_TIMEOUT_MS);
+	json_decref(res);
+
+	thaw();
+	print_message("thawed after %.0f ms\n", ms_since(frozen_at));
+	/* the stuck batch commits, and the allocation its client was told
+	 * failed is released again: only the acknowledged ones remain */
+	assert_true(ITEST_WAIT(({
+		json_t *l = NULL;
+		bool only3 = !itest_call(&fx.d, "list", NULL, &l) &&
+			     json_array_size(l) == 3;
+		json_decref(l);
+		only3; }), 5000 * slow));
+	acked[3] = allocate_ok();
+
+	/* nothing acknowledged is lost, across a restart either */
+	assert_int_equal(itest_daemon_stop(&fx.d, SIGTERM), 0);
+	assert_int_equal(itest_daemon_restart(&fx.d, extra), 0);
+	res = call_ok("list", NULL);
+	for (int i = 0; i < 4; i++) {
+		json_t *a;
+		size_t k;
+		bool found = false;
+
+		json_array_foreach(res, k, a)
+			found = found || json_integer_value(json_object_get(a, "id")) == acked[i];
+		assert_true(found);
+	}
+	assert_int_equal(json_array_size(res), 4);
+	json_decref(res);
+	for (int i = 0; i < nfd; i++)
+		close(fds[i]);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_frozen_state_filesystem, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
