@@ -495,18 +495,18 @@ static void test_memory(void **state)
 	itest_daemon_cleanup(&d);
 }
 
-/* A slow watcher is told why it is dropped, and the CLI exits 13 for it. */
-static void test_dropped_cli(void **state)
+/* A slow watcher is told why it is dropped, and the CLI exits 13 for it;
+ * filter: a filtered watcher (its own copy of the events, not the log). */
+static void dropped_cli(const char *filter)
 {
 	const char *churn[] = { "churn", "30000", NULL };
-	const char *watch[] = { "--json", "watch", NULL };
+	const char *watch[] = { "--json", "watch", filter, NULL };
 	struct itest_daemon d;
 	struct itest_proc h;
 	char line[64], path[256], *out = NULL;
 	int pfd[2], rc;
 	pid_t pid;
 
-	(void) state;
 	assert_int_equal(itest_daemon_start(&d, NULL), 0);
 	/* the CLI writes into a pipe nobody reads until the storm is over */
 	assert_int_equal(pipe2(pfd, O_CLOEXEC), 0);
@@ -515,7 +515,7 @@ static void test_dropped_cli(void **state)
 	if (pid == 0) {
 		dup2(pfd[1], 1);
 		snprintf(path, sizeof(path), "%s/portwatch", itest_build());
-		execl(path, path, "--socket", d.sock, watch[0], watch[1], (char *)NULL);
+		execl(path, path, "--socket", d.sock, watch[0], watch[1], watch[2], (char *)NULL);
 		_exit(127);
 	}
 	close(pfd[1]);
@@ -548,13 +548,26 @@ static void test_dropped_cli(void **state)
 	}
 	assert_int_equal(waitpid(pid, &rc, 0), pid);
 	assert_true(WIFEXITED(rc));
-	print_message("a slow `portwatch watch`: exit %d, last line %s", WEXITSTATUS(rc),
+	print_message("a slow `portwatch watch%s%s`: exit %d, last line %s", filter ? " " : "",
+		      filter ? filter : "", WEXITSTATUS(rc),
 		      strrchr(out, '{') ? strrchr(out, '{') : "(none)\n");
 	assert_int_equal(WEXITSTATUS(rc), 13);
 	assert_non_null(strstr(out, "{\"event\":\"dropped\",\"reason\":\"slow reader"));
 	free(out);
 	close(pfd[0]);
 	itest_daemon_cleanup(&d);
+}
+
+static void test_dropped_cli(void **state)
+{
+	(void) state;
+	dropped_cli(NULL);
+}
+
+static void test_dropped_cli_filtered(void **state)
+{
+	(void) state;
+	dropped_cli("tcp or udp");
 }
 
 /* --- strings --------------------------------------------------------------- */
@@ -1371,6 +1384,7 @@ int main(void)
 		cmocka_unit_test(test_idle),
 		cmocka_unit_test(test_memory),
 		cmocka_unit_test(test_dropped_cli),
+		cmocka_unit_test(test_dropped_cli_filtered),
 		cmocka_unit_test(test_whole_db_off_loop),
 		cmocka_unit_test(test_audit_flood),
 		cmocka_unit_test(test_strings),

@@ -685,9 +685,9 @@ void pw_server_broadcast_if(struct pw_server *s, const char *line, size_t len,
 			continue;
 		if (s->st.out_bytes + n > s->lim.max_out_total ||
 		    c->out_len - c->out_off + n > s->lim.max_out_bytes) {
-			s->st.lagged++;
 			pw_info("dropping watcher pid %d: slow reader", (int)c->cred.pid);
-			client_close(c);
+			/* its buffer holds whole lines: the last one says why */
+			drop_watcher(c, "slow reader: its unread events passed the output cap");
 			continue;
 		}
 		if (append_out(c, l, n) || flush_out(c))
