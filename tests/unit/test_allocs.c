@@ -314,8 +314,10 @@ static void test_group_commit(void **state)
 	seq = pw_allocs_pending(w->as);
 	assert_true(seq > 0);
 	pw_allocs_kick(w->as);
-	assert_int_equal(pw_allocs_pending(w->as), 0);	/* handed to the thread */
+	/* handed to the thread: a reply still waits for it */
+	assert_int_equal(pw_allocs_pending(w->as), seq);
 	assert_int_equal(pw_loop_run(w->loop), 0);	/* until committed */
+	assert_int_equal(pw_allocs_pending(w->as), 0);
 	assert_int_equal(w->batches, 1);
 	assert_int_equal(w->committed_err, 0);
 	assert_true(w->committed_seq >= seq);

@@ -404,7 +404,13 @@ void pw_journal_free(struct pw_journal *j)
 
 uint64_t pw_journal_pending(const struct pw_journal *j)
 {
-	return j->threaded && j->open.n ? j->open.seq : 0;
+	if (!j->threaded)
+		return 0;
+	if (j->open.n)
+		return j->open.seq;
+	/* nothing new: a reply still waits for the writes on the disk, made
+	 * before it (an allocation it reports may be among them) */
+	return j->busy && j->flight.n ? j->flight.seq : 0;
 }
 
 uint64_t pw_journal_busy_ms(const struct pw_journal *j)

@@ -63,8 +63,9 @@ int pw_journal_set_owner(struct pw_journal *j, const struct pw_alloc *a, bool fs
 int pw_journal_delete(struct pw_journal *j, int64_t id);
 int pw_journal_audit(struct pw_journal *j, const struct pw_audit *a);
 
-/* The open batch's sequence number when it holds writes, else 0: a reply
- * that must wait for a write it caused waits for this. */
+/* The newest batch with writes not yet ended (the open one, else the one on
+ * the disk), 0 when none: a reply that reports a write waits for it, and so
+ * never gets ahead of any write made before it. */
 uint64_t pw_journal_pending(const struct pw_journal *j);
 /* The end of a loop turn: hand the open batch to the thread when it is idle. */
 void pw_journal_kick(struct pw_journal *j);

@@ -159,7 +159,8 @@ void pw_cmd_allocate(struct pw_daemon *d, struct pw_client *c, json_t *args)
 			json_t *res = pw_wire_alloc(d->allocs, r);
 
 			json_object_set_new(res, "existing", json_true());
-			pw_client_send(c, pw_proto_ok(res));
+			/* it may not be durable yet: the answer waits as its own did */
+			pw_settle_reply(&d->settle, c, pw_proto_ok(res), 0, "allocation not stored");
 			return;
 		}
 	}

@@ -128,10 +128,10 @@ static void existing_singleton(struct pw_styxy *s, struct pw_http_req *rq,
 	snprintf(msg, sizeof(msg), "Service '%s' only allows single instance", r->a.service_type);
 	/* Styxy's answer lacks "success", which its own CLI then reports as a
 	 * failure; portwatch adds success: true */
-	pw_http_reply_json(rq, 200, json_pack(
+	styxy_reply_settled(s, rq, 200, json_pack(
 		"{s:b, s:i, s:s, s:s, s:s, s:b, s:s?, s:i, s:I}", "success", 1, "port", r->a.port,
 		"lock_id", lock, "lockId", lock, "message", msg, "existing", 1, "existingInstanceId",
-		inst, "existingPid", (int)r->a.pid, "allocatedAt", (json_int_t)r->a.created_at));
+		inst, "existingPid", (int)r->a.pid, "allocatedAt", (json_int_t)r->a.created_at), 0);
 }
 
 void styxy_allocate(struct pw_styxy *s, struct pw_http_req *rq)
