@@ -202,7 +202,15 @@ static int setup(void **state)
 	if (itest_daemon_start(&daemon_, NULL))
 		return -1;
 	if (!ITEST_WAIT(all_visible(), VISIBLE_MS * itest_slow())) {
-		fprintf(stderr, "the test's sockets never all showed in ports\n");
+		const char *args[] = { "--json", "ports", NULL };
+		char *set = pw_set(""), *out = NULL, *err = NULL;
+
+		(void) itest_pw(daemon_.sock, &out, &err, args);
+		fprintf(stderr, "the test's sockets never all showed in ports: netns %s lists "
+			"%s; all of ports says: %.2000s\n", cookie, set, out ? out : err);
+		free(set);
+		free(out);
+		free(err);
 		return -1;
 	}
 	return 0;
