@@ -368,10 +368,86 @@ static void test_frozen_state_filesystem(void **state)
 		close(fds[i]);
 }
 
+static bool storage_busy(void)
+{
+	json_t *res = NULL;
+	bool busy;
+
+	if (itest_call(&fx.d, "status", NULL, &res))
+		return false;
+	busy = json_integer_value(json_object_get(json_object_get(res, "storage"),
+						  "pending_batch")) > 0;
+	json_decref(res);
+	return busy;
+}
+
+/* SIGTERM while the disk holds a commit: the daemon still shuts down after a
+ * bounded wait, its waiting client told why, and what it acknowledged is
+ * there after the thaw. */
+static void test_shutdown_while_frozen(void **state)
+{
+	const char *const owner_args[] = { "hold", NULL };
+	unsigned slow = itest_slow();
+	json_int_t acked[2];
+	struct pending stuck;
+	char line[64], msg[1024];
+	double ms;
+	uint64_t t0;
+	int status = -1, code;
+	json_t *res;
+
+	(void) state;
+	assert_int_equal(itest_daemon_start(&fx.d, extra), 0);
+	assert_int_equal(itest_proc_spawn(&fx.owner, -1, owner_args), 0);
+	fx.owner_up = true;
+	assert_int_equal(itest_proc_line(&fx.owner, line, sizeof(line), 5000), 0);
+	for (int i = 0; i < 2; i++)
+		acked[i] = allocate_ok();
+	assert_int_equal(ioctl(fx.mnt_fd, FIFREEZE, 0), 0);
+	fx.frozen = true;
+	stuck = allocate_async();
+	assert_true(ITEST_WAIT(storage_busy(), 2000 * slow));
+
+	t0 = itest_now_ns();
+	assert_int_equal(kill(fx.d.pid, SIGTERM), 0);
+	/* the waiting client is told, after a bounded wait for the disk */
+	assert_true(ITEST_WAIT(readable(stuck.fd), (STORAGE_TIMEOUT_MS + 3000) * slow));
+	pending_end(&stuck, &code, &ms, msg, sizeof(msg));
+	print_message("SIGTERM with a commit held by the frozen disk: its waiting client is "
+		      "answered after %.0f ms: code %d: %s\n", ms_since(t0), code, msg);
+	assert_int_equal(code, PW_E_STORAGE);	/* never told "allocated" */
+	assert_non_null(strstr(msg, "shutting down"));
+	/* and the daemon has let go of everything: its socket is gone */
+	assert_true(ITEST_WAIT(access(fx.d.sock, F_OK) != 0, 3000 * slow));
+	/* its storage thread sleeps in the kernel until the thaw (a page fault
+	 * on the frozen filesystem cannot be interrupted): reaped then */
+	assert_int_equal(waitpid(fx.d.pid, &status, WNOHANG), 0);
+	thaw();
+	assert_true(ITEST_WAIT(waitpid(fx.d.pid, &status, WNOHANG) == fx.d.pid, 3000 * slow));
+	fx.d.pid = 0;
+	print_message("after the thaw: exit status %d\n", WIFEXITED(status) ? WEXITSTATUS(status)
+									 : -1);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+	assert_int_equal(itest_daemon_restart(&fx.d, extra), 0);
+	res = call_ok("list", NULL);
+	for (int i = 0; i < 2; i++) {
+		json_t *a;
+		size_t k;
+		bool found = false;
+
+		json_array_foreach(res, k, a)
+			found = found || json_integer_value(json_object_get(a, "id")) == acked[i];
+		assert_true(found);
+	}
+	json_decref(res);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_frozen_state_filesystem, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shutdown_while_frozen, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

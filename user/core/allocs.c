@@ -364,9 +364,9 @@ void pw_allocs_kick(struct pw_allocs *as)
 	pw_journal_kick(as->journal);
 }
 
-void pw_allocs_flush(struct pw_allocs *as)
+bool pw_allocs_flush(struct pw_allocs *as)
 {
-	pw_journal_flush(as->journal);
+	return !pw_journal_flush(as->journal, PW_JOURNAL_FLUSH_MS);
 }
 
 bool pw_allocs_storage_stalled(const struct pw_allocs *as, char *why, size_t len)
@@ -388,7 +388,7 @@ void pw_allocs_free(struct pw_allocs *as)
 		return;
 	pw_checks_fini(as);
 	pw_health_stop(as);
-	pw_journal_free(as->journal);
+	pw_journal_free(as->journal);	/* stuck: left to the process's end */
 	free(as->v);
 	free(as);
 }

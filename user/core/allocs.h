@@ -188,7 +188,9 @@ void pw_allocs_audit(struct pw_allocs *as, uid_t uid, pid_t pid, const char *act
 int pw_allocs_serve(struct pw_allocs *as);
 uint64_t pw_allocs_pending(const struct pw_allocs *as);
 void pw_allocs_kick(struct pw_allocs *as);
-void pw_allocs_flush(struct pw_allocs *as);
+/* false: the disk still held a commit after PW_JOURNAL_FLUSH_MS; the store
+ * is then the stuck thread's (not to be closed). */
+bool pw_allocs_flush(struct pw_allocs *as);
 /* The disk has held a batch past PW_STORAGE_TIMEOUT_MS: new writes that a
  * client would wait for are refused; why says so. */
 bool pw_allocs_storage_stalled(const struct pw_allocs *as, char *why, size_t len);

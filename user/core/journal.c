@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -79,6 +80,7 @@ struct pw_journal {
 	bool threaded;
 	struct jbatch open, flight;
 	bool busy;			/* flight is the thread's until it is collected */
+	bool stuck;			/* a flush gave up on the disk: the thread keeps it */
 	pthread_t th;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -92,6 +94,9 @@ struct pw_journal {
 	int64_t gen;
 	char errmsg[384];
 };
+
+/* The thread of a journal the disk held at shutdown still uses it. */
+static struct pw_journal *stuck_journal;
 
 int pw_journal_new(struct pw_journal **ret, struct pw_store *s)
 {
@@ -304,6 +309,7 @@ int pw_journal_start(struct pw_journal *j, struct pw_loop *loop, pw_journal_done
 		     void *ctx)
 {
 	pthread_attr_t attr;
+	pthread_condattr_t ca;
 	struct sched_param sp = { 0 };
 	sigset_t all, old;
 	int err;
@@ -322,7 +328,10 @@ int pw_journal_start(struct pw_journal *j, struct pw_loop *loop, pw_journal_done
 	j->done = done;
 	j->done_ctx = ctx;
 	pthread_mutex_init(&j->mu, NULL);
-	pthread_cond_init(&j->cv, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&j->cv, &ca);
+	pthread_condattr_destroy(&ca);
 	/* an ordinary thread: not the loop's real-time class, no signals */
 	pthread_attr_init(&attr);
 	pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
@@ -361,24 +370,54 @@ void pw_journal_kick(struct pw_journal *j)
 	pthread_mutex_unlock(&j->mu);
 }
 
-/* Wait for the thread's batch (shutdown only: this waits on the disk). */
-static void wait_flight(struct pw_journal *j)
+/* Wait for the thread's batch until deadline (CLOCK_MONOTONIC): shutdown
+ * only, this waits on the disk. -ETIMEDOUT when it is still there. */
+static int wait_flight(struct pw_journal *j, const struct timespec *deadline)
 {
+	int err = 0;
+
 	pthread_mutex_lock(&j->mu);
-	while (!j->finished)
-		pthread_cond_wait(&j->cv, &j->mu);
+	while (!j->finished && !err)
+		err = pthread_cond_timedwait(&j->cv, &j->mu, deadline);
+	if (j->finished)
+		err = 0;
 	j->finished = false;
 	pthread_mutex_unlock(&j->mu);
+	if (err)
+		return -ETIMEDOUT;
 	collect(j);
+	return 0;
 }
 
-void pw_journal_flush(struct pw_journal *j)
+int pw_journal_flush(struct pw_journal *j, unsigned timeout_ms)
 {
-	if (!j || !j->threaded)
-		return;
+	struct timespec dl;
+
+	if (!j || !j->threaded || j->stuck)
+		return j && j->stuck ? -ETIMEDOUT : 0;
+	clock_gettime(CLOCK_MONOTONIC, &dl);
+	dl.tv_sec += timeout_ms / 1000;
+	dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	if (dl.tv_nsec >= 1000000000) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000;
+	}
 	pw_journal_kick(j);
-	while (j->busy)
-		wait_flight(j);
+	while (j->busy) {
+		if (wait_flight(j, &dl)) {
+			j->stuck = true;
+			pw_err("storage: a commit has waited on the disk for %llu ms at shutdown; "
+			       "%zu queued write(s) are not stored (nothing acknowledged is lost)",
+			       (unsigned long long)pw_journal_busy_ms(j), j->flight.n + j->open.n);
+			return -ETIMEDOUT;
+		}
+	}
+	return 0;
+}
+
+bool pw_journal_stuck(const struct pw_journal *j)
+{
+	return j && j->stuck;
 }
 
 void pw_journal_free(struct pw_journal *j)
@@ -386,8 +425,12 @@ void pw_journal_free(struct pw_journal *j)
 	if (!j)
 		return;
 	if (j->threaded) {
-		/* everything queued is stored before the end */
-		pw_journal_flush(j);
+		/* everything queued is stored before the end, or the disk holds
+		 * the thread: it keeps its memory (the process is ending) */
+		if (pw_journal_flush(j, PW_JOURNAL_FLUSH_MS)) {
+			stuck_journal = j;
+			return;
+		}
 		pthread_mutex_lock(&j->mu);
 		j->stop = true;
 		pthread_cond_broadcast(&j->cv);

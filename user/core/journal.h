@@ -45,9 +45,13 @@ int pw_journal_new(struct pw_journal **ret, struct pw_store *s);
 int pw_journal_start(struct pw_journal *j, struct pw_loop *loop, pw_journal_done_fn done,
 		     void *ctx);
 /* Hand everything queued to the thread and wait until it is stored, done()
- * called (waiting on the disk: shutdown only). */
-void pw_journal_flush(struct pw_journal *j);
-/* Flush and end the thread. NULL ok. */
+ * called (waiting on the disk: shutdown only), at most timeout_ms: then
+ * -ETIMEDOUT, and the journal is stuck: the thread keeps the store. */
+#define PW_JOURNAL_FLUSH_MS 5000
+int pw_journal_flush(struct pw_journal *j, unsigned timeout_ms);
+bool pw_journal_stuck(const struct pw_journal *j);
+/* Flush and end the thread (a stuck journal is left to the process's end:
+ * its store must not be closed either). NULL ok. */
 void pw_journal_free(struct pw_journal *j);
 bool pw_journal_threaded(const struct pw_journal *j);
 

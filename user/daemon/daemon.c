@@ -637,14 +637,16 @@ static void stop_state(struct pw_daemon *d)
 {
 	pw_allocate_cancel_all(d->allocs);
 	/* everything queued is stored and every waiting reply settled */
-	if (d->allocs)
-		pw_allocs_flush(d->allocs);
+	if (d->allocs && !d->store_stuck)
+		d->store_stuck = !pw_allocs_flush(d->allocs);
 	pw_settle_fini(&d->settle, d->loop);
 	pw_allocs_free(d->allocs);
 	d->allocs = NULL;
 	json_decref(d->recovery);
 	d->recovery = NULL;
-	pw_store_close(d->store);
+	/* a thread the disk holds still uses it: the process's end closes it */
+	if (!d->store_stuck)
+		pw_store_close(d->store);
 	d->store = NULL;
 	pw_config_free(d->cfg);
 	d->cfg = NULL;
@@ -799,7 +801,9 @@ void pw_daemon_fini(struct pw_daemon *d)
 	 * to are still there: those in backoff, then those waiting for storage */
 	if (d->allocs) {
 		pw_allocate_cancel_all(d->allocs);
-		pw_allocs_flush(d->allocs);
+		d->store_stuck = !pw_allocs_flush(d->allocs);
+		/* what still waits (the disk held it) is told so now */
+		pw_settle_fini(&d->settle, d->loop);
 	}
 	pw_sd_free(d, d->sd);
 	pw_metrics_http_stop(d);

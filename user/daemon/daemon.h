@@ -55,6 +55,7 @@ struct pw_daemon {
 	struct pw_allocs *allocs;
 	json_t *recovery;		/* start-up recovery report */
 	struct pw_settle settle;	/* replies waiting for the group commit */
+	bool store_stuck;		/* shutdown: the disk held the storage thread */
 	struct pw_exits exits;		/* exits waiting for their files to close */
 	struct pw_holders *holders;	/* who holds a socket (BPF iterator), NULL: snapshots */
 	enum pw_mode mode;
