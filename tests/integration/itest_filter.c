@@ -41,11 +41,15 @@ static const struct tsock {
 	const char *addr;
 	unsigned port;
 	bool listen;
+	/* opened once the daemon runs (its bind event is what shows it): on
+	 * 5.10 no snapshot sees a TCP socket bound and not listening (nor does
+	 * ss there); the matrix measured 6.1 and later seeing it */
+	bool late;
 } socks[] = {
 	{ "tcp", AF_INET, "127.0.0.1", 8080, true },
 	{ "tcp", AF_INET, "0.0.0.0", 3000, true },
 	{ "tcp", AF_INET6, "::1", 2222, true },
-	{ "tcp", AF_INET, "127.0.0.2", 4444, false },	/* bound, not listening */
+	{ "tcp", AF_INET, "127.0.0.2", 4444, false, true },	/* bound, not listening */
 	{ "udp", AF_INET, "127.0.0.1", 5353, false },
 	{ "udp", AF_INET6, "::", 5354, false },
 	{ "udp", AF_INET, "0.0.0.0", 161, false },
@@ -165,6 +169,22 @@ static char *pw_set(const char *expr)
 	return set;
 }
 
+/* Open the test's sockets that are (not) late. 0 or -1. */
+static int open_socks(bool late)
+{
+	for (size_t i = 0; i < NSOCKS; i++) {
+		if (socks[i].late != late)
+			continue;
+		fds[i] = open_tsock(&socks[i]);
+		if (fds[i] < 0) {
+			fprintf(stderr, "cannot open %s %s:%u\n", socks[i].proto, socks[i].addr,
+				socks[i].port);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static bool all_visible(void)
 {
 	char *set = pw_set("");
@@ -183,14 +203,8 @@ static int setup(void **state)
 	itest_require_root();
 	if (itest_unshare_net())
 		return -1;
-	for (size_t i = 0; i < NSOCKS; i++) {
-		fds[i] = open_tsock(&socks[i]);
-		if (fds[i] < 0) {
-			fprintf(stderr, "cannot open %s %s:%u\n", socks[i].proto, socks[i].addr,
-				socks[i].port);
-			return -1;
-		}
-	}
+	if (open_socks(false))
+		return -1;
 	snprintf(cookie, sizeof(cookie), "%llu", (unsigned long long)itest_netns_cookie());
 	if (stat("/proc/self/ns/net", &st))
 		return -1;
@@ -199,7 +213,7 @@ static int setup(void **state)
 	snprintf(nsname, sizeof(nsname), "pwfilter-%d", (int)getpid());
 	snprintf(cmd, sizeof(cmd), "ip netns attach %s %d 2>/dev/null", nsname, (int)getpid());
 	named = system(cmd) == 0;
-	if (itest_daemon_start(&daemon_, NULL))
+	if (itest_daemon_start(&daemon_, NULL) || open_socks(true))
 		return -1;
 	if (!ITEST_WAIT(all_visible(), VISIBLE_MS * itest_slow())) {
 		const char *args[] = { "--json", "ports", NULL };
