@@ -337,6 +337,19 @@ static void drop_watcher(struct pw_client *c, const char *reason)
 	int n, err = 0;
 
 	s->st.lagged++;
+	/* a filtered watcher's unread events are whole lines in its buffer:
+	 * past the line being sent they go, so the last line is next */
+	if (c->fwatch && c->out_len > c->out_off) {
+		char *nl = memchr(c->out + c->out_off, '\n', c->out_len - c->out_off);
+
+		if (nl && c->out_off > 0 && c->out[c->out_off - 1] != '\n')
+			c->out_len = (size_t)(nl - c->out) + 1;	/* mid-line: finish it */
+		else
+			c->out_len = c->out_off;
+		if (c->out_len == c->out_off)
+			c->out_len = c->out_off = 0;
+		account(c);
+	}
 	if (mid_line(c)) {
 		while (!err && c->wpos < c->wl->head) {
 			char ch = c->wl->buf[c->wpos & (c->wl->size - 1)];
@@ -1167,18 +1180,24 @@ static int server_sweep(struct pw_io *io, uint32_t events)
 	for (c = s->clients; c; c = next) {
 		next = c->next;
 		if (c->closing) {
-			/* a dropped watcher that does not read its last line */
-			if (now - c->closing_ms > 2000)
+			/* a dropped watcher that does not read its last line: it
+			 * holds one line at most, for as long as an idle client */
+			if (now - c->closing_ms > s->lim.idle_timeout_ms)
 				client_close(c);
 		} else if (c->partial_ms && now - c->partial_ms > s->lim.partial_timeout_ms) {
 			s->st.timed_out++;
 			reject(c->io.fd, PW_E_BAD_REQUEST, "incomplete request timed out");
 			client_close(c);
 		} else if (c->out_len > c->out_off || (c->watching && c->wpos < c->wl->head)) {
-			/* output waits: idle while the peer reads none of it */
+			/* output waits: idle while the peer reads none of it; a
+			 * watcher is told why it goes */
 			if (now - c->out_ms > s->lim.idle_timeout_ms) {
 				s->st.timed_out++;
-				client_close(c);
+				if (c->watching || c->fwatch)
+					drop_watcher(c, "idle: read none of its events for the "
+							"client idle timeout");
+				else
+					client_close(c);
 			}
 		} else if (!c->watching && !c->fwatch && !c->partial_ms && c->refs == 1 &&
 			   now - c->last_ms > s->lim.idle_timeout_ms) {
