@@ -67,6 +67,7 @@ struct pw_client {
 	bool idle_w;		/* watcher caught up with the log (counted in caught_up) */
 	bool closing;		/* dropped watcher: last line out, then close */
 	uint64_t closing_ms;
+	bool sent_mid_line;	/* the socket has part of a line from out */
 	/* A watcher with a filter reads no log: the events its filter takes are
 	 * copied into its own output, under the same caps as answers. */
 	bool fwatch;
@@ -273,6 +274,8 @@ static int flush_out(struct pw_client *c)
 			account(c);
 			return -errno;
 		}
+		if (n > 0)
+			c->sent_mid_line = c->out[c->out_off + (size_t)n - 1] != '\n';
 		c->out_off += (size_t)n;
 		c->out_ms = pw_now_ms();
 	}
@@ -342,7 +345,7 @@ static void drop_watcher(struct pw_client *c, const char *reason)
 	if (c->fwatch && c->out_len > c->out_off) {
 		char *nl = memchr(c->out + c->out_off, '\n', c->out_len - c->out_off);
 
-		if (nl && c->out_off > 0 && c->out[c->out_off - 1] != '\n')
+		if (nl && c->sent_mid_line)
 			c->out_len = (size_t)(nl - c->out) + 1;	/* mid-line: finish it */
 		else
 			c->out_len = c->out_off;
