@@ -6,7 +6,7 @@ set -eu
 
 PKGS="make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config \
 libcmocka-dev libjansson-dev libsqlite3-dev sqlite3 libmnl-dev libcurl4-openssl-dev \
-libclang-rt-14-dev iproute2 util-linux procps python3 bc valgrind libsystemd-dev jq \
+libclang-rt-14-dev iproute2 util-linux mount e2fsprogs procps python3 bc valgrind libsystemd-dev jq \
 qemu-system-x86 busybox-static cpio kmod xz-utils zstd \
 mandoc bash-completion libcap-ng-dev prometheus curl \
 libmicrohttpd-dev python3-portpicker"
