@@ -322,12 +322,22 @@ int main(void)
 	do_pairs(&warm);
 	if (warm.err)
 		goto cleanup;
-	if (getenv("BENCH_ONLY") && !strcmp(getenv("BENCH_ONLY"), "pipelined")) {
-		/* for profiling the daemon under pipelined load only */
-		pipe1 = pairs_per_s_fn(1, do_pipelined);
-		printf("alloc: pipelined (%d in flight), 1 connection: %.0f allocs/s\n", WINDOW,
-		       pipe1);
+	if (getenv("BENCH_ONLY") && !strncmp(getenv("BENCH_ONLY"), "pipelined", 9)) {
+		/* for profiling the daemon under pipelined load only: "pipelined"
+		 * on 1 connection, "pipelined16" on 16 */
+		int conns = !strcmp(getenv("BENCH_ONLY"), "pipelined16") ? MAX_CONNS : 1;
+
+		pipe1 = pairs_per_s_fn(conns, do_pipelined);
+		printf("alloc: pipelined (%d in flight), %d connection%s: %.0f allocs/s\n", WINDOW,
+		       conns, conns > 1 ? "s" : "", pipe1);
 		ret = pipe1 < 0;
+		goto cleanup;
+	}
+	if (getenv("BENCH_ONLY") && !strcmp(getenv("BENCH_ONLY"), "unpipelined")) {
+		one = pairs_per_s(1);
+		printf("alloc: %d durable allocate+release round trips, 1 connection: %.0f "
+		       "allocs/s\n", PAIRS, one);
+		ret = one < 0;
 		goto cleanup;
 	}
 	one = pairs_per_s(1);

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Owner resolution and its authorization against the caller's credentials. */
+/* Owner resolution and its authorization against the caller's credentials.
+ * /proc facts come through the cache of kernel/proccache.c. */
 #include <errno.h>
 #include <stdio.h>
 
 #include "owner.h"
-#include "proc.h"
+#include "proccache.h"
 
 int pw_owner_resolve(uint32_t pid, bool is_parent, const struct ucred *cred, struct pw_alloc *a,
 		     enum pw_errcode *code, char *err, size_t errlen)
@@ -14,7 +15,9 @@ int pw_owner_resolve(uint32_t pid, bool is_parent, const struct ucred *cred, str
 
 	if (!pid)
 		pid = (uint32_t)cred->pid;
-	r = pw_proc_read((pid_t)pid, &p);
+	/* cached: a pipelining client names the same owner again and again;
+	 * the cache never mistakes a recycled pid (see proccache.h) */
+	r = pw_proc_cached((pid_t)pid, &p);
 	if (r) {
 		*code = PW_E_NOT_FOUND;
 		snprintf(err, errlen, "owner pid %u: no such process", pid);
@@ -25,7 +28,9 @@ int pw_owner_resolve(uint32_t pid, bool is_parent, const struct ucred *cred, str
 	 * init or a kernel thread; the parent form must really be an ancestor. */
 	if (cred->uid != 0) {
 		*code = PW_E_DENIED;
-		if (p.pid == 1 || pw_proc_kthread(p.pid)) {
+		/* a kernel thread: kthreadd (pid 2) or its child, as
+		 * pw_proc_kthread() says, from the stat just read */
+		if (p.pid == 1 || p.pid == 2 || p.ppid == 2) {
 			snprintf(err, errlen, "owner pid %u is %s: only root may name it", pid,
 				 p.pid == 1 ? "init" : "a kernel thread");
 			return -EPERM;
@@ -35,7 +40,7 @@ int pw_owner_resolve(uint32_t pid, bool is_parent, const struct ucred *cred, str
 				 "may name it", pid, p.uid, p.uid);
 			return -EPERM;
 		}
-		if (is_parent && !pw_proc_is_ancestor((pid_t)pid, cred->pid)) {
+		if (is_parent && !pw_proc_cached_is_ancestor((pid_t)pid, cred->pid)) {
 			snprintf(err, errlen, "owner pid %u is not an ancestor of the caller (pid %d)",
 				 pid, cred->pid);
 			return -EPERM;

@@ -20,7 +20,7 @@
 #include "config.h"
 #include "log.h"
 #include "owner.h"
-#include "proc.h"
+#include "proccache.h"
 #include "journal.h"
 #include "wire.h"
 
@@ -30,28 +30,26 @@ struct alloc_call {
 	struct pw_client *c;
 };
 
-static void conflicts_json(json_t *res, const struct pw_allocate_result *ar)
-{
-	json_t *arr = json_array();
-
-	for (size_t i = 0; i < ar->n_conflicts; i++)
-		json_array_append_new(arr, json_pack("{s:i, s:s}", "port", ar->conflicts[i].port,
-						     "reason", ar->conflicts[i].reason));
-	json_object_set_new(res, "conflicts", arr);
-}
-
 static void allocate_done(void *ctx, const struct pw_allocate_result *ar)
 {
 	struct alloc_call *k = ctx;
-	json_t *res;
+	struct pw_strbuf sb = { 0 };
 
 	if (ar->code != PW_E_OK) {
 		pw_client_send(k->c, pw_proto_error(ar->code, "%s", ar->message));
 	} else {
-		res = pw_wire_alloc(k->d->allocs, ar->r);
-		json_object_set_new(res, "existing", json_false());
-		conflicts_json(res, ar);
-		pw_settle_reply(&k->d->settle, k->c, pw_proto_ok(res), ar->r->a.id,
+		/* the reply line as text (pw_proto_ok's shape, no object tree) */
+		pw_sb_puts(&sb, PW_PROTO_OK_PREFIX);
+		pw_wire_alloc_open(&sb, k->d->allocs, ar->r, NULL);
+		pw_sb_puts(&sb, ",\"existing\":false,\"conflicts\":[");
+		for (size_t i = 0; i < ar->n_conflicts; i++) {
+			pw_sb_printf(&sb, "%s{\"port\":%d,\"reason\":", i ? "," : "",
+				     ar->conflicts[i].port);
+			pw_sb_json_str(&sb, ar->conflicts[i].reason);
+			pw_sb_put(&sb, "}", 1);
+		}
+		pw_sb_puts(&sb, "]}}\n");
+		pw_settle_reply(&k->d->settle, k->c, pw_sb_steal(&sb), ar->r->a.id,
 				"allocation not made");
 	}
 	pw_client_unref(k->c);
@@ -145,7 +143,7 @@ void pw_cmd_allocate(struct pw_daemon *d, struct pw_client *c, json_t *args)
 		struct pw_alloc_rt *r = pw_allocate_singleton(d->allocs, rq.t->name);
 
 		/* run hands the port to a command: only the owner's own tree may */
-		if (r && run && !pw_proc_is_ancestor(r->a.pid, rq.a.pid)) {
+		if (r && run && !pw_proc_cached_is_ancestor(r->a.pid, rq.a.pid)) {
 			snprintf(err, sizeof(err), "service type %s is single-instance and allocated "
 				 "to pid %d (%.16s): port %u (id %lld)", rq.t->name, r->a.pid,
 				 r->a.comm, r->a.port, (long long)r->a.id);
@@ -221,7 +219,7 @@ void pw_cmd_release(struct pw_daemon *d, struct pw_client *c, json_t *args)
 	const struct ucred *cred = pw_client_cred(c);
 	struct pw_alloc_rt *r = find_target(d, c, args);
 	char why[256];
-	json_t *res;
+	struct pw_strbuf sb = { 0 };
 	int err;
 
 	if (!r)
@@ -243,16 +241,18 @@ void pw_cmd_release(struct pw_daemon *d, struct pw_client *c, json_t *args)
 		pw_client_send(c, pw_proto_error(PW_E_STORAGE, "release not made: %s", why));
 		return;
 	}
-	res = pw_wire_alloc(d->allocs, r);
+	/* the reply as text, written before r goes */
+	pw_sb_puts(&sb, PW_PROTO_OK_PREFIX);
+	pw_wire_alloc_open(&sb, d->allocs, r, "released");
+	pw_sb_puts(&sb, "}}\n");
 	err = pw_allocs_release(d->allocs, r, cred->uid, cred->pid, "released by request");
 	if (err) {
-		json_decref(res);
+		free(sb.buf);
 		pw_client_send(c, pw_proto_error(PW_E_STORAGE, "release not stored: %s (%s)",
 						 strerror(-err), pw_journal_errmsg(d->allocs->journal)));
 		return;
 	}
-	json_object_set_new(res, "state", json_string("released"));
-	pw_settle_reply(&d->settle, c, pw_proto_ok(res), 0, "release not stored");
+	pw_settle_reply(&d->settle, c, pw_sb_steal(&sb), 0, "release not stored");
 }
 
 void pw_cmd_list(struct pw_daemon *d, struct pw_client *c, json_t *args)

@@ -11,6 +11,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "array.h"
@@ -19,10 +20,22 @@
 
 #define READ_CHUNK 4096
 /* Requests handled per client per turn: a client pipelining thousands of
- * lines waits its turn behind the others instead of holding the loop. */
-#define LINES_PER_TURN 4
-/* Queued clients served per wakeup before epoll gets to the others. */
+ * lines waits its turn behind the others instead of holding the loop. Lines
+ * found on reading are handled LINES_PER_READ at once (hundreds of clients
+ * may be readable in one epoll batch); the rest wait for the client's turn on
+ * the backlog, which shares LINES_PER_TURN among the clients queued there (a
+ * lone pipelining client gets them all: its batch shares one group commit,
+ * one fsync; each of many gets LINES_PER_READ). A turn also ends after
+ * TURN_NS, even below its share. */
+#define LINES_PER_READ 4
+#ifndef LINES_PER_TURN
+#define LINES_PER_TURN 64
+#endif
+#define TURN_NS (1000 * 1000)
+/* Queued clients served per wakeup before epoll gets to the others (the
+ * ring buffer, other clients), and the time after which no further one is. */
 #define TURNS_PER_WAKE 32
+#define WAKE_NS (2 * 1000 * 1000)
 /* File descriptors kept for the daemon itself (BPF, SQLite, snapshots of
  * network namespaces, health checks) when sizing the client limit. */
 #define FD_RESERVE 128
@@ -121,6 +134,7 @@ struct pw_server {
 	bool timer_armed;
 	struct pw_io backlog_io;	/* eventfd: clients with complete lines left */
 	struct pw_client *bl_head, *bl_tail;
+	size_t bl_n;			/* clients on the backlog queue */
 	size_t fwatchers[2];		/* filtered watchers: root's, other users' */
 	bool adopted;			/* listen fd passed by systemd: not ours to unlink */
 	uint64_t refused_logged_ms;	/* rate limit of the refusal warning */
@@ -196,6 +210,7 @@ static void backlog_push(struct pw_client *c)
 	c->queued = true;
 	c->bl_next = NULL;
 	pw_client_ref(c);
+	s->bl_n++;
 	if (s->bl_tail)
 		s->bl_tail->bl_next = c;
 	else
@@ -883,13 +898,23 @@ static void reject(int fd, enum pw_errcode code, const char *msg)
 	}
 }
 
-/* Handle up to LINES_PER_TURN complete lines; true when more are waiting. */
-static bool handle_lines(struct pw_client *c)
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
+}
+
+/* Handle up to max complete lines, or as many as TURN_NS allows (one at
+ * least); true when more are waiting. */
+static bool handle_lines(struct pw_client *c, int max)
 {
 	struct pw_server *s = c->srv;
 	size_t start = 0;
 	int handled = 0;
 	bool more = false;
+	uint64_t t0 = 0;
 
 	pw_client_ref(c);
 	while (!c->closed) {
@@ -900,11 +925,12 @@ static bool handle_lines(struct pw_client *c)
 
 		if (!nl || c->stream_fn || c->closing)
 			break;
-		if (handled == LINES_PER_TURN) {
+		if (handled == max || (handled && mono_ns() - t0 > TURN_NS)) {
 			more = true;
 			break;
 		}
-		handled++;
+		if (!handled++)
+			t0 = mono_ns();
 		len = (size_t)(nl - (c->in + start));
 		if (len && c->in[start + len - 1] == '\r')
 			len--;
@@ -949,19 +975,26 @@ static void finish_eof(struct pw_client *c)
 static int on_backlog(struct pw_io *io, uint32_t events)
 {
 	struct pw_server *s = io->data;
-	uint64_t n, one = 1;
+	uint64_t n, one = 1, t0 = mono_ns();
 
 	(void) events;
 	(void) !read(io->fd, &n, sizeof(n));
-	for (int turn = 0; turn < TURNS_PER_WAKE && s->bl_head; turn++) {
+	for (int turn = 0; turn < TURNS_PER_WAKE && s->bl_head &&
+	     (!turn || mono_ns() - t0 < WAKE_NS); turn++) {
 		struct pw_client *c = s->bl_head;
 
 		s->bl_head = c->bl_next;
 		if (!s->bl_head)
 			s->bl_tail = NULL;
+		s->bl_n--;
 		c->queued = false;
 		if (!c->closed) {
-			if (handle_lines(c))
+			/* a turn's share: all of LINES_PER_TURN to a lone pipelining
+			 * client, LINES_PER_READ each when many wait, so a newcomer
+			 * waits behind about LINES_PER_TURN requests either way */
+			int share = LINES_PER_TURN / (int)(s->bl_n + 1 < 16 ? s->bl_n + 1 : 16);
+
+			if (handle_lines(c, share > LINES_PER_READ ? share : LINES_PER_READ))
 				backlog_push(c);
 			else if (client_events(c))
 				client_close(c);
@@ -1046,7 +1079,7 @@ static int client_io(struct pw_io *io, uint32_t events)
 				break;
 			}
 			c->in_len += (size_t)n;
-			if (handle_lines(c)) {
+			if (handle_lines(c, LINES_PER_READ)) {
 				backlog_push(c);
 				if (client_events(c))
 					client_close(c);
@@ -1361,6 +1394,7 @@ void pw_server_free(struct pw_server *s)
 		struct pw_client *c = s->bl_head;
 
 		s->bl_head = c->bl_next;
+		s->bl_n--;
 		c->queued = false;
 		pw_client_unref(c);
 	}

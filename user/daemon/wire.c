@@ -5,7 +5,7 @@
 
 #include "guard.h"
 #include "journal.h"
-#include "proc.h"
+#include "proccache.h"
 #include "proto.h"
 #include "utf8.h"
 #include "wire.h"
@@ -47,7 +47,8 @@ json_t *pw_wire_sock(const struct pw_sock *s, const struct pw_wire_netns *ns)
 	return pw_proto_json_of(&sb);
 }
 
-json_t *pw_wire_alloc(struct pw_allocs *as, const struct pw_alloc_rt *r)
+void pw_wire_alloc_open(struct pw_strbuf *sb, struct pw_allocs *as, const struct pw_alloc_rt *r,
+			const char *state)
 {
 	static const char *const live_names[] = {
 		[PW_LIVE_FREE] = "free",
@@ -59,25 +60,46 @@ json_t *pw_wire_alloc(struct pw_allocs *as, const struct pw_alloc_rt *r)
 	char comm[PW_COMM_LEN + 1] = "";
 	/* any bytes a process or user chose: valid UTF-8 for JSON */
 	char name[PW_NAME_MAX * 4], project[PW_PROJECT_MAX * 4], ocomm[sizeof(r->a.comm) * 4 + 1];
-	struct pw_proc p;
+	char now_comm[PW_COMM_LEN];
 	const char *owner_comm = r->a.comm;
 
-	/* the owner may have exec'd since (portwatch run): show what runs now */
-	if (!pw_proc_read(r->a.pid, &p) && p.start_time == r->a.start_time)
-		owner_comm = p.comm;
+	/* the owner may have exec'd since (portwatch run): show what runs now,
+	 * as of the cache (at most PW_PROC_CACHE_TTL_NS old) when it holds the
+	 * owner, which owner resolution put there: no /proc read per reply */
+	if (pw_proc_cached_comm(r->a.pid, r->a.start_time, now_comm))
+		owner_comm = now_comm;
 	pw_utf8_safe(owner_comm, ocomm, sizeof(ocomm));
 	pw_utf8_safe(r->a.name, name, sizeof(name));
 	pw_utf8_safe(r->a.project, project, sizeof(project));
 	live = pw_allocs_live(as, r, &s);
 	if (s)
 		pw_comm_sanitize(s->comm, comm);
-	return json_pack("{s:I, s:s, s:s, s:i, s:i, s:s, s:I, s:s, s:I, s:s, s:b, s:{s:s, s:I, s:s}}",
-			 "id", (json_int_t)r->a.id, "service_type", r->a.service_type, "name",
-			 name, "port", r->a.port, "pid", (int)r->a.pid, "comm", ocomm,
-			 "uid", (json_int_t)r->a.uid, "state", pw_alloc_state_name(r->a.state),
-			 "created_at", (json_int_t)r->a.created_at, "project", project,
-			 "adopted", r->a.adopted, "live", "status", live_names[live], "pid",
-			 (json_int_t)(s ? s->pid : 0), "comm", comm);
+	/* written as text: a pipelined client's replies are a good part of the
+	 * daemon's work, and an object tree per reply doubled it */
+	pw_sb_printf(sb, "{\"id\":%lld,\"service_type\":", (long long)r->a.id);
+	pw_sb_json_str(sb, r->a.service_type);
+	pw_sb_puts(sb, ",\"name\":");
+	pw_sb_json_str(sb, name);
+	pw_sb_printf(sb, ",\"port\":%d,\"pid\":%d,\"comm\":", (int)r->a.port, (int)r->a.pid);
+	pw_sb_json_str(sb, ocomm);
+	pw_sb_printf(sb, ",\"uid\":%lld,\"state\":", (long long)r->a.uid);
+	pw_sb_json_str(sb, state ? state : pw_alloc_state_name(r->a.state));
+	pw_sb_printf(sb, ",\"created_at\":%lld,\"project\":", (long long)r->a.created_at);
+	pw_sb_json_str(sb, project);
+	pw_sb_printf(sb, ",\"adopted\":%s,\"live\":{\"status\":\"%s\",\"pid\":%lld,\"comm\":",
+		     r->a.adopted ? "true" : "false", live_names[live],
+		     (long long)(s ? s->pid : 0));
+	pw_sb_json_str(sb, comm);
+	pw_sb_put(sb, "}", 1);
+}
+
+json_t *pw_wire_alloc(struct pw_allocs *as, const struct pw_alloc_rt *r)
+{
+	struct pw_strbuf sb = { 0 };
+
+	pw_wire_alloc_open(&sb, as, r, NULL);
+	pw_sb_put(&sb, "}", 1);
+	return pw_proto_json_of(&sb);
 }
 
 json_t *pw_wire_alloc_event(const struct pw_alloc_change *ch)

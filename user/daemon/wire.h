@@ -33,6 +33,10 @@ json_t *pw_wire_alloc_for(struct pw_allocs *as, const struct pw_alloc_rt *r, uid
 			  bool show_names);
 /* An allocation, with the live map's view of its port. */
 json_t *pw_wire_alloc(struct pw_allocs *as, const struct pw_alloc_rt *r);
+/* The same as text, without its closing brace, for a reply to add fields
+ * (state: shown instead of the allocation's when not NULL). */
+void pw_wire_alloc_open(struct pw_strbuf *sb, struct pw_allocs *as, const struct pw_alloc_rt *r,
+			const char *state);
 /* An allocation event for watchers. */
 json_t *pw_wire_alloc_event(const struct pw_alloc_change *ch);
 /* The allocation part of `status`: allocations, recovery, detection latency. */

@@ -118,12 +118,14 @@ int pw_proc_parse_stat(const char *buf, struct pw_proc *out)
 	return parse_stat(buf, out, &state);
 }
 
-static int read_stat_at(int dirfd, struct pw_proc *out, char *state)
+/* stat under dir (a path, or "." when dirfd is the /proc/PID directory). */
+static int read_stat_at(int dirfd, const char *dir, struct pw_proc *out, char *state)
 {
-	char buf[STAT_BUF];
+	char buf[STAT_BUF], name[48];
 	int err;
 
-	err = read_at(dirfd, "stat", buf, sizeof(buf));
+	snprintf(name, sizeof(name), "%s/stat", dir);
+	err = read_at(dirfd, name, buf, sizeof(buf));
 	if (err)
 		return err;
 	return parse_stat(buf, out, state);
@@ -159,7 +161,7 @@ int pw_proc_read(pid_t pid, struct pw_proc *out)
 	dirfd = open_pid_dir(pid);
 	if (dirfd < 0)
 		return dirfd;
-	err = read_stat_at(dirfd, &pr, &state);
+	err = read_stat_at(dirfd, ".", &pr, &state);
 	if (!err)
 		err = read_uid_at(dirfd, &pr.uid);
 	close(dirfd);
@@ -168,17 +170,16 @@ int pw_proc_read(pid_t pid, struct pw_proc *out)
 	return err;
 }
 
-/* stat of @pid, with its state letter. */
+/* stat of @pid, with its state letter: one file, opened by its path (no
+ * directory fd needed when nothing else is read of the same process). */
 static int read_stat(pid_t pid, struct pw_proc *out, char *state)
 {
-	int dirfd, err;
+	char path[32];
 
-	dirfd = open_pid_dir(pid);
-	if (dirfd < 0)
-		return dirfd;
-	err = read_stat_at(dirfd, out, state);
-	close(dirfd);
-	return err;
+	if (pid <= 0)
+		return -EINVAL;
+	snprintf(path, sizeof(path), "/proc/%d", pid);
+	return read_stat_at(AT_FDCWD, path, out, state);
 }
 
 /* Threads: of /proc/PID/status, 0 when unreadable. */
