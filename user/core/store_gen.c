@@ -34,16 +34,19 @@ static int64_t db_gen(struct pw_store *s)
 static int set_db_gen(struct pw_store *s, int64_t gen)
 {
 	sqlite3_stmt *st = NULL;
-	int rc = sqlite3_prepare_v2(s->db, "INSERT INTO meta (key, value) VALUES ('generation', ?1)"
-				    " ON CONFLICT(key) DO UPDATE SET value = excluded.value", -1,
-				    &st, NULL);
+	int rc, err;
 
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(st, 1, gen);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : store_fail(s, rc, "generation");
+	/* once per commit: prepared once */
+	err = store_prepare(s, ST_SET_GEN, "INSERT INTO meta (key, value) VALUES ('generation', ?1)"
+			    " ON CONFLICT(key) DO UPDATE SET value = excluded.value", &st);
+	if (err)
+		return err;
+	rc = sqlite3_bind_int64(st, 1, gen);
+	if (rc != SQLITE_OK) {
+		sqlite3_clear_bindings(st);
+		return store_fail(s, rc, "generation");
+	}
+	return store_step_done(s, st, "generation");
 }
 
 int store_gen_open(struct pw_store *s, const char *dir, struct pw_store_info *info)

@@ -23,6 +23,7 @@ enum store_stmt {
 	ST_AUDIT_AFTER,
 	ST_AUDIT_TAIL,
 	ST_AUDIT_START,
+	ST_SET_GEN,
 	ST_MAX,
 };
 

@@ -489,7 +489,9 @@ static int start_watching(struct pw_daemon *d)
 
 static void hook_changed(void *ctx, const struct pw_alloc_change *ch)
 {
-	pw_daemon_broadcast(ctx, pw_wire_alloc_event(ch));
+	/* an event nobody watches is not built */
+	if (has_watchers(ctx))
+		pw_daemon_broadcast(ctx, pw_wire_alloc_event(ch));
 }
 
 static void hook_track_pid(void *ctx, pid_t pid)
