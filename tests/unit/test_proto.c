@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "proto.h"
+#include "strbuf.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -402,6 +403,8 @@ static void test_names_and_addr(void **state)
 	assert_string_equal(pw_addr_str(AF_INET, a, buf, sizeof(buf)), "127.0.0.1");
 	memset(a, 0xff, 4);
 	assert_string_equal(pw_addr_str(AF_INET, a, buf, sizeof(buf)), "255.255.255.255");
+	memcpy(a, (__u8[]){ 10, 100, 9, 200 }, 4);	/* one, two and three digits */
+	assert_string_equal(pw_addr_str(AF_INET, a, buf, sizeof(buf)), "10.100.9.200");
 	memset(a, 0, 16);
 	a[15] = 1;
 	assert_string_equal(pw_addr_str(AF_INET6, a, buf, sizeof(buf)), "::1");
@@ -531,9 +534,37 @@ static void test_event_json(void **state)
 	json_decref(o);
 }
 
+/* The listing's integer appends agree with printf at the edges. */
+static void test_sb_numbers(void **state)
+{
+	const long long sv[] = { 0, 1, -1, 9, 10, -10, 4294967295LL, INT64_MAX, INT64_MIN };
+	const unsigned long long uv[] = { 0, 7, 65535, 18446744073709551615ULL };
+	char want[32];
+
+	(void) state;
+	for (size_t i = 0; i < sizeof(sv) / sizeof(sv[0]); i++) {
+		struct pw_strbuf sb = { 0 };
+
+		pw_sb_i64(&sb, sv[i]);
+		snprintf(want, sizeof(want), "%lld", sv[i]);
+		assert_string_equal(sb.buf, want);
+		free(sb.buf);
+	}
+	for (size_t i = 0; i < sizeof(uv) / sizeof(uv[0]); i++) {
+		struct pw_strbuf sb = { 0 };
+
+		pw_sb_lit(&sb, "n=");
+		pw_sb_u64(&sb, uv[i]);
+		snprintf(want, sizeof(want), "n=%llu", uv[i]);
+		assert_string_equal(sb.buf, want);
+		free(sb.buf);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sb_numbers),
 		cmocka_unit_test(test_request_valid),
 		cmocka_unit_test(test_request_invalid),
 		cmocka_unit_test(test_request_line),

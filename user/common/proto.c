@@ -283,6 +283,25 @@ const char *pw_sock_state_name(__u8 state)
 
 const char *pw_addr_str(__u8 family, const __u8 addr[16], char *buf, size_t len)
 {
+	/* IPv4 by hand: inet_ntop formats each octet through sprintf, once per
+	 * socket of a listing */
+	if (family != AF_INET6 && len >= INET_ADDRSTRLEN) {
+		char *p = buf;
+
+		for (int i = 0; i < 4; i++) {
+			unsigned o = addr[i];
+
+			if (i)
+				*p++ = '.';
+			if (o >= 100)
+				*p++ = (char)('0' + o / 100);
+			if (o >= 10)
+				*p++ = (char)('0' + o / 10 % 10);
+			*p++ = (char)('0' + o % 10);
+		}
+		*p = '\0';
+		return buf;
+	}
 	if (!inet_ntop(family == AF_INET6 ? AF_INET6 : AF_INET, addr, buf, len))
 		snprintf(buf, len, "?");
 	return buf;
@@ -303,14 +322,28 @@ void pw_proto_write_sock(struct pw_strbuf *sb, const struct pw_event *ev)
 	char addr[INET6_ADDRSTRLEN];
 	char comm[PW_COMM_LEN + 1];
 
+	/* once per socket of a listing: appends, not printf */
 	pw_comm_sanitize(ev->comm, comm);
-	pw_sb_printf(sb, "\"proto\":\"%s\",\"family\":\"%s\",\"addr\":\"%s\",\"port\":%u,"
-		     "\"state\":\"%s\",\"pid\":%u,\"comm\":", pw_proto_name(ev->proto),
-		     pw_family_name(ev->family), pw_addr_str(ev->family, ev->addr, addr, sizeof(addr)),
-		     ev->port, pw_sock_state_name(ev->state), ev->pid);
+	pw_sb_lit(sb, "\"proto\":\"");
+	pw_sb_puts(sb, pw_proto_name(ev->proto));
+	pw_sb_lit(sb, "\",\"family\":\"");
+	pw_sb_puts(sb, pw_family_name(ev->family));
+	pw_sb_lit(sb, "\",\"addr\":\"");
+	pw_sb_puts(sb, pw_addr_str(ev->family, ev->addr, addr, sizeof(addr)));
+	pw_sb_lit(sb, "\",\"port\":");
+	pw_sb_u64(sb, ev->port);
+	pw_sb_lit(sb, ",\"state\":\"");
+	pw_sb_puts(sb, pw_sock_state_name(ev->state));
+	pw_sb_lit(sb, "\",\"pid\":");
+	pw_sb_u64(sb, ev->pid);
+	pw_sb_lit(sb, ",\"comm\":");
 	pw_sb_json_str(sb, comm);
-	pw_sb_printf(sb, ",\"uid\":%u,\"netns\":%llu,\"cookie\":%llu", ev->uid,
-		     (unsigned long long)ev->netns, (unsigned long long)ev->cookie);
+	pw_sb_lit(sb, ",\"uid\":");
+	pw_sb_u64(sb, ev->uid);
+	pw_sb_lit(sb, ",\"netns\":");
+	pw_sb_u64(sb, ev->netns);
+	pw_sb_lit(sb, ",\"cookie\":");
+	pw_sb_u64(sb, ev->cookie);
 }
 
 void pw_proto_write_event(struct pw_strbuf *sb, const struct pw_event *ev)
@@ -343,7 +376,9 @@ void pw_proto_write_event_ex(struct pw_strbuf *sb, const struct pw_event *ev,
 
 void pw_proto_write_netns(struct pw_strbuf *sb, uint64_t inode, const char *name)
 {
-	pw_sb_printf(sb, ",\"netns_inode\":%llu,\"netns_name\":", (unsigned long long)inode);
+	pw_sb_lit(sb, ",\"netns_inode\":");
+	pw_sb_u64(sb, inode);
+	pw_sb_lit(sb, ",\"netns_name\":");
 	if (name)
 		pw_sb_json_str(sb, name);
 	else

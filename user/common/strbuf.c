@@ -28,7 +28,8 @@ void pw_sb_grow(struct pw_strbuf *sb, size_t more)
 
 void pw_sb_put(struct pw_strbuf *sb, const char *s, size_t n)
 {
-	pw_sb_grow(sb, n);
+	if (sb->len + n + 1 > sb->cap)
+		pw_sb_grow(sb, n);
 	if (sb->oom)
 		return;
 	memcpy(sb->buf + sb->len, s, n);
@@ -39,6 +40,28 @@ void pw_sb_put(struct pw_strbuf *sb, const char *s, size_t n)
 void pw_sb_puts(struct pw_strbuf *sb, const char *s)
 {
 	pw_sb_put(sb, s, strlen(s));
+}
+
+void pw_sb_u64(struct pw_strbuf *sb, unsigned long long v)
+{
+	char tmp[20], *p = tmp + sizeof(tmp);
+
+	do {
+		*--p = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	pw_sb_put(sb, p, (size_t)(tmp + sizeof(tmp) - p));
+}
+
+void pw_sb_i64(struct pw_strbuf *sb, long long v)
+{
+	if (v < 0) {
+		pw_sb_put(sb, "-", 1);
+		/* -LLONG_MIN does not fit: go through unsigned */
+		pw_sb_u64(sb, 0ull - (unsigned long long)v);
+		return;
+	}
+	pw_sb_u64(sb, (unsigned long long)v);
 }
 
 void pw_sb_printf(struct pw_strbuf *sb, const char *fmt, ...)

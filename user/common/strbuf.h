@@ -19,6 +19,12 @@ void pw_sb_grow(struct pw_strbuf *sb, size_t more);
 void pw_sb_put(struct pw_strbuf *sb, const char *s, size_t n);
 void pw_sb_puts(struct pw_strbuf *sb, const char *s);
 void pw_sb_printf(struct pw_strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Decimal integers, without printf's machinery (the hot paths: every socket
+ * of a listing, every event). */
+void pw_sb_u64(struct pw_strbuf *sb, unsigned long long v);
+void pw_sb_i64(struct pw_strbuf *sb, long long v);
+/* A string literal, its length known at compile time. */
+#define pw_sb_lit(sb, lit) pw_sb_put((sb), "" lit, sizeof(lit) - 1)
 /* A JSON string literal, quotes included; bytes that are not UTF-8 as \\xNN. */
 void pw_sb_json_str(struct pw_strbuf *sb, const char *s);
 /* Hand over the NUL-terminated buffer (NULL after an allocation failure). */

@@ -23,18 +23,28 @@ void pw_wire_sock_write(struct pw_strbuf *sb, const struct pw_sock *s,
 	if (ns)
 		pw_proto_write_netns(sb, ns->inode, ns->name);
 	/* every process holding it now, as ss -p's users: the first is pid/comm */
-	pw_sb_printf(sb, ",\"fd\":%d,\"holders\":[", s->fd);
+	pw_sb_lit(sb, ",\"fd\":");
+	pw_sb_i64(sb, s->fd);
+	pw_sb_lit(sb, ",\"holders\":[");
 	if (s->pid) {
 		pw_comm_sanitize(s->comm, comm);
-		pw_sb_printf(sb, "{\"pid\":%u,\"comm\":", s->pid);
+		pw_sb_lit(sb, "{\"pid\":");
+		pw_sb_u64(sb, s->pid);
+		pw_sb_lit(sb, ",\"comm\":");
 		pw_sb_json_str(sb, comm);
-		pw_sb_printf(sb, ",\"fd\":%d}", s->fd);
+		pw_sb_lit(sb, ",\"fd\":");
+		pw_sb_i64(sb, s->fd);
+		pw_sb_lit(sb, "}");
 	}
 	for (__u32 i = 0; i < s->n_more; i++) {
 		pw_comm_sanitize(s->more[i].comm, comm);
-		pw_sb_printf(sb, ",{\"pid\":%u,\"comm\":", s->more[i].pid);
+		pw_sb_puts(sb, s->pid || i ? ",{\"pid\":" : "{\"pid\":");
+		pw_sb_u64(sb, s->more[i].pid);
+		pw_sb_lit(sb, ",\"comm\":");
 		pw_sb_json_str(sb, comm);
-		pw_sb_printf(sb, ",\"fd\":%d}", s->more[i].fd);
+		pw_sb_lit(sb, ",\"fd\":");
+		pw_sb_i64(sb, s->more[i].fd);
+		pw_sb_lit(sb, "}");
 	}
 	pw_sb_put(sb, "]}", 2);
 }
