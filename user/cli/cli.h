@@ -39,6 +39,11 @@ int pw_cli_call(struct pw_cli *cli, const char *cmd, json_t *args, json_t **res)
  * the connection): printing a large result needs no parse. */
 int pw_cli_call_raw(struct pw_cli *cli, const char *cmd, json_t *args, const char **result,
 		    size_t *len);
+/* The same, with the result handed to fn in pieces as they arrive (a listing
+ * of 100,000 sockets never sits in memory whole); an error before the
+ * result began is reported as pw_cli_call does. 0 or the exit code. */
+int pw_cli_call_stream(struct pw_cli *cli, const char *cmd, json_t *args,
+		       void (*fn)(void *ctx, const char *data, size_t len), void *ctx);
 /* pw_cli_call, and with --json print the result: then 0 with *res NULL.
  * 0 with *res set means human output is the caller's. */
 int pw_cli_query(struct pw_cli *cli, const char *cmd, json_t *args, json_t **res);
@@ -73,6 +78,9 @@ void pw_table_print(struct pw_table *t);
 void pw_table_free(struct pw_table *t);
 /* Print the rows only (-H). */
 void pw_table_no_header(struct pw_table *t);
+/* Print the rows held so far and let them go: the widths so far stay (a
+ * later, wider cell widens its column from then on). For streamed tables. */
+void pw_table_flush(struct pw_table *t);
 
 int pw_cli_ports(struct pw_cli *cli, int argc, char **argv);
 int pw_cli_watch(struct pw_cli *cli, int argc, char **argv);

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "strbuf.h"
 #include "filter.h"
 
 #define JSON_OPT { "json", no_argument, NULL, 'j' }
@@ -97,34 +98,111 @@ struct ports_opts {
 	bool summary;
 };
 
-static void print_ports(json_t *res, const struct ports_opts *po)
+/* Rows printed this many at a time: the first ones set the widths. */
+#define ROWS_PER_FLUSH 256
+
+static void add_port_row(struct pw_table *t, json_t *v)
 {
-	static const char *const hdr[] = { "PROTO", "LOCAL", "STATE", "PID", "COMM", "UID", "NETNS" };
-	struct pw_table *t = pw_table_new(7, hdr);
-	size_t i;
-	json_t *v;
+	char local[80], pid[16], uid[16], netns[300];
+	const char *row[7];
 
-	if (po->no_header)
-		pw_table_no_header(t);
-	json_array_foreach(res, i, v) {
-		char local[80], pid[16], uid[16], netns[300];
-		const char *row[7];
+	fmt_addr(v, local, sizeof(local));
+	snprintf(pid, sizeof(pid), "%lld", (long long)pw_jnum(v, "pid"));
+	snprintf(uid, sizeof(uid), "%lld", (long long)pw_jnum(v, "uid"));
+	pw_fmt_netns(v, netns, sizeof(netns));
+	row[0] = pw_jstr(v, "proto");
+	row[1] = local;
+	row[2] = pw_jstr(v, "state");
+	row[3] = pw_jnum(v, "pid") ? pid : "-";
+	row[4] = *pw_jstr(v, "comm") ? pw_jstr(v, "comm") : "-";
+	row[5] = uid;
+	row[6] = netns;
+	pw_table_add(t, row);
+}
 
-		fmt_addr(v, local, sizeof(local));
-		snprintf(pid, sizeof(pid), "%lld", (long long)pw_jnum(v, "pid"));
-		snprintf(uid, sizeof(uid), "%lld", (long long)pw_jnum(v, "uid"));
-		pw_fmt_netns(v, netns, sizeof(netns));
-		row[0] = pw_jstr(v, "proto");
-		row[1] = local;
-		row[2] = pw_jstr(v, "state");
-		row[3] = pw_jnum(v, "pid") ? pid : "-";
-		row[4] = *pw_jstr(v, "comm") ? pw_jstr(v, "comm") : "-";
-		row[5] = uid;
-		row[6] = netns;
-		pw_table_add(t, row);
+/*
+ * The table of a streamed listing: the result array is cut into its
+ * elements as the bytes come (depth and strings followed, nothing else
+ * parsed), each element parsed alone and added as a row.
+ */
+struct rows {
+	struct pw_table *t;
+	struct pw_strbuf cur;		/* an element cut by a piece's end */
+	int depth;			/* 1: inside the result array */
+	bool in_str, esc, bad;
+	size_t n, since_flush;
+};
+
+static void rows_element(struct rows *rw, const char *s, size_t n)
+{
+	json_error_t e;
+	json_t *v = json_loadb(s, n, 0, &e);
+
+	if (!json_is_object(v)) {
+		rw->bad = true;
+		json_decref(v);
+		return;
 	}
-	pw_table_print(t);
-	pw_table_free(t);
+	add_port_row(rw->t, v);
+	json_decref(v);
+	rw->n++;
+	if (++rw->since_flush == ROWS_PER_FLUSH) {
+		pw_table_flush(rw->t);
+		rw->since_flush = 0;
+	}
+}
+
+static void rows_feed(void *ctx, const char *d, size_t n)
+{
+	struct rows *rw = ctx;
+	size_t start = 0;
+	bool open = rw->depth > 1;	/* an element began in an earlier piece */
+
+	for (size_t i = 0; i < n; i++) {
+		char ch = d[i];
+
+		if (rw->in_str) {
+			if (rw->esc)
+				rw->esc = false;
+			else if (ch == '\\')
+				rw->esc = true;
+			else if (ch == '"')
+				rw->in_str = false;
+			continue;
+		}
+		if (rw->depth <= 1) {
+			if (ch == '[' && !rw->depth)
+				rw->depth = 1;
+			else if (ch == '{' && rw->depth == 1) {
+				rw->depth = 2;
+				start = i;
+				open = true;
+			}
+			continue;	/* commas, blanks, the array's end */
+		}
+		if (ch == '"') {
+			rw->in_str = true;
+		} else if (ch == '{' || ch == '[') {
+			rw->depth++;
+		} else if ((ch == '}' || ch == ']') && --rw->depth == 1) {
+			if (rw->cur.len) {
+				pw_sb_put(&rw->cur, d + start, i + 1 - start);
+				rows_element(rw, rw->cur.buf, rw->cur.len);
+				rw->cur.len = 0;
+			} else {
+				rows_element(rw, d + start, i + 1 - start);
+			}
+			open = false;
+		}
+	}
+	if (open && rw->depth > 1)
+		pw_sb_put(&rw->cur, d + start, n - start);
+}
+
+static void write_out(void *ctx, const char *data, size_t len)
+{
+	(void) ctx;
+	fwrite(data, 1, len, stdout);
 }
 
 int pw_cli_ports(struct pw_cli *cli, int argc, char **argv)
@@ -220,26 +298,39 @@ int pw_cli_ports(struct pw_cli *cli, int argc, char **argv)
 		json_object_set_new(args, "filter", json_string(expr));
 	free(expr);
 	if (cli->json && !po.summary && !pw_cli_pretty(cli)) {
-		const char *raw;
-		size_t len;
+		/* the daemon's JSON as it comes: 100,000 sockets print without
+		 * a parse, and never sit in memory whole */
+		r = pw_cli_call_stream(cli, "ports", args, write_out, NULL);
+		if (!r)
+			putchar('\n');
+		return r;
+	}
+	if (!cli->json && !po.summary) {
+		static const char *const hdr[] = { "PROTO", "LOCAL", "STATE", "PID", "COMM", "UID",
+						   "NETNS" };
+		struct rows rw = { .t = pw_table_new(7, hdr) };
 
-		/* the daemon's JSON as it is: 100,000 sockets print without a parse */
-		r = pw_cli_call_raw(cli, "ports", args, &raw, &len);
-		if (r)
-			return r;
-		fwrite(raw, 1, len, stdout);
-		putchar('\n');
-		return 0;
+		if (!rw.t)
+			return pw_cli_usage("ports", "out of memory");
+		if (po.no_header)
+			pw_table_no_header(rw.t);
+		r = pw_cli_call_stream(cli, "ports", args, rows_feed, &rw);
+		if (!r && rw.bad)
+			fprintf(stderr, "portwatch ports: some sockets could not be read from the "
+				"answer\n");
+		if (!r)
+			pw_table_flush(rw.t);
+		pw_table_free(rw.t);
+		free(rw.cur.buf);
+		return r;
 	}
 	r = pw_cli_call(cli, "ports", args, &res);
 	if (r)
 		return r;
 	if (po.summary)
 		pw_cli_ports_summary(cli, res, po.no_header);
-	else if (cli->json)
-		pw_cli_print_json(res);
 	else
-		print_ports(res, &po);
+		pw_cli_print_json(res);
 	json_decref(res);
 	return 0;
 fail:

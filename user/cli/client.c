@@ -128,6 +128,51 @@ int pw_conn_read_line(struct pw_conn *c, const char **line, int timeout_ms)
 	}
 }
 
+int pw_conn_read_part(struct pw_conn *c, const char **data, size_t *len, bool *eol,
+		      int timeout_ms)
+{
+	char *nl;
+	size_t n;
+
+	if (c->consumed) {
+		memmove(c->buf, c->buf + c->consumed, c->len - c->consumed);
+		c->len -= c->consumed;
+		c->consumed = 0;
+	}
+	if (!c->len) {
+		struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+		ssize_t r;
+		int pr;
+
+		if (c->cap < 65536) {
+			char *nb = realloc(c->buf, 65536);
+
+			if (!nb)
+				return -ENOMEM;
+			c->buf = nb;
+			c->cap = 65536;
+		}
+		pr = poll(&pfd, 1, timeout_ms);
+		if (pr < 0)
+			return -errno;
+		if (pr == 0)
+			return -ETIMEDOUT;
+		r = recv(c->fd, c->buf, c->cap, 0);
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			return -EPIPE;
+		c->len = (size_t)r;
+	}
+	nl = memchr(c->buf, '\n', c->len);
+	n = nl ? (size_t)(nl - c->buf) + 1 : c->len;
+	*data = c->buf;
+	*len = nl ? n - 1 : n;
+	*eol = nl != NULL;
+	c->consumed = n;
+	return 0;
+}
+
 int pw_conn_call(struct pw_conn *c, const char *cmd, json_t *args, json_t **result,
 		 char *msg, size_t msglen)
 {

@@ -3,6 +3,7 @@
 #ifndef PW_CLIENT_H
 #define PW_CLIENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <jansson.h>
 
@@ -23,5 +24,10 @@ int pw_conn_read_line(struct pw_conn *c, const char **line, int timeout_ms);
 int pw_conn_call(struct pw_conn *c, const char *cmd, json_t *args, json_t **result,
 		 char *msg, size_t msglen);
 int pw_conn_fd(const struct pw_conn *c);
+/* The next bytes of the line being received, as they come (a long answer
+ * need not sit in memory whole): *eol once its newline was reached (not
+ * included). Valid until the next read. 0 or -errno (-EPIPE: closed). */
+int pw_conn_read_part(struct pw_conn *c, const char **data, size_t *len, bool *eol,
+		      int timeout_ms);
 
 #endif

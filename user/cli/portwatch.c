@@ -11,6 +11,8 @@
 #include "cli.h"
 #include "filter.h"
 #include "paths.h"
+#include "proto.h"
+#include "strbuf.h"
 #include "version.h"
 
 static void usage(FILE *f)
@@ -257,6 +259,90 @@ int pw_cli_call_raw(struct pw_cli *cli, const char *cmd, json_t *args, const cha
 		char msg[1024];
 
 		r = pw_proto_parse_response(line, &res, msg, sizeof(msg));
+		if (r == 0) {
+			json_decref(res);
+			return cli_error(PW_E_INTERNAL, cmd, "unexpected response");
+		}
+		if (r < 0)
+			r = PW_E_INTERNAL;
+		return cli_error(r, cmd, msg);
+	}
+}
+
+int pw_cli_call_stream(struct pw_cli *cli, const char *cmd, json_t *args,
+		       void (*fn)(void *ctx, const char *data, size_t len), void *ctx)
+{
+	static const size_t plen = sizeof(PW_PROTO_OK_PREFIX) - 1;
+	struct pw_strbuf head = { 0 };
+	bool eol = false, streaming = false, held = false;
+	const char *data;
+	char last = 0;
+	json_t *res;
+	size_t len;
+	int r;
+
+	if (!cli->conn) {
+		/* pw_cli_call connects and reports a missing daemon */
+		r = pw_cli_call(cli, "ping", NULL, &res);
+		if (r) {
+			json_decref(args);
+			return r;
+		}
+		json_decref(res);
+	}
+	r = pw_conn_send(cli->conn, cmd, args);
+	while (!r && !eol) {
+		do
+			r = pw_conn_read_part(cli->conn, &data, &len, &eol, -1);
+		while (r == -EINTR);
+		if (r)
+			break;
+		if (!streaming) {
+			/* the answer's start says whether it is a result */
+			pw_sb_put(&head, data, len);
+			if (head.oom) {
+				r = -ENOMEM;
+				break;
+			}
+			if (head.len < plen + 1 && !eol)
+				continue;
+			if (strncmp(head.buf, PW_PROTO_OK_PREFIX, plen)) {
+				if (!eol)
+					continue;
+				break;	/* an error line, whole in head */
+			}
+			streaming = true;
+			data = head.buf + plen;
+			len = head.len - plen;
+		}
+		/* the result is all but the answer's closing brace: one byte is
+		 * held back until more follows */
+		if (!len)
+			continue;
+		if (held)
+			fn(ctx, &last, 1);
+		fn(ctx, data, len - 1);
+		last = data[len - 1];
+		held = true;
+	}
+	if (r) {
+		char msg[512];
+
+		free(head.buf);
+		snprintf(msg, sizeof(msg), "lost the connection to portwatchd at %s: %s",
+			 cli->socket, strerror(-r));
+		return cli_error(PW_E_NO_DAEMON, NULL, msg);
+	}
+	if (streaming) {
+		free(head.buf);
+		return held && last == '}' ? 0 : cli_error(PW_E_INTERNAL, cmd, "truncated response");
+	}
+	/* an error, or a shape we do not know: the full parse says which */
+	{
+		char msg[1024];
+
+		r = pw_proto_parse_response(head.buf ? head.buf : "", &res, msg, sizeof(msg));
+		free(head.buf);
 		if (r == 0) {
 			json_decref(res);
 			return cli_error(PW_E_INTERNAL, cmd, "unexpected response");

@@ -13,6 +13,7 @@ struct pw_table {
 	char **cells;		/* (nrows + 1) * ncols, row 0 = headers */
 	size_t *width;
 	bool no_header;
+	bool header_out;	/* printed by a flush */
 };
 
 struct pw_table *pw_table_new(unsigned ncols, const char *const *headers)
@@ -67,7 +68,7 @@ void pw_table_print(struct pw_table *t)
 {
 	if (!t)
 		return;
-	for (size_t r = t->no_header ? 1 : 0; r < t->nrows; r++) {
+	for (size_t r = t->no_header || t->header_out ? 1 : 0; r < t->nrows; r++) {
 		for (unsigned c = 0; c < t->ncols; c++) {
 			const char *s = t->cells[r * t->ncols + c];
 
@@ -77,6 +78,18 @@ void pw_table_print(struct pw_table *t)
 				printf("%-*s  ", (int)t->width[c], s ? s : "");
 		}
 	}
+}
+
+void pw_table_flush(struct pw_table *t)
+{
+	if (!t)
+		return;
+	pw_table_print(t);
+	fflush(stdout);
+	for (size_t i = t->ncols; i < t->nrows * t->ncols; i++)
+		free(t->cells[i]);
+	t->nrows = 1;
+	t->header_out = true;
 }
 
 void pw_table_no_header(struct pw_table *t)
