@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* The storage thread and its batches (see journal.h). */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -40,7 +41,7 @@ struct jop {
 	};
 };
 
-enum jread_kind { R_AUDIT, R_PRUNE };
+enum jread_kind { R_AUDIT, R_PRUNE, R_FILE };
 
 struct jread {
 	enum jread_kind k;
@@ -51,6 +52,8 @@ struct jread {
 	size_t tail, limit;
 	size_t max_records, batch;
 	int64_t min_ts;
+	char *path, *data;		/* R_FILE: written whole, then renamed */
+	size_t data_len;
 	/* the answer, filled in on the thread */
 	int err;
 	char msg[256];
@@ -173,8 +176,43 @@ static void run_writes(struct pw_store *s, struct jbatch *b)
 	b->reloaded = !pw_store_load_all(s, &b->rows, &b->n_rows);
 }
 
+/* path written whole through path.tmp (never through a symlink), made
+ * durable, then renamed over: a reader sees the old file or the new one. */
+static int put_file(struct jread *r)
+{
+	char tmp[4200];
+	ssize_t n;
+	int fd, err = 0;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", r->path) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	for (size_t off = 0; off < r->data_len && !err; off += (size_t)n) {
+		n = write(fd, r->data + off, r->data_len - off);
+		if (n <= 0)
+			err = n < 0 ? -errno : -EIO;
+	}
+	if (!err && fsync(fd))
+		err = -errno;
+	if (close(fd) && !err)
+		err = -errno;
+	if (!err && rename(tmp, r->path))
+		err = -errno;
+	if (err)
+		(void) unlink(tmp);
+	return err;
+}
+
 static void run_read(struct pw_store *s, struct jread *r)
 {
+	if (r->k == R_FILE) {
+		r->err = put_file(r);
+		if (r->err)
+			snprintf(r->msg, sizeof(r->msg), "%s", strerror(-r->err));
+		return;
+	}
 	if (r->k == R_PRUNE) {
 		r->err = pw_store_audit_prune(s, r->max_records, r->min_ts, r->batch, &r->deleted);
 	} else {
@@ -224,8 +262,11 @@ static void *thread_main(void *arg)
 
 static void batch_reset(struct jbatch *b)
 {
-	for (size_t i = 0; i < b->nr; i++)
+	for (size_t i = 0; i < b->nr; i++) {
 		free(b->reads[i].recs);
+		free(b->reads[i].path);
+		free(b->reads[i].data);
+	}
 	free(b->rows);
 	b->rows = NULL;
 	b->n_rows = 0;
@@ -247,6 +288,11 @@ static void deliver_reads(struct jbatch *b)
 	for (size_t i = 0; i < b->nr; i++) {
 		struct jread *r = &b->reads[i];
 
+		if (r->k == R_FILE) {
+			if (r->err)
+				pw_warn("%s: not saved: %s", r->path, r->msg);
+			continue;
+		}
 		if (!r->ctx)
 			continue;
 		if (r->k == R_PRUNE) {
@@ -567,7 +613,12 @@ static int read_queue(struct pw_journal *j, struct jread *r)
 
 	if (!j->threaded) {
 		run_read(j->s, r);
-		if (r->k == R_PRUNE) {
+		if (r->k == R_FILE) {
+			if (r->err)
+				pw_warn("%s: not saved: %s", r->path, r->msg);
+			free(r->path);
+			free(r->data);
+		} else if (r->k == R_PRUNE) {
 			r->prune_fn(r->ctx, r->err, r->msg, r->deleted);
 		} else {
 			struct pw_journal_audit_page p = { .err = r->err, .msg = r->msg,
@@ -601,6 +652,23 @@ int pw_journal_audit_prune(struct pw_journal *j, size_t max_records, int64_t min
 			   .min_ts = min_ts_ms, .batch = batch };
 
 	return read_queue(j, &r);
+}
+
+int pw_journal_put_file(struct pw_journal *j, const char *path, char *data, size_t len)
+{
+	struct jread r = { .k = R_FILE, .path = strdup(path), .data = data, .data_len = len };
+	int err;
+
+	if (!r.path) {
+		free(data);
+		return -ENOMEM;
+	}
+	err = read_queue(j, &r);
+	if (err) {
+		free(r.path);
+		free(data);
+	}
+	return err;
 }
 
 void pw_journal_cancel(struct pw_journal *j, void *ctx)

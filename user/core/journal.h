@@ -102,6 +102,10 @@ int pw_journal_audit_read(struct pw_journal *j, int64_t after_id, size_t tail, s
 typedef void (*pw_journal_prune_fn)(void *ctx, int err, const char *msg, size_t deleted);
 int pw_journal_audit_prune(struct pw_journal *j, size_t max_records, int64_t min_ts_ms,
 			   size_t batch, pw_journal_prune_fn fn, void *ctx);
+/* Write a small file of the state directory off the loop: data (taken) to
+ * path, atomically (path.tmp, fsync, rename), in order with the batches;
+ * a failure is logged. 0 or -ENOMEM. */
+int pw_journal_put_file(struct pw_journal *j, const char *path, char *data, size_t len);
 /* Forget a read's callback (its reader went away): the answer is dropped. */
 void pw_journal_cancel(struct pw_journal *j, void *ctx);
 

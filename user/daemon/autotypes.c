@@ -6,9 +6,11 @@
 #include <unistd.h>
 #include <jansson.h>
 
+#include "allocs.h"
 #include "autotypes.h"
 #include "config.h"
 #include "daemon.h"
+#include "journal.h"
 #include "log.h"
 
 #define AUTOTYPES_FILE "auto-types.json"
@@ -54,7 +56,7 @@ int pw_autotypes_load(struct pw_daemon *d)
 
 void pw_autotypes_save(struct pw_daemon *d)
 {
-	char path[4096], tmp[4200];
+	char path[4096], *text;
 	json_t *root = json_object();
 
 	for (size_t i = 0; i < d->cfg->n_types; i++) {
@@ -65,8 +67,9 @@ void pw_autotypes_save(struct pw_daemon *d)
 				t->range_lo, t->range_hi, "description", t->description));
 	}
 	snprintf(path, sizeof(path), "%s/" AUTOTYPES_FILE, d->opts.state_dir);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if (json_dump_file(root, tmp, JSON_INDENT(2)) || rename(tmp, path))
-		pw_warn("%s: not saved: %s", path, strerror(errno));
+	text = json_dumps(root, JSON_INDENT(2));
 	json_decref(root);
+	/* written by the storage thread: the loop never waits on the disk */
+	if (!text || pw_journal_put_file(d->allocs->journal, path, text, strlen(text)))
+		pw_warn("%s: not saved: out of memory", path);
 }
