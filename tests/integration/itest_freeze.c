@@ -155,6 +155,39 @@ static int teardown(void **state)
 	return 0;
 }
 
+static json_int_t allocate_ok(void);
+
+/* A daemon on the image, an owner, n acknowledged allocations, then the
+ * freeze. */
+static void start_and_freeze(json_int_t *acked, int n)
+{
+	const char *const owner_args[] = { "hold", NULL };
+	char line[64];
+
+	assert_int_equal(itest_daemon_start(&fx.d, extra), 0);
+	assert_int_equal(itest_proc_spawn(&fx.owner, -1, owner_args), 0);
+	fx.owner_up = true;
+	assert_int_equal(itest_proc_line(&fx.owner, line, sizeof(line), 5000), 0);
+	for (int i = 0; i < n; i++)
+		acked[i] = allocate_ok();
+	assert_int_equal(ioctl(fx.mnt_fd, FIFREEZE, 0), 0);
+	fx.frozen = true;
+}
+
+/* Every acknowledged allocation is listed (after a restart). */
+static void assert_listed(json_t *list, const json_int_t *acked, int n)
+{
+	for (int i = 0; i < n; i++) {
+		bool found = false;
+		size_t k;
+		json_t *a;
+
+		json_array_foreach(list, k, a)
+			found = found || json_integer_value(json_object_get(a, "id")) == acked[i];
+		assert_true(found);
+	}
+}
+
 static double ms_since(uint64_t t0)
 {
 	return (double)(itest_now_ns() - t0) / 1e6;
@@ -268,7 +301,6 @@ static bool in_ports(unsigned port)
 
 static void test_frozen_state_filesystem(void **state)
 {
-	const char *const owner_args[] = { "hold", NULL };
 	unsigned slow = itest_slow(), binds = 0;
 	json_int_t acked[4];
 	double worst_bind = 0, worst_status = 0, ms, first_ms = 0;
@@ -276,20 +308,12 @@ static void test_frozen_state_filesystem(void **state)
 	struct pollfd pf = { .events = POLLIN };
 	bool first_open = true;
 	int fds[64], nfd = 0, code, first_code = 0;
-	char msg[1024], first_msg[1024] = "", line[64], *dump;
+	char msg[1024], first_msg[1024] = "", *dump;
 	uint64_t frozen_at, t0;
 	json_t *res;
 
 	(void) state;
-	assert_int_equal(itest_daemon_start(&fx.d, extra), 0);
-	assert_int_equal(itest_proc_spawn(&fx.owner, -1, owner_args), 0);
-	fx.owner_up = true;
-	assert_int_equal(itest_proc_line(&fx.owner, line, sizeof(line), 5000), 0);
-	for (int i = 0; i < 3; i++)
-		acked[i] = allocate_ok();
-
-	assert_int_equal(ioctl(fx.mnt_fd, FIFREEZE, 0), 0);
-	fx.frozen = true;
+	start_and_freeze(acked, 3);
 	frozen_at = itest_now_ns();
 	print_message("state filesystem frozen (FIFREEZE on %s)\n", fx.mnt);
 
@@ -372,15 +396,7 @@ static void test_frozen_state_filesystem(void **state)
 	assert_int_equal(itest_daemon_stop(&fx.d, SIGTERM), 0);
 	assert_int_equal(itest_daemon_restart(&fx.d, extra), 0);
 	res = call_ok("list", NULL);
-	for (int i = 0; i < 4; i++) {
-		json_t *a;
-		size_t k;
-		bool found = false;
-
-		json_array_foreach(res, k, a)
-			found = found || json_integer_value(json_object_get(a, "id")) == acked[i];
-		assert_true(found);
-	}
+	assert_listed(res, acked, 4);
 	assert_int_equal(json_array_size(res), 4);
 	json_decref(res);
 	for (int i = 0; i < nfd; i++)
@@ -405,25 +421,17 @@ static bool storage_busy(void)
  * there after the thaw. */
 static void test_shutdown_while_frozen(void **state)
 {
-	const char *const owner_args[] = { "hold", NULL };
 	unsigned slow = itest_slow();
 	json_int_t acked[2];
 	struct pending stuck;
-	char line[64], msg[1024];
+	char msg[1024];
 	double ms;
 	uint64_t t0;
 	int status = -1, code;
 	json_t *res;
 
 	(void) state;
-	assert_int_equal(itest_daemon_start(&fx.d, extra), 0);
-	assert_int_equal(itest_proc_spawn(&fx.owner, -1, owner_args), 0);
-	fx.owner_up = true;
-	assert_int_equal(itest_proc_line(&fx.owner, line, sizeof(line), 5000), 0);
-	for (int i = 0; i < 2; i++)
-		acked[i] = allocate_ok();
-	assert_int_equal(ioctl(fx.mnt_fd, FIFREEZE, 0), 0);
-	fx.frozen = true;
+	start_and_freeze(acked, 2);
 	stuck = allocate_async();
 	assert_true(ITEST_WAIT(storage_busy(), 2000 * slow));
 
@@ -450,15 +458,7 @@ static void test_shutdown_while_frozen(void **state)
 
 	assert_int_equal(itest_daemon_restart(&fx.d, extra), 0);
 	res = call_ok("list", NULL);
-	for (int i = 0; i < 2; i++) {
-		json_t *a;
-		size_t k;
-		bool found = false;
-
-		json_array_foreach(res, k, a)
-			found = found || json_integer_value(json_object_get(a, "id")) == acked[i];
-		assert_true(found);
-	}
+	assert_listed(res, acked, 2);
 	json_decref(res);
 }
 

@@ -35,11 +35,7 @@ static inline json_int_t pw_jnum(json_t *o, const char *k)
 /* Round trip; on failure prints the error (JSON with --json) and returns
  * the exit code (> 0). 0 with *res on success. */
 int pw_cli_call(struct pw_cli *cli, const char *cmd, json_t *args, json_t **res);
-/* The same, but a successful result is handed over as raw JSON text (owned by
- * the connection): printing a large result needs no parse. */
-int pw_cli_call_raw(struct pw_cli *cli, const char *cmd, json_t *args, const char **result,
-		    size_t *len);
-/* The same, with the result handed to fn in pieces as they arrive (a listing
+/* pw_cli_call, with the result handed to fn in pieces as they arrive (a listing
  * of 100,000 sockets never sits in memory whole); an error before the
  * result began is reported as pw_cli_call does. 0 or the exit code. */
 int pw_cli_call_stream(struct pw_cli *cli, const char *cmd, json_t *args,

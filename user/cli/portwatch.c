@@ -219,56 +219,6 @@ int pw_cli_query(struct pw_cli *cli, const char *cmd, json_t *args, json_t **res
 	return 0;
 }
 
-int pw_cli_call_raw(struct pw_cli *cli, const char *cmd, json_t *args, const char **result,
-		    size_t *len)
-{
-	static const size_t plen = sizeof(PW_PROTO_OK_PREFIX) - 1;
-	const char *line;
-	json_t *res;
-	size_t n;
-	int r;
-
-	if (!cli->conn) {
-		/* pw_cli_call connects and reports a missing daemon */
-		r = pw_cli_call(cli, "ping", NULL, &res);
-		if (r) {
-			json_decref(args);
-			return r;
-		}
-		json_decref(res);
-	}
-	r = pw_conn_send(cli->conn, cmd, args);
-	do
-		r = r ? r : pw_conn_read_line(cli->conn, &line, -1);
-	while (r == -EINTR);
-	if (r) {
-		char msg[512];
-
-		snprintf(msg, sizeof(msg), "lost the connection to portwatchd at %s: %s",
-			 cli->socket, strerror(-r));
-		return cli_error(PW_E_NO_DAEMON, NULL, msg);
-	}
-	n = strlen(line);
-	if (n > plen && !strncmp(line, PW_PROTO_OK_PREFIX, plen) && line[n - 1] == '}') {
-		*result = line + plen;
-		*len = n - plen - 1;
-		return 0;
-	}
-	/* an error, or a shape we do not know: the full parse says which */
-	{
-		char msg[1024];
-
-		r = pw_proto_parse_response(line, &res, msg, sizeof(msg));
-		if (r == 0) {
-			json_decref(res);
-			return cli_error(PW_E_INTERNAL, cmd, "unexpected response");
-		}
-		if (r < 0)
-			r = PW_E_INTERNAL;
-		return cli_error(r, cmd, msg);
-	}
-}
-
 int pw_cli_call_stream(struct pw_cli *cli, const char *cmd, json_t *args,
 		       void (*fn)(void *ctx, const char *data, size_t len), void *ctx)
 {

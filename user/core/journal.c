@@ -283,28 +283,28 @@ static void batch_fini(struct jbatch *b)
 	free(b->reads);
 }
 
+/* A read's answer to its reader (a file's failure to the log). */
+static void deliver_one(struct jread *r)
+{
+	if (r->k == R_FILE) {
+		if (r->err)
+			pw_warn("%s: not saved: %s", r->path, r->msg);
+	} else if (!r->ctx) {
+		return;		/* cancelled */
+	} else if (r->k == R_PRUNE) {
+		r->prune_fn(r->ctx, r->err, r->msg, r->deleted);
+	} else {
+		struct pw_journal_audit_page p = { .err = r->err, .msg = r->msg, .after = r->after,
+						   .recs = r->recs, .n = r->n };
+
+		r->page_fn(r->ctx, &p);
+	}
+}
+
 static void deliver_reads(struct jbatch *b)
 {
-	for (size_t i = 0; i < b->nr; i++) {
-		struct jread *r = &b->reads[i];
-
-		if (r->k == R_FILE) {
-			if (r->err)
-				pw_warn("%s: not saved: %s", r->path, r->msg);
-			continue;
-		}
-		if (!r->ctx)
-			continue;
-		if (r->k == R_PRUNE) {
-			r->prune_fn(r->ctx, r->err, r->msg, r->deleted);
-		} else {
-			struct pw_journal_audit_page p = { .err = r->err, .msg = r->msg,
-							   .after = r->after, .recs = r->recs,
-							   .n = r->n };
-
-			r->page_fn(r->ctx, &p);
-		}
-	}
+	for (size_t i = 0; i < b->nr; i++)
+		deliver_one(&b->reads[i]);
 }
 
 /* The thread's batch ended: tell the loop, then hand it the next one. */
@@ -613,20 +613,9 @@ static int read_queue(struct pw_journal *j, struct jread *r)
 
 	if (!j->threaded) {
 		run_read(j->s, r);
-		if (r->k == R_FILE) {
-			if (r->err)
-				pw_warn("%s: not saved: %s", r->path, r->msg);
-			free(r->path);
-			free(r->data);
-		} else if (r->k == R_PRUNE) {
-			r->prune_fn(r->ctx, r->err, r->msg, r->deleted);
-		} else {
-			struct pw_journal_audit_page p = { .err = r->err, .msg = r->msg,
-							   .after = r->after, .recs = r->recs,
-							   .n = r->n };
-
-			r->page_fn(r->ctx, &p);
-		}
+		deliver_one(r);
+		free(r->path);
+		free(r->data);
 		free(r->recs);
 		return 0;
 	}
