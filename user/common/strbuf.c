@@ -26,17 +26,6 @@ void pw_sb_grow(struct pw_strbuf *sb, size_t more)
 	sb->cap = ncap;
 }
 
-void pw_sb_put(struct pw_strbuf *sb, const char *s, size_t n)
-{
-	if (sb->len + n + 1 > sb->cap)
-		pw_sb_grow(sb, n);
-	if (sb->oom)
-		return;
-	memcpy(sb->buf + sb->len, s, n);
-	sb->len += n;
-	sb->buf[sb->len] = '\0';
-}
-
 void pw_sb_puts(struct pw_strbuf *sb, const char *s)
 {
 	pw_sb_put(sb, s, strlen(s));

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 struct pw_strbuf {
 	char *buf;
@@ -16,7 +17,19 @@ struct pw_strbuf {
 };
 
 void pw_sb_grow(struct pw_strbuf *sb, size_t more);
-void pw_sb_put(struct pw_strbuf *sb, const char *s, size_t n);
+
+/* Inline: a listing appends a few dozen pieces per socket. */
+static inline void pw_sb_put(struct pw_strbuf *sb, const char *s, size_t n)
+{
+	if (sb->len + n + 1 > sb->cap)
+		pw_sb_grow(sb, n);
+	if (sb->oom)
+		return;
+	memcpy(sb->buf + sb->len, s, n);
+	sb->len += n;
+	sb->buf[sb->len] = '\0';
+}
+
 void pw_sb_puts(struct pw_strbuf *sb, const char *s);
 void pw_sb_printf(struct pw_strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Decimal integers, without printf's machinery (the hot paths: every socket

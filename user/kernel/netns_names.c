@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -61,6 +62,17 @@ void pw_netns_names_free(struct pw_netns_names *n)
 void pw_netns_names_expire(struct pw_netns_names *n)
 {
 	n->scanned_ms = n->named_ms = 0;
+}
+
+/* CLOCK_MONOTONIC at tick resolution: a listing looks up every socket's
+ * namespace, and a rescan period needs no better. Every time kept here
+ * comes from it, so differences never go negative. */
+static uint64_t coarse_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static struct entry *by_ino(struct pw_netns_names *n, uint64_t ino)
@@ -145,7 +157,7 @@ static void scan_names(struct pw_netns_names *n, int homefd)
 	DIR *dir = opendir(RUN_NETNS);
 	struct dirent *de;
 
-	n->named_ms = pw_now_ms();
+	n->named_ms = coarse_ms();
 	for (size_t i = 0; i < n->n; i++) {
 		free(n->e[i].name);
 		n->e[i].name = NULL;
@@ -172,7 +184,7 @@ static void scan_procs(struct pw_netns_names *n, int homefd)
 	struct dirent *de;
 	char path[NAME_MAX + 16];
 
-	n->scanned_ms = pw_now_ms();
+	n->scanned_ms = coarse_ms();
 	if (!dir) {
 		if (procfd >= 0)
 			close(procfd);
@@ -204,7 +216,7 @@ static void refresh(struct pw_netns_names *n, bool procs)
 void pw_netns_names_lookup(struct pw_netns_names *n, uint64_t cookie, uint64_t *ino,
 			   const char **name)
 {
-	uint64_t now = pw_now_ms();
+	uint64_t now = coarse_ms();
 	struct entry *e;
 
 	*ino = 0;
