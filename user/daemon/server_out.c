@@ -105,7 +105,10 @@ int srv_append_out(struct pw_client *c, const char *data, size_t len)
 	return 0;
 }
 
-static void hold(struct pw_client *c, char *line, bool tentative)
+/* Queue line at the tail of a list of replies that wait (out of memory:
+ * the client goes, as it would lose an answer). */
+static void enqueue(struct pw_client *c, struct held **head, struct held **tail, char *line,
+		    bool tentative)
 {
 	struct held *h = calloc(1, sizeof(*h));
 
@@ -116,11 +119,16 @@ static void hold(struct pw_client *c, char *line, bool tentative)
 	}
 	h->line = line;
 	h->tentative = tentative;
-	if (c->held_tail)
-		c->held_tail->next = h;
+	if (*tail)
+		(*tail)->next = h;
 	else
-		c->held_head = h;
-	c->held_tail = h;
+		*head = h;
+	*tail = h;
+}
+
+static void hold(struct pw_client *c, char *line, bool tentative)
+{
+	enqueue(c, &c->held_head, &c->held_tail, line, tentative);
 }
 
 static void free_list(struct held *h)
@@ -182,19 +190,7 @@ void pw_client_settle(struct pw_client *c, const char *fail_line)
 /* Answers wait behind a streaming one, in order. */
 static void after_stream(struct pw_client *c, char *line)
 {
-	struct held *h = calloc(1, sizeof(*h));
-
-	if (!h) {
-		free(line);
-		srv_client_close(c);
-		return;
-	}
-	h->line = line;
-	if (c->after_tail)
-		c->after_tail->next = h;
-	else
-		c->after_head = h;
-	c->after_tail = h;
+	enqueue(c, &c->after_head, &c->after_tail, line, false);
 }
 
 void pw_client_send(struct pw_client *c, char *line)
