@@ -21,7 +21,7 @@
 #include "itest_lib.h"
 
 #define NOBODY 65534
-#define WAIT_MS 5000
+#define WAIT_MS (5000 * (int)itest_slow())
 
 static struct itest_daemon daemon_;
 

@@ -173,7 +173,7 @@ static void run_churn(const char *const *extra, bool tiny)
 	assert_int_equal(itest_proc_spawn(&keep, -1, largs), 0);
 	assert_int_equal(itest_proc_line(&keep, line, sizeof(line), 5000), 0);
 	churn();
-	assert_true(ITEST_WAIT(agrees(&d, false), 5000));
+	assert_true(ITEST_WAIT(agrees(&d, false), 5000 * itest_slow()));
 	if (!agrees(&d, true))
 		fail_msg("port map disagrees with ss");
 	dropped = status_num(&d, "dropped");

@@ -904,7 +904,7 @@ static void test_whole_db_off_loop(void **state)
 	memset(&p, 0, sizeof(p));
 	p.d = &d;
 	assert_int_equal(pthread_create(&th, NULL, status_probe_main, &p), 0);
-	assert_true(ITEST_WAIT(__atomic_load_n(&p.count, __ATOMIC_RELAXED) > 3, 5000));
+	assert_true(ITEST_WAIT(__atomic_load_n(&p.count, __ATOMIC_RELAXED) > 3, 5000 * itest_slow()));
 	for (int i = 0; i < 3; i++) {
 		res = NULL;
 		t0 = itest_now_ns();

@@ -208,7 +208,7 @@ static void daemonize(void **state, const char *mode)
 	port = allocate_for(d, p.pid);
 	say_port(&p, port);
 	child = read_child(&p);
-	assert_true(ITEST_WAIT(held_by(d, port, p.pid) || owner_of(d, port) == child, 2000));
+	assert_true(ITEST_WAIT(held_by(d, port, p.pid) || owner_of(d, port) == child, 2000 * itest_slow()));
 	assert_int_equal(waitpid(p.pid, NULL, 0), p.pid);	/* the parent exits */
 	t0 = itest_now_ns();
 	close(p.in);
@@ -241,7 +241,7 @@ static void test_exec_keeps(void **state)
 	say_port(&p, port);
 	assert_int_equal(itest_proc_line(&p, line, sizeof(line), 5000), 0);	/* hold's pid */
 	assert_int_equal(atoi(line), p.pid);
-	assert_true(ITEST_WAIT(held_by(d, port, p.pid) && listed_owner(d, port, p.pid), 2000));
+	assert_true(ITEST_WAIT(held_by(d, port, p.pid) && listed_owner(d, port, p.pid), 2000 * itest_slow()));
 	t0 = itest_now_ns();
 	itest_proc_kill(&p, SIGKILL);
 	assert_true(ITEST_WAIT(owner_of(d, port) == 0, LIMIT_MS));
@@ -302,7 +302,7 @@ static void test_pthread_exit_leader(void **state)
 	say_port(&p, port);
 	assert_int_equal(itest_proc_line(&p, line, sizeof(line), 5000), 0);
 	assert_string_equal(line, "ready");
-	assert_true(ITEST_WAIT(listed_owner(d, port, p.pid), 2000));
+	assert_true(ITEST_WAIT(listed_owner(d, port, p.pid), 2000 * itest_slow()));
 	/* a full polling round too: the zombie leader does not pass for dead */
 	assert_int_equal(itest_call(d, "health", json_object(), &res), 0);
 	json_decref(res);
@@ -564,7 +564,8 @@ static void test_run_listen(void **state)
 	assert_int_equal(sscanf(line, "serving %u %63s", &port, name), 2);
 	assert_string_equal(name, "ls");
 	/* bound from its first moment: allocated, listening, owned by the server */
-	assert_true(ITEST_WAIT(!strcmp(state_of(d, port, st, sizeof(st)), "listening"), 2000));
+	assert_true(ITEST_WAIT(!strcmp(state_of(d, port, st, sizeof(st)), "listening"),
+			       2000 * itest_slow()));
 	assert_int_equal(owner_of(d, port), pid);
 	sa.sin_port = htons((uint16_t)port);
 	c = socket(AF_INET, SOCK_STREAM, 0);

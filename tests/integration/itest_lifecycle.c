@@ -231,7 +231,7 @@ static void test_grace_period(void **state)
 	/* close, then bind again within the grace period: never stale */
 	assert_int_equal(itest_proc_say(&owner, cmd), 0);
 	assert_int_equal(itest_proc_line(&owner, line, sizeof(line), 5000), 0);
-	assert_true(ITEST_WAIT(is_state(&d, port, "listening"), 1000));
+	assert_true(ITEST_WAIT(is_state(&d, port, "listening"), 1000 * itest_slow()));
 	assert_int_equal(itest_proc_say(&owner, "close\n"), 0);
 	assert_int_equal(itest_proc_line(&owner, line, sizeof(line), 5000), 0);
 	assert_int_equal(itest_proc_say(&owner, cmd), 0);
@@ -275,7 +275,7 @@ static void test_foreign_bind_conflict(void **state)
 	assert_true(is_state(&d, port, "conflict"));
 	/* kept visible, and recovers when the intruder goes */
 	itest_proc_end(&intruder);
-	assert_true(ITEST_WAIT(is_state(&d, port, "reserved"), 1000));
+	assert_true(ITEST_WAIT(is_state(&d, port, "reserved"), 1000 * itest_slow()));
 	pw_conn_close(w);
 	itest_proc_end(&owner);
 	stop(&d);

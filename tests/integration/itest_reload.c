@@ -17,7 +17,7 @@
 
 #include "itest_lib.h"
 
-#define WAIT_MS 5000
+#define WAIT_MS (5000 * (int)itest_slow())
 
 static struct itest_daemon daemon_;
 static char cfg_path[200];
