@@ -37,7 +37,7 @@ static void pop(struct pw_settle *st, const char *fail)
 static int on_timeout(struct pw_io *io, uint32_t events)
 {
 	struct pw_settle *st = io->data;
-	uint64_t now = pw_now_ms();
+	uint64_t now = pw_now_ms(), before = st->timeouts;
 	char fail[512];
 
 	(void) events;
@@ -55,7 +55,7 @@ static int on_timeout(struct pw_io *io, uint32_t events)
 		st->timeouts++;
 		pop(st, fail);
 	}
-	if (st->timeouts)
+	if (st->timeouts != before)
 		pw_warn("storage: %llu repl%s timed out waiting for a commit so far",
 			(unsigned long long)st->timeouts, st->timeouts == 1 ? "y" : "ies");
 	arm(st);
