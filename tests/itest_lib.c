@@ -351,18 +351,18 @@ static int proc_spawn(struct itest_proc *p, int uid, bool netns, const char *con
 	return 0;
 }
 
-int itest_proc_line(struct itest_proc *p, char *buf, size_t len, int timeout_ms)
+int itest_fd_line(int fd, char *buf, size_t len, int timeout_ms)
 {
 	size_t n = 0;
 	uint64_t dl = itest_now_ns() + (uint64_t)timeout_ms * 1000000ull;
 
 	while (n < len - 1) {
-		struct pollfd pfd = { .fd = p->out, .events = POLLIN };
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
 		int left = (int)((dl - itest_now_ns()) / 1000000ull);
 
 		if (itest_now_ns() >= dl || poll(&pfd, 1, left > 0 ? left : 1) <= 0)
 			return -ETIMEDOUT;
-		if (read(p->out, buf + n, 1) != 1)
+		if (read(fd, buf + n, 1) != 1)
 			return -EPIPE;
 		if (buf[n] == '\n')
 			break;
@@ -370,6 +370,11 @@ int itest_proc_line(struct itest_proc *p, char *buf, size_t len, int timeout_ms)
 	}
 	buf[n] = '\0';
 	return 0;
+}
+
+int itest_proc_line(struct itest_proc *p, char *buf, size_t len, int timeout_ms)
+{
+	return itest_fd_line(p->out, buf, len, timeout_ms);
 }
 
 int itest_proc_say(struct itest_proc *p, const char *line)

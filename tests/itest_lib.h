@@ -71,6 +71,9 @@ int itest_proc_spawn_netns(struct itest_proc *p, const char *const *args);
 uint64_t itest_netns_cookie(void);
 /* Scale for time limits: ITEST_SLOW (default 1; sanitizer builds set 4). */
 unsigned itest_slow(void);
+/* Read one line from fd (a pipe, a socket), a byte at a time so nothing past
+ * it is consumed, within timeout_ms: 0, -ETIMEDOUT or -EPIPE. */
+int itest_fd_line(int fd, char *buf, size_t len, int timeout_ms);
 /* Read one line from the helper (timeout_ms). 0 or -errno. */
 int itest_proc_line(struct itest_proc *p, char *buf, size_t len, int timeout_ms);
 /* Write a line to the helper. */

@@ -122,30 +122,6 @@ static json_int_t status_num(const char *key)
 	return v;
 }
 
-/* CPU time of pid in ms (utime + stime, fields 14 and 15 of /proc/PID/stat). */
-static double cpu_ms(pid_t pid)
-{
-	unsigned long long ut = 0, st = 0;
-	char path[64], buf[1024], *p;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-			 &ut, &st) != 2)
-		return 0;
-	return (double)(ut + st) * 1000.0 / (double)sysconf(_SC_CLK_TCK);
-}
-
 /* The well-behaved client: status and ports, one after the other, timed. */
 struct probe {
 	int stop;
@@ -321,7 +297,7 @@ static void test_flood(void **state)
 			       probe.failures, 5000 * itest_slow()));
 
 	t0 = itest_now_ns();
-	cpu0 = cpu_ms(daemon_.pid);
+	cpu0 = itest_cpu_ms(daemon_.pid);
 	for (int k = 0; k < 2; k++)
 		during[k] = __atomic_load_n(&probe.count[k], __ATOMIC_RELAXED);
 	for (int i = 0; i < N_CLIENTS; i++) {
@@ -375,7 +351,7 @@ static void test_flood(void **state)
 	for (int k = 0; k < 2; k++)
 		during[k] = __atomic_load_n(&probe.count[k], __ATOMIC_RELAXED) - during[k];
 	print_message("flood handled in %.1f ms, the daemon using %.0f ms of CPU\n",
-		      (double)(itest_now_ns() - t0) / 1e6, cpu_ms(daemon_.pid) - cpu0);
+		      (double)(itest_now_ns() - t0) / 1e6, itest_cpu_ms(daemon_.pid) - cpu0);
 	__atomic_store_n(&probe.stop, 1, __ATOMIC_RELEASE);
 	assert_int_equal(pthread_join(th, NULL), 0);
 

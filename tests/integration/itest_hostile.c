@@ -113,28 +113,6 @@ static int send_all(int fd, const char *s)
 	return 0;
 }
 
-/* Read one line (up to len - 1 bytes) with a deadline: 0, -ETIMEDOUT, -EPIPE. */
-static int read_line(int fd, char *buf, size_t len, int timeout_ms)
-{
-	uint64_t dl = itest_now_ns() + (uint64_t)timeout_ms * 1000000ull;
-	size_t n = 0;
-
-	while (n < len - 1) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		int left = (int)((dl - itest_now_ns()) / 1000000ull);
-
-		if (itest_now_ns() >= dl || poll(&p, 1, left > 0 ? left : 1) <= 0)
-			return -ETIMEDOUT;
-		if (recv(fd, buf + n, 1, 0) != 1)
-			return -EPIPE;
-		if (buf[n] == '\n')
-			break;
-		n++;
-	}
-	buf[n] = '\0';
-	return 0;
-}
-
 static json_int_t status_num(struct itest_daemon *d, const char *key)
 {
 	json_t *res = NULL;
@@ -220,7 +198,7 @@ static int half_closed_watcher(void *arg)
 
 	(void) arg;
 	if (fd < 0 || send_all(fd, "{\"v\":1,\"cmd\":\"watch\"}\n") ||
-	    read_line(fd, line, sizeof(line), 5000) || !strstr(line, "\"ok\":true"))
+	    itest_fd_line(fd, line, sizeof(line), 5000) || !strstr(line, "\"ok\":true"))
 		return -1;
 	shutdown(fd, SHUT_WR);
 	close(fd);
