@@ -537,7 +537,7 @@ static void test_pipelined_burst(void **state)
 	char burst[40 * sizeof(req)];
 	int fds[300];
 	pthread_t th;
-	uint64_t t0;
+	uint64_t t0, burst_ns, bound_ns;
 	size_t off = 0;
 
 	(void) state;
@@ -572,13 +572,23 @@ static void test_pipelined_burst(void **state)
 	}
 	__atomic_store_n(&probe.stop, 1, __ATOMIC_RELEASE);
 	pthread_join(th, NULL);
+	burst_ns = itest_now_ns() - t0;
 	print_message("12,000 pipelined requests from 300 clients answered in %.1f ms; meanwhile "
 		      "status max %.2f ms, ports max %.2f ms over %u+%u answers\n",
-		      (double)(itest_now_ns() - t0) / 1e6, (double)probe.max_ns[0] / 1e6,
+		      (double)burst_ns / 1e6, (double)probe.max_ns[0] / 1e6,
 		      (double)probe.max_ns[1] / 1e6, probe.count[0], probe.count[1]);
 	assert_int_equal(probe.failures, 0);
-	assert_true(probe.max_ns[0] < 100000000ull * itest_slow());
-	assert_true(probe.max_ns[1] < 100000000ull * itest_slow());
+	/*
+	 * Served in turns, the probe waits behind a fraction of the burst;
+	 * served client by client, it would wait behind nearly all of it. The
+	 * bound is 100 ms or a third of the burst, whichever is longer: the
+	 * burst takes longer on a loaded or slower machine, and so does a turn.
+	 */
+	bound_ns = 100000000ull * itest_slow();
+	if (burst_ns / 3 > bound_ns)
+		bound_ns = burst_ns / 3;
+	assert_true(probe.max_ns[0] < bound_ns);
+	assert_true(probe.max_ns[1] < bound_ns);
 }
 
 /* A client that sends its requests and shuts down its write side (nc,
