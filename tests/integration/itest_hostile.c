@@ -883,13 +883,24 @@ static void test_whole_db_off_loop(void **state)
 	p.d = &d;
 	assert_int_equal(pthread_create(&th, NULL, status_probe_main, &p), 0);
 	assert_true(ITEST_WAIT(__atomic_load_n(&p.count, __ATOMIC_RELAXED) > 3, 5000 * itest_slow()));
+	/* a change since the start-up check: the first recover checks again */
+	assert_int_equal(itest_call(&d, "allocate", json_pack("{s:s, s:i}", "service_type", "dev",
+							      "pid", (int)getpid()), &res), 0);
+	json_decref(res);
 	for (int i = 0; i < 3; i++) {
+		json_t *step;
+
 		res = NULL;
 		t0 = itest_now_ns();
 		assert_int_equal(itest_call(&d, "recover", json_pack("{s:b}", "dry_run", 1), &res), 0);
-		recover_ns += itest_now_ns() - t0;
-		assert_string_equal(json_string_value(json_object_get(json_array_get(
-			json_object_get(res, "steps"), 0), "result")), "ok");
+		if (!i)
+			recover_ns = itest_now_ns() - t0;
+		step = json_array_get(json_object_get(res, "steps"), 0);
+		assert_string_equal(json_string_value(json_object_get(step, "result")), "ok");
+		/* the next ones, within seconds, reuse its verdict and say how old */
+		assert_true(json_is_integer(json_object_get(step, "checked_ms_ago")));
+		if (!i)
+			assert_int_equal(json_integer_value(json_object_get(step, "checked_ms_ago")), 0);
 		json_decref(res);
 	}
 	recover_max = p.max_ns;
@@ -904,9 +915,9 @@ static void test_whole_db_off_loop(void **state)
 		qsort(p.lat, n, sizeof(p.lat[0]), cmp_u64);
 		p99 = p.lat[n * 99 / 100];
 	}
-	print_message("400,000 audit records: recover --dry-run %.0f ms each, audit --limit 100000 "
+	print_message("400,000 audit records: recover --dry-run %.0f ms, audit --limit 100000 "
 		      "%.0f ms; a concurrent status: %u answers, p99 %.2f ms, max %.2f ms (%.2f ms "
-		      "while recovering)\n", (double)recover_ns / 3e6, (double)audit_ns / 1e6,
+		      "while recovering)\n", (double)recover_ns / 1e6, (double)audit_ns / 1e6,
 		      p.count, (double)p99 / 1e6, (double)p.max_ns / 1e6, (double)recover_max / 1e6);
 	assert_int_equal(p.failures, 0);
 	/* p99: on a shared 2-core machine the maximum is the scheduler's; a

@@ -41,13 +41,14 @@ struct jop {
 	};
 };
 
-enum jread_kind { R_AUDIT, R_PRUNE, R_FILE };
+enum jread_kind { R_AUDIT, R_PRUNE, R_FILE, R_CHECK };
 
 struct jread {
 	enum jread_kind k;
 	void *ctx;			/* NULL: cancelled */
 	pw_journal_page_fn page_fn;
 	pw_journal_prune_fn prune_fn;
+	pw_journal_check_fn check_fn;
 	int64_t after;			/* < 0: start at the tail of tail records */
 	size_t tail, limit;
 	size_t max_records, batch;
@@ -213,6 +214,11 @@ static void run_read(struct pw_store *s, struct jread *r)
 			snprintf(r->msg, sizeof(r->msg), "%s", strerror(-r->err));
 		return;
 	}
+	if (r->k == R_CHECK) {
+		/* its verdict is the message, "ok" included */
+		r->err = pw_store_integrity_check(s, r->msg, sizeof(r->msg));
+		return;
+	}
 	if (r->k == R_PRUNE) {
 		r->err = pw_store_audit_prune(s, r->max_records, r->min_ts, r->batch, &r->deleted);
 	} else {
@@ -293,6 +299,8 @@ static void deliver_one(struct jread *r)
 		return;		/* cancelled */
 	} else if (r->k == R_PRUNE) {
 		r->prune_fn(r->ctx, r->err, r->msg, r->deleted);
+	} else if (r->k == R_CHECK) {
+		r->check_fn(r->ctx, r->err, r->msg);
 	} else {
 		struct pw_journal_audit_page p = { .err = r->err, .msg = r->msg, .after = r->after,
 						   .recs = r->recs, .n = r->n };
@@ -639,6 +647,13 @@ int pw_journal_audit_prune(struct pw_journal *j, size_t max_records, int64_t min
 {
 	struct jread r = { .k = R_PRUNE, .ctx = ctx, .prune_fn = fn, .max_records = max_records,
 			   .min_ts = min_ts_ms, .batch = batch };
+
+	return read_queue(j, &r);
+}
+
+int pw_journal_check(struct pw_journal *j, pw_journal_check_fn fn, void *ctx)
+{
+	struct jread r = { .k = R_CHECK, .ctx = ctx, .check_fn = fn };
 
 	return read_queue(j, &r);
 }

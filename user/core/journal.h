@@ -102,6 +102,14 @@ int pw_journal_audit_read(struct pw_journal *j, int64_t after_id, size_t tail, s
 typedef void (*pw_journal_prune_fn)(void *ctx, int err, const char *msg, size_t deleted);
 int pw_journal_audit_prune(struct pw_journal *j, size_t max_records, int64_t min_ts_ms,
 			   size_t batch, pw_journal_prune_fn fn, void *ctx);
+/*
+ * The database's integrity check (pw_store_integrity_check) on the thread,
+ * between batches: the daemon's one connection holds the database
+ * exclusively, so no other connection can read it. fn gets 0 and "ok", or
+ * an error and what the check found.
+ */
+typedef void (*pw_journal_check_fn)(void *ctx, int err, const char *msg);
+int pw_journal_check(struct pw_journal *j, pw_journal_check_fn fn, void *ctx);
 /* Write a small file of the state directory off the loop: data (taken) to
  * path, atomically (path.tmp, fsync, rename), in order with the batches;
  * a failure is logged. 0 or -ENOMEM. */

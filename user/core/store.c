@@ -155,32 +155,6 @@ int pw_store_integrity_check(struct pw_store *s, char *msg, size_t len)
 	return run_check(s, "PRAGMA integrity_check(16)", msg, len);
 }
 
-int pw_store_check_readonly(const char *dir, char *msg, size_t len)
-{
-	struct pw_store s = { 0 };
-	char path[PATH_MAX];
-	int rc, err;
-
-	if (snprintf(path, sizeof(path), "%s/%s", dir, PW_STORE_DB_NAME) >= (int)sizeof(path)) {
-		snprintf(msg, len, "state directory path too long");
-		return -ENAMETOOLONG;
-	}
-	/* its own connection, read-only: the loop's connection stays free and
-	 * WAL lets this reader see the last commit without blocking writers */
-	rc = sqlite3_open_v2(path, &s.db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOFOLLOW |
-			     SQLITE_OPEN_EXRESCODE, NULL);
-	if (rc != SQLITE_OK) {
-		err = store_fail(&s, rc, "open read-only");
-		snprintf(msg, len, "%s", s.errmsg);
-		sqlite3_close(s.db);
-		return err;
-	}
-	sqlite3_busy_timeout(s.db, STORE_BUSY_MS);
-	err = run_check(&s, "PRAGMA integrity_check(16)", msg, len);
-	sqlite3_close(s.db);
-	return err;
-}
-
 static int pragma_int(struct pw_store *s, const char *sql, int64_t *val)
 {
 	sqlite3_stmt *st = NULL;
@@ -364,6 +338,18 @@ int pw_store_open(const char *dir, struct pw_store **ret, struct pw_store_info *
 		goto cleanup;
 	}
 	sqlite3_busy_timeout(s->db, STORE_BUSY_MS);
+	/*
+	 * Before the first read, so the WAL index lives on the heap: with the
+	 * index in a mapped -shm file, the storage thread's write to it on a
+	 * frozen or stalled filesystem sleeps in a page fault, and before Linux
+	 * 6.4 a page fault holds the process's mmap lock, so the loop's next
+	 * malloc (brk, mmap) would wait on the disk too. No file maps either.
+	 */
+	err = exec(s, "PRAGMA locking_mode=EXCLUSIVE; PRAGMA mmap_size=0", "locking_mode");
+	if (err) {
+		snprintf(info->message, sizeof(info->message), "%s", s->errmsg);
+		goto cleanup;
+	}
 	err = check_identity(s, info, &version);
 	if (err)
 		goto cleanup;

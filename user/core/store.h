@@ -35,6 +35,10 @@ struct pw_store_info {
 
 /*
  * Open (creating DIR 0700 and the database as needed), check, migrate. The
+ * connection holds the database exclusively (locking_mode EXCLUSIVE, set
+ * before its first read): the WAL index is on the heap, not in a mapped
+ * -shm file, so no other connection or process reads it while it is open.
+ * The
  * full integrity_check runs here and a later pw_store_integrity_check()
  * with no row changed in between reuses its verdict; only what
  * quick_check finds refuses the file.
@@ -125,8 +129,5 @@ int pw_store_audit_tail_start(struct pw_store *s, size_t limit, int64_t *after_i
  * max_records or older than min_ts_ms; *deleted says how many went. */
 int pw_store_audit_prune(struct pw_store *s, size_t max_records, int64_t min_ts_ms, size_t batch,
 			 size_t *deleted);
-/* PRAGMA integrity_check on a read-only connection of its own to the
- * database in dir (for a worker thread): 0 when "ok", msg says what. */
-int pw_store_check_readonly(const char *dir, char *msg, size_t len);
 
 #endif

@@ -1,13 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Audit rate limits, retention and the off-loop integrity check (guard.h). */
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include "allocs.h"
@@ -23,6 +19,10 @@
 #define PRUNE_BATCH 5000	/* records deleted per step: a few ms at most */
 #define PRUNE_IDLE_MS 10000
 #define PRUNE_BUSY_MS 100
+/* A check this recent answers the next recover --dry-run: one reads the
+ * whole database and holds the storage thread while it does, so any user's
+ * request loop takes at most a small share of the disk's time. */
+#define CHECK_REUSE_MS 5000
 
 struct bucket {
 	uid_t uid;
@@ -44,14 +44,12 @@ struct pw_guard {
 	struct pw_io prune_io;
 	uint64_t prune_armed_ms;	/* deadline armed, 0: none */
 	bool pruning;			/* a step is with the storage thread */
-	/* the integrity check */
-	struct pw_io done_io;		/* eventfd: the worker is done */
-	pthread_t th;
-	bool running;
-	char dir[4096];
+	/* the integrity check, on the storage thread */
+	bool checking;
+	uint64_t checked_ms;		/* when the last one ended, 0: never */
 	char msg[256];
 	int result;
-	struct waiter *waiters, *running_waiters;
+	struct waiter *waiters;		/* answered when the check ends */
 	struct pw_guard_stats st;
 };
 
@@ -138,79 +136,52 @@ static int on_prune(struct pw_io *io, uint32_t events)
 
 /* --- integrity check off the loop -------------------------------------- */
 
-static void *check_main(void *arg)
-{
-	struct pw_guard *g = arg;
-	uint64_t one = 1;
-
-	/* background work: the loop's thread goes first for the CPU */
-	(void) setpriority(PRIO_PROCESS, (id_t)gettid(), 19);
-	g->result = pw_store_check_readonly(g->dir, g->msg, sizeof(g->msg));
-	(void) !write(g->done_io.fd, &one, sizeof(one));
-	return NULL;
-}
-
-static void start_check(struct pw_guard *g)
-{
-	if (pthread_create(&g->th, NULL, check_main, g)) {
-		snprintf(g->msg, sizeof(g->msg), "cannot start the check: %s", strerror(errno));
-		g->result = -EAGAIN;
-		(void) !write(g->done_io.fd, &(uint64_t){ 1 }, sizeof(uint64_t));
-		g->running = true;
-		g->th = 0;
-		return;
-	}
-	g->running = true;
-	g->st.checks++;
-}
-
-static void answer(struct waiter *w, int result, const char *msg)
+static void answer(struct waiter *w, int result, const char *msg, uint64_t age_ms)
 {
 	json_t *steps = json_object_get(w->report, "steps");
 	size_t i;
 	json_t *s;
 
-	json_array_foreach(steps, i, s)
-		if (!strcmp(json_string_value(json_object_get(s, "step")) ?: "", "database"))
-			json_object_set_new(s, "result", json_string(result ? msg : "ok"));
+	json_array_foreach(steps, i, s) {
+		if (strcmp(json_string_value(json_object_get(s, "step")) ?: "", "database"))
+			continue;
+		json_object_set_new(s, "result", json_string(result ? msg : "ok"));
+		json_object_set_new(s, "checked_ms_ago", json_integer((json_int_t)age_ms));
+	}
 	pw_client_send(w->c, pw_proto_ok(w->report));
 	pw_client_unref(w->c);
 	free(w);
 }
 
-static int on_check_done(struct pw_io *io, uint32_t events)
+static void answer_all(struct pw_guard *g, uint64_t age_ms)
 {
-	struct pw_guard *g = io->data;
-	struct waiter *w;
-	uint64_t n;
+	struct waiter *w = g->waiters;
 
-	(void) events;
-	(void) !read(io->fd, &n, sizeof(n));
-	if (!g->running)
-		return 0;
-	if (g->th)
-		pthread_join(g->th, NULL);
-	g->running = false;
-	w = g->running_waiters;
-	g->running_waiters = NULL;
+	g->waiters = NULL;
 	while (w) {
 		struct waiter *next = w->next;
 
-		answer(w, g->result, g->msg);
+		answer(w, g->result, g->msg, age_ms);
 		w = next;
 	}
-	/* requests that came while it ran want a check that began after them */
-	if (g->waiters) {
-		g->running_waiters = g->waiters;
-		g->waiters = NULL;
-		start_check(g);
-	}
-	return 0;
+}
+
+/* The storage thread's check ended: every waiter gets its verdict. */
+static void checked(void *ctx, int err, const char *msg)
+{
+	struct pw_guard *g = ctx;
+
+	g->checking = false;
+	g->checked_ms = pw_now_ms();
+	g->result = err;
+	snprintf(g->msg, sizeof(g->msg), "%s", msg);
+	answer_all(g, 0);
 }
 
 void pw_guard_recover(struct pw_guard *g, struct pw_client *c, json_t *report)
 {
 	struct waiter *w = calloc(1, sizeof(*w));
+	uint64_t now = pw_now_ms();
 
 	if (!w) {
 		json_decref(report);
@@ -219,14 +190,22 @@ void pw_guard_recover(struct pw_guard *g, struct pw_client *c, json_t *report)
 	}
 	w->c = pw_client_ref(c);
 	w->report = report;
-	if (g->running) {
-		w->next = g->waiters;
-		g->waiters = w;
+	w->next = g->waiters;
+	g->waiters = w;
+	if (g->checking)
+		return;		/* the check under way answers it too */
+	if (g->checked_ms && now - g->checked_ms < CHECK_REUSE_MS) {
+		answer_all(g, now - g->checked_ms);
 		return;
 	}
-	w->next = g->running_waiters;
-	g->running_waiters = w;
-	start_check(g);
+	if (pw_journal_check(g->d->allocs->journal, checked, g)) {
+		g->result = -ENOMEM;
+		snprintf(g->msg, sizeof(g->msg), "cannot queue the check: out of memory");
+		answer_all(g, 0);
+		return;
+	}
+	g->checking = true;
+	g->st.checks++;
 }
 
 void pw_guard_stats(const struct pw_guard *g, struct pw_guard_stats *st)
@@ -242,17 +221,11 @@ int pw_guard_new(struct pw_guard **ret, struct pw_daemon *d)
 	if (!g)
 		return -ENOMEM;
 	g->d = d;
-	g->prune_io.fd = g->done_io.fd = -1;
-	snprintf(g->dir, sizeof(g->dir), "%s", d->opts.state_dir);
+	g->prune_io.fd = -1;
 	g->b = calloc(MAX_UIDS, sizeof(*g->b));
 	err = g->b ? 0 : -ENOMEM;
 	if (!err)
 		err = pw_loop_add_timer(d->loop, &g->prune_io, on_prune, g);
-	if (!err) {
-		g->done_io = (struct pw_io){ .fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC),
-					     .fn = on_check_done, .data = g };
-		err = g->done_io.fd < 0 ? -errno : pw_loop_add(d->loop, &g->done_io, EPOLLIN);
-	}
 	/* the first retention round soon after start: an old trail shrinks */
 	if (!err)
 		err = pw_timerfd_arm(g->prune_io.fd, 1000, 0);
@@ -281,14 +254,10 @@ void pw_guard_free(struct pw_guard *g)
 {
 	if (!g)
 		return;
-	if (g->running && g->th)
-		pthread_join(g->th, NULL);
-	free_waiters(g->running_waiters);
 	free_waiters(g->waiters);
-	if (g->pruning && g->d->allocs)
+	if ((g->pruning || g->checking) && g->d->allocs)
 		pw_journal_cancel(g->d->allocs->journal, g);
 	pw_loop_close_io(g->d->loop, &g->prune_io);
-	pw_loop_close_io(g->d->loop, &g->done_io);
 	free(g->b);
 	free(g);
 }
