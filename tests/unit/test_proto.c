@@ -538,7 +538,9 @@ static void test_event_json(void **state)
 static void test_sb_numbers(void **state)
 {
 	const long long sv[] = { 0, 1, -1, 9, 10, -10, 4294967295LL, INT64_MAX, INT64_MIN };
-	const unsigned long long uv[] = { 0, 7, 65535, 18446744073709551615ULL };
+	/* the 32-bit path's edges and the 64-bit one's: 99/100, 2^32 - 1/2^32 */
+	const unsigned long long uv[] = { 0, 7, 99, 100, 65535, 4294967295ULL, 4294967296ULL,
+					  10000000000ULL, 18446744073709551615ULL };
 	char want[32];
 
 	(void) state;
@@ -557,6 +559,22 @@ static void test_sb_numbers(void **state)
 		pw_sb_u64(&sb, uv[i]);
 		snprintf(want, sizeof(want), "n=%llu", uv[i]);
 		assert_string_equal(sb.buf, want);
+		assert_int_equal(sb.len, strlen(want));
+		free(sb.buf);
+	}
+	/* many in a row, across the buffer's growth: each ends where the next starts */
+	{
+		struct pw_strbuf sb = { 0 };
+		size_t len = 0;
+
+		for (unsigned long long v = 0; v < 3000; v++) {
+			pw_sb_u64(&sb, v * 1000003ULL);
+			pw_sb_lit(&sb, ",");
+			len += (size_t)snprintf(want, sizeof(want), "%llu,", v * 1000003ULL);
+		}
+		assert_int_equal(sb.len, len);
+		assert_int_equal(strlen(sb.buf), len);
+		assert_memory_equal(sb.buf + len - strlen(want), want, strlen(want));
 		free(sb.buf);
 	}
 }

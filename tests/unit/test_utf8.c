@@ -73,6 +73,16 @@ static void test_json_str(void **state)
 	assert_string_equal(json_string_value(j), "\\xff\x1b\"\\\xc3\xa9");
 	json_decref(j);
 	free(s);
+	/* runs of plain text around each kind of escape, DEL as it is, a
+	 * truncated sequence at the end */
+	pw_sb_json_str(&sb, "abc\"def\\g\x01h\x7fi\xe2\x82\xacj\xe2\x82");
+	s = pw_sb_steal(&sb);
+	assert_string_equal(s, "\"abc\\\"def\\\\g\\u0001h\x7fi\xe2\x82\xacj\\\\xe2\\\\x82\"");
+	free(s);
+	pw_sb_json_str(&sb, "");
+	s = pw_sb_steal(&sb);
+	assert_string_equal(s, "\"\"");
+	free(s);
 }
 
 int main(void)

@@ -26,20 +26,52 @@ void pw_sb_grow(struct pw_strbuf *sb, size_t more)
 	sb->cap = ncap;
 }
 
-void pw_sb_puts(struct pw_strbuf *sb, const char *s)
-{
-	pw_sb_put(sb, s, strlen(s));
-}
+/* "00" to "99": two digits per division */
+static const char digits2[] =
+	"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+	"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+	"8081828384858687888990919293949596979899";
 
 void pw_sb_u64(struct pw_strbuf *sb, unsigned long long v)
 {
-	char tmp[20], *p = tmp + sizeof(tmp);
+	/* the digits end at tmp + 20; 20 bytes from p are copied whatever
+	 * the count (a fixed size the compiler inlines), then len counts only
+	 * the digits: the bytes past them are scratch within the capacity */
+	char tmp[40], *end = tmp + 20, *p = end;
+	size_t n;
 
-	do {
-		*--p = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	pw_sb_put(sb, p, (size_t)(tmp + sizeof(tmp) - p));
+	unsigned w;
+
+	while (v > 0xffffffffull) {
+		unsigned d = (unsigned)(v % 100);
+
+		v /= 100;
+		p -= 2;
+		memcpy(p, digits2 + 2 * d, 2);
+	}
+	/* the rest in 32 bits: a cheaper division (ports, pids, inodes) */
+	w = (unsigned)v;
+	while (w >= 100) {
+		unsigned d = w % 100;
+
+		w /= 100;
+		p -= 2;
+		memcpy(p, digits2 + 2 * d, 2);
+	}
+	if (w >= 10) {
+		p -= 2;
+		memcpy(p, digits2 + 2 * w, 2);
+	} else {
+		*--p = (char)('0' + w);
+	}
+	n = (size_t)(end - p);
+	if (sb->len + 20 + 1 > sb->cap)
+		pw_sb_grow(sb, 20);
+	if (sb->oom)
+		return;
+	memcpy(sb->buf + sb->len, p, 20);
+	sb->len += n;
+	sb->buf[sb->len] = '\0';
 }
 
 void pw_sb_i64(struct pw_strbuf *sb, long long v)
@@ -79,28 +111,38 @@ void pw_sb_printf(struct pw_strbuf *sb, const char *fmt, ...)
 
 void pw_sb_json_str(struct pw_strbuf *sb, const char *s)
 {
-	size_t left = strlen(s);
+	const unsigned char *p = (const unsigned char *)s;
 
 	pw_sb_put(sb, "\"", 1);
-	while (left) {
-		unsigned char c = (unsigned char)*s;
-		size_t k = pw_utf8_seq((const unsigned char *)s, left);
+	for (;;) {
+		const unsigned char *run = p;
+		unsigned char c;
+		size_t k;
 
-		if (!k) {
-			/* not UTF-8: the byte as the text \xNN (see utf8.h) */
-			pw_sb_printf(sb, "\\\\x%02x", c);
-			k = 1;
-		} else if (c == '"' || c == '\\') {
+		/* printable ASCII goes as it is, a run at a time */
+		while (*p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+			p++;
+		if (p > run)
+			pw_sb_put(sb, (const char *)run, (size_t)(p - run));
+		c = *p;
+		if (!c)
+			break;
+		if (c == '"' || c == '\\') {
 			char esc[2] = { '\\', (char)c };
 
 			pw_sb_put(sb, esc, 2);
+			p++;
 		} else if (c < 0x20) {
 			pw_sb_printf(sb, "\\u%04x", c);
+			p++;
+		} else if ((k = pw_utf8_seq(p, strnlen((const char *)p, 4))) != 0) {
+			pw_sb_put(sb, (const char *)p, k);
+			p += k;
 		} else {
-			pw_sb_put(sb, s, k);
+			/* not UTF-8: the byte as the text \xNN (see utf8.h) */
+			pw_sb_printf(sb, "\\\\x%02x", c);
+			p++;
 		}
-		s += k;
-		left -= k;
 	}
 	pw_sb_put(sb, "\"", 1);
 }

@@ -30,7 +30,12 @@ static inline void pw_sb_put(struct pw_strbuf *sb, const char *s, size_t n)
 	sb->buf[sb->len] = '\0';
 }
 
-void pw_sb_puts(struct pw_strbuf *sb, const char *s);
+/* Inline too: for a constant name (pw_proto_name() and the like, inlined
+ * where they are defined) the compiler folds the strlen. */
+static inline void pw_sb_puts(struct pw_strbuf *sb, const char *s)
+{
+	pw_sb_put(sb, s, strlen(s));
+}
 void pw_sb_printf(struct pw_strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Decimal integers, without printf's machinery (the hot paths: every socket
  * of a listing, every event). */

@@ -15,6 +15,9 @@ static void stream_end(struct pw_client *c);
 
 /* A streaming answer is refilled when less than this is unread. */
 #define STREAM_LOW (64 << 10)
+/* At most this much of one streaming answer per turn of the loop: other
+ * clients and kernel events wait behind a turn, not behind a listing. */
+#define STREAM_TURN (256 << 10)
 
 /* Keep the server's total of unread output current for c. */
 void srv_account(struct pw_client *c)
@@ -264,29 +267,42 @@ void pw_client_send(struct pw_client *c, char *line)
 		srv_client_close(c);
 }
 
-/* Refill a streaming answer while little of it is unread. */
+/* Refill a streaming answer while little of it is unread; while the
+ * socket takes all of it, go on, up to STREAM_TURN per turn of the loop. */
 void srv_stream_pump(struct pw_client *c)
 {
 	struct pw_strbuf sb = { 0 };
+	size_t made = 0;
 	int r;
 
-	while (c->stream_fn && !c->stream_wait && !c->stream_paused && !c->closed &&
-	       c->out_len - c->out_off < STREAM_LOW) {
-		r = c->stream_fn(c->stream_ctx, &sb);
-		if (r < 0 || sb.oom || (sb.len && srv_append_out(c, sb.buf, sb.len))) {
-			free(sb.buf);
-			srv_client_close(c);
-			return;
+	for (;;) {
+		while (c->stream_fn && !c->stream_wait && !c->stream_paused && !c->closed &&
+		       c->out_len - c->out_off < STREAM_LOW) {
+			r = c->stream_fn(c->stream_ctx, &sb);
+			if (r < 0 || sb.oom || (sb.len && srv_append_out(c, sb.buf, sb.len))) {
+				free(sb.buf);
+				srv_client_close(c);
+				return;
+			}
+			made += sb.len;
+			sb.len = 0;
+			if (r == 0)
+				stream_end(c);
+			else if (r == PW_STREAM_PAUSE)
+				c->stream_paused = true;
 		}
-		sb.len = 0;
-		if (r == 0)
-			stream_end(c);
-		else if (r == PW_STREAM_PAUSE)
-			c->stream_paused = true;
+		if (c->closed)
+			break;
+		if (srv_flush_out(c)) {
+			srv_client_close(c);
+			break;
+		}
+		/* the socket is full, the answer is out, or this turn is over */
+		if (c->out_len != c->out_off || !c->stream_fn || c->stream_wait ||
+		    c->stream_paused || made >= STREAM_TURN)
+			break;
 	}
 	free(sb.buf);
-	if (!c->closed && srv_flush_out(c))
-		srv_client_close(c);
 }
 
 void pw_client_stream_resume(struct pw_client *c)
