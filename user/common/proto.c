@@ -317,33 +317,42 @@ void pw_comm_sanitize(const char *comm, char out[PW_COMM_LEN + 1])
 	out[i] = '\0';
 }
 
+/* Keys and names (about 110 bytes), the address, six numbers of at most
+ * 20 digits, a comm of at most 15 bytes escaped: a bound with room to spare. */
+#define SOCK_MAX 512
+
 void pw_proto_write_sock(struct pw_strbuf *sb, const struct pw_event *ev)
 {
-	char addr[INET6_ADDRSTRLEN];
 	char comm[PW_COMM_LEN + 1];
+	char *p;
 
-	/* once per socket of a listing: appends, not printf */
+	/* once per socket of a listing: one reservation, then a cursor */
 	pw_comm_sanitize(ev->comm, comm);
-	pw_sb_lit(sb, "\"proto\":\"");
-	pw_sb_puts(sb, pw_proto_name(ev->proto));
-	pw_sb_lit(sb, "\",\"family\":\"");
-	pw_sb_puts(sb, pw_family_name(ev->family));
-	pw_sb_lit(sb, "\",\"addr\":\"");
-	pw_sb_puts(sb, pw_addr_str(ev->family, ev->addr, addr, sizeof(addr)));
-	pw_sb_lit(sb, "\",\"port\":");
-	pw_sb_u64(sb, ev->port);
-	pw_sb_lit(sb, ",\"state\":\"");
-	pw_sb_puts(sb, pw_sock_state_name(ev->state));
-	pw_sb_lit(sb, "\",\"pid\":");
-	pw_sb_u64(sb, ev->pid);
-	pw_sb_lit(sb, ",\"comm\":");
-	pw_sb_json_str(sb, comm);
-	pw_sb_lit(sb, ",\"uid\":");
-	pw_sb_u64(sb, ev->uid);
-	pw_sb_lit(sb, ",\"netns\":");
-	pw_sb_u64(sb, ev->netns);
-	pw_sb_lit(sb, ",\"cookie\":");
-	pw_sb_u64(sb, ev->cookie);
+	p = pw_sb_room(sb, SOCK_MAX);
+	if (!p)
+		return;
+	p = pw_raw_lit(p, "\"proto\":\"");
+	p = pw_raw_str(p, pw_proto_name(ev->proto));
+	p = pw_raw_lit(p, "\",\"family\":\"");
+	p = pw_raw_str(p, pw_family_name(ev->family));
+	p = pw_raw_lit(p, "\",\"addr\":\"");
+	pw_addr_str(ev->family, ev->addr, p, INET6_ADDRSTRLEN);
+	p += strlen(p);
+	p = pw_raw_lit(p, "\",\"port\":");
+	p = pw_raw_u64(p, ev->port);
+	p = pw_raw_lit(p, ",\"state\":\"");
+	p = pw_raw_str(p, pw_sock_state_name(ev->state));
+	p = pw_raw_lit(p, "\",\"pid\":");
+	p = pw_raw_u64(p, ev->pid);
+	p = pw_raw_lit(p, ",\"comm\":");
+	p = pw_raw_json_ascii(p, comm);
+	p = pw_raw_lit(p, ",\"uid\":");
+	p = pw_raw_u64(p, ev->uid);
+	p = pw_raw_lit(p, ",\"netns\":");
+	p = pw_raw_u64(p, ev->netns);
+	p = pw_raw_lit(p, ",\"cookie\":");
+	p = pw_raw_u64(p, ev->cookie);
+	pw_sb_commit(sb, p);
 }
 
 void pw_proto_write_event(struct pw_strbuf *sb, const struct pw_event *ev)

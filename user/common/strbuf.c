@@ -32,57 +32,111 @@ static const char digits2[] =
 	"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
 	"8081828384858687888990919293949596979899";
 
-void pw_sb_u64(struct pw_strbuf *sb, unsigned long long v)
+/* The number of decimal digits of w. */
+static inline unsigned digits32(unsigned w)
 {
-	/* the digits end at tmp + 20; 20 bytes from p are copied whatever
-	 * the count (a fixed size the compiler inlines), then len counts only
-	 * the digits: the bytes past them are scratch within the capacity */
-	char tmp[40], *end = tmp + 20, *p = end;
-	size_t n;
+	unsigned n = 1;
 
-	unsigned w;
+	for (;;) {
+		if (w < 10)
+			return n;
+		if (w < 100)
+			return n + 1;
+		if (w < 1000)
+			return n + 2;
+		if (w < 10000)
+			return n + 3;
+		w /= 10000;
+		n += 4;
+	}
+}
+
+/* w's digits, written backwards to end at end. */
+static inline void put32(char *end, unsigned w)
+{
+	while (w >= 100) {
+		unsigned d = w % 100;
+
+		w /= 100;
+		end -= 2;
+		memcpy(end, digits2 + 2 * d, 2);
+	}
+	if (w >= 10)
+		memcpy(end - 2, digits2 + 2 * w, 2);
+	else
+		end[-1] = (char)('0' + w);
+}
+
+/* Past 32 bits (cookies): two digits at a time down to 32 bits. Apart, so
+ * the common path below keeps no array on its stack. */
+static __attribute__((noinline)) char *raw_u64_wide(char *p, unsigned long long v)
+{
+	char tmp[20], *t = tmp + sizeof(tmp);
+	size_t n;
 
 	while (v > 0xffffffffull) {
 		unsigned d = (unsigned)(v % 100);
 
 		v /= 100;
-		p -= 2;
-		memcpy(p, digits2 + 2 * d, 2);
+		t -= 2;
+		memcpy(t, digits2 + 2 * d, 2);
 	}
-	/* the rest in 32 bits: a cheaper division (ports, pids, inodes) */
-	w = (unsigned)v;
-	while (w >= 100) {
-		unsigned d = w % 100;
+	n = digits32((unsigned)v);
+	put32(t, (unsigned)v);
+	t -= n;
+	n = (size_t)(tmp + sizeof(tmp) - t);
+	memcpy(p, t, n);
+	return p + n;
+}
 
-		w /= 100;
-		p -= 2;
-		memcpy(p, digits2 + 2 * d, 2);
+char *pw_raw_u64(char *p, unsigned long long v)
+{
+	unsigned w, nd;
+
+	if (v > 0xffffffffull)
+		return raw_u64_wide(p, v);
+	/* 32 bits: a cheaper division (ports, pids, inodes) */
+	w = (unsigned)v;
+	nd = digits32(w);
+	put32(p + nd, w);
+	return p + nd;
+}
+
+char *pw_raw_i64(char *p, long long v)
+{
+	if (v >= 0)
+		return pw_raw_u64(p, (unsigned long long)v);
+	*p++ = '-';
+	/* -LLONG_MIN does not fit: go through unsigned */
+	return pw_raw_u64(p, 0ull - (unsigned long long)v);
+}
+
+char *pw_raw_json_ascii(char *p, const char *s)
+{
+	*p++ = '"';
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			*p++ = '\\';
+		*p++ = *s;
 	}
-	if (w >= 10) {
-		p -= 2;
-		memcpy(p, digits2 + 2 * w, 2);
-	} else {
-		*--p = (char)('0' + w);
-	}
-	n = (size_t)(end - p);
-	if (sb->len + 20 + 1 > sb->cap)
-		pw_sb_grow(sb, 20);
-	if (sb->oom)
-		return;
-	memcpy(sb->buf + sb->len, p, 20);
-	sb->len += n;
-	sb->buf[sb->len] = '\0';
+	*p++ = '"';
+	return p;
+}
+
+void pw_sb_u64(struct pw_strbuf *sb, unsigned long long v)
+{
+	char *p = pw_sb_room(sb, 20);
+
+	if (p)
+		pw_sb_commit(sb, pw_raw_u64(p, v));
 }
 
 void pw_sb_i64(struct pw_strbuf *sb, long long v)
 {
-	if (v < 0) {
-		pw_sb_put(sb, "-", 1);
-		/* -LLONG_MIN does not fit: go through unsigned */
-		pw_sb_u64(sb, 0ull - (unsigned long long)v);
-		return;
-	}
-	pw_sb_u64(sb, (unsigned long long)v);
+	char *p = pw_sb_room(sb, 21);
+
+	if (p)
+		pw_sb_commit(sb, pw_raw_i64(p, v));
 }
 
 void pw_sb_printf(struct pw_strbuf *sb, const char *fmt, ...)

@@ -43,6 +43,45 @@ void pw_sb_u64(struct pw_strbuf *sb, unsigned long long v);
 void pw_sb_i64(struct pw_strbuf *sb, long long v);
 /* A string literal, its length known at compile time. */
 #define pw_sb_lit(sb, lit) pw_sb_put((sb), "" lit, sizeof(lit) - 1)
+/*
+ * A writer that knows a bound on what it appends reserves the room once and
+ * writes through a cursor, without a check per piece:
+ *	char *p = pw_sb_room(sb, MAX);	(NULL after an allocation failure)
+ *	p = pw_raw_lit(p, "..."); p = pw_raw_u64(p, v); ...
+ *	pw_sb_commit(sb, p);
+ */
+static inline char *pw_sb_room(struct pw_strbuf *sb, size_t n)
+{
+	if (sb->len + n + 1 > sb->cap)
+		pw_sb_grow(sb, n);
+	return sb->oom ? NULL : sb->buf + sb->len;
+}
+
+static inline void pw_sb_commit(struct pw_strbuf *sb, char *end)
+{
+	sb->len = (size_t)(end - sb->buf);
+	sb->buf[sb->len] = '\0';
+}
+
+static inline char *pw_raw_put(char *p, const char *s, size_t n)
+{
+	memcpy(p, s, n);
+	return p + n;
+}
+
+/* A NUL-terminated string; constant ones fold their strlen. */
+static inline char *pw_raw_str(char *p, const char *s)
+{
+	return pw_raw_put(p, s, strlen(s));
+}
+
+#define pw_raw_lit(p, lit) pw_raw_put((p), "" lit, sizeof(lit) - 1)
+/* Decimal, at most 20 bytes. */
+char *pw_raw_u64(char *p, unsigned long long v);
+char *pw_raw_i64(char *p, long long v);
+/* Printable ASCII (as pw_comm_sanitize() leaves a comm) as a JSON string,
+ * quotes included: at most 2 * strlen(s) + 2 bytes. */
+char *pw_raw_json_ascii(char *p, const char *s);
 /* A JSON string literal, quotes included; bytes that are not UTF-8 as \\xNN. */
 void pw_sb_json_str(struct pw_strbuf *sb, const char *s);
 /* Hand over the NUL-terminated buffer (NULL after an allocation failure). */

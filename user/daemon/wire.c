@@ -10,12 +10,28 @@
 #include "utf8.h"
 #include "wire.h"
 
+/* One holder: keys (about 24 bytes), two numbers, a comm escaped. */
+#define HOLDER_MAX 96
+
+static char *holder(char *p, bool first, __u32 pid, const char *raw_comm, __s32 fd)
+{
+	char comm[PW_COMM_LEN + 1];
+
+	pw_comm_sanitize(raw_comm, comm);
+	p = first ? pw_raw_lit(p, "{\"pid\":") : pw_raw_lit(p, ",{\"pid\":");
+	p = pw_raw_u64(p, pid);
+	p = pw_raw_lit(p, ",\"comm\":");
+	p = pw_raw_json_ascii(p, comm);
+	p = pw_raw_lit(p, ",\"fd\":");
+	p = pw_raw_i64(p, fd);
+	return pw_raw_lit(p, "}");
+}
+
 void pw_wire_sock_write(struct pw_strbuf *sb, const struct pw_sock *s,
 			const struct pw_wire_netns *ns)
 {
 	struct pw_event ev;
-
-	char comm[PW_COMM_LEN + 1];
+	char *p;
 
 	pw_sock_to_event(s, PW_EV_BIND, &ev);
 	pw_sb_put(sb, "{", 1);
@@ -23,30 +39,18 @@ void pw_wire_sock_write(struct pw_strbuf *sb, const struct pw_sock *s,
 	if (ns)
 		pw_proto_write_netns(sb, ns->inode, ns->name);
 	/* every process holding it now, as ss -p's users: the first is pid/comm */
-	pw_sb_lit(sb, ",\"fd\":");
-	pw_sb_i64(sb, s->fd);
-	pw_sb_lit(sb, ",\"holders\":[");
-	if (s->pid) {
-		pw_comm_sanitize(s->comm, comm);
-		pw_sb_lit(sb, "{\"pid\":");
-		pw_sb_u64(sb, s->pid);
-		pw_sb_lit(sb, ",\"comm\":");
-		pw_sb_json_str(sb, comm);
-		pw_sb_lit(sb, ",\"fd\":");
-		pw_sb_i64(sb, s->fd);
-		pw_sb_lit(sb, "}");
-	}
-	for (__u32 i = 0; i < s->n_more; i++) {
-		pw_comm_sanitize(s->more[i].comm, comm);
-		pw_sb_puts(sb, s->pid || i ? ",{\"pid\":" : "{\"pid\":");
-		pw_sb_u64(sb, s->more[i].pid);
-		pw_sb_lit(sb, ",\"comm\":");
-		pw_sb_json_str(sb, comm);
-		pw_sb_lit(sb, ",\"fd\":");
-		pw_sb_i64(sb, s->more[i].fd);
-		pw_sb_lit(sb, "}");
-	}
-	pw_sb_put(sb, "]}", 2);
+	p = pw_sb_room(sb, 64 + ((size_t)s->n_more + 1) * HOLDER_MAX);
+	if (!p)
+		return;
+	p = pw_raw_lit(p, ",\"fd\":");
+	p = pw_raw_i64(p, s->fd);
+	p = pw_raw_lit(p, ",\"holders\":[");
+	if (s->pid)
+		p = holder(p, true, s->pid, s->comm, s->fd);
+	for (__u32 i = 0; i < s->n_more; i++)
+		p = holder(p, !s->pid && !i, s->more[i].pid, s->more[i].comm, s->more[i].fd);
+	p = pw_raw_lit(p, "]}");
+	pw_sb_commit(sb, p);
 }
 
 json_t *pw_wire_sock(const struct pw_sock *s, const struct pw_wire_netns *ns)
