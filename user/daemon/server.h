@@ -65,6 +65,8 @@ void pw_client_settle(struct pw_client *c, const char *fail_line);
  * client has read most of the last one, returning 1 while more follows, 0
  * when the answer is complete (it may write a whole error line instead if it
  * has written nothing yet), or a negative errno, which closes the client.
+ * sb is the client's output buffer: it may hold unsent bytes already, and
+ * fn appends after them (a piece is measured from where fn began).
  * Memory stays bounded by a piece, not the answer. Later replies to the
  * client wait for the end; free_fn(ctx) is called once, at the end or when
  * the client goes. */

@@ -81,12 +81,13 @@ static int cmp_sock(const void *a, const void *b)
 static int ports_fill(void *ctx, struct pw_strbuf *sb)
 {
 	struct ports_stream *ps = ctx;
+	size_t start = sb->len;
 
 	if (!ps->started) {
 		ps->started = true;
 		pw_sb_puts(sb, PW_PROTO_OK_PREFIX "[");
 	}
-	while (ps->next_port < 65536 && sb->len < PIECE_BYTES) {
+	while (ps->next_port < 65536 && sb->len - start < PIECE_BYTES) {
 		__u16 port = (__u16)ps->next_port++;
 		const struct pw_sock *s;
 		size_t n = 0;
@@ -200,9 +201,10 @@ static void audit_page(void *ctx, const struct pw_journal_audit_page *p)
 static int audit_fill(void *ctx, struct pw_strbuf *sb)
 {
 	struct audit_stream *as = ctx;
+	size_t start = sb->len;
 	char *line;
 
-	while (as->left && sb->len < PIECE_BYTES) {
+	while (as->left && sb->len - start < PIECE_BYTES) {
 		size_t page = as->left < AUDIT_PAGE ? as->left : AUDIT_PAGE;
 
 		if (!as->have) {
