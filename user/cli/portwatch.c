@@ -182,20 +182,32 @@ void pw_cli_print_json(json_t *res)
 	putchar('\n');
 }
 
+/* The connection, made on first use; a missing daemon is reported (args
+ * are dropped then). */
+static int cli_connect(struct pw_cli *cli, json_t *args)
+{
+	char msg[1024];
+	int r;
+
+	if (cli->conn)
+		return 0;
+	r = pw_conn_open(&cli->conn, cli->socket);
+	if (!r)
+		return 0;
+	json_decref(args);
+	snprintf(msg, sizeof(msg), "cannot connect to portwatchd at %s: %s "
+		 "(is portwatchd running?)", cli->socket, strerror(-r));
+	return cli_error(PW_E_NO_DAEMON, NULL, msg);
+}
+
 int pw_cli_call(struct pw_cli *cli, const char *cmd, json_t *args, json_t **res)
 {
 	char msg[1024];
 	int r;
 
-	if (!cli->conn) {
-		r = pw_conn_open(&cli->conn, cli->socket);
-		if (r) {
-			json_decref(args);
-			snprintf(msg, sizeof(msg), "cannot connect to portwatchd at %s: %s "
-				 "(is portwatchd running?)", cli->socket, strerror(-r));
-			return cli_error(PW_E_NO_DAEMON, NULL, msg);
-		}
-	}
+	r = cli_connect(cli, args);
+	if (r)
+		return r;
 	r = pw_conn_call(cli->conn, cmd, args, res, msg, sizeof(msg));
 	if (r < 0) {
 		snprintf(msg, sizeof(msg), "lost the connection to portwatchd at %s: %s",
@@ -231,15 +243,9 @@ int pw_cli_call_stream(struct pw_cli *cli, const char *cmd, json_t *args,
 	size_t len;
 	int r;
 
-	if (!cli->conn) {
-		/* pw_cli_call connects and reports a missing daemon */
-		r = pw_cli_call(cli, "ping", NULL, &res);
-		if (r) {
-			json_decref(args);
-			return r;
-		}
-		json_decref(res);
-	}
+	r = cli_connect(cli, args);
+	if (r)
+		return r;
 	r = pw_conn_send(cli->conn, cmd, args);
 	while (!r && !eol) {
 		do
