@@ -578,6 +578,13 @@ const struct pw_sock *pw_portmap_port_first(const struct pw_portmap *m, __u16 po
 	return ref == NIL ? NULL : slot(m, ref);
 }
 
+unsigned pw_portmap_next_port(const struct pw_portmap *m, unsigned from)
+{
+	while (from < 65536 && m->port_head[from] == NIL)
+		from++;
+	return from;
+}
+
 const struct pw_sock *pw_portmap_port_next(const struct pw_portmap *m, const struct pw_sock *s)
 {
 	return s->port_next == NIL ? NULL : slot(m, s->port_next);

@@ -94,6 +94,9 @@ const struct pw_sock *pw_portmap_next(const struct pw_portmap *m, size_t *iter);
 /* Iterate the sockets on a port (all netns, protocols, addresses). */
 const struct pw_sock *pw_portmap_port_first(const struct pw_portmap *m, __u16 port);
 const struct pw_sock *pw_portmap_port_next(const struct pw_portmap *m, const struct pw_sock *s);
+/* The first port >= from with a socket on it, 65536 when none: a listing
+ * in port order skips the empty ones in one tight scan. */
+unsigned pw_portmap_next_port(const struct pw_portmap *m, unsigned from);
 
 /* Iterate the sockets whose first holder is pid. */
 const struct pw_sock *pw_portmap_pid_first(const struct pw_portmap *m, __u32 pid);

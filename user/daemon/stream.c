@@ -78,6 +78,15 @@ static int cmp_sock(const void *a, const void *b)
 	return x->cookie < y->cookie ? -1 : x->cookie > y->cookie;
 }
 
+/* The next port to list, 65536 when done: only the filter's port, or the
+ * next one with sockets. */
+static unsigned next_port(const struct ports_stream *ps)
+{
+	if (ps->f.port)
+		return ps->next_port <= ps->f.port ? ps->f.port : 65536;
+	return pw_portmap_next_port(ps->map, ps->next_port);
+}
+
 static int ports_fill(void *ctx, struct pw_strbuf *sb)
 {
 	struct ports_stream *ps = ctx;
@@ -87,7 +96,7 @@ static int ports_fill(void *ctx, struct pw_strbuf *sb)
 		ps->started = true;
 		pw_sb_puts(sb, PW_PROTO_OK_PREFIX "[");
 	}
-	while (ps->next_port < 65536 && sb->len - start < PIECE_BYTES) {
+	while (sb->len - start < PIECE_BYTES && (ps->next_port = next_port(ps)) < 65536) {
 		__u16 port = (__u16)ps->next_port++;
 		const struct pw_sock *s;
 		size_t n = 0;
@@ -123,8 +132,6 @@ static int ports_fill(void *ctx, struct pw_strbuf *sb)
 			pw_netns_names_lookup(ps->f.names, seen.netns, &ns.inode, &ns.name);
 			pw_wire_sock_write(sb, &seen, &ns);
 		}
-		if (ps->f.port)
-			ps->next_port = 65536;
 	}
 	if (ps->next_port < 65536)
 		return 1;
