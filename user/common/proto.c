@@ -321,10 +321,11 @@ void pw_comm_sanitize(const char *comm, char out[PW_COMM_LEN + 1])
  * 20 digits, a comm of at most 15 bytes escaped: a bound with room to spare. */
 #define SOCK_MAX 512
 
-void pw_proto_write_sock(struct pw_strbuf *sb, const struct pw_event *ev)
+void pw_proto_write_sock_memo(struct pw_strbuf *sb, const struct pw_event *ev,
+			      struct pw_sock_memo *m)
 {
 	char comm[PW_COMM_LEN + 1];
-	char *p;
+	char *p, *t;
 
 	/* once per socket of a listing: one reservation, then a cursor */
 	pw_comm_sanitize(ev->comm, comm);
@@ -336,23 +337,47 @@ void pw_proto_write_sock(struct pw_strbuf *sb, const struct pw_event *ev)
 	p = pw_raw_lit(p, "\",\"family\":\"");
 	p = pw_raw_str(p, pw_family_name(ev->family));
 	p = pw_raw_lit(p, "\",\"addr\":\"");
-	pw_addr_str(ev->family, ev->addr, p, INET6_ADDRSTRLEN);
-	p += strlen(p);
+	if (!m->have_addr || m->family != ev->family || memcmp(m->addr, ev->addr, 16)) {
+		pw_addr_str(ev->family, ev->addr, m->addr_txt, sizeof(m->addr_txt));
+		m->addr_len = (__u8)strlen(m->addr_txt);
+		m->family = ev->family;
+		memcpy(m->addr, ev->addr, 16);
+		m->have_addr = true;
+	}
+	p = pw_raw_put(p, m->addr_txt, m->addr_len);
 	p = pw_raw_lit(p, "\",\"port\":");
 	p = pw_raw_u64(p, ev->port);
 	p = pw_raw_lit(p, ",\"state\":\"");
 	p = pw_raw_str(p, pw_sock_state_name(ev->state));
 	p = pw_raw_lit(p, "\",\"pid\":");
+	t = p;
 	p = pw_raw_u64(p, ev->pid);
+	m->pid_off = (size_t)(t - sb->buf);
+	m->pid_len = (size_t)(p - t);
 	p = pw_raw_lit(p, ",\"comm\":");
+	t = p;
 	p = pw_raw_json_ascii(p, comm);
+	m->comm_off = (size_t)(t - sb->buf);
+	m->comm_len = (size_t)(p - t);
 	p = pw_raw_lit(p, ",\"uid\":");
 	p = pw_raw_u64(p, ev->uid);
 	p = pw_raw_lit(p, ",\"netns\":");
-	p = pw_raw_u64(p, ev->netns);
+	if (!m->have_netns || m->netns != ev->netns) {
+		m->netns_len = (__u8)(pw_raw_u64(m->netns_txt, ev->netns) - m->netns_txt);
+		m->netns = ev->netns;
+		m->have_netns = true;
+	}
+	p = pw_raw_put(p, m->netns_txt, m->netns_len);
 	p = pw_raw_lit(p, ",\"cookie\":");
 	p = pw_raw_u64(p, ev->cookie);
 	pw_sb_commit(sb, p);
+}
+
+void pw_proto_write_sock(struct pw_strbuf *sb, const struct pw_event *ev)
+{
+	struct pw_sock_memo m = { .have_addr = false };
+
+	pw_proto_write_sock_memo(sb, ev, &m);
 }
 
 void pw_proto_write_event(struct pw_strbuf *sb, const struct pw_event *ev)

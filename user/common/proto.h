@@ -99,6 +99,23 @@ json_t *pw_proto_event_json(const struct pw_event *ev);
  * socket event): "proto":...,"cookie":N without braces. */
 struct pw_strbuf;
 void pw_proto_write_sock(struct pw_strbuf *sb, const struct pw_event *ev);
+/*
+ * The same for one socket of many (a listing): m keeps the text of the last
+ * address and namespace number, which most sockets share, and says where
+ * this socket's pid digits and comm string went in sb (offsets: sb may move),
+ * for a writer that repeats them. Zero m before the first socket.
+ */
+struct pw_sock_memo {
+	bool have_addr, have_netns;
+	__u8 family, addr_len, netns_len;
+	__u8 addr[16];
+	__u64 netns;
+	char addr_txt[48];		/* INET6_ADDRSTRLEN and more */
+	char netns_txt[24];
+	size_t pid_off, pid_len, comm_off, comm_len;	/* out */
+};
+void pw_proto_write_sock_memo(struct pw_strbuf *sb, const struct pw_event *ev,
+			      struct pw_sock_memo *m);
 /* An event object, braces included (what watchers get, one per line). */
 void pw_proto_write_event(struct pw_strbuf *sb, const struct pw_event *ev);
 /* The same with what watchers get beside: wall-clock time, the namespace's

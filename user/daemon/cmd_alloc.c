@@ -306,13 +306,15 @@ void pw_cmd_check(struct pw_daemon *d, struct pw_client *c, json_t *args)
 	}
 	for (s = pw_portmap_port_first(d->map, (__u16)port); s;
 	     s = pw_portmap_port_next(d->map, s)) {
-		struct pw_sock seen;
+		struct pw_sock scratch;
+		const struct pw_sock *seen;
 		json_t *sj;
 
 		/* as ss would show them to this caller */
-		if (!pw_wire_sock_visible(s, pw_client_cred(c)->uid, d->self_netns, &seen))
+		seen = pw_wire_sock_visible(s, pw_client_cred(c)->uid, d->self_netns, &scratch);
+		if (!seen)
 			continue;
-		sj = pw_wire_sock(&seen, NULL);
+		sj = pw_wire_sock(seen, NULL);
 		pw_cmd_netns_json(d, sj, s->netns);
 		json_array_append_new(socks, sj);
 	}

@@ -25,6 +25,11 @@ struct ports_stream {
 	bool started, any;	/* the head, a socket was written: commas */
 	const struct pw_sock **v;	/* the sockets of one port */
 	size_t cap;
+	/* text reused from one socket to the next: most share a namespace */
+	struct pw_sock_memo memo;
+	bool have_ns;
+	__u64 ns_key;
+	struct pw_strbuf ns_text;	/* ,"netns_inode":N,"netns_name":... */
 };
 
 /* The filter's view of a port-map socket; the namespace's inode and name
@@ -119,18 +124,29 @@ static int ports_fill(void *ctx, struct pw_strbuf *sb)
 		if (n > 1)
 			qsort(ps->v, n, sizeof(*ps->v), cmp_sock);
 		for (size_t i = 0; i < n; i++) {
-			struct pw_sock seen;
+			struct pw_wire_netns ns = { 0 };
+			const struct pw_sock *seen;
+			struct pw_sock scratch;
 
 			/* as ss would show them to this caller */
-			if (!pw_wire_sock_visible(ps->v[i], ps->viewer, ps->self_netns, &seen))
+			seen = pw_wire_sock_visible(ps->v[i], ps->viewer, ps->self_netns, &scratch);
+			if (!seen)
 				continue;
-			struct pw_wire_netns ns = { 0 };
-
 			if (ps->any)
 				pw_sb_put(sb, ",", 1);
 			ps->any = true;
-			pw_netns_names_lookup(ps->f.names, seen.netns, &ns.inode, &ns.name);
-			pw_wire_sock_write(sb, &seen, &ns);
+			if (!ps->have_ns || ps->ns_key != seen->netns) {
+				pw_netns_names_lookup(ps->f.names, seen->netns, &ns.inode, &ns.name);
+				ps->ns_text.len = 0;
+				pw_proto_write_netns(&ps->ns_text, ns.inode, ns.name);
+				if (ps->ns_text.oom)
+					return -ENOMEM;
+				ps->ns_key = seen->netns;
+				ps->have_ns = true;
+			}
+			ns.text = ps->ns_text.buf;
+			ns.text_len = ps->ns_text.len;
+			pw_wire_sock_write(sb, seen, &ns, &ps->memo);
 		}
 	}
 	if (ps->next_port < 65536)
@@ -145,6 +161,7 @@ static void ports_free(void *ctx)
 
 	pw_filter_free(ps->f.expr);
 	free(ps->v);
+	free(ps->ns_text.buf);
 	free(ps);
 }
 

@@ -28,25 +28,41 @@ static char *holder(char *p, bool first, __u32 pid, const char *raw_comm, __s32 
 }
 
 void pw_wire_sock_write(struct pw_strbuf *sb, const struct pw_sock *s,
-			const struct pw_wire_netns *ns)
+			const struct pw_wire_netns *ns, struct pw_sock_memo *memo)
 {
+	struct pw_sock_memo alone = { .have_addr = false };
+	struct pw_sock_memo *m = memo ? memo : &alone;
 	struct pw_event ev;
-	char *p;
+	char *p, *fd;
+	size_t fd_len;
 
 	pw_sock_to_event(s, PW_EV_BIND, &ev);
 	pw_sb_put(sb, "{", 1);
-	pw_proto_write_sock(sb, &ev);
-	if (ns)
+	pw_proto_write_sock_memo(sb, &ev, m);
+	if (ns && ns->text)
+		pw_sb_put(sb, ns->text, ns->text_len);
+	else if (ns)
 		pw_proto_write_netns(sb, ns->inode, ns->name);
 	/* every process holding it now, as ss -p's users: the first is pid/comm */
 	p = pw_sb_room(sb, 64 + ((size_t)s->n_more + 1) * HOLDER_MAX);
 	if (!p)
 		return;
 	p = pw_raw_lit(p, ",\"fd\":");
+	fd = p;
 	p = pw_raw_i64(p, s->fd);
+	fd_len = (size_t)(p - fd);
 	p = pw_raw_lit(p, ",\"holders\":[");
-	if (s->pid)
-		p = holder(p, true, s->pid, s->comm, s->fd);
+	if (s->pid) {
+		/* the first holder is the socket's pid, comm and fd: their text
+		 * is in the buffer already */
+		p = pw_raw_lit(p, "{\"pid\":");
+		p = pw_raw_put(p, sb->buf + m->pid_off, m->pid_len);
+		p = pw_raw_lit(p, ",\"comm\":");
+		p = pw_raw_put(p, sb->buf + m->comm_off, m->comm_len);
+		p = pw_raw_lit(p, ",\"fd\":");
+		p = pw_raw_put(p, fd, fd_len);
+		p = pw_raw_lit(p, "}");
+	}
 	for (__u32 i = 0; i < s->n_more; i++)
 		p = holder(p, !s->pid && !i, s->more[i].pid, s->more[i].comm, s->more[i].fd);
 	p = pw_raw_lit(p, "]}");
@@ -57,7 +73,7 @@ json_t *pw_wire_sock(const struct pw_sock *s, const struct pw_wire_netns *ns)
 {
 	struct pw_strbuf sb = { 0 };
 
-	pw_wire_sock_write(&sb, s, ns);
+	pw_wire_sock_write(&sb, s, ns, NULL);
 	return pw_proto_json_of(&sb);
 }
 
@@ -200,19 +216,19 @@ void pw_wire_guard_status(const struct pw_guard *g, json_t *status)
 		"integrity_checks", (json_int_t)st.checks));
 }
 
-bool pw_wire_sock_visible(const struct pw_sock *s, uid_t viewer, __u64 self_netns,
-			  struct pw_sock *out)
+const struct pw_sock *pw_wire_sock_visible(const struct pw_sock *s, uid_t viewer,
+					   __u64 self_netns, struct pw_sock *scratch)
 {
-	*out = *s;
 	if (viewer == 0)
-		return true;
+		return s;
 	if (self_netns && s->netns != self_netns)
-		return false;
-	if (s->uid != viewer) {
-		out->pid = 0;
-		memset(out->comm, 0, sizeof(out->comm));
-	}
-	return true;
+		return NULL;
+	if (s->uid == viewer)
+		return s;
+	*scratch = *s;
+	scratch->pid = 0;
+	memset(scratch->comm, 0, sizeof(scratch->comm));
+	return scratch;
 }
 
 json_t *pw_wire_alloc_for(struct pw_allocs *as, const struct pw_alloc_rt *r, uid_t viewer,

@@ -18,15 +18,21 @@
 struct pw_wire_netns {
 	uint64_t inode;			/* 0: unknown */
 	const char *name;		/* `ip netns` name, NULL: none */
+	/* or both as written already (pw_proto_write_netns), text != NULL */
+	const char *text;
+	size_t text_len;
 };
+/* memo: kept across the sockets of one listing (pw_proto_write_sock_memo),
+ * NULL for a socket alone. */
 void pw_wire_sock_write(struct pw_strbuf *sb, const struct pw_sock *s,
-			const struct pw_wire_netns *ns);
+			const struct pw_wire_netns *ns, struct pw_sock_memo *memo);
 json_t *pw_wire_sock(const struct pw_sock *s, const struct pw_wire_netns *ns);
-/* What a caller may see of a socket, as ss shows it to them: root all; a
- * user nothing from other network namespaces than the daemon's (false), and
- * no pid or comm of other users' processes (cleared in *out). */
-bool pw_wire_sock_visible(const struct pw_sock *s, uid_t viewer, __u64 self_netns,
-			  struct pw_sock *out);
+/* What a caller may see of a socket, as ss shows it to them: root all (s
+ * itself); a user nothing from other network namespaces than the daemon's
+ * (NULL), and no pid or comm of other users' processes (a copy in *scratch
+ * without them). */
+const struct pw_sock *pw_wire_sock_visible(const struct pw_sock *s, uid_t viewer,
+					   __u64 self_netns, struct pw_sock *scratch);
 /* An allocation as the viewer may see it: other users' names and projects
  * blanked for non-root callers unless the config shows them. */
 json_t *pw_wire_alloc_for(struct pw_allocs *as, const struct pw_alloc_rt *r, uid_t viewer,
