@@ -124,8 +124,14 @@ int pw_cli_recover(struct pw_cli *cli, int argc, char **argv)
 	if (r || !res)
 		return r;
 	json_array_foreach(json_object_get(res, "steps"), i, st) {
-		printf("%-11s %lld%s%s\n", pw_jstr(st, "step"), (long long)pw_jnum(st, "count"),
+		json_t *age = json_object_get(st, "checked_ms_ago");
+
+		printf("%-11s %lld%s%s", pw_jstr(st, "step"), (long long)pw_jnum(st, "count"),
 		       *pw_jstr(st, "result") ? "  " : "", pw_jstr(st, "result"));
+		/* a verdict reused from a check a few seconds old says so */
+		if (json_integer_value(age) > 0)
+			printf(" (checked %.1f s ago)", (double)json_integer_value(age) / 1000.0);
+		putchar('\n');
 		json_array_foreach(json_object_get(st, "actions"), k, a)
 			printf("  would %s\n", json_string_value(a));
 	}
