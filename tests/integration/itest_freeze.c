@@ -308,7 +308,7 @@ static bool in_ports(unsigned port)
  * on a frozen filesystem's mapped file stalls the whole daemon. *checked
  * is false where the kernel shows no stacks.
  */
-static bool no_thread_in_page_fault(pid_t pid, bool *checked)
+static bool no_thread_in_page_fault(pid_t pid, bool *checked, bool verbose)
 {
 	char path[64], buf[4096];
 	bool ok = true;
@@ -338,7 +338,9 @@ static bool no_thread_in_page_fault(pid_t pid, bool *checked)
 		*checked = true;
 		if (strstr(buf, "page_mkwrite") || strstr(buf, "handle_mm_fault") ||
 		    strstr(buf, "exc_page_fault")) {
-			print_message("daemon thread %s sleeps in a page fault:\n%s", e->d_name, buf);
+			if (verbose)
+				print_message("daemon thread %s sleeps in a page fault:\n%s",
+					      e->d_name, buf);
 			ok = false;
 		}
 	}
@@ -422,7 +424,9 @@ static void test_frozen_state_filesystem(void **state)
 	{
 		bool checked;
 
-		assert_true(no_thread_in_page_fault(fx.d.pid, &checked));
+		/* a passing fault (fresh heap) is no matter: one that lasts is */
+		if (!ITEST_WAIT(no_thread_in_page_fault(fx.d.pid, &checked, false), 1000 * slow))
+			assert_true(no_thread_in_page_fault(fx.d.pid, &checked, true));
 		print_message("daemon threads while frozen: %s\n", checked ?
 			      "none sleeps in a page fault" : "not checked (no kernel stacks)");
 	}
