@@ -202,34 +202,38 @@ static void test_netns_listed(void **state)
 	itest_proc_end(&proc);
 }
 
+/* `portwatch ARGS` run as root, exit 0: its output parsed, a JSON array. */
+static json_t *cli_array(const char *const *args)
+{
+	char *out = NULL;
+	json_t *arr;
+
+	assert_int_equal(itest_cli(&daemon_, -1, &out, args), 0);
+	arr = json_loads(out, 0, NULL);
+	free(out);
+	assert_true(json_is_array(arr));
+	return arr;
+}
+
 static void test_cli_ports_json_and_filters(void **state)
 {
-	const char *const args[] = { "ports", "--json", "--udp", "--pid", NULL, NULL };
-	char pidbuf[16], *out = NULL;
+	const char *args[] = { "ports", "--json", "--udp", "--pid", NULL, NULL };
+	const char *a2[] = { "ports", "--json", "--tcp", "--listening", "--port", NULL, NULL };
+	char pidbuf[16], portbuf[16];
 	json_t *arr, *v;
 	size_t i;
-	int rc;
 
 	(void) state;
 	snprintf(pidbuf, sizeof(pidbuf), "%d", early.pid);
-	((const char **)args)[4] = pidbuf;
-	rc = itest_cli(&daemon_, -1, &out, args);
-	assert_int_equal(rc, 0);
-	arr = json_loads(out, 0, NULL);
-	assert_true(json_is_array(arr));
+	args[4] = pidbuf;
+	arr = cli_array(args);
 	/* the early helper holds only a TCP listener */
 	assert_int_equal(json_array_size(arr), 0);
 	json_decref(arr);
-	free(out);
-
-	const char *const a2[] = { "ports", "--json", "--tcp", "--listening", "--port", NULL, NULL };
-	char portbuf[16];
 
 	snprintf(portbuf, sizeof(portbuf), "%u", early_port);
-	((const char **)a2)[5] = portbuf;
-	rc = itest_cli(&daemon_, -1, &out, a2);
-	assert_int_equal(rc, 0);
-	arr = json_loads(out, 0, NULL);
+	a2[5] = portbuf;
+	arr = cli_array(a2);
 	assert_true(json_array_size(arr) >= 1);
 	json_array_foreach(arr, i, v) {
 		static const char *const keys[] = { "proto", "family", "addr", "port", "state",
@@ -240,18 +244,13 @@ static void test_cli_ports_json_and_filters(void **state)
 		assert_int_equal(json_integer_value(json_object_get(v, "port")), early_port);
 	}
 	json_decref(arr);
-	free(out);
 
 	/* port 1, empty in this namespace, below one that is not: nothing
 	 * listed (the listing skips empty ports, never past the one asked for) */
 	snprintf(portbuf, sizeof(portbuf), "1");
-	rc = itest_cli(&daemon_, -1, &out, a2);
-	assert_int_equal(rc, 0);
-	arr = json_loads(out, 0, NULL);
-	assert_true(json_is_array(arr));
+	arr = cli_array(a2);
 	assert_int_equal(json_array_size(arr), 0);
 	json_decref(arr);
-	free(out);
 }
 
 static void test_cli_errors(void **state)

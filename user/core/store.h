@@ -38,8 +38,7 @@ struct pw_store_info {
  * connection holds the database exclusively (locking_mode EXCLUSIVE, set
  * before its first read): the WAL index is on the heap, not in a mapped
  * -shm file, so no other connection or process reads it while it is open.
- * The
- * full integrity_check runs here and a later pw_store_integrity_check()
+ * The full integrity_check runs here and a later pw_store_integrity_check()
  * with no row changed in between reuses its verdict; only what
  * quick_check finds refuses the file.
  * -EBADMSG: not a database, not portwatch's, or the check failed;

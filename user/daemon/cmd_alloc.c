@@ -314,7 +314,7 @@ void pw_cmd_check(struct pw_daemon *d, struct pw_client *c, json_t *args)
 		seen = pw_wire_sock_visible(s, pw_client_cred(c)->uid, d->self_netns, &scratch);
 		if (!seen)
 			continue;
-		sj = pw_wire_sock(seen, NULL);
+		sj = pw_wire_sock(seen);
 		pw_cmd_netns_json(d, sj, s->netns);
 		json_array_append_new(socks, sj);
 	}

@@ -83,6 +83,25 @@ static int cmp_sock(const void *a, const void *b)
 	return x->cookie < y->cookie ? -1 : x->cookie > y->cookie;
 }
 
+/* The namespace's fields as text in ps->ns_text, written once per
+ * namespace met in a row. 0 or -ENOMEM. */
+static int ns_text(struct ports_stream *ps, __u64 netns)
+{
+	const char *name;
+	uint64_t inode;
+
+	if (ps->have_ns && ps->ns_key == netns)
+		return 0;
+	pw_netns_names_lookup(ps->f.names, netns, &inode, &name);
+	ps->ns_text.len = 0;
+	pw_proto_write_netns(&ps->ns_text, inode, name);
+	if (ps->ns_text.oom)
+		return -ENOMEM;
+	ps->ns_key = netns;
+	ps->have_ns = true;
+	return 0;
+}
+
 /* The next port to list, 65536 when done: only the filter's port, or the
  * next one with sockets. */
 static unsigned next_port(const struct ports_stream *ps)
@@ -124,7 +143,6 @@ static int ports_fill(void *ctx, struct pw_strbuf *sb)
 		if (n > 1)
 			qsort(ps->v, n, sizeof(*ps->v), cmp_sock);
 		for (size_t i = 0; i < n; i++) {
-			struct pw_wire_netns ns = { 0 };
 			const struct pw_sock *seen;
 			struct pw_sock scratch;
 
@@ -132,21 +150,12 @@ static int ports_fill(void *ctx, struct pw_strbuf *sb)
 			seen = pw_wire_sock_visible(ps->v[i], ps->viewer, ps->self_netns, &scratch);
 			if (!seen)
 				continue;
+			if (ns_text(ps, seen->netns))
+				return -ENOMEM;
 			if (ps->any)
 				pw_sb_put(sb, ",", 1);
 			ps->any = true;
-			if (!ps->have_ns || ps->ns_key != seen->netns) {
-				pw_netns_names_lookup(ps->f.names, seen->netns, &ns.inode, &ns.name);
-				ps->ns_text.len = 0;
-				pw_proto_write_netns(&ps->ns_text, ns.inode, ns.name);
-				if (ps->ns_text.oom)
-					return -ENOMEM;
-				ps->ns_key = seen->netns;
-				ps->have_ns = true;
-			}
-			ns.text = ps->ns_text.buf;
-			ns.text_len = ps->ns_text.len;
-			pw_wire_sock_write(sb, seen, &ns, &ps->memo);
+			pw_wire_sock_write(sb, seen, ps->ns_text.buf, ps->ns_text.len, &ps->memo);
 		}
 	}
 	if (ps->next_port < 65536)

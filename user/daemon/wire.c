@@ -27,8 +27,8 @@ static char *holder(char *p, bool first, __u32 pid, const char *raw_comm, __s32 
 	return pw_raw_lit(p, "}");
 }
 
-void pw_wire_sock_write(struct pw_strbuf *sb, const struct pw_sock *s,
-			const struct pw_wire_netns *ns, struct pw_sock_memo *memo)
+void pw_wire_sock_write(struct pw_strbuf *sb, const struct pw_sock *s, const char *ns_text,
+			size_t ns_len, struct pw_sock_memo *memo)
 {
 	struct pw_sock_memo alone = { .have_addr = false };
 	struct pw_sock_memo *m = memo ? memo : &alone;
@@ -39,10 +39,8 @@ void pw_wire_sock_write(struct pw_strbuf *sb, const struct pw_sock *s,
 	pw_sock_to_event(s, PW_EV_BIND, &ev);
 	pw_sb_put(sb, "{", 1);
 	pw_proto_write_sock_memo(sb, &ev, m);
-	if (ns && ns->text)
-		pw_sb_put(sb, ns->text, ns->text_len);
-	else if (ns)
-		pw_proto_write_netns(sb, ns->inode, ns->name);
+	if (ns_text)
+		pw_sb_put(sb, ns_text, ns_len);
 	/* every process holding it now, as ss -p's users: the first is pid/comm */
 	p = pw_sb_room(sb, 64 + ((size_t)s->n_more + 1) * HOLDER_MAX);
 	if (!p)
@@ -69,11 +67,11 @@ void pw_wire_sock_write(struct pw_strbuf *sb, const struct pw_sock *s,
 	pw_sb_commit(sb, p);
 }
 
-json_t *pw_wire_sock(const struct pw_sock *s, const struct pw_wire_netns *ns)
+json_t *pw_wire_sock(const struct pw_sock *s)
 {
 	struct pw_strbuf sb = { 0 };
 
-	pw_wire_sock_write(&sb, s, ns, NULL);
+	pw_wire_sock_write(&sb, s, NULL, 0, NULL);
 	return pw_proto_json_of(&sb);
 }
 

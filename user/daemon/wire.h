@@ -13,20 +13,13 @@
 #include "store.h"
 #include "strbuf.h"
 
-/* A socket of the port map, the `ports` schema, as an object; ns: its
- * namespace as people know it (NULL: left out, the caller adds it). */
-struct pw_wire_netns {
-	uint64_t inode;			/* 0: unknown */
-	const char *name;		/* `ip netns` name, NULL: none */
-	/* or both as written already (pw_proto_write_netns), text != NULL */
-	const char *text;
-	size_t text_len;
-};
-/* memo: kept across the sockets of one listing (pw_proto_write_sock_memo),
- * NULL for a socket alone. */
-void pw_wire_sock_write(struct pw_strbuf *sb, const struct pw_sock *s,
-			const struct pw_wire_netns *ns, struct pw_sock_memo *memo);
-json_t *pw_wire_sock(const struct pw_sock *s, const struct pw_wire_netns *ns);
+/* A socket of the port map, the `ports` schema, as an object. ns_text: its
+ * namespace as people know it, written by pw_proto_write_netns() (NULL:
+ * left out, the caller adds it). memo: kept across the sockets of one
+ * listing (pw_proto_write_sock_memo), NULL for a socket alone. */
+void pw_wire_sock_write(struct pw_strbuf *sb, const struct pw_sock *s, const char *ns_text,
+			size_t ns_len, struct pw_sock_memo *memo);
+json_t *pw_wire_sock(const struct pw_sock *s);
 /* What a caller may see of a socket, as ss shows it to them: root all (s
  * itself); a user nothing from other network namespaces than the daemon's
  * (NULL), and no pid or comm of other users' processes (a copy in *scratch
