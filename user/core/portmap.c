@@ -15,6 +15,8 @@
 #define NIL 0u			/* slot references are index + 1 */
 #define PAGE_SHIFT_ENTRIES 10
 #define PAGE_ENTRIES (1u << PAGE_SHIFT_ENTRIES)
+/* closes remembered for the next snapshot (see closed_recently) */
+#define CLOSED_RECENT 4096u
 
 struct pw_portmap {
 	/* fixed-size pages: growing never copies (no 2x peak at 100k sockets) */
@@ -34,6 +36,15 @@ struct pw_portmap {
 	/* first holder pid -> head of its chain (open addressing, like table) */
 	__u32 *pid_keys, *pid_heads;
 	size_t pid_cap, pid_count;
+
+	/* The cookies of the last CLOSED_RECENT closes (a ring, closed_n in
+	 * all), sorted into closed_sorted when a sync begins. The kernel runs
+	 * the release hook before it unhashes the socket, so a snapshot taken
+	 * just after a close was applied can still list it: it must not come
+	 * back, and nothing would remove it again (cookies never recur). */
+	__u64 closed[CLOSED_RECENT];
+	__u64 closed_sorted[CLOSED_RECENT];
+	size_t closed_n, n_sorted;
 };
 
 static inline size_t hash_cookie(__u64 c, size_t cap)
@@ -436,6 +447,7 @@ int pw_portmap_apply(struct pw_portmap *m, const struct pw_event *ev, struct pw_
 	case PW_EV_BIND:
 		return add_or_refresh(m, ev, false);
 	case PW_EV_CLOSE:
+		m->closed[m->closed_n++ & (CLOSED_RECENT - 1)] = ev->cookie;
 		i = table_find(m, ev->cookie, &found);
 		if (!found)
 			return PW_PM_NONE;
@@ -477,17 +489,51 @@ void pw_sock_to_event(const struct pw_sock *s, __u8 kind, struct pw_event *ev)
 	memcpy(ev->comm, s->comm, sizeof(ev->comm));
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	__u64 x = *(const __u64 *)a, y = *(const __u64 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Whether the cookie's close was among the last CLOSED_RECENT before the
+ * sync began: O(log CLOSED_RECENT), a bound independent of the map. */
+static bool closed_recently(const struct pw_portmap *m, __u64 cookie)
+{
+	size_t lo = 0, hi = m->n_sorted;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (m->closed_sorted[mid] == cookie)
+			return true;
+		if (m->closed_sorted[mid] < cookie)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
 void pw_portmap_sync_begin(struct pw_portmap *m)
 {
 	m->gen++;
+	m->n_sorted = m->closed_n < CLOSED_RECENT ? m->closed_n : CLOSED_RECENT;
+	memcpy(m->closed_sorted, m->closed, m->n_sorted * sizeof(m->closed[0]));
+	qsort(m->closed_sorted, m->n_sorted, sizeof(m->closed_sorted[0]), cmp_u64);
 }
 
 int pw_portmap_sync_add(struct pw_portmap *m, const struct pw_event *ev,
 			pw_portmap_change_fn fn, void *ctx)
 {
 	struct pw_event out;
-	int r = add_or_refresh(m, ev, true);
+	int r;
 
+	/* released, still hashed when the snapshot was read: gone (unless
+	 * bound again since, which only a test's reused cookie can be) */
+	if (m->n_sorted && closed_recently(m, ev->cookie) && !pw_portmap_find(m, ev->cookie))
+		return PW_PM_NONE;
+	r = add_or_refresh(m, ev, true);
 	if (r <= PW_PM_NONE)
 		return r;
 	if (fn) {

@@ -79,7 +79,10 @@ int pw_portmap_sync(struct pw_portmap *m, const struct pw_event *snap, size_t n,
 
 /* The same in steps, for a snapshot streamed socket by socket: begin, add
  * each (1 when it changed the map, 0 when not, -ENOMEM), end (the sweep;
- * returns the removals). Nothing is removed unless end is called. */
+ * returns the removals). Nothing is removed unless end is called. A socket
+ * whose CLOSE was among the last 4096 applied before begin is not added:
+ * the kernel reports a release before it unhashes the socket, so a
+ * snapshot can still list a socket that is gone. */
 void pw_portmap_sync_begin(struct pw_portmap *m);
 int pw_portmap_sync_add(struct pw_portmap *m, const struct pw_event *ev,
 			pw_portmap_change_fn fn, void *ctx);

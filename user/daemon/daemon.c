@@ -89,8 +89,12 @@ void pw_daemon_event(struct pw_daemon *d, const struct pw_event *ev, bool from_k
 	if (from_kernel && d->skip_before_ns && ev->kind == PW_EV_CLOSE && d->bpf)
 		(void) pw_bpf_untrack_socket(d->bpf, ev->cookie);
 	/* Events older than the snapshot just taken are already reflected in it;
-	 * replaying them could resurrect a socket whose close was dropped. */
-	if (from_kernel && ev->ts_ns < d->skip_before_ns && ev->kind != PW_EV_EXIT)
+	 * replaying them could resurrect a socket whose close was dropped. Not
+	 * a close: the snapshot may have listed a socket already released (the
+	 * hook runs before the kernel unhashes it), and a released socket is
+	 * gone for good, whenever its close is applied. */
+	if (from_kernel && ev->ts_ns < d->skip_before_ns && ev->kind != PW_EV_EXIT &&
+	    ev->kind != PW_EV_CLOSE)
 		return;
 	d->events[ev->kind]++;
 	r = pw_portmap_apply(d->map, ev, &removed);
