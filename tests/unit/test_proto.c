@@ -589,7 +589,7 @@ static void test_sb_numbers(void **state)
 static void test_sock_memo(void **state)
 {
 	struct pw_strbuf with = { 0 }, alone = { 0 };
-	struct pw_sock_memo m = { .have_addr = false };
+	struct pw_sock_memo m = { .have_netns = false };
 	char want[64];
 
 	(void) state;

@@ -318,12 +318,36 @@ void pw_comm_sanitize(const char *comm, char out[PW_COMM_LEN + 1])
 }
 
 /* Keys and names (about 110 bytes), the address, six numbers of at most
- * 20 digits, a comm of at most 15 bytes escaped: a bound with room to spare. */
+ * 20 digits, a comm of at most 15 bytes escaped, and the slack of the fixed
+ * size copies below: a bound with room to spare. */
 #define SOCK_MAX 512
+
+/* The row's head, "proto":"udp","family":"ipv4","addr":"127.0.0.1","port":
+ * in h, which is then the memo of ev's address. */
+static void memo_head(const struct pw_event *ev, struct pw_sock_memo_head *h)
+{
+	char addr[INET6_ADDRSTRLEN + 8];
+	char *p = h->txt;
+
+	pw_addr_str(ev->family, ev->addr, addr, sizeof(addr));
+	p = pw_raw_lit(p, "\"proto\":\"");
+	p = pw_raw_str(p, pw_proto_name(ev->proto));
+	p = pw_raw_lit(p, "\",\"family\":\"");
+	p = pw_raw_str(p, pw_family_name(ev->family));
+	p = pw_raw_lit(p, "\",\"addr\":\"");
+	p = pw_raw_str(p, addr);
+	p = pw_raw_lit(p, "\",\"port\":");
+	h->len = (__u8)(p - h->txt);
+	h->family = ev->family;
+	memcpy(h->addr, ev->addr, 16);
+	h->have = true;
+}
 
 void pw_proto_write_sock_memo(struct pw_strbuf *sb, const struct pw_event *ev,
 			      struct pw_sock_memo *m)
 {
+	struct pw_sock_memo_head *h =
+		&m->head[ev->proto == IPPROTO_TCP ? 0 : ev->proto == IPPROTO_UDP ? 1 : 2];
 	char comm[PW_COMM_LEN + 1];
 	char *p, *t;
 
@@ -332,24 +356,15 @@ void pw_proto_write_sock_memo(struct pw_strbuf *sb, const struct pw_event *ev,
 	p = pw_sb_room(sb, SOCK_MAX);
 	if (!p)
 		return;
-	p = pw_raw_lit(p, "\"proto\":\"");
-	p = pw_raw_str(p, pw_proto_name(ev->proto));
-	p = pw_raw_lit(p, "\",\"family\":\"");
-	p = pw_raw_str(p, pw_family_name(ev->family));
-	p = pw_raw_lit(p, "\",\"addr\":\"");
-	if (!m->have_addr || m->family != ev->family || memcmp(m->addr, ev->addr, 16)) {
-		pw_addr_str(ev->family, ev->addr, m->addr_txt, sizeof(m->addr_txt));
-		m->addr_len = (__u8)strlen(m->addr_txt);
-		m->family = ev->family;
-		memcpy(m->addr, ev->addr, 16);
-		m->have_addr = true;
-	}
-	p = pw_raw_put(p, m->addr_txt, m->addr_len);
-	p = pw_raw_lit(p, "\",\"port\":");
+	if (!h->have || h->family != ev->family || memcmp(h->addr, ev->addr, 16))
+		memo_head(ev, h);
+	/* the memo's whole buffers: a copy of constant size, not a loop */
+	p = pw_raw_put_upto(p, h->txt, h->len, sizeof(h->txt));
 	p = pw_raw_u64(p, ev->port);
-	p = pw_raw_lit(p, ",\"state\":\"");
-	p = pw_raw_str(p, pw_sock_state_name(ev->state));
-	p = pw_raw_lit(p, "\",\"pid\":");
+	if (ev->state == PW_SOCK_LISTENING)
+		p = pw_raw_lit(p, ",\"state\":\"listening\",\"pid\":");
+	else
+		p = pw_raw_lit(p, ",\"state\":\"bound\",\"pid\":");
 	t = p;
 	p = pw_raw_u64(p, ev->pid);
 	m->pid_off = (size_t)(t - sb->buf);
@@ -367,7 +382,7 @@ void pw_proto_write_sock_memo(struct pw_strbuf *sb, const struct pw_event *ev,
 		m->netns = ev->netns;
 		m->have_netns = true;
 	}
-	p = pw_raw_put(p, m->netns_txt, m->netns_len);
+	p = pw_raw_put_upto(p, m->netns_txt, m->netns_len, sizeof(m->netns_txt));
 	p = pw_raw_lit(p, ",\"cookie\":");
 	p = pw_raw_u64(p, ev->cookie);
 	pw_sb_commit(sb, p);
@@ -375,7 +390,7 @@ void pw_proto_write_sock_memo(struct pw_strbuf *sb, const struct pw_event *ev,
 
 void pw_proto_write_sock(struct pw_strbuf *sb, const struct pw_event *ev)
 {
-	struct pw_sock_memo m = { .have_addr = false };
+	struct pw_sock_memo m = { .have_netns = false };
 
 	pw_proto_write_sock_memo(sb, ev, &m);
 }

@@ -101,16 +101,22 @@ struct pw_strbuf;
 void pw_proto_write_sock(struct pw_strbuf *sb, const struct pw_event *ev);
 /*
  * The same for one socket of many (a listing): m keeps the text of the last
- * address and namespace number, which most sockets share, and says where
- * this socket's pid digits and comm string went in sb (offsets: sb may move),
+ * protocol, family and address (the row's head up to the port) and of the
+ * last namespace number, which most sockets share, and says where this
+ * socket's pid digits and comm string went in sb (offsets: sb may move),
  * for a writer that repeats them. Zero m before the first socket.
  */
-struct pw_sock_memo {
-	bool have_addr, have_netns;
-	__u8 family, addr_len, netns_len;
+struct pw_sock_memo_head {
+	bool have;
+	__u8 family, len;
 	__u8 addr[16];
+	char txt[112];		/* "proto":"..","family":"..","addr":"..","port": */
+};
+struct pw_sock_memo {
+	struct pw_sock_memo_head head[3];	/* tcp, udp, other: they interleave */
+	bool have_netns;
+	__u8 netns_len;
 	__u64 netns;
-	char addr_txt[48];		/* INET6_ADDRSTRLEN and more */
 	char netns_txt[24];
 	size_t pid_off, pid_len, comm_off, comm_len;	/* out */
 };

@@ -624,11 +624,47 @@ const struct pw_sock *pw_portmap_port_first(const struct pw_portmap *m, __u16 po
 	return ref == NIL ? NULL : slot(m, ref);
 }
 
+/* Whether the four heads from a multiple of four on are all empty. */
+static inline bool four_empty(const struct pw_portmap *m, unsigned from)
+{
+	__u64 a, b;
+
+	memcpy(&a, &m->port_head[from], sizeof(a));
+	memcpy(&b, &m->port_head[from + 2], sizeof(b));
+	return (a | b) == 0;	/* NIL is 0 */
+}
+
 unsigned pw_portmap_next_port(const struct pw_portmap *m, unsigned from)
 {
+	/* most ports are empty: four at a time once aligned */
+	for (; from < 65536 && (from & 3); from++)
+		if (m->port_head[from] != NIL)
+			return from;
+	while (from < 65536 && four_empty(m, from))
+		from += 4;
 	while (from < 65536 && m->port_head[from] == NIL)
 		from++;
 	return from;
+}
+
+void pw_portmap_prefetch_ports(const struct pw_portmap *m, unsigned from, unsigned to)
+{
+	for (unsigned p = from; p < to && p < 65536; p++) {
+		__u32 ref = m->port_head[p];
+		const char *s;
+
+		if (!(p & 3) && p + 4 <= to && four_empty(m, p)) {
+			p += 3;
+			continue;
+		}
+		if (ref == NIL)
+			continue;
+		s = (const char *)slot(m, ref);
+		/* an entry spans two or three cache lines */
+		__builtin_prefetch(s);
+		__builtin_prefetch(s + 64);
+		__builtin_prefetch(s + sizeof(struct pw_sock) - 1);
+	}
 }
 
 const struct pw_sock *pw_portmap_port_next(const struct pw_portmap *m, const struct pw_sock *s)

@@ -15,6 +15,8 @@
 /* Write a piece until it is about this large, then wait for the reader. */
 #define PIECE_BYTES (32 << 10)
 #define AUDIT_PAGE 256
+/* Sockets are prefetched this many ports ahead of the one being written. */
+#define PREFETCH_PORTS 48
 
 struct ports_stream {
 	struct pw_portmap *map;
@@ -22,6 +24,7 @@ struct ports_stream {
 	uid_t viewer;
 	__u64 self_netns;
 	unsigned next_port;	/* 65536: done */
+	unsigned fetched;	/* ports below it are prefetched */
 	bool started, any;	/* the head, a socket was written: commas */
 	const struct pw_sock **v;	/* the sockets of one port */
 	size_t cap;
@@ -124,6 +127,13 @@ static int ports_fill(void *ctx, struct pw_strbuf *sb)
 		__u16 port = (__u16)ps->next_port++;
 		const struct pw_sock *s;
 		size_t n = 0;
+
+		if (!ps->f.port && ps->fetched < (unsigned)port + PREFETCH_PORTS) {
+			unsigned from = ps->fetched > port ? ps->fetched : port;
+
+			ps->fetched = (unsigned)port + PREFETCH_PORTS;
+			pw_portmap_prefetch_ports(ps->map, from, ps->fetched);
+		}
 
 		for (s = pw_portmap_port_first(ps->map, port); s;
 		     s = pw_portmap_port_next(ps->map, s)) {

@@ -28,10 +28,8 @@ static char *holder(char *p, bool first, __u32 pid, const char *raw_comm, __s32 
 }
 
 void pw_wire_sock_write(struct pw_strbuf *sb, const struct pw_sock *s, const char *ns_text,
-			size_t ns_len, struct pw_sock_memo *memo)
+			size_t ns_len, struct pw_sock_memo *m)
 {
-	struct pw_sock_memo alone = { .have_addr = false };
-	struct pw_sock_memo *m = memo ? memo : &alone;
 	struct pw_event ev;
 	char *p, *fd;
 	size_t fd_len;
@@ -41,8 +39,9 @@ void pw_wire_sock_write(struct pw_strbuf *sb, const struct pw_sock *s, const cha
 	pw_proto_write_sock_memo(sb, &ev, m);
 	if (ns_text)
 		pw_sb_put(sb, ns_text, ns_len);
-	/* every process holding it now, as ss -p's users: the first is pid/comm */
-	p = pw_sb_room(sb, 64 + ((size_t)s->n_more + 1) * HOLDER_MAX);
+	/* every process holding it now, as ss -p's users: the first is pid/comm;
+	 * 64 bytes of slack for the copies of constant size */
+	p = pw_sb_room(sb, 128 + ((size_t)s->n_more + 1) * HOLDER_MAX);
 	if (!p)
 		return;
 	p = pw_raw_lit(p, ",\"fd\":");
@@ -52,13 +51,13 @@ void pw_wire_sock_write(struct pw_strbuf *sb, const struct pw_sock *s, const cha
 	p = pw_raw_lit(p, ",\"holders\":[");
 	if (s->pid) {
 		/* the first holder is the socket's pid, comm and fd: their text
-		 * is in the buffer already */
+		 * is in the buffer already, with more of the row after it */
 		p = pw_raw_lit(p, "{\"pid\":");
-		p = pw_raw_put(p, sb->buf + m->pid_off, m->pid_len);
+		p = pw_raw_put_upto(p, sb->buf + m->pid_off, m->pid_len, 16);
 		p = pw_raw_lit(p, ",\"comm\":");
-		p = pw_raw_put(p, sb->buf + m->comm_off, m->comm_len);
+		p = pw_raw_put_upto(p, sb->buf + m->comm_off, m->comm_len, 40);
 		p = pw_raw_lit(p, ",\"fd\":");
-		p = pw_raw_put(p, fd, fd_len);
+		p = pw_raw_put_upto(p, fd, fd_len, 16);
 		p = pw_raw_lit(p, "}");
 	}
 	for (__u32 i = 0; i < s->n_more; i++)
@@ -70,8 +69,9 @@ void pw_wire_sock_write(struct pw_strbuf *sb, const struct pw_sock *s, const cha
 json_t *pw_wire_sock(const struct pw_sock *s)
 {
 	struct pw_strbuf sb = { 0 };
+	struct pw_sock_memo m = { .have_netns = false };
 
-	pw_wire_sock_write(&sb, s, NULL, 0, NULL);
+	pw_wire_sock_write(&sb, s, NULL, 0, &m);
 	return pw_proto_json_of(&sb);
 }
 

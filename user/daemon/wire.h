@@ -16,7 +16,7 @@
 /* A socket of the port map, the `ports` schema, as an object. ns_text: its
  * namespace as people know it, written by pw_proto_write_netns() (NULL:
  * left out, the caller adds it). memo: kept across the sockets of one
- * listing (pw_proto_write_sock_memo), NULL for a socket alone. */
+ * listing (pw_proto_write_sock_memo), zeroed for a socket alone. */
 void pw_wire_sock_write(struct pw_strbuf *sb, const struct pw_sock *s, const char *ns_text,
 			size_t ns_len, struct pw_sock_memo *memo);
 json_t *pw_wire_sock(const struct pw_sock *s);
