@@ -451,6 +451,36 @@ static void test_comm_sanitize(void **state)
 	}
 }
 
+/* pw_raw_comm: the sanitized comm as a JSON string, in one pass; the same
+ * text as sanitizing, then escaping, for every byte in every position. */
+static void test_raw_comm(void **state)
+{
+	char in[PW_COMM_LEN], out[PW_COMM_LEN + 1], got[2 * PW_COMM_LEN + 3];
+	struct pw_strbuf want = { 0 };
+
+	(void)state;
+	for (int c = 0; c < 256; c++) {
+		for (int at = 0; at < PW_COMM_LEN; at++) {
+			char *end;
+
+			memset(in, 'a' + at % 26, sizeof(in));
+			in[at] = (char)c;
+			if (at % 3 == 0)
+				in[(at + 5) % PW_COMM_LEN] = c % 2 ? '"' : '\\';
+			if (at == 7)
+				in[12] = '\0';	/* shorter than the field */
+			pw_comm_sanitize(in, out);
+			want.len = 0;
+			pw_sb_json_str(&want, out);
+			end = pw_raw_comm(got, in);
+			assert_true((size_t)(end - got) <= 2 * PW_COMM_LEN + 2);
+			assert_int_equal((size_t)(end - got), want.len);
+			assert_memory_equal(got, want.buf, want.len);
+		}
+	}
+	free(want.buf);
+}
+
 static void assert_keys(json_t *o, const char *const *keys, size_t n)
 {
 	assert_true(json_is_object(o));
@@ -563,6 +593,19 @@ static void test_sb_numbers(void **state)
 		assert_int_equal(sb.len, strlen(want));
 		free(sb.buf);
 	}
+	/* each side of every power of ten: the digit count's edges */
+	for (unsigned long long p10 = 10; p10 <= 10000000000000000000ULL; p10 *= 10) {
+		for (unsigned long long v = p10 - 1; v <= p10; v++) {
+			struct pw_strbuf sb = { 0 };
+
+			pw_sb_u64(&sb, v);
+			snprintf(want, sizeof(want), "%llu", v);
+			assert_string_equal(sb.buf, want);
+			free(sb.buf);
+		}
+		if (p10 == 10000000000000000000ULL)
+			break;
+	}
 	/* many in a row, across the buffer's growth: each ends where the next starts */
 	{
 		struct pw_strbuf sb = { 0 };
@@ -633,6 +676,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sb_numbers),
 		cmocka_unit_test(test_sock_memo),
+		cmocka_unit_test(test_raw_comm),
 		cmocka_unit_test(test_request_valid),
 		cmocka_unit_test(test_request_invalid),
 		cmocka_unit_test(test_request_line),

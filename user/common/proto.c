@@ -317,6 +317,54 @@ void pw_comm_sanitize(const char *comm, char out[PW_COMM_LEN + 1])
 	out[i] = '\0';
 }
 
+#define BYTES_01 0x0101010101010101ULL
+#define BYTES_80 0x8080808080808080ULL
+
+/* A mark (0x80) on every byte of x that is a NUL, a control, '"', '\\' or
+ * not ASCII, and none below the first such byte (the borrows of the
+ * subtractions only reach bytes above a true one). */
+static inline uint64_t comm_special(uint64_t x)
+{
+	uint64_t q = x ^ (BYTES_01 * '"'), b = x ^ (BYTES_01 * '\\'), d = x ^ (BYTES_01 * 0x7f);
+
+	return (((x - BYTES_01 * 0x20) & ~x) | x | ((q - BYTES_01) & ~q) |
+		((b - BYTES_01) & ~b) | ((d - BYTES_01) & ~d)) & BYTES_80;
+}
+
+char *pw_raw_comm(char *p, const char *comm)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	/* most comms are plain: the first special byte ends them (the NUL, or
+	 * none at all), and 16 bytes are copied as they are */
+	uint64_t w[2], m;
+	unsigned k;
+
+	memcpy(w, comm, sizeof(w));
+	m = comm_special(w[0]);
+	k = m ? (unsigned)__builtin_ctzll(m) / 8 : (m = comm_special(w[1])) ?
+		8 + (unsigned)__builtin_ctzll(m) / 8 : PW_COMM_LEN;
+	if (k == PW_COMM_LEN || comm[k] == '\0') {
+		*p = '"';
+		memcpy(p + 1, comm, PW_COMM_LEN);
+		p[k + 1] = '"';
+		return p + k + 2;
+	}
+#endif
+	/* pw_comm_sanitize() and the JSON escapes in one pass */
+	*p++ = '"';
+	for (size_t i = 0; i < PW_COMM_LEN && comm[i]; i++) {
+		char c = comm[i];
+
+		if (c < 0x20 || c >= 0x7f)
+			c = '?';
+		else if (c == '"' || c == '\\')
+			*p++ = '\\';
+		*p++ = c;
+	}
+	*p++ = '"';
+	return p;
+}
+
 /* Keys and names (about 110 bytes), the address, six numbers of at most
  * 20 digits, a comm of at most 15 bytes escaped, and the slack of the fixed
  * size copies below: a bound with room to spare. */
@@ -348,11 +396,9 @@ void pw_proto_write_sock_memo(struct pw_strbuf *sb, const struct pw_event *ev,
 {
 	struct pw_sock_memo_head *h =
 		&m->head[ev->proto == IPPROTO_TCP ? 0 : ev->proto == IPPROTO_UDP ? 1 : 2];
-	char comm[PW_COMM_LEN + 1];
 	char *p, *t;
 
 	/* once per socket of a listing: one reservation, then a cursor */
-	pw_comm_sanitize(ev->comm, comm);
 	p = pw_sb_room(sb, SOCK_MAX);
 	if (!p)
 		return;
@@ -371,7 +417,7 @@ void pw_proto_write_sock_memo(struct pw_strbuf *sb, const struct pw_event *ev,
 	m->pid_len = (size_t)(p - t);
 	p = pw_raw_lit(p, ",\"comm\":");
 	t = p;
-	p = pw_raw_json_ascii(p, comm);
+	p = pw_raw_comm(p, ev->comm);
 	m->comm_off = (size_t)(t - sb->buf);
 	m->comm_len = (size_t)(p - t);
 	p = pw_raw_lit(p, ",\"uid\":");

@@ -91,6 +91,10 @@ const char *pw_addr_str(__u8 family, const __u8 addr[16], char *buf, size_t len)
 
 /* Copy a comm, replacing bytes that are not printable ASCII with '?'. */
 void pw_comm_sanitize(const char *comm, char out[PW_COMM_LEN + 1]);
+/* A kernel comm (PW_COMM_LEN bytes, NUL-terminated or not) as
+ * pw_comm_sanitize() leaves it, written at p as a JSON string, quotes
+ * included: at most 2 * PW_COMM_LEN + 2 bytes. Returns the end. */
+char *pw_raw_comm(char *p, const char *comm);
 
 /* The JSON object for a socket event (keys event, ts_ns, proto, family, addr,
  * port, state, pid, comm, uid, netns, cookie; exit_code for exits). */

@@ -88,9 +88,6 @@ static inline char *pw_raw_str(char *p, const char *s)
 /* Decimal, at most 20 bytes. */
 char *pw_raw_u64(char *p, unsigned long long v);
 char *pw_raw_i64(char *p, long long v);
-/* Printable ASCII (as pw_comm_sanitize() leaves a comm) as a JSON string,
- * quotes included: at most 2 * strlen(s) + 2 bytes. */
-char *pw_raw_json_ascii(char *p, const char *s);
 /* A JSON string literal, quotes included; bytes that are not UTF-8 as \\xNN. */
 void pw_sb_json_str(struct pw_strbuf *sb, const char *s);
 /* Hand over the NUL-terminated buffer (NULL after an allocation failure). */

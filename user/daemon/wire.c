@@ -15,13 +15,10 @@
 
 static char *holder(char *p, bool first, __u32 pid, const char *raw_comm, __s32 fd)
 {
-	char comm[PW_COMM_LEN + 1];
-
-	pw_comm_sanitize(raw_comm, comm);
 	p = first ? pw_raw_lit(p, "{\"pid\":") : pw_raw_lit(p, ",{\"pid\":");
 	p = pw_raw_u64(p, pid);
 	p = pw_raw_lit(p, ",\"comm\":");
-	p = pw_raw_json_ascii(p, comm);
+	p = pw_raw_comm(p, raw_comm);
 	p = pw_raw_lit(p, ",\"fd\":");
 	p = pw_raw_i64(p, fd);
 	return pw_raw_lit(p, "}");
