@@ -26,43 +26,14 @@ void pw_sb_grow(struct pw_strbuf *sb, size_t more)
 	sb->cap = ncap;
 }
 
-/* "00" to "99": two digits per division */
-static const char digits2[] =
+const char pw_digits2[200] =
 	"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
 	"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
 	"8081828384858687888990919293949596979899";
+const unsigned pw_pow10_32[10] = { 1, 10, 100, 1000, 10000, 100000, 1000000, 10000000,
+				   100000000, 1000000000 };
 
-/* The number of decimal digits of w: log2 by the bit count, times log10(2)
- * as 1233 / 4096, one below or right; a compare says which. */
-static inline unsigned digits32(unsigned w)
-{
-	static const unsigned pow10[10] = { 1, 10, 100, 1000, 10000, 100000, 1000000,
-					    10000000, 100000000, 1000000000 };
-	unsigned v = w | 1;	/* 0 has one digit; no other count changes */
-	unsigned t = (unsigned)(32 - __builtin_clz(v)) * 1233 >> 12;
-
-	return t + 1 - (v < pow10[t]);
-}
-
-/* w's digits, written backwards to end at end. */
-static inline void put32(char *end, unsigned w)
-{
-	while (w >= 100) {
-		unsigned d = w % 100;
-
-		w /= 100;
-		end -= 2;
-		memcpy(end, digits2 + 2 * d, 2);
-	}
-	if (w >= 10)
-		memcpy(end - 2, digits2 + 2 * w, 2);
-	else
-		end[-1] = (char)('0' + w);
-}
-
-/* Past 32 bits (cookies): two digits at a time down to 32 bits. Apart, so
- * the common path below keeps no array on its stack. */
-static __attribute__((noinline)) char *raw_u64_wide(char *p, unsigned long long v)
+char *pw_raw_u64_wide(char *p, unsigned long long v)
 {
 	char tmp[20], *t = tmp + sizeof(tmp);
 	size_t n;
@@ -72,36 +43,14 @@ static __attribute__((noinline)) char *raw_u64_wide(char *p, unsigned long long 
 
 		v /= 100;
 		t -= 2;
-		memcpy(t, digits2 + 2 * d, 2);
+		memcpy(t, pw_digits2 + 2 * d, 2);
 	}
-	n = digits32((unsigned)v);
-	put32(t, (unsigned)v);
+	n = pw_digits32((unsigned)v);
+	pw_put32(t, (unsigned)v);
 	t -= n;
 	n = (size_t)(tmp + sizeof(tmp) - t);
 	memcpy(p, t, n);
 	return p + n;
-}
-
-char *pw_raw_u64(char *p, unsigned long long v)
-{
-	unsigned w, nd;
-
-	if (v > 0xffffffffull)
-		return raw_u64_wide(p, v);
-	/* 32 bits: a cheaper division (ports, pids, inodes) */
-	w = (unsigned)v;
-	nd = digits32(w);
-	put32(p + nd, w);
-	return p + nd;
-}
-
-char *pw_raw_i64(char *p, long long v)
-{
-	if (v >= 0)
-		return pw_raw_u64(p, (unsigned long long)v);
-	*p++ = '-';
-	/* -LLONG_MIN does not fit: go through unsigned */
-	return pw_raw_u64(p, 0ull - (unsigned long long)v);
 }
 
 void pw_sb_u64(struct pw_strbuf *sb, unsigned long long v)

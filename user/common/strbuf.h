@@ -85,9 +85,59 @@ static inline char *pw_raw_str(char *p, const char *s)
 }
 
 #define pw_raw_lit(p, lit) pw_raw_put((p), "" lit, sizeof(lit) - 1)
+/* Decimal numbers, inline: a listing writes five per socket. */
+extern const char pw_digits2[200];	/* "00" to "99" */
+extern const unsigned pw_pow10_32[10];
+
+/* The number of decimal digits of w: log2 by the bit count, times log10(2)
+ * as 1233 / 4096, one below or right; a compare says which. */
+static inline unsigned pw_digits32(unsigned w)
+{
+	unsigned v = w | 1;	/* 0 has one digit; no other count changes */
+	unsigned t = (unsigned)(32 - __builtin_clz(v)) * 1233 >> 12;
+
+	return t + 1 - (v < pw_pow10_32[t]);
+}
+
+/* w's digits, written backwards to end at end, two per division. */
+static inline void pw_put32(char *end, unsigned w)
+{
+	while (w >= 100) {
+		unsigned d = w % 100;
+
+		w /= 100;
+		end -= 2;
+		memcpy(end, pw_digits2 + 2 * d, 2);
+	}
+	if (w >= 10)
+		memcpy(end - 2, pw_digits2 + 2 * w, 2);
+	else
+		end[-1] = (char)('0' + w);
+}
+
+/* Past 32 bits (cookies): out of line. */
+char *pw_raw_u64_wide(char *p, unsigned long long v);
+
 /* Decimal, at most 20 bytes. */
-char *pw_raw_u64(char *p, unsigned long long v);
-char *pw_raw_i64(char *p, long long v);
+static inline char *pw_raw_u64(char *p, unsigned long long v)
+{
+	unsigned nd;
+
+	if (v > 0xffffffffull)
+		return pw_raw_u64_wide(p, v);
+	nd = pw_digits32((unsigned)v);
+	pw_put32(p + nd, (unsigned)v);
+	return p + nd;
+}
+
+static inline char *pw_raw_i64(char *p, long long v)
+{
+	if (v >= 0)
+		return pw_raw_u64(p, (unsigned long long)v);
+	*p++ = '-';
+	/* -LLONG_MIN does not fit: go through unsigned */
+	return pw_raw_u64(p, 0ull - (unsigned long long)v);
+}
 /* A JSON string literal, quotes included; bytes that are not UTF-8 as \\xNN. */
 void pw_sb_json_str(struct pw_strbuf *sb, const char *s);
 /* Hand over the NUL-terminated buffer (NULL after an allocation failure). */

@@ -183,7 +183,8 @@ static __u32 slab_alloc(struct pw_portmap *m)
 		if (!np)
 			return NIL;
 		m->pages = np;
-		np[m->n_pages] = malloc(PAGE_ENTRIES * sizeof(struct pw_sock));
+		np[m->n_pages] = aligned_alloc(_Alignof(struct pw_sock),
+					       PAGE_ENTRIES * sizeof(struct pw_sock));
 		if (!np[m->n_pages])
 			return NIL;
 		m->n_pages++;
@@ -647,6 +648,8 @@ unsigned pw_portmap_next_port(const struct pw_portmap *m, unsigned from)
 	return from;
 }
 
+_Static_assert(sizeof(struct pw_sock) == 128, "a port-map entry is two cache lines");
+
 void pw_portmap_prefetch_ports(const struct pw_portmap *m, unsigned from, unsigned to)
 {
 	for (unsigned p = from; p < to && p < 65536; p++) {
@@ -660,10 +663,9 @@ void pw_portmap_prefetch_ports(const struct pw_portmap *m, unsigned from, unsign
 		if (ref == NIL)
 			continue;
 		s = (const char *)slot(m, ref);
-		/* an entry spans two or three cache lines */
+		/* an entry is two aligned cache lines */
 		__builtin_prefetch(s);
 		__builtin_prefetch(s + 64);
-		__builtin_prefetch(s + sizeof(struct pw_sock) - 1);
 	}
 }
 

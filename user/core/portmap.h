@@ -44,7 +44,7 @@ struct pw_sock {
 	__u32 gen;
 	__u32 port_prev, port_next;	/* per-port chain, slot indices + 1 */
 	__u32 pid_prev, pid_next;	/* per-first-holder chain */
-};
+} __attribute__((aligned(64)));	/* two whole cache lines: a listing prefetches both */
 
 enum pw_portmap_change {
 	PW_PM_NONE = 0,
