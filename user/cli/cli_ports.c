@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "strbuf.h"
@@ -199,10 +200,22 @@ static void rows_feed(void *ctx, const char *d, size_t n)
 		pw_sb_put(&rw->cur, d + start, n - start);
 }
 
+/* The daemon's text to stdout as it comes, a write per read (no stdio
+ * buffer between); the first error is kept and stops the output. */
 static void write_out(void *ctx, const char *data, size_t len)
 {
-	(void) ctx;
-	fwrite(data, 1, len, stdout);
+	int *err = ctx;
+
+	while (len && !*err) {
+		ssize_t n = write(STDOUT_FILENO, data, len);
+
+		if (n < 0 && errno != EINTR)
+			*err = errno;
+		if (n > 0) {
+			data += n;
+			len -= (size_t)n;
+		}
+	}
 }
 
 int pw_cli_ports(struct pw_cli *cli, int argc, char **argv)
@@ -300,9 +313,18 @@ int pw_cli_ports(struct pw_cli *cli, int argc, char **argv)
 	if (cli->json && !po.summary && !pw_cli_pretty(cli)) {
 		/* the daemon's JSON as it comes: 100,000 sockets print without
 		 * a parse, and never sit in memory whole */
-		r = pw_cli_call_stream(cli, "ports", args, write_out, NULL);
+		int werr = 0;
+
+		fflush(stdout);
+		r = pw_cli_call_stream(cli, "ports", args, write_out, &werr);
 		if (!r)
-			putchar('\n');
+			write_out(&werr, "\n", 1);
+		if (!r && werr) {
+			char msg[256];
+
+			snprintf(msg, sizeof(msg), "cannot write the output: %s", strerror(werr));
+			return pw_cli_internal("ports", msg);
+		}
 		return r;
 	}
 	if (!cli->json && !po.summary) {

@@ -152,11 +152,15 @@ int pw_conn_read_part(struct pw_conn *c, const char **data, size_t *len, bool *e
 			c->buf = nb;
 			c->cap = 65536;
 		}
-		pr = poll(&pfd, 1, timeout_ms);
-		if (pr < 0)
-			return -errno;
-		if (pr == 0)
-			return -ETIMEDOUT;
+		/* no deadline: the blocking socket waits by itself (a listing
+		 * is some forty reads) */
+		if (timeout_ms >= 0) {
+			pr = poll(&pfd, 1, timeout_ms);
+			if (pr < 0)
+				return -errno;
+			if (pr == 0)
+				return -ETIMEDOUT;
+		}
 		r = recv(c->fd, c->buf, c->cap, 0);
 		if (r < 0)
 			return -errno;
