@@ -539,6 +539,24 @@ static void test_daemon_args(void **state)
 	}
 }
 
+/* ports --json copies the daemon's text to stdout as it comes: a write
+ * that fails (a full disk) is exit 1 and says so, not a silent cut. */
+static void test_output_error(void **state)
+{
+	char cmd[512], *out, *err;
+	const char *const argv[] = { "sh", "-c", cmd, NULL };
+	int rc;
+
+	(void) state;
+	snprintf(cmd, sizeof(cmd), "exec '%s/portwatch' --socket '%s' ports --json >/dev/full",
+		 itest_build(), daemon_.sock);
+	rc = itest_run(argv, NULL, 5000, &out, &err);
+	if (rc != 1 || !strstr(err, "cannot write the output"))
+		fail_msg("ports --json >/dev/full: exit %d: %s", rc, err);
+	free(out);
+	free(err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -548,6 +566,7 @@ int main(void)
 		cmocka_unit_test(test_watch),
 		cmocka_unit_test(test_human_details),
 		cmocka_unit_test(test_daemon_args),
+		cmocka_unit_test(test_output_error),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
