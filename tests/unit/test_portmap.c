@@ -615,6 +615,36 @@ static void test_streamed_sync_and_owner_adoption(void **state)
 	assert_non_null(pw_portmap_find(m, 2));
 }
 
+/* Ports in order: the next port with a socket from any port on (empty
+ * ones skipped four at a time), against a scan of the model; and the
+ * prefetch walk counts the same ports. */
+static void test_port_order(void **state)
+{
+	struct pw_portmap *m = *state;
+	static const __u16 used[] = { 0, 3, 4, 5, 8, 11, 12, 1000, 1003, 40000, 65532, 65535 };
+	bool on[65536] = { false };
+	unsigned from = 0, n = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(used); i++) {
+		assert_int_equal(apply(m, PW_EV_BIND, i + 1, used[i]), PW_PM_ADDED);
+		on[used[i]] = true;
+	}
+	for (unsigned p = 0, want = 0; p <= 65536; p++) {
+		if (p == 0 || (p <= 65535 && on[p - 1]) || p == 65536)
+			for (want = p; want < 65536 && !on[want]; want++)
+				;
+		assert_int_equal(pw_portmap_next_port(m, p), want);
+	}
+	assert_int_equal(pw_portmap_prefetch_ports(m, &from, 5), 5);
+	assert_int_equal(from, 9);			/* past port 8 */
+	assert_int_equal(pw_portmap_prefetch_ports(m, &from, 0), 0);
+	assert_int_equal(from, 9);
+	n = pw_portmap_prefetch_ports(m, &from, 100);	/* the rest */
+	assert_int_equal(n, ARRAY_SIZE(used) - 5);
+	assert_int_equal(from, 65536);
+	assert_int_equal(pw_portmap_prefetch_ports(m, &from, 3), 0);
+}
+
 /* The kernel reports a release before it unhashes the socket: a snapshot
  * read just after the close was applied can still list it. It stays gone;
  * so does one whose close comes after the snapshot but from before it. Only
@@ -660,6 +690,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_streamed_sync_and_owner_adoption, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sync_after_close, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_port_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bind_close, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_listen_unlisten_exit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_port_chain, setup, teardown),

@@ -650,23 +650,23 @@ unsigned pw_portmap_next_port(const struct pw_portmap *m, unsigned from)
 
 _Static_assert(sizeof(struct pw_sock) == 128, "a port-map entry is two cache lines");
 
-void pw_portmap_prefetch_ports(const struct pw_portmap *m, unsigned from, unsigned to)
+unsigned pw_portmap_prefetch_ports(const struct pw_portmap *m, unsigned *from, unsigned n)
 {
-	for (unsigned p = from; p < to && p < 65536; p++) {
-		__u32 ref = m->port_head[p];
+	unsigned p = *from, k = 0;
+
+	for (; k < n; k++, p++) {
 		const char *s;
 
-		if (!(p & 3) && p + 4 <= to && four_empty(m, p)) {
-			p += 3;
-			continue;
-		}
-		if (ref == NIL)
-			continue;
-		s = (const char *)slot(m, ref);
+		p = pw_portmap_next_port(m, p);
+		if (p >= 65536)
+			break;
+		s = (const char *)slot(m, m->port_head[p]);
 		/* an entry is two aligned cache lines */
 		__builtin_prefetch(s);
 		__builtin_prefetch(s + 64);
 	}
+	*from = p;
+	return k;
 }
 
 const struct pw_sock *pw_portmap_port_next(const struct pw_portmap *m, const struct pw_sock *s)

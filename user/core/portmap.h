@@ -100,10 +100,12 @@ const struct pw_sock *pw_portmap_port_next(const struct pw_portmap *m, const str
 /* The first port >= from with a socket on it, 65536 when none: a listing
  * in port order skips the empty ones in one tight scan. */
 unsigned pw_portmap_next_port(const struct pw_portmap *m, unsigned from);
-/* Have the CPU fetch the first socket of each port in [from, to) ahead of
- * a walk in port order: sockets lie in the order they were bound, so in
- * port order each one is a cache miss, and these overlap. Reads nothing. */
-void pw_portmap_prefetch_ports(const struct pw_portmap *m, unsigned from, unsigned to);
+/* Have the CPU fetch the first socket of the next n ports that have any,
+ * from *from on, ahead of a walk in port order: sockets lie in the order
+ * they were bound, so in port order each one is a cache miss, and these
+ * overlap. *from is left past the last; returns how many (fewer at the
+ * end). Reads no socket. */
+unsigned pw_portmap_prefetch_ports(const struct pw_portmap *m, unsigned *from, unsigned n);
 
 /* Iterate the sockets whose first holder is pid. */
 const struct pw_sock *pw_portmap_pid_first(const struct pw_portmap *m, __u32 pid);

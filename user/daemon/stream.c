@@ -15,8 +15,9 @@
 /* Write a piece until it is about this large, then wait for the reader. */
 #define PIECE_BYTES (32 << 10)
 #define AUDIT_PAGE 256
-/* Sockets are prefetched this many ports ahead of the one being written. */
-#define PREFETCH_PORTS 48
+/* Up to this many ports' sockets are prefetched ahead of the one written:
+ * enough to overlap the misses, few enough for the CPU's fill buffers. */
+#define PREFETCH_AHEAD 8
 
 struct ports_stream {
 	struct pw_portmap *map;
@@ -25,6 +26,7 @@ struct ports_stream {
 	__u64 self_netns;
 	unsigned next_port;	/* 65536: done */
 	unsigned fetched;	/* ports below it are prefetched */
+	unsigned ahead;		/* ports with sockets prefetched, not yet written */
 	bool started, any;	/* the head, a socket was written: commas */
 	const struct pw_sock **v;	/* the sockets of one port */
 	size_t cap;
@@ -128,11 +130,16 @@ static int ports_fill(void *ctx, struct pw_strbuf *sb)
 		const struct pw_sock *s;
 		size_t n = 0;
 
-		if (!ps->f.port && ps->fetched < (unsigned)port + PREFETCH_PORTS) {
-			unsigned from = ps->fetched > port ? ps->fetched : port;
-
-			ps->fetched = (unsigned)port + PREFETCH_PORTS;
-			pw_portmap_prefetch_ports(ps->map, from, ps->fetched);
+		if (!ps->f.port) {
+			if (ps->fetched <= port) {	/* the first: not prefetched */
+				ps->fetched = (unsigned)port + 1;
+				ps->ahead = 0;
+			} else if (ps->ahead) {
+				ps->ahead--;
+			}
+			if (ps->ahead < PREFETCH_AHEAD / 2)
+				ps->ahead += pw_portmap_prefetch_ports(ps->map, &ps->fetched,
+								       PREFETCH_AHEAD - ps->ahead);
 		}
 
 		for (s = pw_portmap_port_first(ps->map, port); s;
