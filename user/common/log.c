@@ -54,11 +54,15 @@ static void vlog(enum pw_log_level lvl, const char *fmt, va_list ap)
 	struct tm tm;
 	char when[32];
 
+	/* a line whole, whichever thread logs (the storage thread, start-up's
+	 * state reader) */
+	flockfile(stderr);
 	/* the journal stamps and names the line itself; the prefix sets its priority */
 	if (stderr_is_journal()) {
 		fprintf(stderr, "<%c>", prio[lvl]);
 		vfprintf(stderr, fmt, ap);
 		fputc('\n', stderr);
+		funlockfile(stderr);
 		return;
 	}
 
@@ -68,6 +72,7 @@ static void vlog(enum pw_log_level lvl, const char *fmt, va_list ap)
 	fprintf(stderr, "%s.%03ld portwatchd %s: ", when, ts.tv_nsec / 1000000, level_names[lvl]);
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
+	funlockfile(stderr);
 }
 
 void pw_log(enum pw_log_level lvl, const char *fmt, ...)

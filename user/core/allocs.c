@@ -280,12 +280,11 @@ static int reload_index(struct pw_allocs *as)
 	return r;
 }
 
-int pw_allocs_new(struct pw_allocs **ret, const struct pw_allocs_env *env)
+int pw_allocs_new_rows(struct pw_allocs **ret, const struct pw_allocs_env *env,
+		       const struct pw_alloc *all, size_t n)
 {
 	const struct pw_config *cfg = env->cfg;
 	struct pw_allocs *as;
-	struct pw_alloc *all = NULL;
-	size_t n = 0;
 	int r;
 
 	as = calloc(1, sizeof(*as));
@@ -301,10 +300,6 @@ int pw_allocs_new(struct pw_allocs **ret, const struct pw_allocs_env *env)
 		.cleanup_stale = cfg->health.cleanup_stale_allocations,
 	};
 	r = pw_journal_new(&as->journal, env->store);
-	if (!r)
-		r = pw_store_load_all(env->store, &all, &n);
-	if (r)
-		pw_err("state: cannot load allocations: %s", pw_store_errmsg(env->store));
 	for (size_t i = 0; i < n && !r; i++) {
 		if (as->by_port[all[i].port] >= 0)
 			continue;	/* the store's UNIQUE(port) makes this impossible */
@@ -312,7 +307,6 @@ int pw_allocs_new(struct pw_allocs **ret, const struct pw_allocs_env *env)
 		if (!r && env->hooks.track_pid)
 			env->hooks.track_pid(env->hooks.ctx, all[i].pid);
 	}
-	free(all);
 	if (!r)
 		r = pw_health_start(as);
 	if (r) {
@@ -321,6 +315,21 @@ int pw_allocs_new(struct pw_allocs **ret, const struct pw_allocs_env *env)
 	}
 	*ret = as;
 	return 0;
+}
+
+int pw_allocs_new(struct pw_allocs **ret, const struct pw_allocs_env *env)
+{
+	struct pw_alloc *all = NULL;
+	size_t n = 0;
+	int r;
+
+	r = pw_store_load_all(env->store, &all, &n);
+	if (r)
+		pw_err("state: cannot load allocations: %s", pw_store_errmsg(env->store));
+	else
+		r = pw_allocs_new_rows(ret, env, all, n);
+	free(all);
+	return r;
 }
 
 /* A batch of the storage thread ended, on the loop. */

@@ -131,6 +131,9 @@ struct pw_allocs {
  * caller's next steps. 0 or -errno, logged.
  */
 int pw_allocs_new(struct pw_allocs **ret, const struct pw_allocs_env *env);
+/* The same from rows already read from env->store (pw_store_load_all). */
+int pw_allocs_new_rows(struct pw_allocs **ret, const struct pw_allocs_env *env,
+		       const struct pw_alloc *all, size_t n);
 /* Cancels pending requests and checks, ends an open group. NULL ok. */
 void pw_allocs_free(struct pw_allocs *as);
 

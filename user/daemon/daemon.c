@@ -38,6 +38,7 @@
 #include "autotypes.h"
 #include "cleanup.h"
 #include "portserver.h"
+#include "preload.h"
 #include "styxy.h"
 #include "snapshot.h"
 #include "journal.h"
@@ -601,8 +602,9 @@ int pw_daemon_check_config(const struct pw_daemon_opts *o)
 	return 0;
 }
 
-/* State, start-up recovery and checks, against a complete port map. */
-static int start_state(struct pw_daemon *d)
+/* State, start-up recovery and checks, against a complete port map; the
+ * store opened and read by pl. */
+static int start_state(struct pw_daemon *d, struct pw_preload *pl)
 {
 	struct pw_allocs_env env = {
 		.loop = d->loop, .map = d->map, .cfg = d->cfg, .self_netns = d->self_netns,
@@ -610,15 +612,19 @@ static int start_state(struct pw_daemon *d)
 		.hooks = { .ctx = d, .changed = hook_changed, .track_pid = hook_track_pid,
 			   .quiet = hook_quiet, .committed = hook_committed },
 	};
-	json_t *db_report = NULL, *report;
+	json_t *db_report, *report;
 	bool reset;
 	int r;
 
-	r = pw_recovery_open_store(d->opts.state_dir, d->cfg, &d->store, &reset, &db_report);
-	if (r)
-		return r;
-	env.store = d->store;
-	r = pw_allocs_new(&d->allocs, &env);
+	pw_preload_join(pl);
+	if (pl->err)
+		return pl->err;
+	d->store = env.store = pl->store;
+	pl->store = NULL;
+	db_report = pl->report;
+	pl->report = NULL;
+	reset = pl->reset;
+	r = pw_allocs_new_rows(&d->allocs, &env, pl->rows, pl->n);
 	if (r) {
 		json_decref(db_report);
 		return r;
@@ -688,6 +694,7 @@ int pw_daemon_prepare_config(struct pw_daemon *d)
 
 int pw_daemon_init(struct pw_daemon *d, const struct pw_daemon_opts *opts)
 {
+	struct pw_preload pl;
 	struct pw_server_limits lim;
 	int err, lfd;
 
@@ -730,14 +737,16 @@ int pw_daemon_init(struct pw_daemon *d, const struct pw_daemon_opts *opts)
 		return err;
 	}
 	(void) pw_netns_cookie_self(&d->self_netns);
-	err = start_watching(d);
-	if (err)
-		return err;
 	err = lock_state_dir(d);
 	if (err)
 		return err;
-	/* state and recovery run against a complete port map */
-	err = start_state(d);
+	/* the state is read while BPF loads; indexed and recovered against a
+	 * complete port map */
+	pw_preload_start(&pl, d->opts.state_dir, d->cfg);
+	err = start_watching(d);
+	if (!err)
+		err = start_state(d, &pl);
+	pw_preload_discard(&pl);
 	if (err)
 		return err;
 	err = pw_guard_new(&d->guard, d);
