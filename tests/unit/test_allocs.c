@@ -326,12 +326,19 @@ static void test_group_commit(void **state)
 	assert_int_equal(n, 2);
 }
 
+static void checked(void *ctx, int err, const char *msg)
+{
+	(void) ctx;
+	assert_int_equal(err, 0);
+	assert_string_equal(msg, "ok");
+}
+
 /* A batch the store refuses rolls back whole, and memory follows the disk. */
 static void test_group_commit_fails(void **state)
 {
 	struct world *w = *state;
 	struct pw_alloc on_disk = owner_alloc("web", 41002), a = owner_alloc("web", 41003);
-	struct pw_alloc clash = owner_alloc("web", 41002);
+	struct pw_alloc clash = owner_alloc("web", 41002), later = owner_alloc("web", 41004);
 	size_t n = 9;
 
 	/* a row memory does not know of, on a port the next batch takes */
@@ -350,6 +357,20 @@ static void test_group_commit_fails(void **state)
 	assert_non_null(pw_allocs_by_port(w->as, 41002));
 	assert_int_equal(pw_allocs_by_port(w->as, 41002)->a.id, on_disk.id);
 	assert_null(pw_allocs_by_port(w->as, 41003));
+
+	/* a batch of reads alone (the daemon prunes the audit trail every
+	 * 10 s) commits on a full disk too: storage still failing */
+	assert_int_equal(pw_journal_check(w->as->journal, checked, w), 0);
+	pw_allocs_kick(w->as);
+	assert_int_equal(pw_loop_run(w->loop), 0);
+	assert_int_equal(w->committed_err, 0);
+	assert_true(w->as->storage_failing);
+	/* a write stored: the disk takes writes again */
+	assert_int_equal(pw_allocs_add(w->as, &later, NULL), 0);
+	pw_allocs_kick(w->as);
+	assert_int_equal(pw_loop_run(w->loop), 0);
+	assert_int_equal(w->committed_err, 0);
+	assert_false(w->as->storage_failing);
 }
 
 static void allocate_done(void *ctx, const struct pw_allocate_result *res)

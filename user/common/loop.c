@@ -111,6 +111,7 @@ int pw_loop_run(struct pw_loop *l)
 {
 	struct epoll_event evs[MAX_EVENTS];
 
+	l->quit = false;	/* each run waits for a quit of its own */
 	while (!l->quit) {
 		int n = epoll_wait(l->epfd, evs, MAX_EVENTS, -1);
 

@@ -33,7 +33,8 @@ void pw_loop_del(struct pw_loop *l, struct pw_io *io);
 int pw_loop_defer_free(struct pw_loop *l, void (*fn)(void *), void *ptr);
 /* Called after each batch of events is dispatched (group commits). */
 void pw_loop_set_after_batch(struct pw_loop *l, void (*fn)(void *ctx), void *ctx);
-/* Run until pw_loop_quit or an error; returns the quit code or -errno. */
+/* Run until pw_loop_quit (from a handler of this run) or an error; returns
+ * the quit code or -errno. */
 int pw_loop_run(struct pw_loop *l);
 void pw_loop_quit(struct pw_loop *l, int code);
 

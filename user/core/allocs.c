@@ -347,7 +347,9 @@ static void on_journal_done(void *ctx, const struct pw_journal_done *d)
 			pw_err("state: the allocations could not be read back either: memory "
 			       "keeps what it has");
 		}
-	} else {
+	} else if (d->writes) {
+		/* only a write that was stored says the disk takes writes again:
+		 * a prune of nothing commits on a full disk too */
 		as->storage_failing = false;
 	}
 	if (as->env.hooks.committed)

@@ -321,7 +321,7 @@ static void collect(struct pw_journal *j)
 	struct jbatch *b = &j->flight;
 	struct pw_journal_done d = { .seq = b->seq, .err = b->err, .why = b->why,
 				     .rows = b->rows, .n_rows = b->n_rows,
-				     .reloaded = b->reloaded };
+				     .reloaded = b->reloaded, .writes = b->n };
 
 	j->busy = false;
 	j->gen = b->gen;

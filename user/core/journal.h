@@ -35,6 +35,9 @@ struct pw_journal_done {
 	const struct pw_alloc *rows;	/* err: the allocations the disk has */
 	size_t n_rows;
 	bool reloaded;			/* err: rows could be read (else keep memory) */
+	size_t writes;			/* allocation writes in it: 0 for reads alone
+					 * (a prune, a check), which say nothing of
+					 * whether the disk takes writes */
 };
 
 typedef void (*pw_journal_done_fn)(void *ctx, const struct pw_journal_done *d);
