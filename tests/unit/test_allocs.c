@@ -142,7 +142,7 @@ static int setup(void **state)
 		.hooks = { .ctx = w, .changed = hook_changed, .track_pid = hook_track,
 			   .quiet = hook_quiet, .committed = hook_committed },
 	};
-	assert_int_equal(pw_allocs_new(&w->as, &env), 0);
+	assert_int_equal(pw_allocs_new(&w->as, &env, NULL, 0), 0);	/* a new store */
 	w->next_cookie = 1000;
 	*state = w;
 	return 0;

@@ -307,13 +307,19 @@ const char *pw_addr_str(__u8 family, const __u8 addr[16], char *buf, size_t len)
 	return buf;
 }
 
+/* A comm byte as shown: comm is whatever the process set, and JSON wants
+ * valid UTF-8, so printable ASCII only. */
+static inline char comm_byte(char c)
+{
+	return c >= 0x20 && c < 0x7f ? c : '?';
+}
+
 void pw_comm_sanitize(const char *comm, char out[PW_COMM_LEN + 1])
 {
 	size_t i;
 
-	/* comm is whatever the process set: keep JSON valid UTF-8 */
 	for (i = 0; i < PW_COMM_LEN && comm[i]; i++)
-		out[i] = (comm[i] >= 0x20 && comm[i] < 0x7f) ? comm[i] : '?';
+		out[i] = comm_byte(comm[i]);
 	out[i] = '\0';
 }
 
@@ -353,11 +359,9 @@ char *pw_raw_comm(char *p, const char *comm)
 	/* pw_comm_sanitize() and the JSON escapes in one pass */
 	*p++ = '"';
 	for (size_t i = 0; i < PW_COMM_LEN && comm[i]; i++) {
-		char c = comm[i];
+		char c = comm_byte(comm[i]);
 
-		if (c < 0x20 || c >= 0x7f)
-			c = '?';
-		else if (c == '"' || c == '\\')
+		if (c == '"' || c == '\\')
 			*p++ = '\\';
 		*p++ = c;
 	}
@@ -436,8 +440,11 @@ void pw_proto_write_sock_memo(struct pw_strbuf *sb, const struct pw_event *ev,
 
 void pw_proto_write_sock(struct pw_strbuf *sb, const struct pw_event *ev)
 {
-	struct pw_sock_memo m = { .have_netns = false };
+	struct pw_sock_memo m;
 
+	/* one socket (every event a watcher gets): the flags say the memo is
+	 * empty; its ~450 bytes of text need no zeroing first */
+	m.head[0].have = m.head[1].have = m.head[2].have = m.have_netns = false;
 	pw_proto_write_sock_memo(sb, ev, &m);
 }
 

@@ -280,8 +280,8 @@ static int reload_index(struct pw_allocs *as)
 	return r;
 }
 
-int pw_allocs_new_rows(struct pw_allocs **ret, const struct pw_allocs_env *env,
-		       const struct pw_alloc *all, size_t n)
+int pw_allocs_new(struct pw_allocs **ret, const struct pw_allocs_env *env,
+		  const struct pw_alloc *all, size_t n)
 {
 	const struct pw_config *cfg = env->cfg;
 	struct pw_allocs *as;
@@ -315,21 +315,6 @@ int pw_allocs_new_rows(struct pw_allocs **ret, const struct pw_allocs_env *env,
 	}
 	*ret = as;
 	return 0;
-}
-
-int pw_allocs_new(struct pw_allocs **ret, const struct pw_allocs_env *env)
-{
-	struct pw_alloc *all = NULL;
-	size_t n = 0;
-	int r;
-
-	r = pw_store_load_all(env->store, &all, &n);
-	if (r)
-		pw_err("state: cannot load allocations: %s", pw_store_errmsg(env->store));
-	else
-		r = pw_allocs_new_rows(ret, env, all, n);
-	free(all);
-	return r;
 }
 
 /* A batch of the storage thread ended, on the loop. */

@@ -126,14 +126,13 @@ struct pw_allocs {
 };
 
 /*
- * Load every stored allocation into a new index and arm the health timers.
- * Start-up recovery (recovery.c) and active checks (pw_checks_init) are the
- * caller's next steps. 0 or -errno, logged.
+ * A new index of the stored allocations all[0..n) (pw_store_load_all of
+ * env->store, read by the caller: the daemon reads them while BPF loads),
+ * and the health timers armed. Start-up recovery (recovery.c) and active
+ * checks (pw_checks_init) are the caller's next steps. 0 or -errno.
  */
-int pw_allocs_new(struct pw_allocs **ret, const struct pw_allocs_env *env);
-/* The same from rows already read from env->store (pw_store_load_all). */
-int pw_allocs_new_rows(struct pw_allocs **ret, const struct pw_allocs_env *env,
-		       const struct pw_alloc *all, size_t n);
+int pw_allocs_new(struct pw_allocs **ret, const struct pw_allocs_env *env,
+		  const struct pw_alloc *all, size_t n);
 /* Cancels pending requests and checks, ends an open group. NULL ok. */
 void pw_allocs_free(struct pw_allocs *as);
 

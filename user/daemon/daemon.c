@@ -624,7 +624,7 @@ static int start_state(struct pw_daemon *d, struct pw_preload *pl)
 	db_report = pl->report;
 	pl->report = NULL;
 	reset = pl->reset;
-	r = pw_allocs_new_rows(&d->allocs, &env, pl->rows, pl->n);
+	r = pw_allocs_new(&d->allocs, &env, pl->rows, pl->n);
 	if (r) {
 		json_decref(db_report);
 		return r;

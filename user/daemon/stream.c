@@ -116,6 +116,21 @@ static unsigned next_port(const struct ports_stream *ps)
 	return pw_portmap_next_port(ps->map, ps->next_port);
 }
 
+/* port is about to be written: keep about PREFETCH_AHEAD ports with
+ * sockets prefetched beyond it, topped up half that many at a time. */
+static void prefetch_ahead(struct ports_stream *ps, unsigned port)
+{
+	if (ps->fetched <= port) {	/* the first: not prefetched */
+		ps->fetched = port + 1;
+		ps->ahead = 0;
+	} else if (ps->ahead) {
+		ps->ahead--;
+	}
+	if (ps->ahead < PREFETCH_AHEAD / 2)
+		ps->ahead += pw_portmap_prefetch_ports(ps->map, &ps->fetched,
+						       PREFETCH_AHEAD - ps->ahead);
+}
+
 static int ports_fill(void *ctx, struct pw_strbuf *sb)
 {
 	struct ports_stream *ps = ctx;
@@ -130,18 +145,8 @@ static int ports_fill(void *ctx, struct pw_strbuf *sb)
 		const struct pw_sock *s;
 		size_t n = 0;
 
-		if (!ps->f.port) {
-			if (ps->fetched <= port) {	/* the first: not prefetched */
-				ps->fetched = (unsigned)port + 1;
-				ps->ahead = 0;
-			} else if (ps->ahead) {
-				ps->ahead--;
-			}
-			if (ps->ahead < PREFETCH_AHEAD / 2)
-				ps->ahead += pw_portmap_prefetch_ports(ps->map, &ps->fetched,
-								       PREFETCH_AHEAD - ps->ahead);
-		}
-
+		if (!ps->f.port)
+			prefetch_ahead(ps, port);
 		for (s = pw_portmap_port_first(ps->map, port); s;
 		     s = pw_portmap_port_next(ps->map, s)) {
 			if (!match(&ps->f, s))
