@@ -581,12 +581,14 @@ static void test_pipelined_burst(void **state)
 	/*
 	 * Served in turns, the probe waits behind a fraction of the burst;
 	 * served client by client, it would wait behind nearly all of it. The
-	 * bound is 100 ms or a third of the burst, whichever is longer: the
-	 * burst takes longer on a loaded or slower machine, and so does a turn.
+	 * bound is 100 ms or half the burst, whichever is longer: the burst
+	 * takes longer on a loaded or slower machine, and so does a turn. Its
+	 * worst wait has measured up to 0.34 of the burst (175 ms of 522 ms),
+	 * so a third was at the edge of what turns give.
 	 */
 	bound_ns = 100000000ull * itest_slow();
-	if (burst_ns / 3 > bound_ns)
-		bound_ns = burst_ns / 3;
+	if (burst_ns / 2 > bound_ns)
+		bound_ns = burst_ns / 2;
 	assert_true(probe.max_ns[0] < bound_ns);
 	assert_true(probe.max_ns[1] < bound_ns);
 }
