@@ -19,6 +19,7 @@
 #define PRUNE_BATCH 5000	/* records deleted per step: a few ms at most */
 #define PRUNE_IDLE_MS 10000
 #define PRUNE_BUSY_MS 100
+#define PRUNE_SOON_MS 1000	/* after records were written */
 /* A check this recent answers the next recover --dry-run: one reads the
  * whole database and holds the storage thread while it does, so any user's
  * request loop takes at most a small share of the disk's time. */
@@ -44,6 +45,7 @@ struct pw_guard {
 	struct pw_io prune_io;
 	uint64_t prune_armed_ms;	/* deadline armed, 0: none */
 	bool pruning;			/* a step is with the storage thread */
+	bool prune_due;			/* records written since the last step began */
 	/* the integrity check, on the storage thread */
 	bool checking;
 	uint64_t checked_ms;		/* when the last one ended, 0: never */
@@ -91,9 +93,10 @@ bool pw_guard_refusal(struct pw_guard *g, uid_t uid, char *note, size_t n)
 			 b->unrecorded, (unsigned)uid);
 	b->unrecorded = 0;
 	/* what was written is pruned soon, not only at the next idle round */
-	if (!g->prune_armed_ms || g->prune_armed_ms > now + 1000) {
-		(void) pw_timerfd_arm(g->prune_io.fd, 1000, 0);
-		g->prune_armed_ms = now + 1000;
+	g->prune_due = true;
+	if (!g->prune_armed_ms || g->prune_armed_ms > now + PRUNE_SOON_MS) {
+		(void) pw_timerfd_arm(g->prune_io.fd, PRUNE_SOON_MS, 0);
+		g->prune_armed_ms = now + PRUNE_SOON_MS;
 	}
 	return true;
 }
@@ -110,8 +113,10 @@ static void pruned(void *ctx, int err, const char *msg, size_t deleted)
 	if (err)
 		pw_warn("audit retention: %s", msg);
 	g->st.audit_pruned += deleted;
-	/* a full batch: more is due, in small steps between other work */
-	next = deleted >= PRUNE_BATCH ? PRUNE_BUSY_MS : PRUNE_IDLE_MS;
+	/* a full batch: more is due, in small steps between other work; and
+	 * records written while this step ran are pruned soon too (the timer
+	 * they armed is re-armed here) */
+	next = deleted >= PRUNE_BATCH ? PRUNE_BUSY_MS : g->prune_due ? PRUNE_SOON_MS : PRUNE_IDLE_MS;
 	(void) pw_timerfd_arm(g->prune_io.fd, next, 0);
 	g->prune_armed_ms = pw_now_ms() + next;
 }
@@ -128,6 +133,7 @@ static int on_prune(struct pw_io *io, uint32_t events)
 	if (g->pruning)
 		return 0;	/* the step under way re-arms the timer */
 	g->pruning = true;
+	g->prune_due = false;
 	if (pw_journal_audit_prune(g->d->allocs->journal, (size_t)cfg->audit.max_records, min_ts,
 				   PRUNE_BATCH, pruned, g))
 		pruned(g, -ENOMEM, "out of memory", 0);
