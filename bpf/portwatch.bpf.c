@@ -51,8 +51,8 @@ struct {
  * probe). A socket that bind() gave a specific address carries
  * SOCK_BINDADDR_LOCK in sk_userlocks until it is freed (set right after
  * post_bind), and a connect()'s implicit bind does not set it: such a socket
- * needs no entry in tracked_socks, its release reads the flags and the port
- * from the socket. Binds to the wildcard address (post_bind cannot tell an
+ * needs no entry in tracked_socks, its release reads the flags from the
+ * socket. Binds to the wildcard address (post_bind cannot tell an
  * asked-for port) and snapshot sockets go into the hash as before (a flagged
  * one is also looked up there at release, see hash_max_cookie). Known gap: if another program
  * denies the bind after ours, the socket never gets the flag and its release
@@ -96,6 +96,28 @@ struct {
 	__type(value, __u8);
 } tracked_pids SEC(".maps");
 
+/*
+ * The last tgid each CPU saw tracked in tracked_pids, and pids_forgotten
+ * then: a process binding many sockets is known after its first bind, and
+ * this spares the hash lookup (~15 ns of a bind). Any exit of a tracked
+ * process bumps pids_forgotten, which voids every memo: a recycled pid is
+ * looked up again. Written only after its tgid is in the hash; the worst a
+ * preempted writer leaves is a memo that misses.
+ */
+struct pid_memo {
+	__u32 tgid;
+	__u32 gen;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pid_memo);
+} pid_memo SEC(".maps");
+
+__u32 pids_forgotten = 0;
+
 /* Events lost because the ring buffer was full; userspace must resync. */
 __u64 dropped = 0;
 /* Sockets/pids we could not track (map full): their close/exit goes unseen. */
@@ -132,21 +154,51 @@ __u64 last_wakeup_ns = 0;
  */
 const volatile __u8 netns_by_inum = 0;
 
+static __always_inline __u64 wakeup_flags(__u64 ts_ns)
+{
+	/* no batching: the ring buffer's own adaptive wakeup */
+	if (!wakeup_gap_ns)
+		return 0;
+	/* racy across CPUs, benignly: at worst two wakeups instead of one
+	 * (a last wakeup at a release's coarse time is behind: the next one
+	 * comes sooner) */
+	if (ts_ns - last_wakeup_ns >= wakeup_gap_ns) {
+		last_wakeup_ns = ts_ns;
+		return BPF_RB_FORCE_WAKEUP;
+	}
+	return BPF_RB_NO_WAKEUP;
+}
+
 static __always_inline void submit(struct pw_event *e)
 {
-	__u64 flags = BPF_RB_NO_WAKEUP;
+	bpf_ringbuf_submit(e, wakeup_flags(e->ts_ns));
+}
 
-	/* no batching: the ring buffer's own adaptive wakeup */
-	if (!wakeup_gap_ns) {
-		bpf_ringbuf_submit(e, 0);
-		return;
-	}
-	/* racy across CPUs, benignly: at worst two wakeups instead of one */
-	if (e->ts_ns - last_wakeup_ns >= wakeup_gap_ns) {
-		last_wakeup_ns = e->ts_ns;
-		flags = BPF_RB_FORCE_WAKEUP;
-	}
-	bpf_ringbuf_submit(e, flags);
+/*
+ * Set by the daemon where cgroup programs may read the coarse clock (5.11):
+ * a release decides its wakeup with it, and the daemon lingers longer by
+ * the coarse clock's lag (pw_bpf_wakeup_gap_ns: two of its ticks).
+ * The precise clock was ~35 ns of a release (bpf_ktime_get_ns reads the
+ * TSC, which is slow on virtual machines).
+ */
+const volatile __u8 coarse_wakeup = 0;
+
+/* A release carries no time: the daemon stamps it on receipt. */
+static __always_inline __u64 release_wakeup_flags(void)
+{
+	__u64 now;
+
+	if (!wakeup_gap_ns)
+		return 0;
+	if (!coarse_wakeup)
+		return wakeup_flags(bpf_ktime_get_ns());
+	now = bpf_ktime_get_coarse_ns();
+	/* signed: the last forced wakeup may have read the precise clock,
+	 * ahead of this one */
+	if ((__s64)(now - last_wakeup_ns) < (__s64)wakeup_gap_ns)
+		return BPF_RB_NO_WAKEUP;
+	last_wakeup_ns = now;
+	return BPF_RB_FORCE_WAKEUP;
 }
 
 static __always_inline void track(void *map, const void *key, const void *value)
@@ -158,6 +210,30 @@ static __always_inline void track(void *map, const void *key, const void *value)
 	err = bpf_map_update_elem(map, key, value, BPF_NOEXIST);
 	if (err && err != -17 /* EEXIST */)
 		__sync_fetch_and_add(&track_full, 1);
+}
+
+/* Make sure the exit of this process will be reported. */
+static __always_inline void track_pid(__u32 tgid)
+{
+	__u32 zero = 0, gen = pids_forgotten;
+	struct pid_memo *m = bpf_map_lookup_elem(&pid_memo, &zero);
+	__u8 one = 1;
+	long err;
+
+	if (m && m->tgid == tgid && m->gen == gen)
+		return;
+	/* a lockless lookup spares the bucket lock the update would take */
+	if (!bpf_map_lookup_elem(&tracked_pids, &tgid)) {
+		err = bpf_map_update_elem(&tracked_pids, &tgid, &one, BPF_NOEXIST);
+		if (err && err != -17 /* EEXIST */) {
+			__sync_fetch_and_add(&track_full, 1);
+			return;
+		}
+	}
+	if (m) {
+		m->tgid = tgid;
+		m->gen = gen;
+	}
 }
 
 static __always_inline struct pw_event *reserve(__u8 kind)
@@ -177,7 +253,6 @@ static __always_inline struct pw_event *reserve(__u8 kind)
 	return e;
 }
 
-/* pid/uid/comm of the task doing the operation (process context only). */
 /*
  * The netns of a cgroup sock program's socket. Its context is the kernel's
  * struct sock (field accesses are rewritten by the verifier), which
@@ -204,13 +279,6 @@ static __always_inline bool bind_pinned(const struct sock *sk)
 	return locks & SOCK_BINDADDR_LOCK;
 }
 
-static __always_inline void fill_current(struct pw_event *e)
-{
-	e->pid = bpf_get_current_pid_tgid() >> 32;
-	e->uid = (__u32)bpf_get_current_uid_gid();
-	bpf_get_current_comm(e->comm, sizeof(e->comm));
-}
-
 static __always_inline int on_post_bind(struct bpf_sock *ctx, bool v6)
 {
 	__u32 proto = ctx->protocol;
@@ -219,7 +287,6 @@ static __always_inline int on_post_bind(struct bpf_sock *ctx, bool v6)
 	__u32 a[4] = {};
 	__u64 cookie;
 	__u32 tgid;
-	__u8 one = 1;
 
 	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
 		return SK_PASS;
@@ -244,22 +311,31 @@ static __always_inline int on_post_bind(struct bpf_sock *ctx, bool v6)
 	 * the wildcard: such a socket is found at release without the hash */
 	if (!track_by_userlocks || !(a[0] | a[1] | a[2] | a[3]))
 		track(&tracked_socks, &cookie, &port);
-	/* a process binding many sockets is known after its first: a lockless
-	 * lookup spares the bucket lock the update would take */
-	if (!bpf_map_lookup_elem(&tracked_pids, &tgid))
-		track(&tracked_pids, &tgid, &one);
+	track_pid(tgid);
 
-	e = reserve(PW_EV_BIND);
-	if (!e)
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		__sync_fetch_and_add(&dropped, 1);
 		return SK_PASS;
+	}
+	/* every byte written once, padding included: no clearing first */
+	e->ts_ns = bpf_ktime_get_ns();
 	e->cookie = cookie;
 	e->netns = ctx_netns(ctx);
-	fill_current(e);
+	e->pid = tgid;
+	e->uid = (__u32)bpf_get_current_uid_gid();
 	e->port = port;
+	e->kind = PW_EV_BIND;
 	e->proto = proto;
-	e->state = PW_SOCK_BOUND;
 	e->family = v6 ? AF_INET6 : AF_INET;
-	__builtin_memcpy(e->addr, a, v6 ? 16 : 4);
+	e->state = PW_SOCK_BOUND;
+	e->__pad0[0] = 0;
+	e->__pad0[1] = 0;
+	__builtin_memcpy(e->addr, a, 16);
+	/* fills all 16 bytes, zero after the name */
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	e->exit_code = 0;
+	e->__pad1 = 0;
 	submit(e);
 	return SK_PASS;
 }
@@ -276,28 +352,35 @@ int pw_bind6(struct bpf_sock *ctx)
 	return on_post_bind(ctx, true);
 }
 
+/*
+ * A release is a cookie: the daemon has the rest from the bind.
+ * Not a struct pw_event: the current task's pid, uid and comm, the netns
+ * and the clearing of 80 bytes were ~65 ns of a ~220 ns hook that nobody
+ * read (bpf_stats, tools/bench/hookcost.sh).
+ */
 static __always_inline void emit_release(struct bpf_sock *ctx, __u64 cookie, __u8 kind,
-					 __u64 netns, __u16 port)
+					 __u16 port)
 {
-	struct pw_event *e;
+	struct pw_event_release *e;
 
-	e = reserve(kind);
-	if (!e)
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		__sync_fetch_and_add(&dropped, 1);
 		return;
+	}
+	e->ts_ns = 0;
 	e->cookie = cookie;
-	e->netns = netns;
-	fill_current(e);
-	e->port = port;
-	e->proto = ctx->protocol;
-	e->family = ctx->family;
-	submit(e);
+	/* port, kind, proto, family and the padding: one store */
+	*(__u64 *)&e->port = (__u64)port | (__u64)kind << 16 | (__u64)ctx->protocol << 24 |
+			     (__u64)ctx->family << 32;
+	bpf_ringbuf_submit(e, release_wakeup_flags());
 }
 
 SEC("cgroup/sock_release")
 int pw_release(struct bpf_sock *ctx)
 {
 	__u32 proto = ctx->protocol;
-	__u64 cookie, netns;
+	__u64 cookie;
 	__u16 *tracked, port = 0;
 	bool flagged = false;
 
@@ -311,8 +394,8 @@ int pw_release(struct bpf_sock *ctx)
 			/* the daemon's own test binds were never reported */
 			if ((bpf_get_current_pid_tgid() >> 32) == quiet_tgid)
 				return SK_PASS;
-			/* no ctx->src_port here: read the socket */
-			port = BPF_CORE_READ(sk, __sk_common.skc_num);
+			/* no port: the daemon knows the socket by its cookie,
+			 * and reading it here cost a probe read per close */
 			cookie = bpf_get_socket_cookie(ctx);
 			/* a snapshot may have put it in the hash too */
 			if (cookie <= hash_max_cookie &&
@@ -331,8 +414,6 @@ int pw_release(struct bpf_sock *ctx)
 		return SK_PASS;
 	}
 report:
-
-	netns = ctx_netns(ctx);
 	/*
 	 * The LISTEN->CLOSE transition of a closed listener happens after this
 	 * hook (in tcp_close), when the cookie is no longer tracked: report it
@@ -345,9 +426,9 @@ report:
 			/* flagged (not in the hash): see closing_listeners */
 			bpf_map_update_elem(&closing_listeners, &cookie, &one, BPF_ANY);
 		}
-		emit_release(ctx, cookie, PW_EV_UNLISTEN, netns, port);
+		emit_release(ctx, cookie, PW_EV_UNLISTEN, port);
 	}
-	emit_release(ctx, cookie, PW_EV_CLOSE, netns, port);
+	emit_release(ctx, cookie, PW_EV_CLOSE, port);
 	return SK_PASS;
 }
 
@@ -362,6 +443,8 @@ static __always_inline void emit_exit(struct task_struct *p, __u32 tgid, int exi
 
 	if (bpf_map_delete_elem(&tracked_pids, &tgid))
 		return;
+	/* void the binds' memos (pid_memo): this pid may come back */
+	__sync_fetch_and_add(&pids_forgotten, 1);
 	e = reserve(PW_EV_EXIT);
 	if (!e)
 		return;

@@ -47,7 +47,23 @@ struct pw_event {
 	__u32 __pad1;
 };
 
+/*
+ * What a release says (CLOSE, and UNLISTEN of a closed listener): the socket
+ * is known by its cookie, so the hook writes no more than this; userspace
+ * reads it into a struct pw_event with the other fields zero.
+ */
+struct pw_event_release {
+	__u64 ts_ns;		/* 0: the hook reads no clock, the daemon stamps it */
+	__u64 cookie;
+	__u16 port;		/* from the hash of tracked sockets, else 0 (not read) */
+	__u8 kind;
+	__u8 proto;
+	__u8 family;
+	__u8 __pad[3];
+};
+
 #ifndef __VMLINUX_H__
+_Static_assert(sizeof(struct pw_event_release) == 24, "struct pw_event_release layout changed");
 _Static_assert(sizeof(struct pw_event) == 80, "struct pw_event layout changed");
 #endif
 

@@ -290,6 +290,7 @@ static void check_socket(struct fixture *f, int family, int type, const char *ip
 	char comm[PW_COMM_LEN];
 	__u64 cookie, netns;
 	long i_unlisten = -1, i_close;
+	bool hashed;
 	int fd;
 
 	fd = socket(family, type | SOCK_CLOEXEC, 0);
@@ -336,15 +337,21 @@ static void check_socket(struct fixture *f, int family, int type, const char *ip
 	i_close = wait_for(f, PW_EV_CLOSE, cookie, 0);
 	assert_true(i_close >= 0);
 	e = &f->ev[i_close];
-	assert_int_equal(e->port, port);	/* kept from the bind */
-	assert_int_equal(e->pid, getpid());
-	assert_int_equal(e->netns, netns);
+	/* A release names its socket by cookie, no more: the daemon has the
+	 * rest from the bind. The port is the hash's (wildcard binds), or 0. */
+	hashed = !strcmp(ip, "0.0.0.0") || !strcmp(ip, "::") ||
+		 strstr(pw_bpf_degraded(f->bpf), "reading sockets at release refused");
+	assert_int_equal(e->port, hashed ? port : 0);
+	assert_int_equal(e->pid, 0);
+	assert_int_equal(e->netns, 0);
+	assert_string_equal(e->comm, "");
 	assert_int_equal(e->proto, proto);
 	assert_int_equal(e->family, family);
+	assert_int_equal(e->ts_ns, 0);	/* untimed: the daemon stamps it */
 	if (type == SOCK_STREAM) {
 		i_unlisten = find(f, PW_EV_UNLISTEN, cookie, 0);
 		assert_true(i_unlisten >= 0 && i_unlisten < i_close);
-		assert_int_equal(f->ev[i_unlisten].port, port);
+		assert_int_equal(f->ev[i_unlisten].port, hashed ? port : 0);
 	} else {
 		assert_int_equal(find(f, PW_EV_LISTEN, cookie, 0), -1);
 		assert_int_equal(find(f, PW_EV_UNLISTEN, cookie, 0), -1);
@@ -461,7 +468,6 @@ static void test_child_killed(void **state)
 	i_tcp = wait_for(f, PW_EV_CLOSE, cookies[0], 0);
 	i_udp = wait_for(f, PW_EV_CLOSE, cookies[1], 0);
 	assert_true(i_tcp >= 0 && i_udp >= 0);
-	assert_int_equal(f->ev[i_tcp].pid, pid);
 	assert_true(find(f, PW_EV_UNLISTEN, cookies[0], 0) >= 0);
 	if (have_hook(f, "sched_process_exit")) {
 		i_exit = wait_for(f, PW_EV_EXIT, 0, pid);
@@ -484,7 +490,6 @@ static void test_track_existing(void **state)
 	struct sockaddr_in sin = { .sin_family = AF_INET };
 	const struct pw_event *e;
 	__u64 c_udp, c_tcp;
-	__u16 p_udp;
 	int u, t;
 	pid_t pid;
 
@@ -505,7 +510,6 @@ static void test_track_existing(void **state)
 	assert_int_equal(bind(t, (struct sockaddr *)&sin, sizeof(sin)), 0);
 	assert_int_equal(listen(t, 1), 0);
 	c_udp = sock_cookie(u, SO_COOKIE);
-	p_udp = bound_port(u);
 	c_tcp = sock_cookie(t, SO_COOKIE);
 
 	assert_int_equal(load(f, 0), 0);
@@ -522,10 +526,9 @@ static void test_track_existing(void **state)
 	assert_int_equal(close(u), 0);
 	e = expect(f, PW_EV_CLOSE, c_udp, 0);
 	assert_int_equal(e->proto, IPPROTO_UDP);
-	/* not seen bound: 0 from the hash, or read from the socket when
-	 * tracked by its bind flags */
-	assert_true(e->port == 0 || e->port == p_udp);
-	assert_int_equal(e->pid, getpid());
+	/* not seen bound: 0 from the hash, and not read when tracked by its
+	 * bind flags */
+	assert_int_equal(e->port, 0);
 	assert_int_equal(close(t), 0);
 	expect(f, PW_EV_CLOSE, c_tcp, 0);
 	assert_true(find(f, PW_EV_UNLISTEN, c_tcp, 0) >= 0);

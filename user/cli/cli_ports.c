@@ -465,7 +465,8 @@ int pw_cli_watch(struct pw_cli *cli, int argc, char **argv)
 			       "event matches on its port (sport), an\nexit on pid, comm and uid. drops "
 			       "and resync events reach every watcher unless\n--event leaves them out. "
 			       "Each event has ts (RFC 3339, the daemon's time zone)\nand ts_ns "
-			       "(CLOCK_MONOTONIC).\n");
+			       "(CLOCK_MONOTONIC): the kernel's time of the event, but a\nclose's "
+			       "is when the daemon applied it (its hook reads no clock).\n");
 			r = 0;
 			goto fail;
 		default:

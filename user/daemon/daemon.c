@@ -81,6 +81,9 @@ void pw_daemon_event(struct pw_daemon *d, const struct pw_event *ev, bool from_k
 {
 	struct pw_sock removed;
 	struct pw_event out = *ev;
+	/* a release comes untimed from the kernel (its hook reads no clock) */
+	bool timed = !from_kernel || ev->ts_ns;
+	uint64_t ts = timed ? ev->ts_ns : pw_now_ns();
 	int r;
 
 	if (ev->kind >= PW_EV_KIND_MAX)
@@ -94,7 +97,7 @@ void pw_daemon_event(struct pw_daemon *d, const struct pw_event *ev, bool from_k
 	 * a close: the snapshot may have listed a socket already released (the
 	 * hook runs before the kernel unhashes it), and a released socket is
 	 * gone for good, whenever its close is applied. */
-	if (from_kernel && ev->ts_ns < d->skip_before_ns && ev->kind != PW_EV_EXIT &&
+	if (from_kernel && ts < d->skip_before_ns && ev->kind != PW_EV_EXIT &&
 	    ev->kind != PW_EV_CLOSE)
 		return;
 	d->events[ev->kind]++;
@@ -104,7 +107,7 @@ void pw_daemon_event(struct pw_daemon *d, const struct pw_event *ev, bool from_k
 		d->resync_pending = true;
 		return;
 	}
-	if (from_kernel && r != PW_PM_NONE) {
+	if (from_kernel && timed && r != PW_PM_NONE) {
 		uint64_t now = pw_now_ns();
 
 		if (now > ev->ts_ns)
@@ -115,7 +118,7 @@ void pw_daemon_event(struct pw_daemon *d, const struct pw_event *ev, bool from_k
 		if (r != PW_PM_REMOVED)
 			return;
 		pw_sock_to_event(&removed, PW_EV_CLOSE, &out);
-		out.ts_ns = ev->ts_ns;
+		out.ts_ns = ts;
 	}
 	if (ev->kind == PW_EV_LISTEN || ev->kind == PW_EV_UNLISTEN) {
 		const struct pw_sock *s = pw_portmap_find(d->map, ev->cookie);
@@ -123,7 +126,7 @@ void pw_daemon_event(struct pw_daemon *d, const struct pw_event *ev, bool from_k
 		if (!s)
 			return;
 		pw_sock_to_event(s, ev->kind, &out);
-		out.ts_ns = ev->ts_ns;
+		out.ts_ns = ts;
 	}
 	if (ev->kind == PW_EV_EXIT && from_kernel)
 		pw_exits_add(d, (pid_t)ev->pid, ev->ts_ns);

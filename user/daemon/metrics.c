@@ -188,7 +188,7 @@ char *pw_metrics_render(struct pw_daemon *d)
 		  "Owner exit (kernel timestamp) to the allocation marked stale.",
 		  &m->detect_latency);
 	histogram(f, "portwatch_event_latency_seconds",
-		  "Kernel event timestamp to the port map updated.", &d->latency);
+		  "Kernel event timestamp to the port map updated (binds, listens and exits: a release carries no timestamp).", &d->latency);
 	pw_listeners_metrics(d, f);
 	if (fclose(f)) {
 		free(buf);

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -53,6 +54,9 @@ struct pw_bpf {
 	char *cgroup;
 	size_t ringbuf_bytes;
 	__u64 wakeup_gap_ns;
+	/* Releases decide their wakeup by the coarse clock, which lags the
+	 * precise one by up to coarse_lag_ns (0: they read the precise one). */
+	__u64 coarse_lag_ns;
 	enum variant hook[HOOK_NR];
 	/* Snapshots from the socket iterator (iter/task_file); cleared when
 	 * this kernel refuses it. */
@@ -192,6 +196,7 @@ static int load(struct pw_bpf *b, const enum variant v[HOOK_NR], bool probe, cha
 		bpf_program__set_autoload(hook_prog(s, h, V_RAW_TP), v[h] == V_RAW_TP);
 	}
 	s->rodata->wakeup_gap_ns = b->wakeup_gap_ns;
+	s->rodata->coarse_wakeup = !probe && b->coarse_lag_ns;
 	s->rodata->track_by_userlocks = !probe && b->by_userlocks;
 	bpf_program__set_autoload(s->progs.pw_iter_files, !probe && b->use_iter);
 	/* the snapshot's netns ids and the events' must agree (before 5.14: inodes) */
@@ -463,16 +468,51 @@ static int ringbuf_size(size_t want, size_t *ret)
 	return 0;
 }
 
+/*
+ * How far behind the precise clock the coarse one a release reads may be:
+ * two of its ticks (its resolution is the tick), for a margin. The daemon
+ * lingers that much longer after a batch of events. 0 where cgroup programs
+ * cannot read it (before 5.11), or where the lag is over 4 gaps (a gap set
+ * far below the tick: lingering 5 times as long would cost the daemon more
+ * than the precise clock costs the releases).
+ */
+static __u64 coarse_lag(__u64 gap_ns)
+{
+	struct timespec res;
+	__u64 lag;
+
+	if (!gap_ns || clock_getres(CLOCK_MONOTONIC_COARSE, &res))
+		return 0;
+	lag = 2 * ((__u64)res.tv_sec * 1000000000ull + (__u64)res.tv_nsec);
+	if (lag > 4 * gap_ns)
+		return 0;
+	if (libbpf_probe_bpf_helper(BPF_PROG_TYPE_CGROUP_SOCK, BPF_FUNC_ktime_get_coarse_ns,
+				    NULL) != 1)
+		return 0;
+	return lag;
+}
+
 static int on_sample(void *ctx, void *data, size_t size)
 {
 	struct pw_bpf *b = ctx;
 	struct pw_event ev;
 
-	/* A shorter record would be a BPF/userspace mismatch: skip it rather
-	 * than read past its end. */
-	if (size < sizeof(ev))
+	if (size == sizeof(struct pw_event_release)) {
+		const struct pw_event_release *r = data;
+
+		memset(&ev, 0, sizeof(ev));
+		ev.ts_ns = r->ts_ns;
+		ev.cookie = r->cookie;
+		ev.port = r->port;
+		ev.kind = r->kind;
+		ev.proto = r->proto;
+		ev.family = r->family;
+	} else if (size >= sizeof(ev)) {
+		memcpy(&ev, data, sizeof(ev));
+	} else {
+		/* a BPF/userspace mismatch: skip it rather than read past its end */
 		return 0;
-	memcpy(&ev, data, sizeof(ev));
+	}
 	if (ev.kind == 0 || ev.kind >= PW_EV_KIND_MAX)
 		return 0;
 	ev.comm[PW_COMM_LEN - 1] = '\0';
@@ -617,6 +657,7 @@ int pw_bpf_new(struct pw_bpf **ret, const struct pw_bpf_opts *opts, pw_bpf_event
 		goto cleanup;
 	}
 
+	b->coarse_lag_ns = coarse_lag(b->wakeup_gap_ns);
 	err = load_and_attach(b);
 	if (err)
 		goto cleanup;
@@ -669,7 +710,9 @@ int pw_bpf_consume(struct pw_bpf *b)
 
 __u64 pw_bpf_wakeup_gap_ns(const struct pw_bpf *b)
 {
-	return b->skel->rodata->wakeup_gap_ns;
+	__u64 gap = b->skel->rodata->wakeup_gap_ns;
+
+	return gap && b->skel->rodata->coarse_wakeup ? gap + b->coarse_lag_ns : gap;
 }
 
 void pw_bpf_quiet(struct pw_bpf *b, bool on)
