@@ -27,6 +27,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "holders.h"
+#include "holdload.h"
 #include "guard.h"
 #include "safedir.h"
 #include "log.h"
@@ -705,6 +706,7 @@ int pw_daemon_init(struct pw_daemon *d, const struct pw_daemon_opts *opts)
 	d->opts = *opts;
 	d->signal_io.fd = d->ring_io.fd = d->poll_io.fd = d->resync_io.fd = -1;
 	d->linger_io.fd = -1;
+	d->holdload.io.fd = -1;
 	d->lock_fd = -1;
 	d->started_ns = pw_now_ns();
 	pw_log_route_libbpf();
@@ -799,11 +801,9 @@ int pw_daemon_init(struct pw_daemon *d, const struct pw_daemon_opts *opts)
 	err = pw_caps_drop();
 	if (!err)
 		err = pw_sd_start(d, &d->sd);	/* READY=1: the socket accepts */
-	/* after ready (it parses the kernel's BTF again, ~20 ms), before the
-	 * loop serves anyone: who holds a socket whose holder exited */
-	if (!err && d->bpf && pw_holders_new(&d->holders))
-		pw_info("bpf: no task_file iterator: holders of sockets whose binder "
-			"exited come from snapshots");
+	/* after ready, beside the loop: who holds a socket whose binder exited */
+	if (!err && d->bpf)
+		pw_holdload_start(d);
 	return err;
 }
 
@@ -842,6 +842,7 @@ void pw_daemon_fini(struct pw_daemon *d)
 			pw_loop_del(d->loop, &d->ring_io);
 	}
 	pw_exits_fini(&d->exits);
+	pw_holdload_join(d);
 	pw_holders_free(d->holders);
 	pw_bpf_free(d->bpf);
 	pw_portmap_free(d->map);
