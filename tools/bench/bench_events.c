@@ -300,7 +300,8 @@ skip_overhead:
 	if (getenv("BENCH_ONLY") && !strcmp(getenv("BENCH_ONLY"), "burst"))
 		return 0;
 
-	/* latency at a steady 10,000 events/s (one bind+close per 200 us):
+	/* latency at a steady 10,000 events/s (one bind+close per 200 us; the
+	 * binds' latency):
 	 * the daemon's own histogram on a fresh daemon */
 	if (itest_daemon_restart(&d, gap_args))
 		return 1;
@@ -321,8 +322,10 @@ skip_overhead:
 				return 1;
 		}
 	}
-	ITEST_WAIT(({ json_t *s2 = status(&d); long long e = jnum(s2, "latency_ns", "count");
-		   json_decref(s2); e >= 20000; }), 5000);
+	/* every close applied (a close carries no kernel time: the histogram
+	 * holds the 10,000 binds) */
+	ITEST_WAIT(({ json_t *s2 = status(&d); long long e = jnum(s2, "events", "close");
+		   json_decref(s2); e >= 10000; }), 5000);
 	st = status(&d);
 	p50 = jnum(st, "latency_ns", "p50");
 	p99 = jnum(st, "latency_ns", "p99");
