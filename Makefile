@@ -63,7 +63,7 @@ INTEG_SRCS	:= $(wildcard tests/integration/itest_*.c)
 INTEG_BINS	:= $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(INTEG_SRCS))
 BENCH_SRCS	:= $(wildcard tools/bench/*.c)
 BENCH_BINS	:= $(patsubst tools/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
-SKEL		:= $(BUILD)/portwatch.skel.h $(BUILD)/holders.skel.h
+SKEL		:= $(BUILD)/portwatch.skel.h
 # Tests and benchmarks may reach every layer.
 TEST_LIBS	:= $(LIB_daemon) $(LIB_cli) $(LIB_core) $(LIB_kernel) $(LIB_common)
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
-/* A socket's holder, as the holders iterator (bpf/holders.bpf.c) reports it. */
+/* A socket's holder, as the holders iterator (pw_holders in bpf/portwatch.bpf.c)
+ * reports it. */
 #ifndef PW_HOLDER_H
 #define PW_HOLDER_H
 

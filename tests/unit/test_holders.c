@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "bpfwatch.h"
 #include "holders.h"
 
 #ifndef SO_COOKIE
@@ -48,8 +49,17 @@ static bool has(const struct seen *s, pid_t pid, int fd)
 	return false;
 }
 
+/* The daemon's programs, whose events nobody reads here. */
+static int ignore(void *ctx, const struct pw_event *ev)
+{
+	(void)ctx;
+	(void)ev;
+	return 0;
+}
+
 static void test_parent_and_child(void **state)
 {
+	struct pw_bpf *b = NULL;
 	struct pw_holders *h = NULL;
 	struct seen s = { 0 };
 	socklen_t len = sizeof(__u64);
@@ -59,8 +69,9 @@ static void test_parent_and_child(void **state)
 	char c;
 
 	(void)state;
-	if (geteuid() != 0 || pw_holders_new(&h)) {
+	if (geteuid() != 0 || pw_bpf_new(&b, NULL, ignore, NULL) || pw_holders_new(&h, b)) {
 		print_message("skipped: needs root and BPF task_file iterators\n");
+		pw_bpf_free(b);
 		skip();
 	}
 	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -94,6 +105,7 @@ static void test_parent_and_child(void **state)
 	assert_int_equal(s.n, 0);
 	close(p[1]);
 	pw_holders_free(h);
+	pw_bpf_free(b);
 }
 
 int main(void)

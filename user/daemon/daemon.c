@@ -27,7 +27,6 @@
 #include "config.h"
 #include "daemon.h"
 #include "holders.h"
-#include "holdload.h"
 #include "guard.h"
 #include "safedir.h"
 #include "log.h"
@@ -475,6 +474,11 @@ static int start_watching(struct pw_daemon *d)
 		d->dropped_seen = pw_bpf_dropped(d->bpf);
 		pw_info("mode bpf: hooks %s on cgroup %s", pw_bpf_hooks(d->bpf),
 			pw_bpf_cgroup(d->bpf));
+		/* who holds a socket whose binder exited: an iterator loaded
+		 * with the rest */
+		if (pw_holders_new(&d->holders, d->bpf))
+			pw_info("bpf: no task_file iterator: holders of sockets whose binder "
+				"exited come from snapshots");
 	} else {
 		d->mode = PW_MODE_POLLING;
 		pw_warn("mode polling only, every %u ms: %s", d->opts.poll_interval_ms,
@@ -706,7 +710,6 @@ int pw_daemon_init(struct pw_daemon *d, const struct pw_daemon_opts *opts)
 	d->opts = *opts;
 	d->signal_io.fd = d->ring_io.fd = d->poll_io.fd = d->resync_io.fd = -1;
 	d->linger_io.fd = -1;
-	d->holdload.io.fd = -1;
 	d->lock_fd = -1;
 	d->started_ns = pw_now_ns();
 	pw_log_route_libbpf();
@@ -801,9 +804,6 @@ int pw_daemon_init(struct pw_daemon *d, const struct pw_daemon_opts *opts)
 	err = pw_caps_drop();
 	if (!err)
 		err = pw_sd_start(d, &d->sd);	/* READY=1: the socket accepts */
-	/* after ready, beside the loop: who holds a socket whose binder exited */
-	if (!err && d->bpf)
-		pw_holdload_start(d);
 	return err;
 }
 
@@ -842,7 +842,6 @@ void pw_daemon_fini(struct pw_daemon *d)
 			pw_loop_del(d->loop, &d->ring_io);
 	}
 	pw_exits_fini(&d->exits);
-	pw_holdload_join(d);
 	pw_holders_free(d->holders);
 	pw_bpf_free(d->bpf);
 	pw_portmap_free(d->map);

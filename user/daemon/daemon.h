@@ -13,7 +13,6 @@
 #include "proto.h"
 #include "server.h"
 #include "exits.h"
-#include "holdload.h"
 #include "settle.h"
 
 struct pw_bpf;
@@ -59,7 +58,6 @@ struct pw_daemon {
 	bool store_stuck;		/* shutdown: the disk held the storage thread */
 	struct pw_exits exits;		/* exits waiting for their files to close */
 	struct pw_holders *holders;	/* who holds a socket (BPF iterator), NULL: snapshots */
-	struct pw_holdload holdload;	/* its load after ready */
 	enum pw_mode mode;
 	bool config_failed;		/* init failed on the configuration: exit 3 */
 	char mode_reason[256];		/* why polling, when it is */

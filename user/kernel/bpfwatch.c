@@ -61,6 +61,9 @@ struct pw_bpf {
 	/* Snapshots from the socket iterator (iter/task_file); cleared when
 	 * this kernel refuses it. */
 	bool use_iter;
+	/* The holders' iterator (pw_holders) in the object; cleared when it
+	 * alone keeps the object from loading. */
+	bool use_holders;
 	/* Pinned sockets tracked by their sk_userlocks, not in the hash
 	 * (track_by_userlocks); cleared when this kernel refuses it. */
 	bool by_userlocks;
@@ -200,6 +203,7 @@ static int load(struct pw_bpf *b, const enum variant v[HOOK_NR], bool probe, cha
 	s->rodata->coarse_wakeup = !probe && b->coarse_lag_ns;
 	s->rodata->track_by_userlocks = !probe && b->by_userlocks;
 	bpf_program__set_autoload(s->progs.pw_iter_files, !probe && b->use_iter);
+	bpf_program__set_autoload(s->progs.pw_holders, !probe && b->use_holders);
 	/* the snapshot's netns ids and the events' must agree (before 5.14: inodes) */
 	s->rodata->netns_by_inum = pw_netns_by_inode();
 	err = bpf_map__set_max_entries(s->maps.events, probe ? (size_t)page : b->ringbuf_bytes);
@@ -207,6 +211,8 @@ static int load(struct pw_bpf *b, const enum variant v[HOOK_NR], bool probe, cha
 		err = bpf_map__set_max_entries(s->maps.tracked_socks, 1);
 	if (!err && probe)
 		err = bpf_map__set_max_entries(s->maps.tracked_pids, 1);
+	if (!err && probe)
+		err = bpf_map__set_max_entries(s->maps.holders_wanted, 1);
 	if (err) {
 		snprintf(why, len, "cannot size maps: %s", strerror(-err));
 		goto cleanup;
@@ -313,7 +319,7 @@ static int attach(struct pw_bpf *b, int *bad, char *why, size_t len)
 }
 
 /* Logs what it chose and, on failure, why. */
-static int load_and_attach(struct pw_bpf *b)
+static int load_and_attach_once(struct pw_bpf *b)
 {
 	char why[512];
 	bool probed = false;
@@ -405,6 +411,24 @@ static int load_and_attach(struct pw_bpf *b)
 		if (b->hook[bad] == V_NONE)
 			pw_warn("bpf: no hook for %s, not reported", hook_what[bad]);
 	}
+}
+
+/* With the holders' iterator if it loads, else without. */
+static int load_and_attach(struct pw_bpf *b)
+{
+	int err;
+
+	b->use_holders = true;
+	err = load_and_attach_once(b);
+	if (err) {
+		b->use_holders = false;
+		if (!load_and_attach_once(b)) {
+			pw_info("bpf: the holders iterator does not load: holders of sockets whose "
+				"binder exited come from snapshots");
+			return 0;
+		}
+	}
+	return err;
 }
 
 /* Undo the octal escapes (\040 for a space) of /proc/self/mountinfo. */
@@ -714,6 +738,16 @@ __u64 pw_bpf_wakeup_gap_ns(const struct pw_bpf *b)
 	__u64 gap = b->skel->rodata->wakeup_gap_ns;
 
 	return gap && b->skel->rodata->coarse_wakeup ? gap + b->coarse_lag_ns : gap;
+}
+
+struct bpf_program *pw_bpf_holders_prog(const struct pw_bpf *b)
+{
+	return b->use_holders ? b->skel->progs.pw_holders : NULL;
+}
+
+int pw_bpf_holders_map_fd(const struct pw_bpf *b)
+{
+	return b->use_holders ? bpf_map__fd(b->skel->maps.holders_wanted) : -1;
 }
 
 void pw_bpf_quiet(struct pw_bpf *b, bool on)

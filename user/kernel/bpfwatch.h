@@ -38,6 +38,11 @@ int pw_bpf_consume(struct pw_bpf *b);
  * long ago: after a non-empty drain, keep draining until this much time has
  * passed without events (0: the ring buffer's own adaptive wakeups). */
 __u64 pw_bpf_wakeup_gap_ns(const struct pw_bpf *b);
+/* For kernel/holders.c: the holders' iterator program (not attached) and its
+ * map of wanted cookies; NULL and -1 when this kernel would not load it. */
+struct bpf_program;
+struct bpf_program *pw_bpf_holders_prog(const struct pw_bpf *b);
+int pw_bpf_holders_map_fd(const struct pw_bpf *b);
 /* BPF-side count of events that could not be reserved in the ring buffer. */
 __u64 pw_bpf_dropped(const struct pw_bpf *b);
 /* BPF-side count of sockets/pids that could not be tracked (map full or no

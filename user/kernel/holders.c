@@ -7,36 +7,33 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "bpfwatch.h"
 #include "holders.h"
 #include "log.h"
-#include "holders.skel.h"
 
 _Static_assert(sizeof(struct pw_holder_rec) == 40, "struct pw_holder_rec is shared with BPF");
 
 struct pw_holders {
-	struct holders_bpf *skel;
 	struct bpf_link *link;
+	int map;	/* wanted cookies (pw_bpf's) */
 };
 
-int pw_holders_new(struct pw_holders **ret)
+int pw_holders_new(struct pw_holders **ret, const struct pw_bpf *b)
 {
-	struct pw_holders *h = calloc(1, sizeof(*h));
+	struct bpf_program *prog = pw_bpf_holders_prog(b);
+	struct pw_holders *h;
 	int err;
 
+	if (!prog)
+		return -EOPNOTSUPP;
+	h = calloc(1, sizeof(*h));
 	if (!h)
 		return -ENOMEM;
-	h->skel = holders_bpf__open_and_load();
-	if (!h->skel) {
-		err = -errno;
-		pw_debug("bpf: holders iterator does not load: %s", strerror(-err));
-		free(h);
-		return err ? err : -EINVAL;
-	}
-	h->link = bpf_program__attach_iter(h->skel->progs.pw_holders, NULL);
+	h->map = pw_bpf_holders_map_fd(b);
+	h->link = bpf_program__attach_iter(prog, NULL);
 	if (!h->link) {
 		err = -errno;
 		pw_debug("bpf: holders iterator does not attach: %s", strerror(-err));
-		holders_bpf__destroy(h->skel);
 		free(h);
 		return err ? err : -EINVAL;
 	}
@@ -49,7 +46,6 @@ void pw_holders_free(struct pw_holders *h)
 	if (!h)
 		return;
 	bpf_link__destroy(h->link);
-	holders_bpf__destroy(h->skel);
 	free(h);
 }
 
@@ -82,7 +78,7 @@ static int run(struct pw_holders *h, pw_holder_fn fn, void *ctx)
 int pw_holders_lookup(struct pw_holders *h, const __u64 *cookies, size_t n, pw_holder_fn fn,
 		      void *ctx)
 {
-	int map = bpf_map__fd(h->skel->maps.wanted), err = 0;
+	int map = h->map, err = 0;
 	__u8 one = 1;
 	size_t i;
 

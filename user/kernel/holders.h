@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Who holds a socket now: the processes with an open file of it. Asked of the
- * kernel with a BPF task_file iterator (bpf/holders.bpf.c), one pass over the
+ * kernel with a BPF task_file iterator (pw_holders in bpf/portwatch.bpf.c, loaded
+ * with the daemon's other programs by kernel/bpfwatch.c), one pass over the
  * file tables for a batch of sockets; exiting processes are not holders.
  */
 #ifndef PW_HOLDERS_H
@@ -13,9 +14,11 @@
 
 struct pw_holders;
 
-/* Load the iterator. 0, or -errno when this kernel cannot run it (logged at
- * debug: the caller falls back to a snapshot). */
-int pw_holders_new(struct pw_holders **ret);
+struct pw_bpf;
+
+/* Attach the iterator b loaded. 0, or -errno when this kernel cannot run it
+ * (logged at debug: the caller falls back to a snapshot). Free it before b. */
+int pw_holders_new(struct pw_holders **ret, const struct pw_bpf *b);
 void pw_holders_free(struct pw_holders *h);
 
 /* Called once per (socket, holding process, fd). */
