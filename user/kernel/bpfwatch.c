@@ -106,8 +106,7 @@ struct capture {
 	char verdict[200];
 };
 
-/* per thread: the holders iterator may load on another thread meanwhile */
-static __thread struct capture *capture;
+static struct capture *capture;
 static libbpf_print_fn_t capture_next;
 
 static void copy_line(char *dst, size_t len, const char *src)
