@@ -450,7 +450,7 @@ static int start_watching(struct pw_daemon *d)
 {
 	struct pw_bpf_opts bo = { .ringbuf_bytes = d->opts.ringbuf_bytes,
 				  .wakeup_gap_us = d->opts.wakeup_gap_us };
-	int err;
+	int err, hr;
 
 	if (d->opts.no_bpf) {
 		snprintf(d->mode_reason, sizeof(d->mode_reason), "--no-bpf given");
@@ -475,10 +475,11 @@ static int start_watching(struct pw_daemon *d)
 		pw_info("mode bpf: hooks %s on cgroup %s", pw_bpf_hooks(d->bpf),
 			pw_bpf_cgroup(d->bpf));
 		/* who holds a socket whose binder exited: an iterator loaded
-		 * with the rest */
-		if (pw_holders_new(&d->holders, d->bpf))
-			pw_info("bpf: no task_file iterator: holders of sockets whose binder "
-				"exited come from snapshots");
+		 * with the rest (-EOPNOTSUPP: it did not load, and said why) */
+		hr = pw_holders_new(&d->holders, d->bpf);
+		if (hr && hr != -EOPNOTSUPP)
+			pw_info("bpf: the holders iterator does not attach (%s): holders of "
+				"sockets whose binder exited come from snapshots", strerror(-hr));
 	} else {
 		d->mode = PW_MODE_POLLING;
 		pw_warn("mode polling only, every %u ms: %s", d->opts.poll_interval_ms,

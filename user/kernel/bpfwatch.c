@@ -61,8 +61,8 @@ struct pw_bpf {
 	/* Snapshots from the socket iterator (iter/task_file); cleared when
 	 * this kernel refuses it. */
 	bool use_iter;
-	/* The holders' iterator (pw_holders) in the object; cleared when it
-	 * alone keeps the object from loading. */
+	/* The holders' iterator (pw_holders) in the object; cleared when the
+	 * load fails on it. */
 	bool use_holders;
 	/* Pinned sockets tracked by their sk_userlocks, not in the hash
 	 * (track_by_userlocks); cleared when this kernel refuses it. */
@@ -318,7 +318,7 @@ static int attach(struct pw_bpf *b, int *bad, char *why, size_t len)
 }
 
 /* Logs what it chose and, on failure, why. */
-static int load_and_attach_once(struct pw_bpf *b)
+static int load_and_attach(struct pw_bpf *b)
 {
 	char why[512];
 	bool probed = false;
@@ -328,8 +328,16 @@ static int load_and_attach_once(struct pw_bpf *b)
 	b->hook[HOOK_STATE] = V_TP_BTF;
 	b->by_userlocks = true;
 	b->use_iter = true;
+	b->use_holders = true;
 	for (;;) {
 		err = load(b, b->hook, false, why, sizeof(why));
+		if (err && b->use_holders && strstr(why, "prog 'pw_holders'")) {
+			/* libbpf names the program it could not load */
+			b->use_holders = false;
+			pw_info("bpf: the holders iterator does not load (%s): holders of sockets "
+				"whose binder exited come from snapshots", why);
+			continue;
+		}
 		if (err && b->use_iter) {
 			/* the socket iterator refused (bpf_sock_from_file is
 			 * 5.11+, bpf_get_socket_cookie in tracing programs
@@ -410,24 +418,6 @@ static int load_and_attach_once(struct pw_bpf *b)
 		if (b->hook[bad] == V_NONE)
 			pw_warn("bpf: no hook for %s, not reported", hook_what[bad]);
 	}
-}
-
-/* With the holders' iterator if it loads, else without. */
-static int load_and_attach(struct pw_bpf *b)
-{
-	int err;
-
-	b->use_holders = true;
-	err = load_and_attach_once(b);
-	if (err) {
-		b->use_holders = false;
-		if (!load_and_attach_once(b)) {
-			pw_info("bpf: the holders iterator does not load: holders of sockets whose "
-				"binder exited come from snapshots");
-			return 0;
-		}
-	}
-	return err;
 }
 
 /* Undo the octal escapes (\040 for a space) of /proc/self/mountinfo. */
