@@ -5,7 +5,9 @@
  * subscriber; a never-bound owner's too; a closed port goes stale only after
  * the grace period and not when bound again within it; a foreign bind is a
  * conflict naming the pid; a reused pid does not keep a dead owner alive;
- * with --no-bpf, a dead owner is released after max_failures polls, not before.
+ * with --no-bpf, a dead owner is released after max_failures polls, not before;
+ * a close, which the kernel reports with no time, reaches a watcher stamped by
+ * the daemon and described as the socket was bound.
  */
 #include <fcntl.h>
 #include <setjmp.h>
@@ -15,7 +17,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -390,9 +395,72 @@ static void test_no_bpf_max_failures(void **state)
 	stop(&d);
 }
 
+/* The next socket event of kind at w, or NULL (caller frees). */
+static json_t *next_sock_event(struct pw_conn *w, const char *kind, unsigned port)
+{
+	uint64_t dl = itest_now_ns() + 5000000000ull * itest_slow();
+
+	while (itest_now_ns() < dl) {
+		const char *line;
+		json_t *e;
+
+		if (pw_conn_read_line(w, &line, (int)((dl - itest_now_ns()) / 1000000ull) + 1))
+			return NULL;
+		e = json_loads(line, 0, NULL);
+		if (e && !strcmp(json_string_value(json_object_get(e, "event")), kind) &&
+		    json_integer_value(json_object_get(e, "port")) == port)
+			return e;
+		json_decref(e);
+	}
+	return NULL;
+}
+
+static void test_close_stamped(void **state)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sa);
+	struct itest_daemon d;
+	struct pw_conn *w;
+	json_t *bind_ev, *close_ev;
+	uint64_t t_bind, t_close, before_close;
+	unsigned port;
+	int fd;
+
+	(void) state;
+	assert_int_equal(start(&d, false, 30000), 0);
+	w = subscribe(&d);
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	port = ntohs(sa.sin_port);
+	bind_ev = next_sock_event(w, "bind", port);
+	assert_non_null(bind_ev);
+	before_close = itest_now_ns();
+	assert_int_equal(close(fd), 0);
+	close_ev = next_sock_event(w, "close", port);
+	assert_non_null(close_ev);
+	t_bind = (uint64_t)json_integer_value(json_object_get(bind_ev, "ts_ns"));
+	t_close = (uint64_t)json_integer_value(json_object_get(close_ev, "ts_ns"));
+	/* stamped when applied: after the close, not 0, not the bind's time */
+	assert_true(t_close >= before_close && t_close <= itest_now_ns());
+	assert_true(t_bind > 0 && t_bind < before_close);
+	/* described as bound: the binder, the protocol */
+	assert_int_equal(json_integer_value(json_object_get(close_ev, "pid")), getpid());
+	assert_string_equal(json_string_value(json_object_get(close_ev, "proto")),
+			    json_string_value(json_object_get(bind_ev, "proto")));
+	print_message("close of port %u: stamped %.3f ms after close() began\n", port,
+		      (double)(t_close - before_close) / 1e6);
+	json_decref(bind_ev);
+	json_decref(close_ev);
+	pw_conn_close(w);
+	stop(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_close_stamped),
 		cmocka_unit_test(test_kill_listening_owner),
 		cmocka_unit_test(test_never_bound_owner_exits),
 		cmocka_unit_test(test_grace_period),
