@@ -365,7 +365,10 @@ static int load_and_attach(struct pw_bpf *b)
 					why);
 				err = 0;
 			} else {
-				b->use_iter = true;
+				/* neither alone, nor both: put both back (reading
+				 * sockets stayed off here, without a reason, and
+				 * 5.10 tracked every socket in the hash) */
+				b->use_iter = b->by_userlocks = true;
 			}
 		}
 		if (err && b->by_userlocks) {
