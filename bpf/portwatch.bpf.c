@@ -237,15 +237,23 @@ static __always_inline void track_pid(__u32 tgid)
 	}
 }
 
+/* Room for a record, or NULL and the drop counted (userspace resyncs). */
+static __always_inline void *ring_reserve(__u64 size)
+{
+	void *e = bpf_ringbuf_reserve(&events, size, 0);
+
+	if (!e)
+		__sync_fetch_and_add(&dropped, 1);
+	return e;
+}
+
+/* A cleared event of kind, stamped: for the rare ones (exits, TCP states). */
 static __always_inline struct pw_event *reserve(__u8 kind)
 {
-	struct pw_event *e;
+	struct pw_event *e = ring_reserve(sizeof(*e));
 
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		__sync_fetch_and_add(&dropped, 1);
+	if (!e)
 		return NULL;
-	}
 	/* Ring memory is recycled: clear padding and the fields this kind does
 	 * not fill so userspace never sees stale bytes. */
 	__builtin_memset(e, 0, sizeof(*e));
@@ -314,11 +322,9 @@ static __always_inline int on_post_bind(struct bpf_sock *ctx, bool v6)
 		track(&tracked_socks, &cookie, &port);
 	track_pid(tgid);
 
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		__sync_fetch_and_add(&dropped, 1);
+	e = ring_reserve(sizeof(*e));
+	if (!e)
 		return SK_PASS;
-	}
 	/* every byte written once, padding included: no clearing first */
 	e->ts_ns = bpf_ktime_get_ns();
 	e->cookie = cookie;
@@ -364,16 +370,16 @@ static __always_inline void emit_release(struct bpf_sock *ctx, __u64 cookie, __u
 {
 	struct pw_event_release *e;
 
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		__sync_fetch_and_add(&dropped, 1);
+	e = ring_reserve(sizeof(*e));
+	if (!e)
 		return;
-	}
 	e->ts_ns = 0;
 	e->cookie = cookie;
-	/* port, kind, proto, family and the padding: one store */
-	*(__u64 *)&e->port = (__u64)port | (__u64)kind << 16 | (__u64)ctx->protocol << 24 |
-			     (__u64)ctx->family << 32;
+	e->port = port;
+	e->kind = kind;
+	e->proto = ctx->protocol;
+	e->family = ctx->family;
+	e->__pad[0] = e->__pad[1] = e->__pad[2] = 0;
 	bpf_ringbuf_submit(e, release_wakeup_flags());
 }
 
