@@ -5,10 +5,10 @@
  *
  * The daemon's BPF programs, loaded and attached by the daemon's own loader
  * (pw_bpf_new), go on a cgroup of their own ("on") instead of the root, and
- * a consumer thread drains their ring buffer. This process moves between
+ * a consumer thread drains their ring buffer. A child process moves between
  * that cgroup and a sibling with nothing attached ("off") every CHUNK
  * bind+close cycles of a UDP socket on 127.0.0.1:0, in alternating order,
- * and counts its own thread's CPU time per chunk. The host's load changes
+ * and counts its CPU time per chunk. The host's load changes
  * over tens of milliseconds and by 30% or more (bench_events' overhead
  * rounds, a daemon restart apart, vary that much): chunks of ~10 ms side by
  * side see the same host.
@@ -35,8 +35,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -49,19 +51,15 @@
 struct consumer {
 	struct pw_bpf *bpf;
 	volatile int stop;
-	long binds, closes, others;
+	long binds, closes;
 };
 
 static int on_event(void *ctx, const struct pw_event *ev)
 {
 	struct consumer *c = ctx;
 
-	if (ev->kind == PW_EV_BIND)
-		c->binds++;
-	else if (ev->kind == PW_EV_CLOSE)
-		c->closes++;
-	else
-		c->others++;
+	c->binds += ev->kind == PW_EV_BIND;
+	c->closes += ev->kind == PW_EV_CLOSE;
 	return 0;
 }
 
@@ -107,7 +105,7 @@ static double chunk(long n)
 	return (thread_cpu_ns() - t0) / (double)n;
 }
 
-/* Move this whole process into the cgroup at dir. */
+/* Move this process into the cgroup at dir. */
 static int enter(const char *dir)
 {
 	char path[4200], pid[24];
@@ -123,34 +121,24 @@ static int enter(const char *dir)
 	return (fclose(f) || r) ? -1 : 0;
 }
 
-/* The cgroup v2 mount point and this process's cgroup under it. */
-static int find_cgroups(char *mnt, size_t mlen, char *own, size_t olen)
+/* The measuring child: PAIRS pairs of chunks, CPU ns per cycle of each side
+ * into ns_on and ns_off (shared with the parent). It alone moves between
+ * the cgroups, so the parent stays where it was. */
+static int measure(const char *on, const char *off, double *ns_on, double *ns_off)
 {
-	char line[4096], rel[4096] = "";
-	FILE *f = fopen("/proc/self/mountinfo", "r");
-	int found = 0;
+	/* warm-up, outside the figures */
+	if (enter(off) || chunk(CHUNK) < 0)
+		return 1;
+	for (int i = 0; i < PAIRS; i++) {
+		/* alternate which side goes first */
+		const char *first = i % 2 ? on : off, *second = i % 2 ? off : on;
+		double a, b;
 
-	if (!f)
-		return -1;
-	while (!found && fgets(line, sizeof(line), f)) {
-		char *dash = strstr(line, " - cgroup2 ");
-		char m[4096];
-
-		if (dash && sscanf(line, "%*s %*s %*s %*s %4095s", m) == 1) {
-			snprintf(mnt, mlen, "%s", m);
-			found = 1;
-		}
+		if (enter(first) || (a = chunk(CHUNK)) < 0 || enter(second) || (b = chunk(CHUNK)) < 0)
+			return 1;
+		ns_on[i] = i % 2 ? a : b;
+		ns_off[i] = i % 2 ? b : a;
 	}
-	fclose(f);
-	f = fopen("/proc/self/cgroup", "r");
-	if (!f || !found)
-		return f ? (fclose(f), -1) : -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, "0::", 3))
-			snprintf(rel, sizeof(rel), "%s", line + 3);
-	fclose(f);
-	rel[strcspn(rel, "\n")] = '\0';
-	snprintf(own, olen, "%s%s", mnt, strcmp(rel, "/") ? rel : "");
 	return 0;
 }
 
@@ -163,21 +151,28 @@ static int cmp_double(const void *a, const void *b)
 
 int main(void)
 {
-	char mnt[4096], own[4096], on[4200], off[4200];
-	static double ns_on[PAIRS], ns_off[PAIRS], ratio[PAIRS], diff[PAIRS];
+	char *mnt = NULL, on[4200], off[4200];
+	static double ratio[PAIRS], diff[PAIRS];
 	struct consumer c = { 0 };
-	double sum_on = 0, sum_off = 0, hook_ns, cpu_ratio;
+	double *ns_on, *ns_off, sum_on = 0, sum_off = 0, hook_ns, cpu_ratio;
 	pthread_t th;
-	int err, status = 1;
+	pid_t child;
+	int err, st, status = 1;
 
 	itest_require_root();
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (find_cgroups(mnt, sizeof(mnt), own, sizeof(own))) {
-		fprintf(stderr, "no cgroup v2 mount\n");
+	err = pw_bpf_find_cgroup2(&mnt);
+	if (err) {
+		fprintf(stderr, "no cgroup v2 mount: %s\n", strerror(-err));
 		return 1;
 	}
 	snprintf(on, sizeof(on), "%s/pw-bench-hooks-%d-on", mnt, (int)getpid());
 	snprintf(off, sizeof(off), "%s/pw-bench-hooks-%d-off", mnt, (int)getpid());
+	ns_on = mmap(NULL, 2 * PAIRS * sizeof(double), PROT_READ | PROT_WRITE,
+		     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (ns_on == MAP_FAILED)
+		goto out_mnt;
+	ns_off = ns_on + PAIRS;
 	if (mkdir(on, 0755) || mkdir(off, 0755)) {
 		fprintf(stderr, "cannot make cgroups under %s: %s\n", mnt, strerror(errno));
 		goto out_dirs;
@@ -193,32 +188,23 @@ int main(void)
 		pw_bpf_free(c.bpf);
 		goto out_dirs;
 	}
-	/* warm-up, outside the figures */
-	if (enter(off) || chunk(CHUNK) < 0)
-		goto out_thread;
-	for (int i = 0; i < PAIRS; i++) {
-		/* alternate which side goes first */
-		const char *first = i % 2 ? on : off, *second = i % 2 ? off : on;
-		double a, b;
-
-		if (enter(first) || (a = chunk(CHUNK)) < 0 || enter(second) || (b = chunk(CHUNK)) < 0)
-			goto out_thread;
-		ns_on[i] = i % 2 ? a : b;
-		ns_off[i] = i % 2 ? b : a;
-		ratio[i] = ns_on[i] / ns_off[i];
-		diff[i] = ns_on[i] - ns_off[i];
-		sum_on += ns_on[i];
-		sum_off += ns_off[i];
-	}
-	status = 0;
-out_thread:
-	(void) enter(own);
+	child = fork();
+	if (child == 0)
+		_exit(measure(on, off, ns_on, ns_off));
+	if (child > 0 && waitpid(child, &st, 0) == child && WIFEXITED(st) && !WEXITSTATUS(st))
+		status = 0;
 	c.stop = 1;
 	pthread_join(th, NULL);
 	if (!status) {
 		long want = (long)PAIRS * CHUNK;
 		unsigned long long dropped = pw_bpf_dropped(c.bpf);
 
+		for (int i = 0; i < PAIRS; i++) {
+			ratio[i] = ns_on[i] / ns_off[i];
+			diff[i] = ns_on[i] - ns_off[i];
+			sum_on += ns_on[i];
+			sum_off += ns_off[i];
+		}
 		qsort(ratio, PAIRS, sizeof(double), cmp_double);
 		qsort(diff, PAIRS, sizeof(double), cmp_double);
 		qsort(ns_on, PAIRS, sizeof(double), cmp_double);
@@ -253,5 +239,8 @@ out_thread:
 out_dirs:
 	(void) rmdir(on);
 	(void) rmdir(off);
+	munmap(ns_on, 2 * PAIRS * sizeof(double));
+out_mnt:
+	free(mnt);
 	return status;
 }

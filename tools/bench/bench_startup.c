@@ -2,8 +2,8 @@
 /*
  * Start-up time to the first answer on the control socket with 10,000
  * allocations in the state, recovery included, against the same daemon
- * starting on an empty state in the same run. The allocations belong to a live process of ours,
- * so recovery checks every one and keeps them.
+ * starting on an empty state in the same run. The allocations belong to a
+ * live process of ours, so recovery checks every one and keeps them.
  */
 #include <signal.h>
 #include <stdio.h>

@@ -440,8 +440,7 @@ static void unescape(char *s)
 	*d = '\0';
 }
 
-/* The first cgroup2 mount point. 0, -ENOENT or -errno. */
-static int find_cgroup2(char **ret)
+int pw_bpf_find_cgroup2(char **ret)
 {
 	char *line = NULL, *mnt = NULL, *sep;
 	size_t cap = 0;
@@ -660,7 +659,7 @@ int pw_bpf_new(struct pw_bpf **ret, const struct pw_bpf_opts *opts, pw_bpf_event
 		b->cgroup = strdup(opts->cgroup_path);
 		err = b->cgroup ? 0 : -ENOMEM;
 	} else {
-		err = find_cgroup2(&b->cgroup);
+		err = pw_bpf_find_cgroup2(&b->cgroup);
 		if (err)
 			pw_warn("bpf: no cgroup v2 mount in /proc/self/mountinfo: %s",
 				strerror(-err));

@@ -19,6 +19,10 @@ struct pw_bpf_opts {
 	unsigned wakeup_gap_us;		/* force wakeups this far apart; (unsigned)-1: 5000 */
 };
 
+/* The first cgroup v2 mount point in /proc/self/mountinfo (the default
+ * cgroup_path), malloc'd into *ret. 0, -ENOENT or -errno. */
+int pw_bpf_find_cgroup2(char **ret);
+
 /* Called once per ring-buffer event, from pw_bpf_consume(). Return 0. */
 typedef int (*pw_bpf_event_fn)(void *ctx, const struct pw_event *ev);
 
