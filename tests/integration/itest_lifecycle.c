@@ -122,32 +122,40 @@ static bool is_state(struct itest_daemon *d, unsigned port, const char *want)
 	return !strcmp(state_of(d, port, buf, sizeof(buf)), want);
 }
 
+/* The next event of kind on port at w before the monotonic deadline dl_ns,
+ * or NULL (caller frees). */
+static json_t *next_event(struct pw_conn *w, const char *kind, unsigned port, uint64_t dl_ns)
+{
+	while (itest_now_ns() < dl_ns) {
+		const char *line;
+		json_t *e;
+
+		if (pw_conn_read_line(w, &line, (int)((dl_ns - itest_now_ns()) / 1000000ull) + 1))
+			return NULL;
+		e = json_loads(line, 0, NULL);
+		if (e && !strcmp(json_string_value(json_object_get(e, "event")), kind) &&
+		    json_integer_value(json_object_get(e, "port")) == port)
+			return e;
+		json_decref(e);
+	}
+	return NULL;
+}
+
 /* Wait at a watch subscriber for an allocation event of port reaching state. */
 static bool watch_for(struct pw_conn *w, unsigned port, const char *state, int timeout_ms,
 		      char *reason, size_t rlen)
 {
 	uint64_t dl = itest_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+	json_t *e;
 
-	while (itest_now_ns() < dl) {
-		const char *line;
-		json_t *e;
-		bool hit;
+	while ((e = next_event(w, "allocation", port, dl))) {
+		static const char *const keys[] = { "id", "service_type", "old_state", "ts_ns" };
+		bool hit = !strcmp(json_string_value(json_object_get(e, "state")), state);
 
-		if (pw_conn_read_line(w, &line, (int)((dl - itest_now_ns()) / 1000000ull) + 1))
-			return false;
-		e = json_loads(line, 0, NULL);
-		hit = e && !strcmp(json_string_value(json_object_get(e, "event")), "allocation") &&
-		      json_integer_value(json_object_get(e, "port")) == port &&
-		      !strcmp(json_string_value(json_object_get(e, "state")), state);
 		if (hit && reason)
 			snprintf(reason, rlen, "%s", json_string_value(json_object_get(e, "reason")));
-		if (hit) {
-			static const char *const keys[] = { "id", "service_type", "old_state",
-							    "ts_ns" };
-
-			for (size_t k = 0; k < 4; k++)
-				assert_non_null(json_object_get(e, keys[k]));
-		}
+		for (size_t k = 0; hit && k < 4; k++)
+			assert_non_null(json_object_get(e, keys[k]));
 		json_decref(e);
 		if (hit)
 			return true;
@@ -395,26 +403,6 @@ static void test_no_bpf_max_failures(void **state)
 	stop(&d);
 }
 
-/* The next socket event of kind at w, or NULL (caller frees). */
-static json_t *next_sock_event(struct pw_conn *w, const char *kind, unsigned port)
-{
-	uint64_t dl = itest_now_ns() + 5000000000ull * itest_slow();
-
-	while (itest_now_ns() < dl) {
-		const char *line;
-		json_t *e;
-
-		if (pw_conn_read_line(w, &line, (int)((dl - itest_now_ns()) / 1000000ull) + 1))
-			return NULL;
-		e = json_loads(line, 0, NULL);
-		if (e && !strcmp(json_string_value(json_object_get(e, "event")), kind) &&
-		    json_integer_value(json_object_get(e, "port")) == port)
-			return e;
-		json_decref(e);
-	}
-	return NULL;
-}
-
 static void test_close_stamped(void **state)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -422,7 +410,7 @@ static void test_close_stamped(void **state)
 	struct itest_daemon d;
 	struct pw_conn *w;
 	json_t *bind_ev, *close_ev;
-	uint64_t t_bind, t_close, before_close;
+	uint64_t t_bind, t_close, before_close, dl = itest_now_ns() + 5000000000ull * itest_slow();
 	unsigned port;
 	int fd;
 
@@ -434,11 +422,11 @@ static void test_close_stamped(void **state)
 	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
 	port = ntohs(sa.sin_port);
-	bind_ev = next_sock_event(w, "bind", port);
+	bind_ev = next_event(w, "bind", port, dl);
 	assert_non_null(bind_ev);
 	before_close = itest_now_ns();
 	assert_int_equal(close(fd), 0);
-	close_ev = next_sock_event(w, "close", port);
+	close_ev = next_event(w, "close", port, dl);
 	assert_non_null(close_ev);
 	t_bind = (uint64_t)json_integer_value(json_object_get(bind_ev, "ts_ns"));
 	t_close = (uint64_t)json_integer_value(json_object_get(close_ev, "ts_ns"));
