@@ -28,10 +28,12 @@
  * or every 20 ms.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,6 +151,38 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/*
+ * Remove the cgroups a run killed before its clean-up left behind (its pid
+ * in their names is gone; a cgroup with a process in it does not go).
+ */
+static void sweep_stale(const char *mnt)
+{
+	char path[4200];
+	struct dirent *de;
+	DIR *d = opendir(mnt);
+	int pid, end;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		end = 0;
+		if (sscanf(de->d_name, "pw-bench-hooks-%d-o%*[nf]%n", &pid, &end) != 1 ||
+		    !end || de->d_name[end] || pid <= 0 || !kill(pid, 0) || errno != ESRCH)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", mnt, de->d_name);
+		if (!rmdir(path))
+			fprintf(stderr, "hooks: removed %s, left by a run that was killed\n", path);
+	}
+	closedir(d);
+}
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop(int sig)
+{
+	stop_signal = sig;
+}
+
 int main(void)
 {
 	char *mnt = NULL, on[4200], off[4200];
@@ -166,6 +200,7 @@ int main(void)
 		fprintf(stderr, "no cgroup v2 mount: %s\n", strerror(-err));
 		return 1;
 	}
+	sweep_stale(mnt);
 	snprintf(on, sizeof(on), "%s/pw-bench-hooks-%d-on", mnt, (int)getpid());
 	snprintf(off, sizeof(off), "%s/pw-bench-hooks-%d-off", mnt, (int)getpid());
 	ns_on = mmap(NULL, 2 * PAIRS * sizeof(double), PROT_READ | PROT_WRITE,
@@ -191,8 +226,22 @@ int main(void)
 	child = fork();
 	if (child == 0)
 		_exit(measure(on, off, ns_on, ns_off));
-	if (child > 0 && waitpid(child, &st, 0) == child && WIFEXITED(st) && !WEXITSTATUS(st))
-		status = 0;
+	if (child > 0) {
+		/* interrupted: stop the child, so that its cgroups can go */
+		struct sigaction sa = { .sa_handler = on_stop };
+		pid_t w;
+
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+		sigaction(SIGHUP, &sa, NULL);
+		while ((w = waitpid(child, &st, 0)) < 0 && errno == EINTR)
+			if (stop_signal)
+				(void) kill(child, SIGKILL);
+		if (w == child && WIFEXITED(st) && !WEXITSTATUS(st) && !stop_signal)
+			status = 0;
+		if (stop_signal)
+			fprintf(stderr, "hooks: %s, stopped\n", strsignal(stop_signal));
+	}
 	c.stop = 1;
 	pthread_join(th, NULL);
 	if (!status) {

@@ -61,9 +61,11 @@ struct pw_bpf {
 	/* Snapshots from the socket iterator (iter/task_file); cleared when
 	 * this kernel refuses it. */
 	bool use_iter;
+	char why_not_iter[560];
 	/* The holders' iterator (pw_holders) in the object; cleared when the
 	 * load fails on it. */
 	bool use_holders;
+	char why_not_holders[560];
 	/* Pinned sockets tracked by their sk_userlocks, not in the hash
 	 * (track_by_userlocks); cleared when this kernel refuses it. */
 	bool by_userlocks;
@@ -309,8 +311,10 @@ static int attach(struct pw_bpf *b, int *bad, char *why, size_t len)
 	if (!err && b->use_iter) {
 		s->links.pw_iter_files = bpf_program__attach_iter(s->progs.pw_iter_files, NULL);
 		if (!s->links.pw_iter_files) {
-			pw_info("bpf: the socket iterator does not attach (%s): snapshots dump "
-				"every netns with sock_diag", strerror(errno));
+			snprintf(b->why_not_iter, sizeof(b->why_not_iter), "does not attach: %s",
+				 strerror(errno));
+			pw_info("bpf: the socket iterator %s: snapshots dump every netns with "
+				"sock_diag", b->why_not_iter);
 			b->use_iter = false;
 		}
 	}
@@ -334,6 +338,7 @@ static int load_and_attach(struct pw_bpf *b)
 		if (err && b->use_holders && strstr(why, "prog 'pw_holders'")) {
 			/* libbpf names the program it could not load */
 			b->use_holders = false;
+			snprintf(b->why_not_holders, sizeof(b->why_not_holders), "%s", why);
 			pw_info("bpf: the holders iterator does not load (%s): holders of sockets "
 				"whose binder exited come from snapshots", why);
 			continue;
@@ -346,6 +351,7 @@ static int load_and_attach(struct pw_bpf *b)
 
 			b->use_iter = false;
 			if (!load(b, b->hook, false, plain, sizeof(plain))) {
+				snprintf(b->why_not_iter, sizeof(b->why_not_iter), "%s", why);
 				pw_info("bpf: no socket iterator (%s): snapshots dump every "
 					"netns with sock_diag", why);
 				err = 0;
@@ -361,6 +367,7 @@ static int load_and_attach(struct pw_bpf *b)
 			if (!load(b, b->hook, false, plain, sizeof(plain))) {
 				snprintf(b->why_not_userlocks, sizeof(b->why_not_userlocks), "%s",
 					 why);
+				snprintf(b->why_not_iter, sizeof(b->why_not_iter), "%s", why);
 				pw_info("bpf: socket iterators and reading sockets refused (%s)",
 					why);
 				err = 0;
@@ -396,6 +403,21 @@ static int load_and_attach(struct pw_bpf *b)
 				pw_warn("bpf: cgroup socket hooks do not load: %s", why);
 				return err;
 			}
+			continue;
+		}
+		if (err && b->use_holders) {
+			/* The first check relies on libbpf's wording. If a
+			 * libbpf words it differently, everything above was tried
+			 * with the holders iterator still in: try it all once more
+			 * without it before giving up. */
+			pw_info("bpf: programs do not load (%s): trying again without the holders "
+				"iterator", why);
+			b->use_holders = false;
+			snprintf(b->why_not_holders, sizeof(b->why_not_holders),
+				 "the programs loaded only without it");
+			b->by_userlocks = b->use_iter = true;
+			b->hook[HOOK_EXIT] = b->hook[HOOK_STATE] = V_TP_BTF;
+			probed = false;
 			continue;
 		}
 		if (err) {
@@ -571,6 +593,21 @@ static void format_degraded(struct pw_bpf *b)
 				      "%sreading sockets at release refused (%s): every bound socket "
 				      "tracked in a hash (insert and delete per bind)", n ? "; " : "",
 				      short_reason(b->why_not_userlocks));
+		if (n >= len)
+			return;
+	}
+	if (!b->use_iter) {
+		n += (size_t)snprintf(b->degraded + n, len - n,
+				      "%ssocket iterator refused (%s): snapshots dump every netns "
+				      "with sock_diag", n ? "; " : "", short_reason(b->why_not_iter));
+		if (n >= len)
+			return;
+	}
+	if (!b->use_holders) {
+		n += (size_t)snprintf(b->degraded + n, len - n,
+				      "%sholders iterator refused (%s): holders of sockets whose "
+				      "binder exited come from a snapshot", n ? "; " : "",
+				      short_reason(b->why_not_holders));
 		if (n >= len)
 			return;
 	}
