@@ -123,6 +123,12 @@ static void test_bad_values(void **state)
 	assert_int_equal(pw_config_load_string("{\"auto_allocation\": {\"placement\": \"left\"}}",
 					       &c, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "auto_allocation.placement"));
+	/* not an object: read nothing from it (the config fuzzer's crash: the
+	 * placement was looked up in an unset pointer) */
+	assert_int_equal(pw_config_load_string("{ \"auto_allocation\": \"hr\"}", &c, err,
+					       sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "auto_allocation"));
+	assert_non_null(strstr(err, "expected an object"));
 	assert_int_equal(pw_config_load_string("{\"auto_allocation_rules\": {\"a*\": "
 					       "{\"chunk_size\": 0}}}", &c, err, sizeof(err)),
 			 -EINVAL);

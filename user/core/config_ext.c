@@ -149,7 +149,7 @@ static int parse_listeners(struct pw_cfg_ctx *ctx, json_t *root)
 int pw_config_ext_parse(struct pw_cfg_ctx *ctx, json_t *root)
 {
 	struct pw_config *c = ctx->c;
-	json_t *aa, *pl;
+	json_t *aa = NULL, *pl;
 	int err;
 
 	err = pw_cfg_object(ctx, root, "", "auto_allocation", &aa);
@@ -160,7 +160,7 @@ int pw_config_ext_parse(struct pw_cfg_ctx *ctx, json_t *root)
 		err = parse_port_key(ctx, aa, "min_port", &c->auto_alloc.min_port);
 	if (!err && aa)
 		err = parse_port_key(ctx, aa, "max_port", &c->auto_alloc.max_port);
-	pl = aa ? json_object_get(aa, "placement") : NULL;
+	pl = !err && aa ? json_object_get(aa, "placement") : NULL;
 	if (!err && pl) {
 		const char *s = json_string_value(pl);
 

@@ -150,6 +150,8 @@ int pw_cfg_object(struct pw_cfg_ctx *ctx, json_t *obj, const char *path, const c
 	char p[PW_CFG_PATH_LEN];
 	json_t *v = json_object_get(obj, key);
 
+	/* set on failure too: a caller may test it before the error */
+	*out = NULL;
 	if (v && !json_is_object(v))
 		return pw_cfg_bad_value(ctx, pw_cfg_path(p, path, key), v, "expected an object");
 	*out = v;
