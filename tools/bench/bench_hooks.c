@@ -190,6 +190,7 @@ int main(void)
 	struct consumer c = { 0 };
 	double *ns_on, *ns_off, sum_on = 0, sum_off = 0, hook_ns, cpu_ratio;
 	pthread_t th;
+	sigset_t stops;
 	pid_t child;
 	int err, st, status = 1;
 
@@ -219,7 +220,16 @@ int main(void)
 		fprintf(stderr, "pw_bpf_new: %s\n", strerror(-err));
 		goto out_dirs;
 	}
-	if (pthread_create(&th, NULL, consume, &c)) {
+	/* the consumer thread never takes the stop signals: they must
+	 * interrupt the waitpid() below */
+	sigemptyset(&stops);
+	sigaddset(&stops, SIGINT);
+	sigaddset(&stops, SIGTERM);
+	sigaddset(&stops, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &stops, NULL);
+	err = pthread_create(&th, NULL, consume, &c);
+	pthread_sigmask(SIG_UNBLOCK, &stops, NULL);
+	if (err) {
 		pw_bpf_free(c.bpf);
 		goto out_dirs;
 	}
