@@ -321,6 +321,15 @@ static int attach(struct pw_bpf *b, int *bad, char *why, size_t len)
 	return err;
 }
 
+/* Every optional hook and feature but the holders iterator, as first tried. */
+static void want_everything(struct pw_bpf *b)
+{
+	b->hook[HOOK_EXIT] = V_TP_BTF;
+	b->hook[HOOK_STATE] = V_TP_BTF;
+	b->by_userlocks = true;
+	b->use_iter = true;
+}
+
 /* Logs what it chose and, on failure, why. */
 static int load_and_attach(struct pw_bpf *b)
 {
@@ -328,10 +337,7 @@ static int load_and_attach(struct pw_bpf *b)
 	bool probed = false;
 	int bad, err;
 
-	b->hook[HOOK_EXIT] = V_TP_BTF;
-	b->hook[HOOK_STATE] = V_TP_BTF;
-	b->by_userlocks = true;
-	b->use_iter = true;
+	want_everything(b);
 	b->use_holders = true;
 	for (;;) {
 		err = load(b, b->hook, false, why, sizeof(why));
@@ -415,8 +421,7 @@ static int load_and_attach(struct pw_bpf *b)
 			b->use_holders = false;
 			snprintf(b->why_not_holders, sizeof(b->why_not_holders),
 				 "the programs loaded only without it");
-			b->by_userlocks = b->use_iter = true;
-			b->hook[HOOK_EXIT] = b->hook[HOOK_STATE] = V_TP_BTF;
+			want_everything(b);
 			probed = false;
 			continue;
 		}
@@ -566,54 +571,54 @@ static const char *short_reason(const char *why)
 	return p ? p + 8 : why;
 }
 
+/* Append one "; "-separated entry to b->degraded; false once it is full. */
+static bool __attribute__((format(printf, 3, 4)))
+degraded_add(struct pw_bpf *b, size_t *n, const char *fmt, ...)
+{
+	size_t len = sizeof(b->degraded);
+	va_list ap;
+
+	if (*n >= len)
+		return false;
+	if (*n)
+		*n += (size_t)snprintf(b->degraded + *n, len - *n, "; ");
+	if (*n >= len)
+		return false;
+	va_start(ap, fmt);
+	*n += (size_t)vsnprintf(b->degraded + *n, len - *n, fmt, ap);
+	va_end(ap);
+	return *n < len;
+}
+
 static void format_degraded(struct pw_bpf *b)
 {
-	size_t n = 0, len = sizeof(b->degraded);
+	size_t n = 0;
+	bool room = true;
 	int h;
 
 	b->degraded[0] = '\0';
-	for (h = 0; h < HOOK_NR; h++) {
-		if (b->hook[h] == V_TP_BTF)
-			continue;
+	for (h = 0; room && h < HOOK_NR; h++) {
 		if (b->hook[h] == V_RAW_TP)
-			n += (size_t)snprintf(b->degraded + n, len - n,
-					      "%stp_btf/%s refused (%s): raw_tp/%s used instead",
-					      n ? "; " : "", hook_tp[h], short_reason(b->why_not[h]),
-					      hook_tp[h]);
-		else
-			n += (size_t)snprintf(b->degraded + n, len - n,
-					      "%s%s/%s missing (%s): %s", n ? "; " : "",
-					      "tp_btf,raw_tp", hook_tp[h],
-					      short_reason(b->why_not[h]), hook_fallback[h]);
-		if (n >= len)
-			return;
+			room = degraded_add(b, &n, "tp_btf/%s refused (%s): raw_tp/%s used instead",
+					    hook_tp[h], short_reason(b->why_not[h]), hook_tp[h]);
+		else if (b->hook[h] == V_NONE)
+			room = degraded_add(b, &n, "tp_btf,raw_tp/%s missing (%s): %s", hook_tp[h],
+					    short_reason(b->why_not[h]), hook_fallback[h]);
 	}
-	if (!b->by_userlocks) {
-		n += (size_t)snprintf(b->degraded + n, len - n,
-				      "%sreading sockets at release refused (%s): every bound socket "
-				      "tracked in a hash (insert and delete per bind)", n ? "; " : "",
-				      short_reason(b->why_not_userlocks));
-		if (n >= len)
-			return;
-	}
-	if (!b->use_iter) {
-		n += (size_t)snprintf(b->degraded + n, len - n,
-				      "%ssocket iterator refused (%s): snapshots dump every netns "
-				      "with sock_diag", n ? "; " : "", short_reason(b->why_not_iter));
-		if (n >= len)
-			return;
-	}
-	if (!b->use_holders) {
-		n += (size_t)snprintf(b->degraded + n, len - n,
-				      "%sholders iterator refused (%s): holders of sockets whose "
-				      "binder exited come from a snapshot", n ? "; " : "",
-				      short_reason(b->why_not_holders));
-		if (n >= len)
-			return;
-	}
-	if (pw_netns_by_inode())
-		(void) snprintf(b->degraded + n, len - n, "%sSO_NETNS_COOKIE missing (before 5.14): "
-				"network namespaces named by inode number", n ? "; " : "");
+	if (room && !b->by_userlocks)
+		room = degraded_add(b, &n, "reading sockets at release refused (%s): every bound "
+				    "socket tracked in a hash (insert and delete per bind)",
+				    short_reason(b->why_not_userlocks));
+	if (room && !b->use_iter)
+		room = degraded_add(b, &n, "socket iterator refused (%s): snapshots dump every "
+				    "netns with sock_diag", short_reason(b->why_not_iter));
+	if (room && !b->use_holders)
+		room = degraded_add(b, &n, "holders iterator refused (%s): holders of sockets "
+				    "whose binder exited come from a snapshot",
+				    short_reason(b->why_not_holders));
+	if (room && pw_netns_by_inode())
+		(void) degraded_add(b, &n, "SO_NETNS_COOKIE missing (before 5.14): network "
+				    "namespaces named by inode number");
 }
 
 static void format_hooks(struct pw_bpf *b)
