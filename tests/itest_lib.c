@@ -69,6 +69,13 @@ uint64_t itest_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+int itest_cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 void itest_yield(void)
 {
 	/* 200 us between condition checks: fine-grained enough for 50 ms

@@ -28,6 +28,8 @@ void itest_require_root(void);
 int itest_unshare_net(void);
 
 uint64_t itest_now_ns(void);
+/* qsort() comparison of doubles, ascending (medians and percentiles). */
+int itest_cmp_double(const void *a, const void *b);
 /* Let other processes run between condition checks (bounded polls). */
 void itest_yield(void);
 /* Poll cond until true or timeout_ms: evaluates to true when it became true. */

@@ -614,13 +614,6 @@ static void test_run_singleton(void **state)
 	assert_int_equal((unsigned)atoi(line), port);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /* CPU time (ms) the process has used, from /proc/PID/stat. */
 static unsigned long cpu_ms(pid_t pid)
 {
@@ -704,7 +697,7 @@ static void test_reuseport_linear(void **state)
 	assert_true(ms_since(t0) < 1000 * itest_slow());
 	/* the loop never blocks for long: most answers well within 50 ms; the
 	 * worst is printed (scheduling on a loaded 2-core machine shows there) */
-	qsort(lat, n_lat, sizeof(lat[0]), cmp_double);
+	qsort(lat, n_lat, sizeof(lat[0]), itest_cmp_double);
 	print_message("reuseport: %zu status answers meanwhile, median %.2f ms\n", n_lat,
 		      n_lat ? lat[n_lat / 2] : 0);
 	assert_true(!n_lat || lat[n_lat / 2] < 50 * itest_slow());

@@ -103,13 +103,6 @@ static long long jnum(json_t *o, const char *path1, const char *path2)
 	return (long long)json_integer_value(v);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /* The median wall time of running argv (PATH searched), stdout to /dev/null. */
 static double median_exec(const char *const *argv, int runs)
 {
@@ -133,7 +126,7 @@ static double median_exec(const char *const *argv, int runs)
 			return -1;
 		t[i] = now_s() - t0;
 	}
-	qsort(t, (size_t)runs, sizeof(double), cmp_double);
+	qsort(t, (size_t)runs, sizeof(double), itest_cmp_double);
 	return t[runs / 2];
 }
 
@@ -259,8 +252,8 @@ int main(void)
 	if (getenv("BENCH_ONLY") && (!strcmp(getenv("BENCH_ONLY"), "latency") ||
 				     !strcmp(getenv("BENCH_ONLY"), "burst")))
 		goto skip_overhead;
-	qsort(wratio, OVERHEAD_ROUNDS, sizeof(double), cmp_double);
-	qsort(cratio, OVERHEAD_ROUNDS, sizeof(double), cmp_double);
+	qsort(wratio, OVERHEAD_ROUNDS, sizeof(double), itest_cmp_double);
+	qsort(cratio, OVERHEAD_ROUNDS, sizeof(double), itest_cmp_double);
 	wall_ratio = wratio[OVERHEAD_ROUNDS / 2];
 	cpu_ratio = cratio[OVERHEAD_ROUNDS / 2];
 	printf("overhead: ratio attached/detached, median of %d rounds: wall %.3f, cpu of the "
@@ -375,8 +368,8 @@ listing:
 			tp[k] = median_exec(pw_argv, 1);
 			ts[k] = median_exec(ss_argv, 1);
 		}
-		qsort(tp, 11, sizeof(double), cmp_double);
-		qsort(ts, 11, sizeof(double), cmp_double);
+		qsort(tp, 11, sizeof(double), itest_cmp_double);
+		qsort(ts, 11, sizeof(double), itest_cmp_double);
 		t_ports = tp[5];
 		t_ss = ts[5];
 	}

@@ -144,13 +144,6 @@ static int measure(const char *on, const char *off, double *ns_on, double *ns_of
 	return 0;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /*
  * Remove the cgroups a run killed before its clean-up left behind (its pid
  * in their names is gone; a cgroup with a process in it does not go).
@@ -264,10 +257,10 @@ int main(void)
 			sum_on += ns_on[i];
 			sum_off += ns_off[i];
 		}
-		qsort(ratio, PAIRS, sizeof(double), cmp_double);
-		qsort(diff, PAIRS, sizeof(double), cmp_double);
-		qsort(ns_on, PAIRS, sizeof(double), cmp_double);
-		qsort(ns_off, PAIRS, sizeof(double), cmp_double);
+		qsort(ratio, PAIRS, sizeof(double), itest_cmp_double);
+		qsort(diff, PAIRS, sizeof(double), itest_cmp_double);
+		qsort(ns_on, PAIRS, sizeof(double), itest_cmp_double);
+		qsort(ns_off, PAIRS, sizeof(double), itest_cmp_double);
 		printf("hooks: %d pairs of %d bind+close cycles, attached (own cgroup) and detached, "
 		       "alternating\n", PAIRS, CHUNK);
 		hook_ns = diff[PAIRS / 2];

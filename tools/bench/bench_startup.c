@@ -19,13 +19,6 @@
 #define ALLOCS 10000
 #define RUNS 5
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 static int fill_state(const char *dir, pid_t owner)
 {
 	struct pw_store *s;
@@ -68,7 +61,7 @@ static double startup_ms(struct itest_daemon *d, const char *const *extra, size_
 		json_decref(res);
 		itest_daemon_stop(d, SIGTERM);
 	}
-	qsort(t, RUNS, sizeof(double), cmp_double);
+	qsort(t, RUNS, sizeof(double), itest_cmp_double);
 	return t[RUNS / 2];
 }
 
