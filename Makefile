@@ -112,7 +112,8 @@ fuzz: deps
 	@$(MAKE) --no-print-directory -f tests/fuzz/Makefile.fuzz
 
 valgrind: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all unit-bins
+	@sh tools/valgrind-unit.sh $(UNIT_BINS)
 	@BUILD=$(BUILD) sh tools/valgrind-daemon.sh
 
 fuzz-smoke: deps

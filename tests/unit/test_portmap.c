@@ -559,8 +559,12 @@ static void test_sock_to_event(void **state)
 	pw_sock_to_event(s, PW_EV_BIND, &out);
 	assert_int_equal(pw_portmap_apply(m2, &out, NULL), PW_PM_ADDED);
 	assert_non_null(pw_portmap_find(m2, ev.cookie));
+	/* field by field where the struct has padding (before port) */
 	assert_memory_equal(pw_portmap_find(m2, ev.cookie), s,
-			    offsetof(struct pw_sock, comm) + PW_COMM_LEN);
+			    offsetof(struct pw_sock, addr) + sizeof(s->addr));
+	assert_memory_equal(&pw_portmap_find(m2, ev.cookie)->port, &s->port,
+			    offsetof(struct pw_sock, comm) + PW_COMM_LEN -
+			    offsetof(struct pw_sock, port));
 	pw_portmap_free(m2);
 	pw_portmap_free(NULL);
 }
