@@ -169,6 +169,54 @@ static void sweep_stale(const char *mnt)
 	closedir(d);
 }
 
+/*
+ * The aim's ratio, 1 + median difference / median detached cycle, over the
+ * pairs picked by idx (n of them); scratch holds 2n doubles.
+ */
+static double ratio_of(const double *diff, const double *off, const int *idx, int n,
+		       double *scratch)
+{
+	double *d = scratch, *o = scratch + n;
+
+	for (int i = 0; i < n; i++) {
+		d[i] = diff[idx[i]];
+		o[i] = off[idx[i]];
+	}
+	qsort(d, (size_t)n, sizeof(double), itest_cmp_double);
+	qsort(o, (size_t)n, sizeof(double), itest_cmp_double);
+	return 1 + d[n / 2] / o[n / 2];
+}
+
+#define RESAMPLES 2000
+
+/*
+ * How far the run's ratio can be trusted: a percentile bootstrap over the
+ * pairs (RESAMPLES resamplings with replacement, a fixed seed so that a run
+ * always reports the same interval for the same pairs), 95% interval into
+ * lo and hi. The pairs differ by more than the hooks cost, so one run's
+ * ratio moves by a few hundredths; this says by how much.
+ */
+static void ratio_interval(const double *diff, const double *off, double *lo, double *hi)
+{
+	static double est[RESAMPLES], scratch[2 * PAIRS];
+	static int idx[PAIRS];
+	unsigned long long x = 0x9e3779b97f4a7c15ULL;
+
+	for (int b = 0; b < RESAMPLES; b++) {
+		for (int i = 0; i < PAIRS; i++) {
+			/* xorshift64 */
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			idx[i] = (int)(x % PAIRS);
+		}
+		est[b] = ratio_of(diff, off, idx, PAIRS, scratch);
+	}
+	qsort(est, RESAMPLES, sizeof(double), itest_cmp_double);
+	*lo = est[RESAMPLES * 25 / 1000];
+	*hi = est[RESAMPLES * 975 / 1000 - 1];
+}
+
 static volatile sig_atomic_t stop_signal;
 
 static void on_stop(int sig)
@@ -181,7 +229,7 @@ int main(void)
 	char *mnt = NULL, on[4200], off[4200];
 	static double ratio[PAIRS], diff[PAIRS];
 	struct consumer c = { 0 };
-	double *ns_on, *ns_off, sum_on = 0, sum_off = 0, hook_ns, cpu_ratio;
+	double *ns_on, *ns_off, sum_on = 0, sum_off = 0, hook_ns, cpu_ratio, lo, hi;
 	pthread_t th;
 	sigset_t stops;
 	pid_t child;
@@ -257,6 +305,7 @@ int main(void)
 			sum_on += ns_on[i];
 			sum_off += ns_off[i];
 		}
+		ratio_interval(diff, ns_off, &lo, &hi);
 		qsort(ratio, PAIRS, sizeof(double), itest_cmp_double);
 		qsort(diff, PAIRS, sizeof(double), itest_cmp_double);
 		qsort(ns_on, PAIRS, sizeof(double), itest_cmp_double);
@@ -271,6 +320,8 @@ int main(void)
 		       diff[3 * PAIRS / 4]);
 		printf("hooks: cpu ratio attached/detached %.3f (aim <= 1.05); totals %.3f, median of "
 		       "the pairs' ratios %.3f\n", cpu_ratio, sum_on / sum_off, ratio[PAIRS / 2]);
+		printf("hooks: 95%% interval of that ratio %.3f-%.3f (bootstrap over the pairs, %d "
+		       "resamplings)\n", lo, hi, RESAMPLES);
 		if (getenv("BENCH_VERBOSE"))
 			for (int d = 0; d < 10; d++)
 				printf("hooks: decile %d: attached %.0f ns, detached %.0f ns\n", d,
@@ -284,8 +335,9 @@ int main(void)
 		}
 		printf("BENCH {\"name\":\"hooks\",\"cpu_ratio\":%.3f,\"hook_ns\":%.0f,"
 		       "\"cpu_ratio_totals\":%.3f,\"cpu_ratio_pairs\":%.3f,\"attached_ns\":%.0f,"
-		       "\"detached_ns\":%.0f}\n", cpu_ratio, hook_ns, sum_on / sum_off,
-		       ratio[PAIRS / 2], ns_on[PAIRS / 2], ns_off[PAIRS / 2]);
+		       "\"detached_ns\":%.0f,\"cpu_ratio_lo\":%.3f,\"cpu_ratio_hi\":%.3f}\n",
+		       cpu_ratio, hook_ns, sum_on / sum_off, ratio[PAIRS / 2], ns_on[PAIRS / 2],
+		       ns_off[PAIRS / 2], lo, hi);
 	}
 	pw_bpf_free(c.bpf);
 out_dirs:
