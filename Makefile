@@ -61,7 +61,7 @@ UNIT_SRCS	:= $(wildcard tests/unit/test_*.c)
 UNIT_BINS	:= $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 INTEG_SRCS	:= $(wildcard tests/integration/itest_*.c)
 INTEG_BINS	:= $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(INTEG_SRCS))
-BENCH_SRCS	:= $(wildcard tools/bench/*.c)
+BENCH_SRCS	:= $(filter-out %.bpf.c,$(wildcard tools/bench/*.c))
 BENCH_BINS	:= $(patsubst tools/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 SKEL		:= $(BUILD)/portwatch.skel.h
 # Tests and benchmarks may reach every layer.
@@ -178,7 +178,16 @@ $(BUILD)/tests/itest_%: $(BUILD)/tests/itest_%.o $(BUILD)/tests/itest_lib.o $(TE
 	$(CC) $(LDFLAGS) $^ $(LIBS_daemon) -lcmocka -o $@
 
 $(BUILD)/bench/%.o: tools/bench/%.c | $(BUILD)/bench $(SKEL)
-	$(CC) $(CFLAGS) $(INC_tests) -c $< -o $@
+	$(CC) $(CFLAGS) $(INC_tests) -I$(BUILD)/bench -c $< -o $@
+
+# bench_steps times the hooks' steps in BPF programs of its own
+$(BUILD)/bench/%.bpf.o: tools/bench/%.bpf.c $(wildcard include/*.h) | $(BUILD)/bench
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/bench/%.skel.h: $(BUILD)/bench/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name $*_bpf > $@
+
+$(BUILD)/bench/bench_steps.o: $(BUILD)/bench/bench_steps.skel.h
 
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/tests/itest_lib.o $(TEST_LIBS)
 	$(CC) $(LDFLAGS) $^ $(LIBS_daemon) -o $@
