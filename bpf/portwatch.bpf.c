@@ -342,7 +342,7 @@ static __always_inline int on_post_bind(struct bpf_sock *ctx, bool v6)
 	/* fills all 16 bytes, zero after the name */
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	e->exit_code = 0;
-	e->__pad1 = 0;
+	e->heir = 0;
 	submit(e);
 	return SK_PASS;
 }
@@ -439,17 +439,58 @@ report:
 	return SK_PASS;
 }
 
+/* Children looked at for an heir: the first live one wins. */
+#define HEIR_SCAN	8
+
+/*
+ * A child of p still alive (not a zombie), or 0. The tracepoint runs before
+ * exit_notify() hands p's children to a reaper, and the children of p's
+ * threads that left earlier were handed to p then (a live thread of the
+ * same process is the first reaper): p->children is every child of the
+ * process. Read under the tracepoint's RCU, as /proc reads it.
+ */
+static __always_inline __u32 live_child(struct task_struct *p)
+{
+	struct list_head *head = &p->children, *pos = BPF_CORE_READ(p, children.next);
+	unsigned long off = bpf_core_field_offset(struct task_struct, sibling);
+
+	for (int i = 0; i < HEIR_SCAN; i++) {
+		struct task_struct *c;
+
+		if (!pos || pos == head)
+			return 0;
+		c = (void *)pos - off;
+		if (!BPF_CORE_READ(c, exit_state))
+			return BPF_CORE_READ(c, tgid);
+		pos = BPF_CORE_READ(pos, next);
+	}
+	return 0;
+}
+
 /*
  * Process exit. A process is gone when its last thread exits (signal->live
  * dropped to 0 before the tracepoint), which is not necessarily the leader:
  * the leader may have called pthread_exit() long before.
+ *
+ * A server that daemonizes forks and lets the parent exit, often before it
+ * binds anything: the exit names a child still alive as the heir (the
+ * daemon passes an allocation none of whose sockets is held to it), and the
+ * heir is tracked from now on, so that its own exit, however soon (the
+ * second fork of a double fork), is reported with its own heir.
  */
 static __always_inline void emit_exit(struct task_struct *p, __u32 tgid, int exit_code)
 {
 	struct pw_event *e;
+	__u8 one = 1;
+	__u32 heir;
 
 	if (bpf_map_delete_elem(&tracked_pids, &tgid))
 		return;
+	heir = live_child(p);
+	if (heir && heir != tgid)
+		track(&tracked_pids, &heir, &one);
+	else
+		heir = 0;
 	/* void the binds' memos (pid_memo): this pid may come back */
 	__sync_fetch_and_add(&pids_forgotten, 1);
 	e = reserve(PW_EV_EXIT);
@@ -459,6 +500,7 @@ static __always_inline void emit_exit(struct task_struct *p, __u32 tgid, int exi
 	/* The tracepoint runs in the exiting task: current is p. */
 	e->uid = (__u32)bpf_get_current_uid_gid();
 	e->exit_code = exit_code;
+	e->heir = heir;
 	/* The leader's name, as in /proc/PID/comm, not the last thread's. */
 	bpf_probe_read_kernel_str(e->comm, sizeof(e->comm), BPF_CORE_READ(p, group_leader, comm));
 	submit(e);

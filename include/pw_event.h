@@ -44,7 +44,7 @@ struct pw_event {
 	__u8 addr[16];		/* network order; IPv4 in addr[0..3] */
 	char comm[PW_COMM_LEN];
 	__s32 exit_code;	/* EXIT only: task->exit_code */
-	__u32 __pad1;
+	__u32 heir;		/* EXIT only: tgid of a child alive at the exit, 0: none */
 };
 
 /*

@@ -679,6 +679,84 @@ static void test_leader_thread_exit(void **state)
 	assert_int_equal(e->exit_code & 0x7f, SIGKILL);
 }
 
+/*
+ * A daemonizing server: the tracked process forks and exits, its child forks
+ * and exits in turn (a double fork), and only the grandchild lives on. Each
+ * exit names the child it left alive as the heir, and the first heir, which
+ * never bound anything, is reported when it exits because its parent's exit
+ * made it tracked.
+ */
+static void test_exit_heir(void **state)
+{
+	struct fixture *f = *state;
+	const struct pw_event *e;
+	int go[2], ids[2], status;
+	pid_t pid, kid, grandkid;
+	char c;
+
+	if (!have_hook(f, "sched_process_exit"))
+		skip();
+	/* the orphans come to this process, which reaps them */
+	assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+	assert_int_equal(pipe2(go, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(ids, O_CLOEXEC), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		pid_t k;
+
+		(void) bind_lo(SOCK_DGRAM);	/* makes this process tracked */
+		k = fork();
+		if (k == 0) {
+			pid_t g;
+
+			/* wait until the parent is gone, then fork and go */
+			close(go[1]);
+			if (read(go[0], &c, 1) != 1)
+				_exit(1);
+			g = fork();
+			if (g == 0) {
+				for (;;)
+					pause();	/* until SIGKILL */
+			}
+			_exit(g > 0 && write(ids[1], &g, sizeof(g)) == sizeof(g) ? 0 : 1);
+		}
+		_exit(k > 0 && write(ids[1], &k, sizeof(k)) == sizeof(k) ? 0 : 1);
+	}
+	f->child = pid;
+	watch_pid(f, pid);
+	assert_int_equal(read(ids[0], &kid, sizeof(kid)), sizeof(kid));
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	f->child = kid;
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	watch_pid(f, kid);
+	e = expect(f, PW_EV_EXIT, 0, pid);
+	assert_int_equal(e->heir, kid);
+
+	/* the child was never bound: tracked only as the heir */
+	assert_int_equal(write(go[1], "x", 1), 1);
+	assert_int_equal(read(ids[0], &grandkid, sizeof(grandkid)), sizeof(grandkid));
+	f->child = grandkid;
+	assert_int_equal(waitpid(kid, &status, 0), kid);
+	watch_pid(f, grandkid);
+	e = expect(f, PW_EV_EXIT, 0, kid);
+	assert_int_equal(e->heir, grandkid);
+	assert_int_equal(e->exit_code, 0);
+
+	/* the last one leaves nobody */
+	assert_int_equal(kill(grandkid, SIGKILL), 0);
+	assert_int_equal(waitpid(grandkid, NULL, 0), grandkid);
+	f->child = 0;
+	e = expect(f, PW_EV_EXIT, 0, grandkid);
+	assert_int_equal(e->heir, 0);
+	assert_int_equal(e->exit_code & 0x7f, SIGKILL);
+	close(go[0]);
+	close(go[1]);
+	close(ids[0]);
+	close(ids[1]);
+	assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 0), 0);
+}
+
 /* A ring buffer too small for a burst drops events, counts them, and every
  * bind still succeeds. */
 static void test_tiny_ring(void **state)
@@ -734,6 +812,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_track_existing, setup_unloaded, teardown),
 		cmocka_unit_test_setup_teardown(test_report_all_releases, setup_unloaded, teardown),
 		cmocka_unit_test_setup_teardown(test_leader_thread_exit, setup_loaded, teardown),
+		cmocka_unit_test_setup_teardown(test_exit_heir, setup_loaded, teardown),
 		cmocka_unit_test_setup_teardown(test_tiny_ring, setup_unloaded, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_cgroup, setup_unloaded, teardown),
 	};
