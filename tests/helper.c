@@ -15,6 +15,9 @@
  *   helper daemonize PORT       listens, forks; the child prints "child PID" and
  *                               keeps listening; the parent then exits.
  *   helper setsid PORT          the same with a double fork and setsid().
+ *   helper late PORT            forks; the parent exits at once; the child listens
+ *                               once it is gone, prints "child PID", waits for EOF.
+ *   helper setsid-late PORT     the same with a double fork and setsid().
  *   helper exec PORT            listens, then execs "helper hold" keeping the socket.
  *   helper recv PATH            listens on the Unix socket PATH ("ready"), takes one
  *                               fd over SCM_RIGHTS ("got"), keeps it until stdin EOF.
@@ -255,6 +258,48 @@ static int cmd_daemonize(unsigned port, bool twice)
 	return 0;
 }
 
+/* Wait until the other end of the pipe is closed everywhere (its holder exited). */
+static void await_gone(int p[2])
+{
+	char b;
+
+	close(p[1]);
+	(void) !read(p[0], &b, 1);
+	close(p[0]);
+}
+
+/* Daemonize first, bind after: the parent exits at once, and the child (or,
+ * twice, the grandchild of a double fork with setsid) listens only once the
+ * process before it is gone, then prints "child PID". */
+static int cmd_late(unsigned port, bool twice)
+{
+	int gone[2];
+	char b[64];
+	pid_t c;
+
+	if (pipe(gone))
+		return 1;
+	c = fork();
+	if (c)
+		return c < 0;
+	await_gone(gone);
+	if (twice) {
+		setsid();
+		if (pipe(gone))
+			_exit(1);
+		c = fork();
+		if (c)
+			_exit(c < 0);
+		await_gone(gone);
+	}
+	(void) listen_on(port);
+	printf("child %d\n", getpid());
+	/* until killed, or the test is gone (its end of stdin closed) */
+	while (fgets(b, sizeof(b), stdin))
+		;
+	return 0;
+}
+
 static int cmd_exec(const char *self, unsigned port)
 {
 	int fd = socket(AF_INET, SOCK_STREAM, 0);	/* no CLOEXEC: exec keeps it */
@@ -399,6 +444,10 @@ int main(int argc, char **argv)
 		return cmd_daemonize(port_arg(argv[2]), false);
 	if (argc >= 3 && !strcmp(argv[1], "setsid"))
 		return cmd_daemonize(port_arg(argv[2]), true);
+	if (argc >= 3 && !strcmp(argv[1], "late"))
+		return cmd_late(port_arg(argv[2]), false);
+	if (argc >= 3 && !strcmp(argv[1], "setsid-late"))
+		return cmd_late(port_arg(argv[2]), true);
 	if (argc >= 3 && !strcmp(argv[1], "exec"))
 		return cmd_exec("/proc/self/exe", port_arg(argv[2]));
 	if (argc >= 3 && !strcmp(argv[1], "recv"))
@@ -415,7 +464,8 @@ int main(int argc, char **argv)
 			;
 		return 0;
 	}
-	fprintf(stderr, "usage: helper listen|hold|churn|many|http|daemonize|setsid|exec|recv|"
+	fprintf(stderr, "usage: helper listen|hold|churn|many|http|daemonize|setsid|late|"
+		"setsid-late|exec|recv|"
 		"pass|threads|reuse ...\n");
 	return 2;
 }

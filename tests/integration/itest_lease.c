@@ -226,6 +226,42 @@ static void test_double_fork_setsid(void **state)
 	daemonize(state, "setsid");
 }
 
+/*
+ * Daemonizing before binding (daemon(3), then bind(), as redis does): when
+ * the owner exits, no socket of the allocation is held yet, and the child it
+ * left alive inherits it (the kernel names the child at the exit); through a
+ * double fork too, whose middle process is gone before anyone could look.
+ */
+static void late_bind(void **state, const char *mode)
+{
+	struct itest_daemon *d = *state;
+	const char *const args[] = { mode, "-", NULL };
+	struct itest_proc p;
+	unsigned port;
+	pid_t child;
+	uint64_t t0;
+
+	assert_int_equal(itest_proc_spawn(&p, -1, args), 0);
+	port = allocate_for(d, p.pid);
+	say_port(&p, port);
+	assert_int_equal(waitpid(p.pid, NULL, 0), p.pid);	/* gone before any bind */
+	t0 = itest_now_ns();
+	child = read_child(&p);
+	expect_handover_then_stale(d, port, child, t0, mode);
+	close(p.in);
+	close(p.out);
+}
+
+static void test_late_bind(void **state)
+{
+	late_bind(state, "late");
+}
+
+static void test_double_fork_late_bind(void **state)
+{
+	late_bind(state, "setsid-late");
+}
+
 /* exec of another program keeping the socket: same pid, same allocation. */
 static void test_exec_keeps(void **state)
 {
@@ -712,6 +748,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_daemonize, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_double_fork_setsid, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_late_bind, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_double_fork_late_bind, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exec_keeps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scm_rights, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pthread_exit_leader, setup, teardown),

@@ -276,7 +276,7 @@ static void test_state_machine_from_events(void **state)
 
 	/* the owner's exit event: stale, and released (cleanup_stale) */
 	reap(owner);
-	pw_lease_owner_exited(w->as, owner, pw_now_ns());
+	pw_lease_owner_exited(w->as, owner, 0, pw_now_ns());
 	assert_null(pw_allocs_by_port(w->as, 41002));
 	assert_string_equal(w->last_state, "released");
 	assert_int_equal(w->as->m.stale_cleaned_total, 1);

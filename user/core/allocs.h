@@ -224,9 +224,10 @@ void pw_health_stop(struct pw_allocs *as);
 
 /* lease.c: owners that pass, holds that wait for a binder. */
 /* A process exited (its whole thread group, its files closed): hand each
- * allocation it owned to a live holder of the allocation's sockets, or let
- * it go stale (a held allocation waits for its hold). */
-void pw_lease_owner_exited(struct pw_allocs *as, pid_t pid, uint64_t ts_ns);
+ * allocation it owned to a live holder of the allocation's sockets, else to
+ * heir (a child it left alive, 0: none), or let it go stale (a held
+ * allocation waits for its hold). */
+void pw_lease_owner_exited(struct pw_allocs *as, pid_t pid, pid_t heir, uint64_t ts_ns);
 /* The owner is gone by /proc (polls): hand over if a holder lives. true when
  * handed over. */
 bool pw_lease_try_handover(struct pw_allocs *as, struct pw_alloc_rt *r, const char *why);

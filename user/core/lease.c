@@ -4,6 +4,8 @@
  * on it now: when an allocation's owner exits and a live process still holds
  * one of the allocation's sockets (a daemonized child, an exec'd program, a
  * process the socket was passed to), the allocation passes to that holder.
+ * With no holder left, a child the owner left alive inherits (daemonizing
+ * before binding).
  * A held allocation (allocate --hold) outlives its requester until the first
  * bind of its port by a process of the same uid (root's: any), which becomes
  * the owner; if nothing binds in time it is released, "hold expired".
@@ -54,15 +56,14 @@ enum pw_sock_class pw_lease_class(struct pw_allocs *as, const struct pw_alloc_rt
 	return c;
 }
 
-int pw_lease_set_owner(struct pw_allocs *as, struct pw_alloc_rt *r, pid_t pid, const char *why)
+/* The owner becomes the process p (read from /proc, or known to be gone). */
+static int set_owner(struct pw_allocs *as, struct pw_alloc_rt *r, const struct pw_proc *pp,
+		     const char *why)
 {
 	struct pw_alloc a = r->a;
-	struct pw_proc p;
+	struct pw_proc p = *pp;
 	int err;
 
-	err = pw_proc_read(pid, &p);
-	if (err)
-		return err;
 	a.pid = p.pid;
 	a.start_time = p.start_time;
 	snprintf(a.comm, sizeof(a.comm), "%s", p.comm);
@@ -95,6 +96,14 @@ int pw_lease_set_owner(struct pw_allocs *as, struct pw_alloc_rt *r, pid_t pid, c
 		as->env.hooks.changed(as->env.hooks.ctx, &ch);
 	}
 	return 0;
+}
+
+int pw_lease_set_owner(struct pw_allocs *as, struct pw_alloc_rt *r, pid_t pid, const char *why)
+{
+	struct pw_proc p;
+	int err = pw_proc_read(pid, &p);
+
+	return err ? err : set_owner(as, r, &p, why);
 }
 
 /* A live holder of one of the allocation's own sockets, other than the old owner. */
@@ -138,9 +147,32 @@ bool pw_lease_try_handover(struct pw_allocs *as, struct pw_alloc_rt *r, const ch
 }
 
 struct exited {
-	pid_t pid;
+	pid_t pid, heir;
 	uint64_t ts_ns;
 };
+
+/*
+ * The owner left no holder of the allocation's sockets, but a child alive
+ * at its exit (the kernel names it, the heir): a server that forked and let
+ * the parent exit before it bound anything (daemon(3) before bind(), as
+ * redis does). The child inherits, if its uid may own the allocation (the
+ * same, or any for root's). A child already gone as well (the middle of a
+ * double fork) inherits all the same: the kernel tracked it as the heir, so
+ * its own exit follows this one and passes the allocation on or ends it.
+ */
+static bool inherit(struct pw_allocs *as, struct pw_alloc_rt *r, pid_t heir)
+{
+	struct pw_proc p;
+	int err = pw_proc_read(heir, &p);
+
+	if (err == -ENOENT || err == -ESRCH) {
+		p = (struct pw_proc){ .pid = heir, .uid = r->a.uid };
+		snprintf(p.comm, sizeof(p.comm), "(gone)");
+	} else if (err || (r->a.uid && p.uid != r->a.uid)) {
+		return false;
+	}
+	return !set_owner(as, r, &p, "previous owner exited, leaving this child");
+}
 
 static void owner_exited(struct pw_allocs *as, struct pw_alloc_rt *r, void *ctx)
 {
@@ -150,7 +182,8 @@ static void owner_exited(struct pw_allocs *as, struct pw_alloc_rt *r, void *ctx)
 
 	if (r->a.pid != ex->pid)
 		return;
-	if (pw_lease_try_handover(as, r, "previous owner exited")) {
+	if (pw_lease_try_handover(as, r, "previous owner exited") ||
+	    (ex->heir && inherit(as, r, ex->heir))) {
 		pw_allocs_observe(as, r, PW_SM_EV_EVENT);
 		return;
 	}
@@ -164,9 +197,9 @@ static void owner_exited(struct pw_allocs *as, struct pw_alloc_rt *r, void *ctx)
 	pw_allocs_apply(as, r, &v);
 }
 
-void pw_lease_owner_exited(struct pw_allocs *as, pid_t pid, uint64_t ts_ns)
+void pw_lease_owner_exited(struct pw_allocs *as, pid_t pid, pid_t heir, uint64_t ts_ns)
 {
-	struct exited ex = { .pid = pid, .ts_ns = ts_ns };
+	struct exited ex = { .pid = pid, .heir = heir, .ts_ns = ts_ns };
 
 	if (!as)
 		return;

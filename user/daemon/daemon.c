@@ -129,7 +129,7 @@ void pw_daemon_event(struct pw_daemon *d, const struct pw_event *ev, bool from_k
 		out.ts_ns = ts;
 	}
 	if (ev->kind == PW_EV_EXIT && from_kernel)
-		pw_exits_add(d, (pid_t)ev->pid, ev->ts_ns);
+		pw_exits_add(d, (pid_t)ev->pid, (pid_t)ev->heir, ev->ts_ns);
 	/* watchers see the bind before the allocation change it causes */
 	if (has_watchers(d))
 		pw_cmd_watch_event(d, &out);

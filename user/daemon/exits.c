@@ -13,16 +13,16 @@
 #include "log.h"
 #include "proc.h"
 
-void pw_exits_add(struct pw_daemon *d, pid_t pid, uint64_t ts_ns)
+void pw_exits_add(struct pw_daemon *d, pid_t pid, pid_t heir, uint64_t ts_ns)
 {
 	struct pw_exits *x = &d->exits;
 
 	if (pw_array_grow((void **)&x->v, &x->cap, x->n + 1, sizeof(*x->v))) {
 		/* cannot queue: settle it blind, as before holders were known */
-		pw_lease_owner_exited(d->allocs, pid, ts_ns);
+		pw_lease_owner_exited(d->allocs, pid, heir, ts_ns);
 		return;
 	}
-	x->v[x->n++] = (struct pw_exit_pending){ .pid = pid, .ts_ns = ts_ns };
+	x->v[x->n++] = (struct pw_exit_pending){ .pid = pid, .heir = heir, .ts_ns = ts_ns };
 }
 
 /* Its files are closed: a zombie, or gone (reaped). */
@@ -154,7 +154,7 @@ int pw_exits_settle(struct pw_daemon *d)
 	*x = (struct pw_exits){ .lookups = x->lookups, .handed = x->handed };
 	find_holders(d, batch, n);
 	for (size_t i = 0; i < n; i++)
-		pw_lease_owner_exited(d->allocs, batch[i].pid, batch[i].ts_ns);
+		pw_lease_owner_exited(d->allocs, batch[i].pid, batch[i].heir, batch[i].ts_ns);
 	free(batch);
 	/* exits drained meanwhile wait for the next round */
 	return x->n ? 1 : 0;

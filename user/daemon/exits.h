@@ -17,6 +17,7 @@ struct pw_daemon;
 struct pw_exits {
 	struct pw_exit_pending {
 		pid_t pid;
+		pid_t heir;	/* a child it left alive, 0: none */
 		uint64_t ts_ns;
 	} *v;
 	size_t n, cap;
@@ -24,7 +25,7 @@ struct pw_exits {
 };
 
 /* An EXIT event from the ring buffer (in the drain callback: only queued). */
-void pw_exits_add(struct pw_daemon *d, pid_t pid, uint64_t ts_ns);
+void pw_exits_add(struct pw_daemon *d, pid_t pid, pid_t heir, uint64_t ts_ns);
 /* After a drain: settle the exits seen; 1 when more came meanwhile (the
  * caller looks again shortly), else 0. */
 int pw_exits_settle(struct pw_daemon *d);
