@@ -562,6 +562,12 @@ static void test_event_json(void **state)
 	ev.exit_code = 256;	/* exit(1) as task->exit_code */
 	o = pw_proto_event_json(&ev);
 	assert_int_equal(INT_OF(o, "exit_code"), 256);
+	assert_null(json_object_get(o, "heir"));
+	json_decref(o);
+	ev.heir = 31338;	/* a child it left alive */
+	o = pw_proto_event_json(&ev);
+	assert_int_equal(INT_OF(o, "heir"), 31338);
+	assert_int_equal(INT_OF(o, "exit_code"), 256);
 	json_decref(o);
 }
 

@@ -467,7 +467,11 @@ void pw_proto_write_event_ex(struct pw_strbuf *sb, const struct pw_event *ev,
 		pw_comm_sanitize(ev->comm, comm);
 		pw_sb_printf(sb, "\"pid\":%u,\"comm\":", ev->pid);
 		pw_sb_json_str(sb, comm);
-		pw_sb_printf(sb, ",\"uid\":%u,\"exit_code\":%d}", ev->uid, (int)ev->exit_code);
+		pw_sb_printf(sb, ",\"uid\":%u,\"exit_code\":%d", ev->uid, (int)ev->exit_code);
+		/* a child it left alive, which inherits what it owned */
+		if (ev->heir)
+			pw_sb_printf(sb, ",\"heir\":%u", ev->heir);
+		pw_sb_puts(sb, "}");
 		return;
 	}
 	pw_proto_write_sock(sb, ev);
