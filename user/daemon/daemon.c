@@ -205,10 +205,15 @@ int pw_daemon_resync(struct pw_daemon *d, bool count_as_resync)
 	}
 	if (err)
 		return err;
-	d->snapshots++;
 	d->last_resync_ms = pw_now_ms();
-	pw_info("snapshot: %zu sockets, %d changes in %.1f ms", n, rs.changes,
-		(double)(pw_now_ns() - start) / 1e6);
+	/* the first one and any that changed something; polling mode's
+	 * routine ones (one a second) only at debug */
+	if (!d->snapshots++ || rs.changes)
+		pw_info("snapshot: %zu sockets, %d changes in %.1f ms", n, rs.changes,
+			(double)(pw_now_ns() - start) / 1e6);
+	else
+		pw_debug("snapshot: %zu sockets, no changes in %.1f ms", n,
+			 (double)(pw_now_ns() - start) / 1e6);
 	if (count_as_resync) {
 		d->resyncs++;
 		pw_info("resync %llu: %zu sockets, %d changes to the port map",
