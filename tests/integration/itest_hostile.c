@@ -27,6 +27,9 @@
  *             aside), the owner's live sockets adopted, none handed out.
  *   smaller   a user sees sockets as ss shows them and no other user's
  *             allocation names; a TCP check cannot pass by connecting to itself.
+ *   redaction a user's allocate (single instance), list, check, health, audit,
+ *             cleanup --dry-run and recover name no pid, comm or allocation
+ *             name of root's.
  *   strings   an owner whose comm is invalid UTF-8 with an escape sequence,
  *             name and project with escape sequences: the allocation is in
  *             list, check and audit as valid JSON, tables show \xNN escapes.
@@ -1374,6 +1377,206 @@ static void test_check_self_connect(void **state)
 	itest_daemon_cleanup(&d);
 }
 
+/* --- what a user reads of other users' allocations and processes ----------- */
+
+/* One raw request as uid: send text as is (a newline or not), shut the
+ * writing side, read everything until the daemon closes (bounded). The
+ * reply text, malloc'd, or NULL. */
+static char *raw_as(struct itest_daemon *d, int uid, const char *text, size_t len)
+{
+	size_t cap = 4 << 20, got = 0;
+	char *buf = malloc(cap + 1);
+	int pfd[2], st;
+	pid_t pid;
+	ssize_t n;
+
+	if (!buf || pipe2(pfd, O_CLOEXEC)) {
+		free(buf);
+		return NULL;
+	}
+	pid = itest_fork_as(uid);
+	if (pid == 0) {
+		int fd = connect_raw(d->sock);
+		size_t off = 0;
+		char b[65536];
+
+		close(pfd[0]);
+		if (fd < 0)
+			_exit(1);
+		while (off < len) {
+			ssize_t w = send(fd, text + off, len - off, MSG_NOSIGNAL);
+
+			if (w <= 0)
+				break;	/* refused midway: read why */
+			off += (size_t)w;
+		}
+		(void) shutdown(fd, SHUT_WR);
+		for (;;) {
+			struct pollfd pf = { .fd = fd, .events = POLLIN };
+
+			if (poll(&pf, 1, 10000 * (int)itest_slow()) <= 0)
+				break;
+			n = recv(fd, b, sizeof(b), 0);
+			if (n <= 0)
+				break;
+			if (write(pfd[1], b, (size_t)n) != n)
+				break;
+		}
+		_exit(0);
+	}
+	close(pfd[1]);
+	if (pid < 0) {
+		close(pfd[0]);
+		free(buf);
+		return NULL;
+	}
+	while (got < cap && (n = read(pfd[0], buf + got, cap - got)) > 0)
+		got += (size_t)n;
+	buf[got] = '\0';
+	close(pfd[0]);
+	(void) waitpid(pid, &st, 0);
+	return buf;
+}
+
+static char *req_as(struct itest_daemon *d, int uid, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static char *req_as(struct itest_daemon *d, int uid, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	return raw_as(d, uid, line, strlen(line));
+}
+
+/* Nothing in a user's reply of root's processes or allocation names. */
+static void assert_hides(const char *what, const char *reply, const pid_t *pids, size_t n)
+{
+	char pat[64];
+
+	assert_non_null(reply);
+	if (strstr(reply, "secretname") || strstr(reply, "/srv/secretproj"))
+		fail_msg("%s: another user's name or project in %s", what, reply);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(pat, sizeof(pat), "\"pid\":%d", pids[i]);
+		if (strstr(reply, pat))
+			fail_msg("%s: root's pid %d in %s", what, pids[i], reply);
+		snprintf(pat, sizeof(pat), "pid %d", pids[i]);
+		if (strstr(reply, pat))
+			fail_msg("%s: root's pid %d in %s", what, pids[i], reply);
+	}
+}
+
+static void test_redaction(void **state)
+{
+	const char *hold[] = { "hold", NULL };
+	const char *adopt_root[] = { "listen", "tcp4", "3050", NULL };
+	const char *adopt_mine[] = { "listen", "tcp4", "3051", NULL };
+	char line[64], port_s[16];
+	const char *listen[] = { "listen", "tcp4", port_s, NULL };
+	struct itest_proc h, l, r2, mine;
+	struct itest_daemon d;
+	json_t *res = NULL, *j;
+	pid_t pids[3];
+	char *out;
+	int port;
+
+	(void) state;
+	assert_int_equal(itest_daemon_start(&d, NULL), 0);
+	assert_int_equal(itest_proc_spawn(&h, -1, hold), 0);
+	assert_int_equal(itest_proc_line(&h, line, sizeof(line), 5000), 0);
+	/* root's single-instance allocation, its port bound by another root
+	 * process, and a root socket in a managed range that cleanup adopts */
+	assert_int_equal(itest_call(&d, "allocate", json_pack("{s:s, s:s, s:s, s:i}",
+		"service_type", "ai", "name", "secretname", "project", "/srv/secretproj",
+		"pid", (int)h.pid), &res), 0);
+	port = (int)json_integer_value(json_object_get(res, "port"));
+	json_decref(res);
+	snprintf(port_s, sizeof(port_s), "%d", port);
+	assert_int_equal(itest_proc_spawn(&l, -1, listen), 0);
+	assert_int_equal(itest_proc_line(&l, line, sizeof(line), 5000), 0);
+	assert_int_equal(itest_proc_spawn(&r2, -1, adopt_root), 0);
+	assert_int_equal(itest_proc_line(&r2, line, sizeof(line), 5000), 0);
+	assert_int_equal(itest_proc_spawn(&mine, NOBODY, adopt_mine), 0);
+	assert_int_equal(itest_proc_line(&mine, line, sizeof(line), 5000), 0);
+	pids[0] = h.pid;
+	pids[1] = l.pid;
+	pids[2] = r2.pid;
+	/* root sees the live holder of the allocation's port */
+	assert_true(ITEST_WAIT(({ res = NULL; bool ok = !itest_call(&d, "check",
+		json_pack("{s:i}", "port", port), &res) &&
+		json_integer_value(json_object_get(json_object_get(json_object_get(res,
+			"allocation"), "live"), "pid")) == l.pid &&
+		!itest_call(&d, "check", json_pack("{s:i}", "port", 3051), &res) &&
+		json_array_size(json_object_get(res, "sockets")) == 1; json_decref(res); ok; }),
+		5000 * itest_slow()));
+
+	/* a. the single-instance allocation, as "existing" */
+	out = req_as(&d, NOBODY, "{\"v\":1,\"cmd\":\"allocate\",\"args\":{\"service_type\":\"ai\"}}\n");
+	print_message("a user's allocate ai: %s", out);
+	assert_non_null(strstr(out, "\"existing\":true"));
+	assert_hides("allocate ai", out, pids, 3);
+	j = json_loads(out, 0, NULL);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(j, "result"),
+							      "comm")), "");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(json_object_get(j,
+		"result"), "live"), "comm")), "");
+	json_decref(j);
+	free(out);
+	out = req_as(&d, NOBODY, "{\"v\":1,\"cmd\":\"allocate\",\"args\":{\"service_type\":\"ai\","
+		     "\"exclusive\":true}}\n");
+	assert_non_null(strstr(out, "single-instance"));
+	assert_hides("allocate ai --exclusive", out, pids, 3);
+	free(out);
+	/* b-d. list, check, health */
+	out = req_as(&d, NOBODY, "{\"v\":1,\"cmd\":\"list\"}\n");
+	assert_non_null(strstr(out, port_s));
+	assert_hides("list", out, pids, 3);
+	free(out);
+	out = req_as(&d, NOBODY, "{\"v\":1,\"cmd\":\"check\",\"args\":{\"port\":%d}}\n", port);
+	assert_non_null(strstr(out, "\"sockets\":[{"));
+	assert_hides("check", out, pids, 3);
+	free(out);
+	out = req_as(&d, NOBODY, "{\"v\":1,\"cmd\":\"health\"}\n");
+	assert_non_null(strstr(out, port_s));
+	assert_hides("health", out, pids, 3);
+	free(out);
+	/* e. audit: root's records without pid or detail; root sees them */
+	out = req_as(&d, NOBODY, "{\"v\":1,\"cmd\":\"audit\",\"args\":{\"limit\":1000}}\n");
+	print_message("a user's audit: %.300s\n", out);
+	assert_non_null(strstr(out, "\"action\":\"allocate\""));
+	assert_hides("audit", out, pids, 3);
+	free(out);
+	out = req_as(&d, -1, "{\"v\":1,\"cmd\":\"audit\",\"args\":{\"limit\":1000}}\n");
+	assert_non_null(strstr(out, "secretname"));
+	free(out);
+	/* f. cleanup --dry-run and recover: the user's own adoption in full,
+	 * root's actions hidden and counted */
+	out = req_as(&d, NOBODY, "{\"v\":1,\"cmd\":\"cleanup\",\"args\":{\"dry_run\":true}}\n");
+	print_message("a user's cleanup --dry-run: %s", out);
+	assert_hides("cleanup --dry-run", out, pids, 3);
+	snprintf(line, sizeof(line), "pid %d", mine.pid);
+	assert_non_null(strstr(out, line));
+	assert_non_null(strstr(out, "\"hidden\":1"));
+	free(out);
+	out = req_as(&d, -1, "{\"v\":1,\"cmd\":\"cleanup\",\"args\":{\"dry_run\":true}}\n");
+	snprintf(line, sizeof(line), "pid %d", r2.pid);
+	assert_non_null(strstr(out, line));
+	free(out);
+	out = req_as(&d, NOBODY, "{\"v\":1,\"cmd\":\"recover\"}\n");
+	assert_hides("recover", out, pids, 3);
+	free(out);
+	print_message("a user's allocate, list, check, health, audit, cleanup --dry-run and recover "
+		      "show no pid, comm or name of root's\n");
+	itest_proc_end(&mine);
+	itest_proc_end(&r2);
+	itest_proc_end(&l);
+	itest_proc_end(&h);
+	itest_daemon_cleanup(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1393,7 +1596,12 @@ int main(void)
 		cmocka_unit_test(test_db_truncated),
 		cmocka_unit_test(test_visibility),
 		cmocka_unit_test(test_check_self_connect),
+		cmocka_unit_test(test_redaction),
 	};
+
+	/* one test by name: ITEST_FILTER=test_redaction (cmocka's glob) */
+	if (getenv("ITEST_FILTER"))
+		cmocka_set_test_filter(getenv("ITEST_FILTER"));
 
 	return cmocka_run_group_tests(tests, group_setup, NULL);
 }

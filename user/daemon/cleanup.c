@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Recovery on demand and the config warnings (see cleanup.h). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "allocs.h"
@@ -8,7 +9,65 @@
 #include "cmd.h"
 #include "config.h"
 #include "daemon.h"
+#include "portmap.h"
 #include "settle.h"
+
+/* Whether a recovery action (a sentence of core/recovery.c, naming "port N")
+ * is about the viewer's own: the allocation on the port is its, or with none,
+ * every socket held there (in the daemon's namespace) is. Not found: not. */
+static bool action_is_viewers(struct pw_daemon *d, const char *text, uid_t viewer)
+{
+	const char *p = strstr(text, "port ");
+	const struct pw_alloc_rt *r;
+	const struct pw_sock *s;
+	unsigned long port;
+	bool any = false;
+	char *end;
+
+	if (!p || p[5] < '0' || p[5] > '9')
+		return false;
+	port = strtoul(p + 5, &end, 10);
+	if (!port || port > 65535)
+		return false;
+	r = pw_allocs_by_port(d->allocs, (uint16_t)port);
+	if (r)
+		return r->a.uid == viewer;
+	for (s = pw_portmap_port_first(d->map, (__u16)port); s; s = pw_portmap_port_next(d->map, s)) {
+		if (d->self_netns && s->netns != d->self_netns)
+			continue;
+		if (s->uid != viewer)
+			return false;
+		any = true;
+	}
+	return any;
+}
+
+void pw_recovery_redact(struct pw_daemon *d, json_t *report, uid_t viewer)
+{
+	json_t *st, *acts, *a;
+	size_t i, k;
+
+	if (!viewer)
+		return;
+	json_array_foreach(json_object_get(report, "steps"), i, st) {
+		size_t hidden = 0;
+
+		acts = json_object_get(st, "actions");
+		if (!json_is_array(acts))
+			continue;
+		for (k = 0; k < json_array_size(acts);) {
+			a = json_array_get(acts, k);
+			if (json_is_string(a) && action_is_viewers(d, json_string_value(a), viewer)) {
+				k++;
+				continue;
+			}
+			(void) json_array_remove(acts, k);
+			hidden++;
+		}
+		if (hidden)
+			json_object_set_new(st, "hidden", json_integer((json_int_t)hidden));
+	}
+}
 
 unsigned pw_recovery_now(struct pw_daemon *d, bool dry_run, json_t **report)
 {
@@ -62,6 +121,8 @@ void pw_cmd_cleanup(struct pw_daemon *d, struct pw_client *c, json_t *args)
 		return;
 	}
 	json_object_set_new(rep, "actions", json_integer(n));
+	/* a dry run as a user: its own ports' actions only (they name pids) */
+	pw_recovery_redact(d, rep, cred->uid);
 	if (!dry_run)
 		pw_allocs_audit(d->allocs, cred->uid, cred->pid, "recover", "ok", 0, 0, "",
 				"cleanup: %u action(s)", n);

@@ -40,7 +40,8 @@ static void allocate_done(void *ctx, const struct pw_allocate_result *ar)
 	} else {
 		/* the reply line as text (pw_proto_ok's shape, no object tree) */
 		pw_sb_puts(&sb, PW_PROTO_OK_PREFIX);
-		pw_wire_alloc_open(&sb, k->d->allocs, ar->r, NULL);
+		pw_wire_alloc_open(&sb, k->d->allocs, ar->r, NULL, pw_client_cred(k->c)->uid,
+				   k->d->cfg->access.show_other_users_names);
 		pw_sb_puts(&sb, ",\"existing\":false,\"conflicts\":[");
 		for (size_t i = 0; i < ar->n_conflicts; i++) {
 			pw_sb_printf(&sb, "%s{\"port\":%d,\"reason\":", i ? "," : "",
@@ -141,20 +142,28 @@ void pw_cmd_allocate(struct pw_daemon *d, struct pw_client *c, json_t *args)
 	code = parse_allocate(d, args, cred, &rq, &exclusive, &run, err, sizeof(err));
 	if (code == PW_E_OK && rq.t->single) {
 		struct pw_alloc_rt *r = pw_allocate_singleton(d->allocs, rq.t->name);
+		/* another uid's owner: no pid or comm for a user (see wire.h) */
+		bool others = r && cred->uid != 0 && cred->uid != r->a.uid;
+		char owner[64];
 
+		if (r && others)
+			snprintf(owner, sizeof(owner), "a process of uid %u", r->a.uid);
+		else if (r)
+			snprintf(owner, sizeof(owner), "pid %d (%.16s)", r->a.pid, r->a.comm);
 		/* run hands the port to a command: only the owner's own tree may */
 		if (r && run && !pw_proc_cached_is_ancestor(r->a.pid, rq.a.pid)) {
 			snprintf(err, sizeof(err), "service type %s is single-instance and allocated "
-				 "to pid %d (%.16s): port %u (id %lld)", rq.t->name, r->a.pid,
-				 r->a.comm, r->a.port, (long long)r->a.id);
+				 "to %s: port %u (id %lld)", rq.t->name, owner, r->a.port,
+				 (long long)r->a.id);
 			code = PW_E_EXISTS;
 		} else if (r && exclusive) {
 			snprintf(err, sizeof(err), "service type %s is single-instance and already "
-				 "allocated: port %u (id %lld, pid %d)", rq.t->name, r->a.port,
-				 (long long)r->a.id, r->a.pid);
+				 "allocated to %s: port %u (id %lld)", rq.t->name, owner, r->a.port,
+				 (long long)r->a.id);
 			code = PW_E_EXISTS;
 		} else if (r) {
-			json_t *res = pw_wire_alloc(d->allocs, r);
+			json_t *res = pw_wire_alloc_for(d->allocs, r, cred->uid,
+							d->cfg->access.show_other_users_names);
 
 			json_object_set_new(res, "existing", json_true());
 			/* it may not be durable yet: the answer waits as its own did */
@@ -243,7 +252,8 @@ void pw_cmd_release(struct pw_daemon *d, struct pw_client *c, json_t *args)
 	}
 	/* the reply as text, written before r goes */
 	pw_sb_puts(&sb, PW_PROTO_OK_PREFIX);
-	pw_wire_alloc_open(&sb, d->allocs, r, "released");
+	pw_wire_alloc_open(&sb, d->allocs, r, "released", cred->uid,
+			   d->cfg->access.show_other_users_names);
 	pw_sb_puts(&sb, "}}\n");
 	err = pw_allocs_release(d->allocs, r, cred->uid, cred->pid, "released by request");
 	if (err) {

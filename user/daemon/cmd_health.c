@@ -3,7 +3,9 @@
 #include <stdlib.h>
 
 #include "allocs.h"
+#include "cleanup.h"
 #include "cmd.h"
+#include "config.h"
 #include "guard.h"
 #include "metrics.h"
 #include "utf8.h"
@@ -30,17 +32,23 @@ void pw_cmd_health(struct pw_daemon *d, struct pw_client *c, json_t *args)
 	unsigned by_state[PW_ALLOC_STATE_MAX];
 	uint64_t now = pw_now_ms();
 	json_t *arr = json_array(), *tot = json_object();
+	uid_t viewer = pw_client_cred(c)->uid;
 
 	(void) args;
 	for (size_t i = 0; i < as->n; i++) {
 		const struct pw_alloc_rt *r = &as->v[i];
 		char name[PW_NAME_MAX * 4];
+		/* as list shows it (wire.h): another uid's owner without its pid,
+		 * its name blank unless the config shows names */
+		bool others = viewer != 0 && viewer != r->a.uid;
 
 		json_array_append_new(arr, json_pack(
 			"{s:I, s:i, s:s, s:s, s:i, s:s, s:s, s:I, s:i, s:s, s:I, s:b, s:b}",
 			"id", (json_int_t)r->a.id, "port", r->a.port, "service_type",
-			r->a.service_type, "name", pw_utf8_safe(r->a.name, name, sizeof(name)),
-			"pid", (int)r->a.pid, "state",
+			r->a.service_type, "name", pw_utf8_safe(others &&
+				!d->cfg->access.show_other_users_names ? "" : r->a.name, name,
+				sizeof(name)),
+			"pid", others ? 0 : (int)r->a.pid, "state",
 			pw_alloc_state_name(r->a.state), "last_evidence",
 			evidence_name(r->sm.last_evidence), "last_evidence_age_ms",
 			(json_int_t)(r->sm.last_evidence_ms ? now - r->sm.last_evidence_ms : 0),
@@ -89,7 +97,12 @@ void pw_cmd_recover(struct pw_daemon *d, struct pw_client *c, json_t *args)
 		pw_client_send(c, pw_proto_error(PW_E_INTERNAL, "out of memory"));
 		return;
 	}
-	json_object_set(rep, "last_startup", d->recovery ? d->recovery : json_null());
+	/* a user's copy is redacted: the start-up report stays whole */
+	json_object_set_new(rep, "last_startup", !d->recovery ? json_null() :
+			    pw_client_cred(c)->uid ? json_deep_copy(d->recovery) :
+			    json_incref(d->recovery));
+	pw_recovery_redact(d, rep, pw_client_cred(c)->uid);
+	pw_recovery_redact(d, json_object_get(rep, "last_startup"), pw_client_cred(c)->uid);
 	/* the integrity check reads the whole database: on a worker thread */
 	pw_guard_recover(d->guard, c, rep);
 }

@@ -293,7 +293,7 @@ static int audit_fill(void *ctx, struct pw_strbuf *sb)
 			if (as->any)
 				pw_sb_put(sb, ",", 1);
 			as->any = true;
-			pw_wire_audit_write(sb, &as->recs[i]);
+			pw_wire_audit_write(sb, &as->recs[i], pw_client_cred(as->c)->uid);
 		}
 		if (as->n)
 			as->after = as->recs[as->n - 1].id;

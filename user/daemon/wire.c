@@ -73,7 +73,7 @@ json_t *pw_wire_sock(const struct pw_sock *s)
 }
 
 void pw_wire_alloc_open(struct pw_strbuf *sb, struct pw_allocs *as, const struct pw_alloc_rt *r,
-			const char *state)
+			const char *state, uid_t viewer, bool show_names)
 {
 	static const char *const live_names[] = {
 		[PW_LIVE_FREE] = "free",
@@ -87,17 +87,23 @@ void pw_wire_alloc_open(struct pw_strbuf *sb, struct pw_allocs *as, const struct
 	char name[PW_NAME_MAX * 4], project[PW_PROJECT_MAX * 4], ocomm[sizeof(r->a.comm) * 4 + 1];
 	char now_comm[PW_COMM_LEN];
 	const char *owner_comm = r->a.comm;
+	/* a user sees no pid or comm of another uid's process (as ss shows
+	 * sockets), and another uid's names only if the config says so */
+	bool others = viewer != 0 && viewer != r->a.uid;
+	bool blank_names = others && !show_names;
+	bool live_hidden;
 
 	/* the owner may have exec'd since (portwatch run): show what runs now,
 	 * as of the cache (at most PW_PROC_CACHE_TTL_NS old) when it holds the
 	 * owner, which owner resolution put there: no /proc read per reply */
 	if (pw_proc_cached_comm(r->a.pid, r->a.start_time, now_comm))
 		owner_comm = now_comm;
-	pw_utf8_safe(owner_comm, ocomm, sizeof(ocomm));
-	pw_utf8_safe(r->a.name, name, sizeof(name));
-	pw_utf8_safe(r->a.project, project, sizeof(project));
+	pw_utf8_safe(others ? "" : owner_comm, ocomm, sizeof(ocomm));
+	pw_utf8_safe(blank_names ? "" : r->a.name, name, sizeof(name));
+	pw_utf8_safe(blank_names ? "" : r->a.project, project, sizeof(project));
 	live = pw_allocs_live(as, r, &s);
-	if (s)
+	live_hidden = s && viewer != 0 && s->uid != viewer;
+	if (s && !live_hidden)
 		pw_comm_sanitize(s->comm, comm);
 	/* written as text: a pipelined client's replies are a good part of the
 	 * daemon's work, and an object tree per reply doubled it */
@@ -105,7 +111,8 @@ void pw_wire_alloc_open(struct pw_strbuf *sb, struct pw_allocs *as, const struct
 	pw_sb_json_str(sb, r->a.service_type);
 	pw_sb_puts(sb, ",\"name\":");
 	pw_sb_json_str(sb, name);
-	pw_sb_printf(sb, ",\"port\":%d,\"pid\":%d,\"comm\":", (int)r->a.port, (int)r->a.pid);
+	pw_sb_printf(sb, ",\"port\":%d,\"pid\":%d,\"comm\":", (int)r->a.port,
+		     others ? 0 : (int)r->a.pid);
 	pw_sb_json_str(sb, ocomm);
 	pw_sb_printf(sb, ",\"uid\":%lld,\"state\":", (long long)r->a.uid);
 	pw_sb_json_str(sb, state ? state : pw_alloc_state_name(r->a.state));
@@ -113,16 +120,22 @@ void pw_wire_alloc_open(struct pw_strbuf *sb, struct pw_allocs *as, const struct
 	pw_sb_json_str(sb, project);
 	pw_sb_printf(sb, ",\"adopted\":%s,\"live\":{\"status\":\"%s\",\"pid\":%lld,\"comm\":",
 		     r->a.adopted ? "true" : "false", live_names[live],
-		     (long long)(s ? s->pid : 0));
+		     (long long)(s && !live_hidden ? s->pid : 0));
 	pw_sb_json_str(sb, comm);
 	pw_sb_put(sb, "}", 1);
 }
 
 json_t *pw_wire_alloc(struct pw_allocs *as, const struct pw_alloc_rt *r)
 {
+	return pw_wire_alloc_for(as, r, 0, true);
+}
+
+json_t *pw_wire_alloc_for(struct pw_allocs *as, const struct pw_alloc_rt *r, uid_t viewer,
+			  bool show_names)
+{
 	struct pw_strbuf sb = { 0 };
 
-	pw_wire_alloc_open(&sb, as, r, NULL);
+	pw_wire_alloc_open(&sb, as, r, NULL, viewer, show_names);
 	pw_sb_put(&sb, "}", 1);
 	return pw_proto_json_of(&sb);
 }
@@ -185,10 +198,15 @@ void pw_wire_server_status(const struct pw_server_stats *st, json_t *status)
 		json_object_set_new(status, "server", o);
 }
 
-void pw_wire_audit_write(struct pw_strbuf *sb, const struct pw_audit *a)
+void pw_wire_audit_write(struct pw_strbuf *sb, const struct pw_audit *a, uid_t viewer)
 {
+	/* another uid's record: what happened, not who or with what names
+	 * (its detail names processes, comms, allocation names) */
+	bool others = viewer != 0 && viewer != (uid_t)a->uid;
+
 	pw_sb_printf(sb, "{\"id\":%lld,\"ts_ms\":%lld,\"uid\":%lld,\"pid\":%d,\"action\":",
-		     (long long)a->id, (long long)a->ts_ms, (long long)a->uid, (int)a->pid);
+		     (long long)a->id, (long long)a->ts_ms, (long long)a->uid,
+		     others ? 0 : (int)a->pid);
 	pw_sb_json_str(sb, a->action);
 	pw_sb_puts(sb, ",\"outcome\":");
 	pw_sb_json_str(sb, a->outcome);
@@ -196,7 +214,7 @@ void pw_wire_audit_write(struct pw_strbuf *sb, const struct pw_audit *a)
 		     (long long)a->alloc_id);
 	pw_sb_json_str(sb, a->service_type);
 	pw_sb_puts(sb, ",\"detail\":");
-	pw_sb_json_str(sb, a->detail);
+	pw_sb_json_str(sb, others ? "" : a->detail);
 	pw_sb_put(sb, "}", 1);
 }
 
@@ -224,16 +242,4 @@ const struct pw_sock *pw_wire_sock_visible(const struct pw_sock *s, uid_t viewer
 	scratch->pid = 0;
 	memset(scratch->comm, 0, sizeof(scratch->comm));
 	return scratch;
-}
-
-json_t *pw_wire_alloc_for(struct pw_allocs *as, const struct pw_alloc_rt *r, uid_t viewer,
-			  bool show_names)
-{
-	json_t *o = pw_wire_alloc(as, r);
-
-	if (o && viewer != 0 && viewer != r->a.uid && !show_names) {
-		json_object_set_new(o, "name", json_string(""));
-		json_object_set_new(o, "project", json_string(""));
-	}
-	return o;
 }
