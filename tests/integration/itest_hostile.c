@@ -30,6 +30,8 @@
  *   redaction a user's allocate (single instance), list, check, health, audit,
  *             cleanup --dry-run and recover name no pid, comm or allocation
  *             name of root's.
+ *   edges     a last request without its newline is answered; a line over
+ *             64 KiB is refused even when the lines before it were read.
  *   strings   an owner whose comm is invalid UTF-8 with an escape sequence,
  *             name and project with escape sequences: the allocation is in
  *             list, check and audit as valid JSON, tables show \xNN escapes.
@@ -1577,6 +1579,58 @@ static void test_redaction(void **state)
 	itest_daemon_cleanup(&d);
 }
 
+/* A last request without its newline is answered; every line is held to
+ * the 64 KiB limit, not only the unread rest. */
+static char *line_of(size_t len)
+{
+	static const char head[] = "{\"v\":1,\"cmd\":\"ping\",\"args\":{\"pad\":\"";
+	static const char tail[] = "\"}}";
+	char *b = malloc(len + 2);
+
+	memcpy(b, head, sizeof(head) - 1);
+	memset(b + sizeof(head) - 1, 'x', len - (sizeof(head) - 1) - (sizeof(tail) - 1));
+	memcpy(b + len - (sizeof(tail) - 1), tail, sizeof(tail) - 1);
+	b[len] = '\n';
+	b[len + 1] = '\0';
+	return b;
+}
+
+static void test_request_edges(void **state)
+{
+	static const char nonl[] = "{\"v\":1,\"cmd\":\"allocate\",\"args\":{\"service_type\":\"api\","
+				   "\"name\":\"nonl\",\"hold_ms\":60000}}";
+	static const size_t sizes[] = { 65536, 65537, 70000 };
+	struct itest_daemon d;
+	json_t *res = NULL;
+	char *out, *line;
+
+	(void) state;
+	assert_int_equal(itest_daemon_start(&d, NULL), 0);
+	out = raw_as(&d, NOBODY, nonl, strlen(nonl));
+	print_message("a request without a newline, then SHUT_WR: %s", out);
+	assert_non_null(strstr(out, "\"ok\":true"));
+	assert_non_null(strstr(out, "\"name\":\"nonl\""));
+	free(out);
+	assert_int_equal(itest_call(&d, "list", NULL, &res), 0);
+	out = json_dumps(res, 0);
+	assert_non_null(strstr(out, "nonl"));
+	free(out);
+	json_decref(res);
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		line = line_of(sizes[i]);
+		out = raw_as(&d, NOBODY, line, sizes[i] + 1);
+		print_message("a %zu-byte request: %.120s\n", sizes[i], out);
+		if (sizes[i] <= 65536)
+			assert_null(strstr(out, "larger than"));
+		else
+			assert_non_null(strstr(out, "request larger than 65536 bytes"));
+		assert_non_null(strstr(out, "\"v\":1"));
+		free(out);
+		free(line);
+	}
+	itest_daemon_cleanup(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1597,6 +1651,7 @@ int main(void)
 		cmocka_unit_test(test_visibility),
 		cmocka_unit_test(test_check_self_connect),
 		cmocka_unit_test(test_redaction),
+		cmocka_unit_test(test_request_edges),
 	};
 
 	/* one test by name: ITEST_FILTER=test_redaction (cmocka's glob) */

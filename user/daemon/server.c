@@ -156,6 +156,16 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
 }
 
+/* A request over PW_PROTO_MAX_LINE: the answers before it go out (best
+ * effort), then why, then the client is closed. */
+static void oversized(struct pw_client *c)
+{
+	c->srv->st.oversized++;
+	(void) srv_flush_out(c);
+	reject(c->io.fd, PW_E_BAD_REQUEST, "request larger than 65536 bytes");
+	srv_client_close(c);
+}
+
 /* Handle up to max complete lines, or as many as TURN_NS allows (one at
  * least); true when more are waiting. */
 static bool handle_lines(struct pw_client *c, int max)
@@ -182,6 +192,11 @@ static bool handle_lines(struct pw_client *c, int max)
 		if (!handled++)
 			t0 = mono_ns();
 		len = (size_t)(nl - (c->in + start));
+		/* each line within the limit, not only what is left unread */
+		if (len > PW_PROTO_MAX_LINE) {
+			oversized(c);
+			break;
+		}
 		if (len && c->in[start + len - 1] == '\r')
 			len--;
 		if (len) {
@@ -338,11 +353,17 @@ static int client_io(struct pw_io *io, uint32_t events)
 			if (c->closed)
 				return 0;
 			if (c->in_len > PW_PROTO_MAX_LINE) {
-				c->srv->st.oversized++;
-				reject(io->fd, PW_E_BAD_REQUEST, "request larger than 65536 bytes");
-				srv_client_close(c);
+				oversized(c);
 				return 0;
 			}
+		}
+		/* the peer's last request may lack its newline: it is one all
+		 * the same (answered, then the client closes as after any EOF) */
+		if (eof && !c->closed && c->in_len && c->in[c->in_len - 1] != '\n' &&
+		    c->in_len < c->in_cap) {
+			c->in[c->in_len++] = '\n';
+			if (handle_lines(c, LINES_PER_READ))
+				srv_backlog_push(c);
 		}
 		if (!c->closed && (events & (EPOLLHUP | EPOLLERR)) && (eof || c->queued)) {
 			c->eof = true;
