@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <unistd.h>
@@ -539,6 +540,77 @@ static void test_daemon_args(void **state)
 	}
 }
 
+/* portwatchd checks its paths and listener addresses while parsing: exit 2,
+ * one line naming the option, nothing made on disk (no Styxy token), with
+ * --check-config too. */
+static void test_daemon_args_listeners(void **state)
+{
+	char bin[256], tok[128], *out, *err;
+	struct stat st;
+	static const char *const bad[][4] = {
+		{ "--socket", "", NULL },
+		{ "--state-dir", "", NULL },
+		{ "--portserver", "", NULL },
+		{ "--portserver", "@", NULL },
+		{ "--portserver-type", "", NULL },
+		{ "--styxy-http=foo", NULL },
+		{ "--styxy-http=127.0.0.1:", NULL },
+		{ "--config-override", "", NULL },
+	};
+
+	(void) state;
+	snprintf(bin, sizeof(bin), "%s/portwatchd", itest_build());
+	snprintf(tok, sizeof(tok), "/tmp/pw-itest-args-%d/auth.token", getpid());
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		for (int check = 0; check < 2; check++) {
+			const char *argv[12] = { bin, "--no-bpf", "--styxy-token-file", tok };
+			size_t n = 4;
+			int rc;
+
+			for (int k = 0; bad[i][k]; k++)
+				argv[n++] = bad[i][k];
+			/* never the default paths, even if the check regressed */
+			if (strcmp(bad[i][0], "--socket"))
+				argv[n++] = "--socket=/nonexistent/x.sock";
+			if (strcmp(bad[i][0], "--state-dir"))
+				argv[n++] = "--state-dir=/nonexistent/state";
+			if (check)
+				argv[n++] = "--check-config";
+			argv[n] = NULL;
+			rc = itest_run(argv, NULL, 5000, &out, &err);
+			checked++;
+			if (rc != 2 || count_lines(err) != 1 ||
+			    !strstr(err, strtok(strdupa(bad[i][0]), "=")))
+				fail_msg("portwatchd %s %s%s: exit %d: %s", bad[i][0],
+					 bad[i][1] ? bad[i][1] : "", check ? " --check-config" : "",
+					 rc, err);
+			free(out);
+			free(err);
+		}
+	}
+	assert_int_not_equal(stat(tok, &st), 0);
+	/* a bad listener in the config: --check-config says so, exit 3 */
+	{
+		char cfg[128];
+		const char *argv[] = { bin, "--config", cfg, "--socket=/nonexistent/x.sock",
+				       "--state-dir=/nonexistent/state", "--check-config", NULL };
+		FILE *f;
+		int rc;
+
+		snprintf(cfg, sizeof(cfg), "/tmp/pw-itest-args-%d.json", getpid());
+		f = fopen(cfg, "w");
+		assert_non_null(f);
+		fprintf(f, "{\"listeners\":{\"styxy_http\":\"foo\"}}\n");
+		fclose(f);
+		rc = itest_run(argv, NULL, 5000, &out, &err);
+		(void) unlink(cfg);
+		if (rc != 3 || !strstr(err, "listeners.styxy_http"))
+			fail_msg("a config with styxy_http \"foo\": exit %d: %s", rc, err);
+		free(out);
+		free(err);
+	}
+}
+
 /* ports --json copies the daemon's text to stdout as it comes: a write
  * that fails (a full disk) is exit 1 and says so, not a silent cut. */
 static void test_output_error(void **state)
@@ -566,6 +638,7 @@ int main(void)
 		cmocka_unit_test(test_watch),
 		cmocka_unit_test(test_human_details),
 		cmocka_unit_test(test_daemon_args),
+		cmocka_unit_test(test_daemon_args_listeners),
 		cmocka_unit_test(test_output_error),
 	};
 

@@ -37,6 +37,7 @@
 #include "sdnotify.h"
 #include "autotypes.h"
 #include "cleanup.h"
+#include "http.h"
 #include "portserver.h"
 #include "preload.h"
 #include "styxy.h"
@@ -599,6 +600,23 @@ int pw_daemon_check_config(const struct pw_daemon_opts *o)
 		fprintf(stderr, "portwatchd: config override %s\n", err);
 		pw_config_free(cfg);
 		return -EINVAL;
+	}
+	/* the listeners the config names (the options are checked already) */
+	{
+		const char *ps = o->portserver_addr ?: cfg->listeners.portserver;
+		const char *sx = o->styxy_listen ?: cfg->listeners.styxy_http;
+		char host[256], port[8];
+
+		if ((ps && !pw_portserver_addr_ok(ps)) ||
+		    (sx && pw_http_split_addr(sx, host, sizeof(host), port, sizeof(port)))) {
+			fprintf(stderr, "portwatchd: config: listeners.%s \"%.64s\": expected %s\n",
+				ps && !pw_portserver_addr_ok(ps) ? "portserver" : "styxy_http",
+				ps && !pw_portserver_addr_ok(ps) ? ps : sx,
+				ps && !pw_portserver_addr_ok(ps) ? "@NAME or a socket path"
+								 : "ADDR:PORT");
+			pw_config_free(cfg);
+			return -EINVAL;
+		}
 	}
 	printf("%s%s%s: valid, %zu service types\n",
 	       o->config_path ? o->config_path : "built-in defaults",

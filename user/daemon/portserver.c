@@ -332,6 +332,13 @@ static int make_addr(const char *s, struct sockaddr_un *sa)
 	return (int)(offsetof(struct sockaddr_un, sun_path) + n + (s[0] == '@' ? 0 : 1));
 }
 
+bool pw_portserver_addr_ok(const char *addr)
+{
+	struct sockaddr_un sa;
+
+	return make_addr(addr, &sa) >= 0;
+}
+
 static void ps_free(struct pw_portserver *ps)
 {
 	while (ps->conns) {

@@ -37,6 +37,9 @@ struct pw_portserver_stats {
  * is served (it may add a type to the config). 0 or -errno, logged.
  */
 int pw_portserver_prepare(struct pw_daemon *d, const char *type);
+/* Whether @addr is one pw_portserver_start() takes: "@name" or a path, of
+ * 2 bytes at least, that fits a Unix socket address. */
+bool pw_portserver_addr_ok(const char *addr);
 /* Listen on @addr ("@name" or a path) serving @type. 0 or -errno, logged. */
 int pw_portserver_start(struct pw_daemon *d, const char *addr, const char *type);
 void pw_portserver_stop(struct pw_daemon *d);void pw_portserver_stats(const struct pw_portserver *ps, struct pw_portserver_stats *st);

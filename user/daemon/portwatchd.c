@@ -7,11 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "allocs.h"
 #include "daemon.h"
+#include "http.h"
 #include "log.h"
+#include "portserver.h"
 #include "version.h"
 #include "styxy.h"
 
@@ -101,6 +104,16 @@ static bool metrics_addr_ok(const char *a)
 	return colon[1] >= '0' && colon[1] <= '9' && !*end && port >= 1 && port <= 65535;
 }
 
+/* A path option: not empty, and a control socket's fits sun_path. */
+static bool path_ok(const char *opt, const char *s, size_t max)
+{
+	if (*s && strlen(s) <= max)
+		return true;
+	fprintf(stderr, "portwatchd: %s: expected a path of 1-%zu bytes, got \"%.64s%s\"\n", opt,
+		max, s, strlen(s) > 64 ? "..." : "");
+	return false;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -139,9 +152,14 @@ int main(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "s:d:c:vh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
+			if (!path_ok("--socket", optarg,
+				     sizeof(((struct sockaddr_un *)0)->sun_path) - 1))
+				return EXIT_USAGE;
 			o.socket_path = optarg;
 			break;
 		case 'd':
+			if (!path_ok("--state-dir", optarg, PATH_MAX - 64))
+				return EXIT_USAGE;
 			o.state_dir = optarg;
 			break;
 		case 'c':
@@ -178,18 +196,43 @@ int main(int argc, char **argv)
 			o.metrics_listen = optarg;
 			break;
 		case 'S':
+			if (!pw_portserver_addr_ok(optarg)) {
+				fprintf(stderr, "portwatchd: --portserver \"%.64s\": expected @NAME or "
+					"a socket path, 2-%zu bytes\n", optarg,
+					sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+				return EXIT_USAGE;
+			}
 			o.portserver_addr = optarg;
 			break;
 		case 'T':
+			if (!*optarg) {
+				fprintf(stderr, "portwatchd: --portserver-type: expected a service "
+					"type, got \"\"\n");
+				return EXIT_USAGE;
+			}
 			o.portserver_type = optarg;
 			break;
-		case 'H':
+		case 'H': {
+			char host[256], port[8];
+
+			/* the form now, exit 2, before the token file is made */
+			if (optarg && pw_http_split_addr(optarg, host, sizeof(host), port,
+							 sizeof(port))) {
+				fprintf(stderr, "portwatchd: --styxy-http %.64s: expected ADDR:PORT, "
+					"[ADDR]:PORT or :PORT with PORT 0-65535\n", optarg);
+				return EXIT_USAGE;
+			}
 			o.styxy_listen = optarg ? optarg : PW_STYXY_DEFAULT_LISTEN;
 			break;
+		}
 		case 'K':
+			if (!path_ok("--styxy-token-file", optarg, PATH_MAX - 1))
+				return EXIT_USAGE;
 			o.styxy_token_file = optarg;
 			break;
 		case 'O':
+			if (!path_ok("--config-override", optarg, PATH_MAX - 1))
+				return EXIT_USAGE;
 			o.config_override = optarg;
 			break;
 		case 'W':
