@@ -30,6 +30,8 @@
  *   redaction a user's allocate (single instance), list, check, health, audit,
  *             cleanup --dry-run and recover name no pid, comm or allocation
  *             name of root's.
+ *   types     a user auto-allocates 8 service types at most and never the
+ *             table's last 64 slots: root still adds one, after a restart too.
  *   edges     a last request without its newline is answered; a line over
  *             64 KiB is refused even when the lines before it were read.
  *   strings   an owner whose comm is invalid UTF-8 with an escape sequence,
@@ -1631,6 +1633,48 @@ static void test_request_edges(void **state)
 	itest_daemon_cleanup(&d);
 }
 
+/* A user cannot fill the table of auto-allocated service types: a few of its
+ * own, never root's last slots; root still makes one, after a restart too. */
+static void test_runtime_types(void **state)
+{
+	const char *extra[] = { "--config", "tests/fixtures/styxy-core-ports.json", NULL };
+	struct itest_daemon d;
+	char *out = NULL;
+	int ok = 0, refused = 0;
+
+	(void) state;
+	assert_int_equal(itest_daemon_start(&d, extra), 0);
+	for (int i = 0; i < 40 && !refused; i++) {
+		free(out);
+		out = req_as(&d, NOBODY, "{\"v\":1,\"cmd\":\"allocate\",\"args\":{\"service_type\":"
+			     "\"evil-%d\"}}\n", i);
+		if (strstr(out, "\"ok\":true"))
+			ok++;
+		else
+			refused++;
+	}
+	print_message("a user's auto-allocated types: %d made, then: %s", ok, out);
+	assert_int_equal(ok, 8);
+	assert_non_null(strstr(out, "\"code\":\"denied\""));
+	assert_non_null(strstr(out, "uid 65534 has auto-allocated 8 service types"));
+	free(out);
+	for (int round = 0; round < 2; round++) {
+		out = req_as(&d, -1, "{\"v\":1,\"cmd\":\"allocate\",\"args\":{\"service_type\":"
+			     "\"grafana-%d\"}}\n", round);
+		assert_non_null(strstr(out, "\"ok\":true"));
+		free(out);
+		out = req_as(&d, NOBODY, "{\"v\":1,\"cmd\":\"allocate\",\"args\":{\"service_type\":"
+			     "\"evil-x%d\"}}\n", round);
+		assert_non_null(strstr(out, "\"code\":\"denied\""));
+		free(out);
+		/* counted again after a restart (auto-types.json keeps the uid) */
+		assert_int_equal(itest_daemon_stop(&d, SIGTERM), 0);
+		if (!round)
+			assert_int_equal(itest_daemon_restart(&d, extra), 0);
+	}
+	itest_daemon_cleanup(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1652,6 +1696,7 @@ int main(void)
 		cmocka_unit_test(test_check_self_connect),
 		cmocka_unit_test(test_redaction),
 		cmocka_unit_test(test_request_edges),
+		cmocka_unit_test(test_runtime_types),
 	};
 
 	/* one test by name: ITEST_FILTER=test_redaction (cmocka's glob) */

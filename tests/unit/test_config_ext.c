@@ -87,6 +87,51 @@ static void test_disabled_and_no_room(void **state)
 	pw_config_free(c);
 }
 
+/* A user makes PW_RUNTIME_TYPES_PER_UID auto-allocated types at most and never
+ * the last PW_RUNTIME_TYPES_ROOT slots; root makes one while a slot is left. */
+static void test_runtime_room(void **state)
+{
+	const struct pw_service_type *t;
+	struct pw_config *c;
+	char name[32];
+	int i;
+
+	(void) state;
+	c = load("{'service_types': {'a': {'port_range': [20000, 20099]}},"
+		 " 'auto_allocation': {'enabled': true, 'min_port': 1000, 'max_port': 60000}}");
+	assert_int_equal(pw_config_reserve_types(c, PW_RUNTIME_TYPES_ROOT + 2 *
+						 PW_RUNTIME_TYPES_PER_UID + 1), 0);
+	for (i = 0; i < PW_RUNTIME_TYPES_PER_UID; i++) {
+		assert_int_equal(pw_config_runtime_room(c, 65534, err, sizeof(err)), 0);
+		snprintf(name, sizeof(name), "u%d", i);
+		assert_int_equal(pw_config_auto_type(c, name, &t, err, sizeof(err)), 0);
+		c->types[c->n_types - 1].created_by = 65534;
+	}
+	assert_int_equal(pw_config_runtime_room(c, 65534, err, sizeof(err)), -EDQUOT);
+	assert_non_null(strstr(err, "uid 65534"));
+	/* another user still may, up to the slots kept for root */
+	for (i = 0; i < PW_RUNTIME_TYPES_PER_UID; i++) {
+		assert_int_equal(pw_config_runtime_room(c, 1000 + (uint32_t)i, err, sizeof(err)), 0);
+		snprintf(name, sizeof(name), "v%d", i);
+		assert_int_equal(pw_config_auto_type(c, name, &t, err, sizeof(err)), 0);
+		c->types[c->n_types - 1].created_by = 1000 + (uint32_t)i;
+	}
+	assert_int_equal(c->cap_types - c->n_types, PW_RUNTIME_TYPES_ROOT + 1);
+	assert_int_equal(pw_config_runtime_room(c, 2000, err, sizeof(err)), 0);
+	assert_int_equal(pw_config_auto_type(c, "w", &t, err, sizeof(err)), 0);
+	c->types[c->n_types - 1].created_by = 2000;
+	assert_int_equal(pw_config_runtime_room(c, 3000, err, sizeof(err)), -ENOSPC);
+	assert_non_null(strstr(err, "kept for root"));
+	/* root: every slot left */
+	for (i = 0; i < PW_RUNTIME_TYPES_ROOT; i++) {
+		assert_int_equal(pw_config_runtime_room(c, 0, err, sizeof(err)), 0);
+		snprintf(name, sizeof(name), "r%d", i);
+		assert_int_equal(pw_config_auto_type(c, name, &t, err, sizeof(err)), 0);
+	}
+	assert_int_equal(pw_config_runtime_room(c, 0, err, sizeof(err)), -ENOSPC);
+	pw_config_free(c);
+}
+
 static void test_placements(void **state)
 {
 	const struct pw_service_type *t;
@@ -185,6 +230,7 @@ int main(void)
 		cmocka_unit_test(test_fixture_rules),
 		cmocka_unit_test(test_disabled_and_no_room),
 		cmocka_unit_test(test_placements),
+		cmocka_unit_test(test_runtime_room),
 		cmocka_unit_test(test_bad_values),
 		cmocka_unit_test(test_merge),
 	};

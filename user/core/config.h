@@ -81,6 +81,7 @@ struct pw_service_type {
 	size_t n_manual;
 	struct pw_check *check;		/* optional active health check, NULL if none */
 	bool auto_allocated;		/* by auto_allocation while running (config_ext.c) */
+	uint32_t created_by;		/* the uid whose request auto-allocated it (0: root) */
 };
 
 /* Styxy's auto_allocation_rules: a glob ('*' wildcards) and its chunk size. */
@@ -194,6 +195,15 @@ bool pw_config_port_reserved(const struct pw_config *c, uint16_t port, const cha
 int pw_config_reserve_types(struct pw_config *c, size_t extra);
 int pw_config_add_type(struct pw_config *c, const char *name, const char *description,
 		       uint16_t lo, uint16_t hi, bool single, char *err, size_t errlen);
+/*
+ * Who may make one more auto-allocated type: root while a reserved slot is
+ * left; another uid at most PW_RUNTIME_TYPES_PER_UID of its own (created_by),
+ * and never the last PW_RUNTIME_TYPES_ROOT slots, so users together cannot
+ * fill the table for root. 0, or -EDQUOT / -ENOSPC with err naming the limit.
+ */
+#define PW_RUNTIME_TYPES_PER_UID 8
+#define PW_RUNTIME_TYPES_ROOT 64
+int pw_config_runtime_room(const struct pw_config *c, uint32_t uid, char *err, size_t errlen);
 /* The first free range of @size ports in [lo, hi] overlapping no type and no
  * manual allocation, searched from the low or the high end. 0 or -ENOSPC. */
 int pw_config_find_gap(const struct pw_config *c, uint16_t lo, uint16_t hi, unsigned size,

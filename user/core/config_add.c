@@ -91,6 +91,34 @@ int pw_config_add_type(struct pw_config *c, const char *name, const char *descri
 	return 0;
 }
 
+int pw_config_runtime_room(const struct pw_config *c, uint32_t uid, char *err, size_t errlen)
+{
+	size_t left = c->cap_types > c->n_types ? c->cap_types - c->n_types : 0;
+	unsigned mine = 0;
+
+	if (!left) {
+		snprintf(err, errlen, "no room for more run-time types (%zu made)", c->n_types);
+		return -ENOSPC;
+	}
+	if (uid == 0)
+		return 0;
+	for (size_t i = 0; i < c->n_types; i++)
+		if (c->types[i].auto_allocated && c->types[i].created_by == uid)
+			mine++;
+	if (mine >= PW_RUNTIME_TYPES_PER_UID) {
+		snprintf(err, errlen, "uid %u has auto-allocated %u service types, the most a user "
+			 "may (%d); use one of them, or ask root", uid, mine,
+			 PW_RUNTIME_TYPES_PER_UID);
+		return -EDQUOT;
+	}
+	if (left <= PW_RUNTIME_TYPES_ROOT) {
+		snprintf(err, errlen, "the run-time type table has %zu slots left, kept for root "
+			 "(the last %d)", left, PW_RUNTIME_TYPES_ROOT);
+		return -ENOSPC;
+	}
+	return 0;
+}
+
 int pw_config_find_gap(const struct pw_config *c, uint16_t lo, uint16_t hi, unsigned size,
 		       bool from_high, uint16_t *ret_lo)
 {

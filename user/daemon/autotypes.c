@@ -47,6 +47,9 @@ int pw_autotypes_load(struct pw_daemon *d)
 			continue;
 		}
 		d->cfg->types[d->cfg->n_types - 1].auto_allocated = true;
+		/* counted against its uid's share again (none: root's) */
+		d->cfg->types[d->cfg->n_types - 1].created_by =
+			(uint32_t)json_integer_value(json_object_get(v, "uid"));
 		pw_info("auto-allocated type %s [%lld, %lld] restored", name, (long long)lo,
 			(long long)hi);
 	}
@@ -63,8 +66,9 @@ void pw_autotypes_save(struct pw_daemon *d)
 		const struct pw_service_type *t = &d->cfg->types[i];
 
 		if (t->auto_allocated)
-			json_object_set_new(root, t->name, json_pack("{s:[i,i], s:s}", "port_range",
-				t->range_lo, t->range_hi, "description", t->description));
+			json_object_set_new(root, t->name, json_pack("{s:[i,i], s:s, s:I}",
+				"port_range", t->range_lo, t->range_hi, "description", t->description,
+				"uid", (json_int_t)t->created_by));
 	}
 	snprintf(path, sizeof(path), "%s/" AUTOTYPES_FILE, d->opts.state_dir);
 	text = json_dumps(root, JSON_INDENT(2));

@@ -91,10 +91,14 @@ static enum pw_errcode parse_allocate(struct pw_daemon *d, json_t *args, const s
 		return PW_E_BAD_REQUEST;
 	}
 	rq->t = pw_config_find_type(d->cfg, type);
-	/* Styxy's auto_allocation: an unknown type gets a range of its own */
+	/* Styxy's auto_allocation: an unknown type gets a range of its own;
+	 * a user makes a few at most, and never takes root's last slots */
 	if (!rq->t && d->cfg->auto_alloc.enabled) {
+		if (pw_config_runtime_room(d->cfg, cred->uid, err, errlen))
+			return PW_E_DENIED;
 		if (pw_config_auto_type(d->cfg, type, &rq->t, err, errlen))
 			return PW_E_UNKNOWN_TYPE;
+		d->cfg->types[d->cfg->n_types - 1].created_by = cred->uid;
 		pw_info("service type %s auto-allocated %u-%u", type, rq->t->range_lo,
 			rq->t->range_hi);
 		pw_autotypes_save(d);
