@@ -259,8 +259,11 @@ static void test_refused(void **state)
 
 static void test_malformed(void **state)
 {
+	/* ... and what int() refuses of underscores, a trailing NUL, and more
+	 * than 20 bytes as sent (blanks included) though 7 digits */
 	static const char *const bad[] = { "abc\n", "\n", "12x\n", "123456789012345678901\n",
-					   "-\n" };
+					   "-\n", "1__2\n", "_12\n", "12_\n", "-_1\n",
+					   "       1234567      \n" };
 	json_int_t malformed = ps_stat("malformed");
 	json_t *res = NULL;
 	const char *text;
@@ -276,6 +279,9 @@ static void test_malformed(void **state)
 	got = raw("12\0003\n", 5);
 	assert_string_equal(got, "");
 	free(got);
+	got = raw("123\0\n", 5);
+	assert_string_equal(got, "");
+	free(got);
 	{
 		char big[100];
 
@@ -284,20 +290,30 @@ static void test_malformed(void **state)
 		assert_string_equal(got, "");
 		free(got);
 	}
-	assert_int_equal(ps_stat("malformed"), malformed + 7);
+	assert_int_equal(ps_stat("malformed"), malformed + 13);
 	/* a well-formed pid with blanks, as Python's int() takes it: served */
 	{
 		char req[32];
 		unsigned port = 0;
 
-		snprintf(req, sizeof(req), " %d \n", getpid());
-		got = raw(req, strlen(req));
-		assert_int_equal(sscanf(got, "%u\n", &port), 1);
-		assert_true(port >= LO && port <= HI);
-		free(got);
-		assert_int_equal(itest_call(&dmn, "release", json_pack("{s:i}", "port", port), &res),
-				 0);
-		json_decref(res);
+		for (int form = 0; form < 2; form++) {
+			char digits[16];
+
+			/* and with an underscore between digits: "2_643" */
+			snprintf(digits, sizeof(digits), "%d", getpid());
+			if (form)
+				snprintf(req, sizeof(req), "%c_%s\n", digits[0], digits + 1);
+			else
+				snprintf(req, sizeof(req), " %s \n", digits);
+			got = raw(req, strlen(req));
+			if (sscanf(got, "%u\n", &port) != 1)
+				fail_msg("request \"%s\": no port", req);
+			assert_true(port >= LO && port <= HI);
+			free(got);
+			assert_int_equal(itest_call(&dmn, "release", json_pack("{s:i}", "port", port),
+						    &res), 0);
+			json_decref(res);
+		}
 	}
 	assert_int_equal(itest_call(&dmn, "metrics", NULL, &res), 0);
 	text = json_string_value(json_object_get(res, "text"));

@@ -140,29 +140,48 @@ out:
 	conn_release(k);
 }
 
-/* What Python's int() accepts, within the reference server's 20 characters:
- * optional blanks, an optional sign, digits, optional blanks. */
+/* Python's blanks for int() of bytes (a NUL is none) */
+static bool py_blank(char c)
+{
+	return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+/* What Python's int() accepts, as the reference server does int(client_data)
+ * after refusing more than 20 bytes as read (blanks and newline included):
+ * optional blanks, an optional sign, decimal digits with single underscores
+ * between them, optional blanks. */
 static int parse_pid(const char *s, size_t len, long long *pid)
 {
-	size_t i = 0, j = len, digits;
-	bool neg = false;
+	size_t i = 0, j = len, digits = 0;
+	bool neg = false, under = false;
 	long long v = 0;
 
-	while (i < j && strchr(" \t\r\n\v\f", s[i]))
+	if (len > PS_PID_DIGITS)
+		return -EINVAL;
+	while (i < j && py_blank(s[i]))
 		i++;
-	while (j > i && strchr(" \t\r\n\v\f", s[j - 1]))
+	while (j > i && py_blank(s[j - 1]))
 		j--;
-	if (j - i > PS_PID_DIGITS || i == j)
+	if (i == j)
 		return -EINVAL;
 	if (s[i] == '+' || s[i] == '-')
 		neg = s[i++] == '-';
-	for (digits = 0; i < j; i++, digits++) {
+	for (; i < j; i++) {
+		if (s[i] == '_') {
+			/* one, between two digits */
+			if (!digits || under)
+				return -EINVAL;
+			under = true;
+			continue;
+		}
 		if (s[i] < '0' || s[i] > '9')
 			return -EINVAL;
+		under = false;
+		digits++;
 		if (v < 10000000000LL)
 			v = v * 10 + (s[i] - '0');
 	}
-	if (!digits)
+	if (!digits || under)
 		return -EINVAL;
 	*pid = neg ? -v : v;
 	return 0;
