@@ -453,6 +453,24 @@ static void test_instances_and_ownership(void **state)
 	assert_int_equal(itest_call(&dmn, "check", json_pack("{s:i}", "port", port), &r), 0);
 	assert_int_equal(jint(json_object_get(r, "allocation"), "pid"), h.pid);
 	json_decref(r);
+	/* kthreadd (pid 2) never exits: as pid 1, no owner, the daemon holds it */
+	r = API("POST", "/instance/register", "{\"instance_id\":\"kthread\",\"pid\":2}", &code);
+	assert_int_equal(code, 200);
+	json_decref(r);
+	{
+		json_t *k = allocate("api", "svc2", "kthread", &code), *c = NULL;
+		char path[128];
+
+		assert_int_equal(code, 200);
+		assert_int_equal(itest_call(&dmn, "check", json_pack("{s:i}", "port",
+					    (int)jint(k, "port")), &c), 0);
+		assert_int_equal(jint(json_object_get(c, "allocation"), "pid"), dmn.pid);
+		json_decref(c);
+		snprintf(path, sizeof(path), "/allocate/%s", jstr(k, "lock_id"));
+		json_decref(API("DELETE", path, NULL, &code));
+		assert_int_equal(code, 200);
+		json_decref(k);
+	}
 	/* ... and released when it exits */
 	itest_proc_end(&h);
 	assert_true(ITEST_WAIT(({ json_t *c = NULL; bool gone = !itest_call(&dmn, "check",

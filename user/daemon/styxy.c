@@ -255,8 +255,11 @@ static void instance_register(struct pw_styxy *s, struct pw_http_req *rq, json_t
 	if (!json_is_integer(jpid) && json_is_object(meta))
 		jpid = json_object_get(meta, "pid");
 	in->pid = 0;
+	/* never init nor a kernel thread (kthreadd, pid 2, or its child): they
+	 * never exit, the port would never return; the daemon owns it then */
 	if (json_is_integer(jpid) && json_integer_value(jpid) > 1 &&
-	    json_integer_value(jpid) < INT32_MAX && !pw_proc_read((pid_t)json_integer_value(jpid), &p)) {
+	    json_integer_value(jpid) < INT32_MAX && !pw_proc_read((pid_t)json_integer_value(jpid), &p) &&
+	    p.pid != 2 && p.ppid != 2) {
 		in->pid = p.pid;
 		in->start_time = p.start_time;
 	}
