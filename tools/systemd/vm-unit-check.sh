@@ -54,6 +54,12 @@ pw status >/dev/null || fail "portwatch status over /run/portwatch/portwatch.soc
 capeff=$(sed -n 's/^CapEff:\t//p' /proc/$pid/status)
 [ "$capeff" = 0000000000280404 ] && ok "CapEff $capeff (sys_admin, sys_ptrace, dac_read_search, net_bind_service)" ||
 	fail "CapEff $capeff"
+# the unit lets the daemon run its event loop under SCHED_FIFO (LimitRTPRIO=1)
+sched=$(chrt -p "$pid" 2>&1 | sed -n 's/.*scheduling policy: //p')
+case $sched in
+SCHED_FIFO*) ok "event loop under $sched" ;;
+*) fail "scheduling policy \"$sched\": the unit refused SCHED_FIFO" ;;
+esac
 echo "watchdog: WatchdogUSec=$(prop WatchdogUSec)"
 
 # journal priorities: ready at info (6), the polling-mode warning absent here
