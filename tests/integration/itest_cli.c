@@ -556,6 +556,9 @@ static void test_daemon_args_listeners(void **state)
 		{ "--styxy-http=foo", NULL },
 		{ "--styxy-http=127.0.0.1:", NULL },
 		{ "--config-override", "", NULL },
+		/* the next option taken as the value */
+		{ "--portserver", "--check-config", NULL },
+		{ "--state-dir", "-v", NULL },
 	};
 
 	(void) state;

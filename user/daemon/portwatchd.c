@@ -64,7 +64,7 @@ static void usage(FILE *f)
 "      --client-idle-timeout MS\n"
 "                           close control clients idle this long: no request,\n"
 "                           or answers and events left unread (default 60000)\n"
-"  -v, --verbose            debug logging (repeat for libbpf's messages)\n"
+"  -v, --verbose            debug logging, libbpf's messages included\n"
 "  -h, --help               this help\n"
 "      --version            print the version and exit\n"
 "\n"
@@ -150,6 +150,18 @@ int main(int argc, char **argv)
 
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "s:d:c:vh", longopts, NULL)) != -1) {
+		/* "--portserver --check-config" took the next option as a path
+		 * and started a real daemon on the default paths: a value given
+		 * as its own word must not look like an option (--opt=-x may) */
+		if (optarg && optind > 1 && optarg == argv[optind - 1] && optarg[0] == '-' &&
+		    optarg[1]) {
+			const char *name = argv[optind - 2];
+
+			fprintf(stderr, "portwatchd: %s: the value '%s' looks like an option; "
+				"write %s%s%s if it is meant\n", name, optarg, name,
+				name[1] == '-' ? "=" : "", optarg);
+			return 2;
+		}
 		switch (opt) {
 		case 's':
 			if (!path_ok("--socket", optarg,
