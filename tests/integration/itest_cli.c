@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <unistd.h>
@@ -319,7 +320,7 @@ static void test_success(void **state)
 
 static void test_errors(void **state)
 {
-	static char long_name[300];
+	static char long_name[300], huge_comm[5001];
 	const struct ccase cases[] = {
 		{ BOTH, 2, -1, false, { "nosuch" } },
 		{ BOTH, 2, -1, false, { "--bogus", "ports" } },
@@ -360,10 +361,35 @@ static void test_errors(void **state)
 		{ BOTH, 2, -1, false, { "health", "x" } },
 		{ BOTH, 2, -1, false, { "metrics", "x" } },
 		{ BOTH, 2, -1, false, { "recover" } },
+		/* arguments that are not UTF-8 are refused, not dropped */
+		{ BOTH, 2, -1, false, { "allocate", "dev", "--name", "\xff" "bad" } },
+		{ BOTH, 2, -1, false, { "allocate", "dev", "--project", "/tmp/\xfe" } },
+		{ BOTH, 2, -1, false, { "allocate", "\xff" } },
+		{ BOTH, 2, -1, false, { "list", "--type", "\xff" } },
+		{ BOTH, 2, -1, true, { "ports", "comm", "\xff" "a" } },
+		{ BOTH, 2, -1, false, { "ports", "--comm", "\xff" } },
+		/* pid 0 would make the CLI itself the owner */
+		{ BOTH, 2, -1, false, { "allocate", "dev", "--pid", "0" } },
+		{ BOTH, 2, -1, false, { "ports", "--pid", "0" } },
+		/* option values the grammar does not take: exit 2 from the CLI */
+		{ BOTH, 2, -1, false, { "ports", "--comm", "\x1b[2J" } },
+		{ BOTH, 2, -1, false, { "ports", "--netns", "a\x01" } },
+		{ BOTH, 2, -1, false, { "ports", "--comm", huge_comm } },
+		{ BOTH, 2, -1, false, { "watch", "--event", "" } },
+		{ BOTH, 2, -1, false, { "watch", "--event", "," } },
+		{ BOTH, 2, -1, false, { "watch", "--event", "bind," } },
+		{ BOTH, 2, -1, false, { "watch", "--count", "-1" } },
+		{ BOTH, 2, -1, false, { "release", "--id", "0" } },
+		{ BOTH, 2, -1, false, { "release", "3001", "--id", "13" } },
+		{ BOTH, 2, -1, false, { "release", "3001", "3002" } },
+		{ BOTH, 2, -1, false, { "--socket", "", "status" } },
+		{ BOTH, 2, -1, false, { "config", "validate", "/etc/passwd" } },
+		{ BOTH, 2, -1, false, { "config", "validate", "/nonexistent/portwatch.json" } },
 	};
 
 	(void) state;
 	memset(long_name, 'n', sizeof(long_name) - 1);
+	memset(huge_comm, 'c', sizeof(huge_comm) - 1);
 	run_cases(cases, sizeof(cases) / sizeof(cases[0]));
 }
 
@@ -632,6 +658,224 @@ static void test_output_error(void **state)
 	free(err);
 }
 
+
+/* stderr of one run: exit want, and it holds each of the strings. */
+static void expect_err(const char *const *args, int want, const char *has1, const char *has2)
+{
+	char *out, *err, what[256];
+	int rc = itest_pw(daemon_.sock, &out, &err, args);
+
+	describe(args, what, sizeof(what));
+	checked++;
+	if (rc != want || (has1 && !strstr(err, has1)) || (has2 && !strstr(err, has2)))
+		fail_msg("portwatch %s: exit %d (want %d), stderr: %s (want \"%s\", \"%s\")", what,
+			 rc, want, err, has1 ? has1 : "", has2 ? has2 : "");
+	free(out);
+	free(err);
+}
+
+/* Errors name what was typed, with the range that is really accepted. */
+static void test_messages(void **state)
+{
+	const char *name[] = { "allocate", "dev", "--name", "\xff" "bad", NULL };
+	const char *project[] = { "allocate", "dev", "--project", "/tmp/\xfe", NULL };
+	const char *pid0[] = { "allocate", "dev", "--pid", "0", NULL };
+	const char *comm[] = { "ports", "--comm", "\x1b[2J", NULL };
+	const char *netns[] = { "ports", "--netns", "a\x01", NULL };
+	const char *ev[] = { "watch", "--event", "bind,", NULL };
+	const char *count[] = { "watch", "--count", "-1", NULL };
+	const char *limit[] = { "audit", "--limit", "0", NULL };
+	const char *two[] = { "release", "3001", "3002", NULL };
+	const char *both[] = { "release", "3001", "--id", "13", NULL };
+	const char *file[] = { "--socket", "/etc/passwd", "status", NULL };
+	const char *dir[] = { "--socket", "/tmp", "status", NULL };
+	const char *run[] = { "run", "nosuch", "--", "true", NULL };
+	const char *help[] = { "--help", NULL };
+	char *out;
+
+	(void) state;
+	expect_err(name, 2, "--name: not valid UTF-8", NULL);
+	expect_err(project, 2, "--project: not valid UTF-8", NULL);
+	expect_err(pid0, 2, "--pid", "1-4194304");
+	expect_err(comm, 2, "--comm", "0x1b");
+	expect_err(netns, 2, "--netns", "0x01");
+	expect_err(ev, 2, "--event", "empty");
+	expect_err(count, 2, "--count", "integer 1-");
+	expect_err(limit, 2, "--limit", "integer 1-100000");
+	expect_err(two, 2, "unexpected argument \"3002\"", NULL);
+	expect_err(both, 2, "one or the other", NULL);
+	expect_err(file, 3, "not a socket", NULL);
+	expect_err(dir, 3, "not a socket", NULL);
+	expect_err(run, 7, "portwatch run:", NULL);
+	out = pw_out(help, 0);
+	if (!strstr(out, "--hold") || !strstr(out, "--listen|--udp") ||
+	    !strstr(out, "PORTWATCH_TIMEOUT"))
+		fail_msg("--help without allocate --hold, run --listen|--udp or PORTWATCH_TIMEOUT:\n%s",
+			 out);
+	free(out);
+}
+
+/* No byte from the daemon or the user reaches the terminal as an escape
+ * sequence: names, comms, messages and the echo of a filter are escaped
+ * (\xNN) as the tables are. */
+static void no_esc(const char *what, const char *s)
+{
+	if (strchr(s, '\x1b') || strchr(s, '\x07'))
+		fail_msg("%s: a raw control character reached the output: %s", what, s);
+}
+
+static void test_escapes(void **state)
+{
+	const char *alloc[] = { "allocate", "dev", "--name", "E\x1b[2JX", NULL };
+	const char *bad_type[] = { "allocate", "dev\x1b[31m", NULL };
+	const char *check[] = { "check", "43051", NULL };
+	char port[8], *out, *err;
+	int rc;
+	json_t *res = NULL;
+
+	(void) state;
+	/* print_alloc: the name as given */
+	out = pw_out(alloc, 0);
+	no_esc("allocate --name", out);
+	assert_non_null(strstr(out, "E\\x1b[2JX"));
+	free(out);
+	/* check: another allocation's name and a holder's comm */
+	assert_int_equal(itest_call(&daemon_, "allocate", json_pack("{s:s, s:s, s:i, s:i}",
+		"service_type", "dev", "name", "N\x1b]0;T\x07", "pid", (int)getpid(),
+		"port", 43051), &res), 0);
+	snprintf(port, sizeof(port), "%lld", (long long)json_integer_value(json_object_get(res,
+										   "port")));
+	json_decref(res);
+	assert_string_equal(port, "43051");
+	/* (a comm reaches us with its control characters already replaced by
+	 * the daemon: the name is the string anyone may set) */
+	out = pw_out(check, 0);
+	no_esc("check", out);
+	if (!strstr(out, "N\\x1b]0;T\\x07"))
+		fail_msg("check: the allocation's name not escaped: %s", out);
+	free(out);
+	/* the daemon's message repeats what was typed */
+	rc = itest_pw(daemon_.sock, &out, &err, bad_type);
+	assert_int_equal(rc, 7);
+	no_esc("allocate dev<ESC>", err);
+	assert_non_null(strstr(err, "dev\\x1b[31m"));
+	free(out);
+	free(err);
+	/* a filter's echo, with the caret under the escaped byte */
+	{
+		const char *f[] = { "ports", "comm", "a\x1b[2J", NULL };
+
+		rc = itest_pw(daemon_.sock, &out, &err, f);
+		assert_int_equal(rc, 2);
+		no_esc("ports comm a<ESC>", err);
+		if (!strstr(err, "\n  comm a\\x1b[2J\n        ^\n"))
+			fail_msg("filter echo: %s", err);
+		free(out);
+		free(err);
+	}
+	/* release prints the daemon's words escaped too */
+	{
+		const char *rel[] = { "release", "43051", NULL };
+
+		out = pw_out(rel, 0);
+		no_esc("release", out);
+		assert_non_null(strstr(out, "released port 43051"));
+		free(out);
+	}
+}
+
+/* scan: an unknown owner is "-", and --json says which range it scanned */
+static void test_scan(void **state)
+{
+	const char *human[] = { "scan", "43000-43999", NULL };
+	const char *js[] = { "--json", "scan", "43000-43999", NULL };
+	char *out;
+	json_t *doc;
+
+	(void) state;
+	out = pw_out(human, 0);
+	assert_null(strstr(out, "  0  "));
+	free(out);
+	out = pw_out(js, 0);
+	doc = json_loads(out, 0, NULL);
+	assert_non_null(doc);
+	assert_string_equal(json_string_value(json_object_get(doc, "scan_range")), "43000-43999");
+	json_decref(doc);
+	free(out);
+}
+
+/*
+ * A peer that is not a working portwatchd: one that accepts and never
+ * answers (the CLI gives up after PORTWATCH_TIMEOUT, exit 1), one that
+ * streams bytes without a newline (the CLI stops at its line cap, exit 1,
+ * instead of growing without bound).
+ */
+struct fake_peer {
+	int lfd;
+	bool stream;
+};
+
+static void *fake_peer_thread(void *p)
+{
+	struct fake_peer *fp = p;
+	int c = accept(fp->lfd, NULL, NULL);
+	static char chunk[1 << 20];
+
+	if (c < 0)
+		return NULL;
+	memset(chunk, 'x', sizeof(chunk));
+	if (fp->stream) {
+		while (send(c, chunk, sizeof(chunk), MSG_NOSIGNAL) > 0)
+			;
+	} else {
+		char b;
+
+		/* until the client goes */
+		while (recv(c, &b, 1, 0) > 0)
+			;
+	}
+	close(c);
+	return NULL;
+}
+
+static void test_hostile_peer(void **state)
+{
+	for (int mode = 0; mode < 2; mode++) {
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		struct fake_peer fp = { .stream = mode == 1 };
+		const char *args[] = { mode ? "status" : "list", NULL };
+		pthread_t th;
+		char *out, *err;
+		uint64_t t0;
+		int rc;
+
+		(void) state;
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "/tmp/itest_cli_fake.%d", (int)getpid());
+		(void) unlink(sa.sun_path);
+		fp.lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+		assert_true(fp.lfd >= 0);
+		assert_int_equal(bind(fp.lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+		assert_int_equal(listen(fp.lfd, 4), 0);
+		assert_int_equal(pthread_create(&th, NULL, fake_peer_thread, &fp), 0);
+		setenv("PORTWATCH_TIMEOUT", "1", 1);
+		t0 = itest_now_ns();
+		rc = itest_pw(sa.sun_path, &out, &err, args);
+		unsetenv("PORTWATCH_TIMEOUT");
+		checked++;
+		if (rc != 1 || !strstr(err, mode ? "longer than 256 MiB" : "PORTWATCH_TIMEOUT"))
+			fail_msg("portwatch %s against a %s peer: exit %d: %s", args[0],
+				 mode ? "streaming" : "silent", rc, err);
+		if (!mode && itest_now_ns() - t0 > 5000000000ull * itest_slow())
+			fail_msg("PORTWATCH_TIMEOUT=1 took %.1f s",
+				 (double)(itest_now_ns() - t0) / 1e9);
+		free(out);
+		free(err);
+		pthread_join(th, NULL);
+		close(fp.lfd);
+		(void) unlink(sa.sun_path);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -643,6 +887,10 @@ int main(void)
 		cmocka_unit_test(test_daemon_args),
 		cmocka_unit_test(test_daemon_args_listeners),
 		cmocka_unit_test(test_output_error),
+		cmocka_unit_test(test_messages),
+		cmocka_unit_test(test_escapes),
+		cmocka_unit_test(test_scan),
+		cmocka_unit_test(test_hostile_peer),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -10,9 +10,13 @@
 
 /* watch: the daemon dropped this watcher (it read too slowly), and said why */
 #define PW_EXIT_DROPPED 13
+/* One-shot commands wait this long for the daemon's next byte (seconds;
+ * PORTWATCH_TIMEOUT overrides). */
+#define PW_CLI_TIMEOUT_S 60
 
 struct pw_cli {
 	const char *socket;
+	const char *name;	/* the command as typed: errors say "portwatch NAME:" */
 	bool json;
 	bool pretty;		/* JSON indented: stdout is a terminal, or --pretty */
 	struct pw_conn *conn;
@@ -43,6 +47,30 @@ int pw_cli_call_stream(struct pw_cli *cli, const char *cmd, json_t *args,
 /* pw_cli_call, and with --json print the result: then 0 with *res NULL.
  * 0 with *res set means human output is the caller's. */
 int pw_cli_query(struct pw_cli *cli, const char *cmd, json_t *args, json_t **res);
+/* Connect to path with PORTWATCH_TIMEOUT set on the connection; on failure
+ * -errno and msg says why (not a socket, or nothing listening). */
+int pw_cli_open(const char *path, struct pw_conn **ret, char *msg, size_t len);
+/* PORTWATCH_TIMEOUT in ms (-1: no limit). */
+int pw_cli_timeout_ms(void);
+/* A transport error (-errno from client.c) reported: a timeout or an
+ * endless line exit 1, a lost connection 3. Returns the exit code. */
+int pw_cli_transport_error(struct pw_cli *cli, const char *cmd, int err);
+/* One error of the given enum pw_errcode, as text or JSON; the exit code. */
+int pw_cli_error(int code, const char *cmd, const char *msg);
+/* s for a terminal: control characters and bytes that are not UTF-8 as
+ * \xNN. Valid until SAFE_RING (16) further calls: for the strings of one
+ * printf. Every string from the daemon or the user printed in human mode
+ * goes through it. */
+const char *pw_cli_safe(const char *s);
+/* pw_cli_safe of a string member of o. */
+static inline const char *pw_jsafe(json_t *o, const char *k)
+{
+	return pw_cli_safe(pw_jstr(o, k));
+}
+/* json_object_set_new(obj, key, json_string(v)), or exit 2 naming what
+ * when v is not UTF-8 (json_string() would give NULL: nothing set). */
+int pw_cli_set_str(const char *cmd, json_t *obj, const char *key, const char *what,
+		   const char *v);
 /* Print a usage error naming the argument; returns exit code 2. */
 int pw_cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Print result as JSON: indented on a terminal or with --pretty, else one line. */
@@ -62,9 +90,9 @@ int pw_cli_filter_error(const char *cmd, const char *expr, const struct pw_filte
 void pw_cli_ports_summary(struct pw_cli *cli, json_t *ports, bool no_header);
 /* The NETNS cell of a socket: its `ip netns` name, else inode, else cookie. */
 void pw_fmt_netns(json_t *sock, char *buf, size_t len);
-/* Parse a port / pid / count argument; prints the error. */
-int pw_cli_uint(const char *cmd, const char *what, const char *s, unsigned long max,
-		unsigned long *out);
+/* Parse a port / pid / count argument in min-max; prints the error. */
+int pw_cli_uint(const char *cmd, const char *what, const char *s, unsigned long min,
+		unsigned long max, unsigned long *out);
 
 /* Aligned table on stdout. */
 struct pw_table;

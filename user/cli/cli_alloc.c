@@ -67,10 +67,12 @@ again:
 	while ((opt = getopt_long(argc, argv, "+n:p:P:d:xqjhH:", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'n':
-			json_object_set_new(aa->args, "name", json_string(optarg));
+			r = pw_cli_set_str(cmd, aa->args, "name", "--name", optarg);
+			if (r)
+				return r;
 			break;
 		case 'p':
-			r = pw_cli_uint(cmd, "--port", optarg, 65535, &v);
+			r = pw_cli_uint(cmd, "--port", optarg, 1, 65535, &v);
 			if (r)
 				return r;
 			json_object_set_new(aa->args, "port", json_integer((json_int_t)v));
@@ -78,14 +80,17 @@ again:
 		case 'P':
 			if (!allow_pid)
 				return pw_cli_usage(cmd, "--pid: the command run becomes the owner");
-			r = pw_cli_uint(cmd, "--pid", optarg, 4194304, &v);
+			/* pid 0 would be the daemon's peer: this short-lived command */
+			r = pw_cli_uint(cmd, "--pid", optarg, 1, 4194304, &v);
 			if (r)
 				return r;
 			json_object_set_new(aa->args, "pid", json_integer((json_int_t)v));
 			aa->explicit_pid = true;
 			break;
 		case 'd':
-			json_object_set_new(aa->args, "project", json_string(optarg));
+			r = pw_cli_set_str(cmd, aa->args, "project", "--project", optarg);
+			if (r)
+				return r;
 			break;
 		case 'x':
 			json_object_set_new(aa->args, "exclusive", json_true());
@@ -122,15 +127,14 @@ again:
 	}
 	if (!aa->type)
 		return pw_cli_usage(cmd, "SERVICE_TYPE: required");
-	json_object_set_new(aa->args, "service_type", json_string(aa->type));
-	return 0;
+	return pw_cli_set_str(cmd, aa->args, "service_type", "SERVICE_TYPE", aa->type);
 }
 
 static void print_alloc(json_t *a)
 {
 	printf("port %lld allocated to %s%s%s (id %lld, owner pid %lld %s)%s\n",
-	       (long long)pw_jnum(a, "port"), pw_jstr(a, "service_type"), *pw_jstr(a, "name") ? " " : "",
-	       pw_jstr(a, "name"), (long long)pw_jnum(a, "id"), (long long)pw_jnum(a, "pid"), pw_jstr(a, "comm"),
+	       (long long)pw_jnum(a, "port"), pw_jsafe(a, "service_type"), *pw_jstr(a, "name") ? " " : "",
+	       pw_jsafe(a, "name"), (long long)pw_jnum(a, "id"), (long long)pw_jnum(a, "pid"), pw_jsafe(a, "comm"),
 	       json_is_true(json_object_get(a, "existing"))
 		       ? " [existing: single-instance type]" : "");
 }
@@ -283,7 +287,7 @@ int pw_cli_run(struct pw_cli *cli, int argc, char **argv)
 	}
 	fflush(stdout);
 	execvp(argv[optind], argv + optind);
-	fprintf(stderr, "portwatch run: cannot execute %s: %m\n", argv[optind]);
+	fprintf(stderr, "portwatch run: cannot execute %s: %m\n", pw_cli_safe(argv[optind]));
 	return 127;
 }
 
@@ -302,7 +306,7 @@ int pw_cli_release(struct pw_cli *cli, int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "i:jh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'i':
-			r = pw_cli_uint("release", "--id", optarg, (unsigned long)-1 >> 1, &v);
+			r = pw_cli_uint("release", "--id", optarg, 1, (unsigned long)-1 >> 1, &v);
 			if (r)
 				goto out;
 			json_object_set_new(args, "id", json_integer((json_int_t)v));
@@ -321,15 +325,24 @@ int pw_cli_release(struct pw_cli *cli, int argc, char **argv)
 			goto out;
 		}
 	}
+	if (optind < argc && have) {
+		r = pw_cli_usage("release", "PORT and --id: give one or the other, got PORT \"%s\" "
+				 "too", argv[optind]);
+		goto out;
+	}
 	if (optind < argc) {
-		r = pw_cli_uint("release", "PORT", argv[optind++], 65535, &v);
+		r = pw_cli_uint("release", "PORT", argv[optind++], 1, 65535, &v);
 		if (r)
 			goto out;
 		json_object_set_new(args, "port", json_integer((json_int_t)v));
 		have = true;
 	}
-	if (!have || optind < argc) {
-		r = pw_cli_usage("release", have ? "unexpected argument" : "PORT or --id ID: required");
+	if (!have) {
+		r = pw_cli_usage("release", "PORT or --id ID: required");
+		goto out;
+	}
+	if (optind < argc) {
+		r = pw_cli_usage("release", "unexpected argument \"%s\"", argv[optind]);
 		goto out;
 	}
 	r = pw_cli_call(cli, "release", args, &res);
@@ -339,7 +352,7 @@ int pw_cli_release(struct pw_cli *cli, int argc, char **argv)
 		pw_cli_print_json(res);
 	else
 		printf("released port %lld (%s, id %lld)\n", (long long)pw_jnum(res, "port"),
-		       pw_jstr(res, "service_type"), (long long)pw_jnum(res, "id"));
+		       pw_jsafe(res, "service_type"), (long long)pw_jnum(res, "id"));
 	json_decref(res);
 	return 0;
 out:
@@ -372,7 +385,11 @@ int pw_cli_list(struct pw_cli *cli, int argc, char **argv)
 	optind = 0;
 	while ((opt = getopt_long(argc, argv, "t:jh", opts, NULL)) != -1) {
 		if (opt == 't') {
-			json_object_set_new(args, "service_type", json_string(optarg));
+			r = pw_cli_set_str("list", args, "service_type", "--type", optarg);
+			if (r) {
+				json_decref(args);
+				return r;
+			}
 		} else if (opt == 'j') {
 			cli->json = true;
 		} else if (opt == 'h') {
@@ -444,7 +461,7 @@ int pw_cli_check(struct pw_cli *cli, int argc, char **argv)
 	}
 	if (optind != argc - 1)
 		return pw_cli_usage("check", "exactly one PORT expected");
-	r = pw_cli_uint("check", "PORT", argv[optind], 65535, &port);
+	r = pw_cli_uint("check", "PORT", argv[optind], 1, 65535, &port);
 	if (r)
 		return r;
 	r = pw_cli_query(cli, "check", json_pack("{s:i}", "port", (int)port), &res);
@@ -453,34 +470,34 @@ int pw_cli_check(struct pw_cli *cli, int argc, char **argv)
 	a = json_object_get(res, "allocation");
 	printf("port %lu", port);
 	if (json_is_string(json_object_get(res, "service_type")))
-		printf(" (range of %s)", pw_jstr(res, "service_type"));
+		printf(" (range of %s)", pw_jsafe(res, "service_type"));
 	printf("\n  allocated: ");
 	if (json_is_object(a))
 		printf("yes, id %lld to %s%s%s, owner pid %lld (%s), uid %lld, %s\n",
-		       (long long)pw_jnum(a, "id"), pw_jstr(a, "service_type"), *pw_jstr(a, "name") ? " " : "",
-		       pw_jstr(a, "name"), (long long)pw_jnum(a, "pid"), pw_jstr(a, "comm"),
-		       (long long)pw_jnum(a, "uid"), pw_jstr(a, "state"));
+		       (long long)pw_jnum(a, "id"), pw_jsafe(a, "service_type"), *pw_jstr(a, "name") ? " " : "",
+		       pw_jsafe(a, "name"), (long long)pw_jnum(a, "pid"), pw_jsafe(a, "comm"),
+		       (long long)pw_jnum(a, "uid"), pw_jsafe(a, "state"));
 	else
 		printf("no\n");
 	if (json_is_string(json_object_get(res, "reserved")))
-		printf("  reserved:  manual allocation %s\n", pw_jstr(res, "reserved"));
+		printf("  reserved:  manual allocation %s\n", pw_jsafe(res, "reserved"));
 	if (json_is_true(json_object_get(res, "conflicted")))
 		printf("  conflicted: a test bind failed recently\n");
 	printf("  bound:     %s\n", json_array_size(json_object_get(res, "sockets")) ? "yes" : "no");
 	json_array_foreach(json_object_get(res, "sockets"), i, s) {
-		char local[80], owner[64], netns[300];
+		char local[200], owner[128], netns[300];
 
 		snprintf(local, sizeof(local), strcmp(pw_jstr(s, "family"), "ipv6") ? "%s:%lld" :
-			 "[%s]:%lld", pw_jstr(s, "addr"), (long long)pw_jnum(s, "port"));
+			 "[%s]:%lld", pw_jsafe(s, "addr"), (long long)pw_jnum(s, "port"));
 		if (pw_jnum(s, "pid"))
 			snprintf(owner, sizeof(owner), "pid %lld (%s)", (long long)pw_jnum(s, "pid"),
-				 pw_jstr(s, "comm"));
+				 pw_jsafe(s, "comm"));
 		else
 			/* the kernel did not say, and no /proc/PID/fd we can read holds it */
 			snprintf(owner, sizeof(owner), "owner unknown");
 		pw_fmt_netns(s, netns, sizeof(netns));
-		printf("    %s %s %s, %s, uid %lld, netns %s\n", pw_jstr(s, "proto"), local,
-		       pw_jstr(s, "state"), owner, (long long)pw_jnum(s, "uid"), netns);
+		printf("    %s %s %s, %s, uid %lld, netns %s\n", pw_jsafe(s, "proto"), local,
+		       pw_jsafe(s, "state"), owner, (long long)pw_jnum(s, "uid"), pw_cli_safe(netns));
 	}
 	json_decref(res);
 	return 0;
@@ -551,9 +568,7 @@ int pw_cli_audit(struct pw_cli *cli, int argc, char **argv)
 	optind = 0;
 	while ((opt = getopt_long(argc, argv, "n:jh", opts, NULL)) != -1) {
 		if (opt == 'n') {
-			r = pw_cli_uint("audit", "--limit", optarg, 100000, &n);
-			if (!r && !n)
-				r = pw_cli_usage("audit", "--limit: expected 1-100000 (the default is 50)");
+			r = pw_cli_uint("audit", "--limit", optarg, 1, 100000, &n);
 			if (r) {
 				json_decref(args);
 				return r;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* CLI: health, metrics, recover. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -97,7 +98,18 @@ int pw_cli_metrics(struct pw_cli *cli, int argc, char **argv)
 		pw_cli_print_json(samples);
 		json_decref(samples);
 	} else {
-		fputs(pw_jstr(res, "text"), stdout);
+		/* the text's own lines, each terminal-safe */
+		const char *t = pw_jstr(res, "text");
+
+		while (*t) {
+			const char *nl = strchr(t, '\n');
+			size_t n = nl ? (size_t)(nl - t) : strlen(t);
+			char *line = strndup(t, n);
+
+			printf("%s%s", pw_cli_safe(line ? line : ""), nl ? "\n" : "");
+			free(line);
+			t += n + (nl ? 1 : 0);
+		}
 	}
 	json_decref(res);
 	return 0;
@@ -126,14 +138,14 @@ int pw_cli_recover(struct pw_cli *cli, int argc, char **argv)
 	json_array_foreach(json_object_get(res, "steps"), i, st) {
 		json_t *age = json_object_get(st, "checked_ms_ago");
 
-		printf("%-11s %lld%s%s", pw_jstr(st, "step"), (long long)pw_jnum(st, "count"),
-		       *pw_jstr(st, "result") ? "  " : "", pw_jstr(st, "result"));
+		printf("%-11s %lld%s%s", pw_jsafe(st, "step"), (long long)pw_jnum(st, "count"),
+		       *pw_jstr(st, "result") ? "  " : "", pw_jsafe(st, "result"));
 		/* a verdict reused from a check a few seconds old says so */
 		if (json_integer_value(age) > 0)
 			printf(" (checked %.1f s ago)", (double)json_integer_value(age) / 1000.0);
 		putchar('\n');
 		json_array_foreach(json_object_get(st, "actions"), k, a)
-			printf("  would %s\n", json_string_value(a));
+			printf("  would %s\n", pw_cli_safe(json_string_value(a)));
 	}
 	json_decref(res);
 	return 0;

@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "strbuf.h"
 #include "filter.h"
+#include "utf8.h"
 
 #define JSON_OPT { "json", no_argument, NULL, 'j' }
 #define HELP_OPT { "help", no_argument, NULL, 'h' }
@@ -26,13 +27,45 @@ static void fmt_addr(json_t *o, char *buf, size_t len)
 		 (long long)pw_jnum(o, "port"));
 }
 
-/* A filter word from an option value: no spaces or operators, or the value
- * would change the expression around it. */
-static int flag_word(const char *cmd, const char *opt, const char *v)
+/* Offset of the first byte of s that is not part of valid UTF-8, or -1. */
+static long bad_utf8(const char *s)
 {
+	const unsigned char *p = (const unsigned char *)s;
+	size_t left = strlen(s);
+
+	while (left) {
+		size_t k = pw_utf8_seq(p, left);
+
+		if (!k)
+			return (long)(p - (const unsigned char *)s);
+		p += k;
+		left -= k;
+	}
+	return -1;
+}
+
+/* A filter word from an option value: no spaces or operators, or the value
+ * would change the expression around it; and a word the grammar takes, so
+ * that a mistake is reported against the option (exit 2), not by the daemon
+ * against an expression nobody typed. */
+static int flag_word(const char *cmd, const char *opt, const char *kw, const char *v)
+{
+	struct pw_filter_error fe;
+	struct pw_filter *f;
+	char term[PW_FILTER_MAX_LEN + 1];
+
 	if (!*v || strpbrk(v, " \t\n()!=<>&|"))
 		return pw_cli_usage(cmd, "%s: \"%s\" cannot be matched (empty, or holds a space or"
 				    " one of ()!=<>&|)", opt, v);
+	if (bad_utf8(v) >= 0)
+		return pw_cli_usage(cmd, "%s: not valid UTF-8", opt);
+	if (strlen(v) > PW_FILTER_MAX_LEN - 16)
+		return pw_cli_usage(cmd, "%s: longer than %d characters", opt,
+				    PW_FILTER_MAX_LEN - 16);
+	snprintf(term, sizeof(term), "%s = %s", kw, v);
+	if (pw_filter_parse(term, &f, &fe))
+		return pw_cli_usage(cmd, "%s: \"%s\": %s", opt, v, fe.msg);
+	pw_filter_free(f);
 	return 0;
 }
 
@@ -74,6 +107,17 @@ static int build_filter(const char *cmd, int argc, char **argv, char *flags, cha
 		return pw_cli_usage(cmd, "the filter expression is longer than %d characters",
 				    PW_FILTER_MAX_LEN);
 	}
+	/* the daemon takes JSON strings: UTF-8 only (json_string() would give
+	 * NULL, and the filter would go unsent: every socket) */
+	if (bad_utf8(typed) >= 0) {
+		long at = bad_utf8(typed);
+
+		fe.col = (unsigned)at + 1;
+		snprintf(fe.msg, sizeof(fe.msg), "a byte that is not UTF-8 (0x%02x)",
+			 (unsigned char)typed[at]);
+		free(flags);
+		return pw_cli_filter_error(cmd, typed, &fe);
+	}
 	r = pw_filter_parse(typed, &f, &fe);
 	if (r) {
 		free(flags);
@@ -82,15 +126,23 @@ static int build_filter(const char *cmd, int argc, char **argv, char *flags, cha
 	pw_filter_free(f);
 	if (!*typed) {
 		*out = flags;
-		return 0;
-	}
-	if (!flags) {
+	} else if (!flags) {
 		*out = strdup(typed);
-		return 0;
+	} else {
+		if (asprintf(out, "(%s) and %s", typed, flags) < 0)
+			*out = NULL;
+		free(flags);
 	}
-	if (asprintf(out, "(%s) and %s", typed, flags) < 0)
-		*out = NULL;
-	free(flags);
+	/* each part parsed; together they must still fit the daemon's bounds */
+	if (*out) {
+		r = pw_filter_parse(*out, &f, &fe);
+		if (r) {
+			free(*out);
+			*out = NULL;
+			return pw_cli_usage(cmd, "the filter with its options: %s", fe.msg);
+		}
+		pw_filter_free(f);
+	}
 	return 0;
 }
 
@@ -250,7 +302,8 @@ int pw_cli_ports(struct pw_cli *cli, int argc, char **argv)
 		case 'P':
 		case 'U':
 			r = pw_cli_uint("ports", opt == 'p' ? "--port" : opt == 'P' ? "--pid" : "--uid",
-					optarg, opt == 'p' ? 65535 : opt == 'P' ? 4194304 : UINT32_MAX, &n);
+					optarg, opt == 'U' ? 0 : 1,
+					opt == 'p' ? 65535 : opt == 'P' ? 4194304 : UINT32_MAX, &n);
 			if (r)
 				goto fail;
 			if (opt == 'U')
@@ -261,7 +314,8 @@ int pw_cli_ports(struct pw_cli *cli, int argc, char **argv)
 			break;
 		case 'n':
 		case 'c':
-			r = flag_word("ports", opt == 'n' ? "--netns" : "--comm", optarg);
+			r = flag_word("ports", opt == 'n' ? "--netns" : "--comm",
+				      opt == 'n' ? "netns" : "comm", optarg);
 			if (r)
 				goto fail;
 			add_term(&flags, "%s = %s", opt == 'n' ? "netns" : "comm", optarg);
@@ -308,8 +362,10 @@ int pw_cli_ports(struct pw_cli *cli, int argc, char **argv)
 	if (r)
 		goto fail;
 	if (expr)
-		json_object_set_new(args, "filter", json_string(expr));
+		r = pw_cli_set_str(cli->name ? cli->name : "ports", args, "filter", "filter", expr);
 	free(expr);
+	if (r)
+		goto fail;
 	if (cli->json && !po.summary && !pw_cli_pretty(cli)) {
 		/* the daemon's JSON as it comes: 100,000 sockets print without
 		 * a parse, and never sit in memory whole */
@@ -375,14 +431,14 @@ static void print_event_human(json_t *e)
 	char local[80], netns[300];
 
 	/* the daemon's wall-clock time of the event, with its UTC offset */
-	printf("%s %-10s ", *pw_jstr(e, "ts") ? pw_jstr(e, "ts") : "-", ev);
+	printf("%s %-10s ", *pw_jstr(e, "ts") ? pw_jsafe(e, "ts") : "-", pw_cli_safe(ev));
 	if (!strcmp(ev, "exit")) {
-		printf("pid %lld (%s) exit_code %lld\n", (long long)pw_jnum(e, "pid"), pw_jstr(e, "comm"),
+		printf("pid %lld (%s) exit_code %lld\n", (long long)pw_jnum(e, "pid"), pw_jsafe(e, "comm"),
 		       (long long)pw_jnum(e, "exit_code"));
 	} else if (!strcmp(ev, "allocation")) {
 		printf("port %lld (%s, id %lld): %s -> %s: %s\n", (long long)pw_jnum(e, "port"),
-		       pw_jstr(e, "service_type"), (long long)pw_jnum(e, "id"), pw_jstr(e, "old_state"),
-		       pw_jstr(e, "state"), pw_jstr(e, "reason"));
+		       pw_jsafe(e, "service_type"), (long long)pw_jnum(e, "id"), pw_jsafe(e, "old_state"),
+		       pw_jsafe(e, "state"), pw_jsafe(e, "reason"));
 	} else if (!strcmp(ev, "drops")) {
 		printf("the ring buffer dropped events (%lld in all): a resync follows\n",
 		       (long long)pw_jnum(e, "dropped"));
@@ -393,8 +449,8 @@ static void print_event_human(json_t *e)
 	} else {
 		fmt_addr(e, local, sizeof(local));
 		pw_fmt_netns(e, netns, sizeof(netns));
-		printf("%s %s pid %lld (%s) netns %s\n", pw_jstr(e, "proto"), local,
-		       (long long)pw_jnum(e, "pid"), pw_jstr(e, "comm"), netns);
+		printf("%s %s pid %lld (%s) netns %s\n", pw_jsafe(e, "proto"), pw_cli_safe(local),
+		       (long long)pw_jnum(e, "pid"), pw_jsafe(e, "comm"), pw_cli_safe(netns));
 	}
 	fflush(stdout);
 }
@@ -402,15 +458,25 @@ static void print_event_human(json_t *e)
 static const char *const event_kinds[] = { "bind", "close", "listen", "unlisten", "exit",
 					   "allocation", "drops", "resync" };
 
-/* --event KIND[,KIND...] into the array of kinds. */
+/* --event KIND[,KIND...] into the array of kinds; an empty one (--event '',
+ * a stray comma) is a mistake, not nothing. */
 static int add_events(json_t *arr, const char *v)
 {
-	char *dup = strdup(v), *tok, *save = NULL;
+	char *dup = strdup(v), *tok, *next;
 	int r = 0;
 
-	for (tok = dup ? strtok_r(dup, ",", &save) : NULL; tok && !r;
-	     tok = strtok_r(NULL, ",", &save)) {
+	for (tok = dup; tok && !r; tok = next) {
 		size_t k;
+
+		next = strchr(tok, ',');
+		if (next)
+			*next++ = '\0';
+		if (!*tok) {
+			r = pw_cli_usage("watch", "--event: an empty event kind in \"%s\" (one of "
+					 "bind, close, listen, unlisten, exit, allocation, drops, "
+					 "resync, separated by commas)", v);
+			break;
+		}
 
 		for (k = 0; k < sizeof(event_kinds) / sizeof(event_kinds[0]); k++)
 			if (!strcmp(tok, event_kinds[k]))
@@ -441,10 +507,8 @@ int pw_cli_watch(struct pw_cli *cli, int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "c:e:jh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
-			r = pw_cli_uint("watch", "--count", optarg, 1ul << 40, &count);
-			if (!r && !count)
-				r = pw_cli_usage("watch", "--count: expected at least 1 (leave it out to "
-						 "follow until interrupted)");
+			/* leave it out to follow until interrupted */
+			r = pw_cli_uint("watch", "--count", optarg, 1, 1ul << 40, &count);
 			if (r)
 				goto fail;
 			break;
@@ -478,8 +542,10 @@ int pw_cli_watch(struct pw_cli *cli, int argc, char **argv)
 	if (r)
 		goto fail;
 	if (expr)
-		json_object_set_new(args, "filter", json_string(expr));
+		r = pw_cli_set_str(cli->name ? cli->name : "ports", args, "filter", "filter", expr);
 	free(expr);
+	if (r)
+		goto fail;
 	if (json_array_size(events))
 		json_object_set(args, "events", events);
 	json_decref(events);
@@ -498,6 +564,8 @@ int pw_cli_watch(struct pw_cli *cli, int argc, char **argv)
 		r = pw_conn_read_line(cli->conn, &line, -1);
 		if (r == -EINTR)
 			continue;
+		if (r == -EMSGSIZE)
+			return pw_cli_transport_error(cli, "watch", r);
 		if (r) {
 			fprintf(stderr, "portwatch watch: connection to portwatchd closed\n");
 			return pw_errcode_exit(PW_E_NO_DAEMON);
@@ -509,7 +577,7 @@ int pw_cli_watch(struct pw_cli *cli, int argc, char **argv)
 			if (cli->json)
 				printf("%s\n", line);
 			fprintf(stderr, "portwatch watch: dropped by portwatchd: %s\n",
-				pw_jstr(e, "reason"));
+				pw_jsafe(e, "reason"));
 			json_decref(e);
 			return PW_EXIT_DROPPED;
 		}
@@ -580,19 +648,19 @@ int pw_cli_status(struct pw_cli *cli, int argc, char **argv)
 	r = pw_cli_query(cli, "status", NULL, &res);
 	if (r || !res)
 		return r;
-	printf("mode:        %s%s%s\n", pw_jstr(res, "mode"), *pw_jstr(res, "mode_reason") ? " — " : "",
-	       pw_jstr(res, "mode_reason"));
+	printf("mode:        %s%s%s\n", pw_jsafe(res, "mode"), *pw_jstr(res, "mode_reason") ? " — " : "",
+	       pw_jsafe(res, "mode_reason"));
 	if (!strcmp(pw_jstr(res, "mode"), "bpf")) {
 		size_t i;
 		json_t *h;
 
 		printf("hooks:      ");
 		json_array_foreach(json_object_get(res, "hooks"), i, h)
-			printf("%s%s", i ? ", " : " ", json_string_value(h));
+			printf("%s%s", i ? ", " : " ", pw_cli_safe(json_string_value(h)));
 		printf("\n");
 		json_array_foreach(json_object_get(res, "degraded"), i, v)
-			printf("degraded:    %s\n", json_string_value(v));
-		printf("cgroup:      %s\n", pw_jstr(res, "cgroup"));
+			printf("degraded:    %s\n", pw_cli_safe(json_string_value(v)));
+		printf("cgroup:      %s\n", pw_jsafe(res, "cgroup"));
 	} else {
 		printf("poll every:  %lld ms\n", (long long)pw_jnum(res, "poll_interval_ms"));
 	}
@@ -602,7 +670,7 @@ int pw_cli_status(struct pw_cli *cli, int argc, char **argv)
 	printf("events:     ");
 	ev = json_object_get(res, "events");
 	json_object_foreach(ev, k, v)
-		printf(" %s=%lld", k, (long long)json_integer_value(v));
+		printf(" %s=%lld", pw_cli_safe(k), (long long)json_integer_value(v));
 	printf("\n");
 	printf("dropped:     %lld   resyncs: %lld   snapshots: %lld\n", (long long)pw_jnum(res, "dropped"),
 	       (long long)pw_jnum(res, "resyncs"), (long long)pw_jnum(res, "snapshots"));
@@ -631,7 +699,7 @@ int pw_cli_status(struct pw_cli *cli, int argc, char **argv)
 		printf("allocations: %lld", (long long)pw_jnum(al, "total"));
 		json_object_foreach(json_object_get(al, "by_state"), k, v)
 			if (json_integer_value(v))
-				printf(" %s=%lld", k, (long long)json_integer_value(v));
+				printf(" %s=%lld", pw_cli_safe(k), (long long)json_integer_value(v));
 		printf("%s\n", json_is_false(json_object_get(al, "storage_ok"))
 			       ? "  (STORAGE FAILING: allocations refused)" : "");
 	}
@@ -647,10 +715,10 @@ int pw_cli_status(struct pw_cli *cli, int argc, char **argv)
 
 		printf("recovery:   ");
 		json_array_foreach(json_object_get(v, "steps"), i, st)
-			printf(" %s=%lld", pw_jstr(st, "step"), (long long)pw_jnum(st, "count"));
+			printf(" %s=%lld", pw_jsafe(st, "step"), (long long)pw_jnum(st, "count"));
 		if (json_object_get(v, "database"))
 			printf("  (database was corrupt: moved to %s)",
-			       pw_jstr(json_object_get(v, "database"), "moved_to"));
+			       pw_jsafe(json_object_get(v, "database"), "moved_to"));
 		printf("\n");
 	}
 	json_decref(res);

@@ -5,6 +5,7 @@
  * doctor (each area with a verdict and a hint), config show|validate.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "utf8.h"
 
 /* allocate: "-s TYPE" / "--service TYPE" / "--service=TYPE" become the
  * positional SERVICE_TYPE; everything else goes to allocate as it is. */
@@ -58,7 +60,7 @@ static void print_report(json_t *rep)
 		if (!strcmp(pw_jstr(st, "step"), "database"))
 			continue;
 		json_array_foreach(json_object_get(st, "actions"), k, a)
-			printf("  %-10s %s\n", pw_jstr(st, "step"), json_string_value(a));
+			printf("  %-10s %s\n", pw_jsafe(st, "step"), pw_cli_safe(json_string_value(a)));
 	}
 }
 
@@ -178,7 +180,13 @@ int pw_cli_scan(struct pw_cli *cli, int argc, char **argv)
 			json_array_append_new(out, json_pack("{s:n, s:O}", "socket", "allocation", a));
 	}
 	if (cli->json) {
-		pw_cli_print_json(json_pack("{s:s, s:o}", "scan_range", "", "ports_in_use", out));
+		char range[16];
+		json_t *doc;
+
+		snprintf(range, sizeof(range), "%lu-%lu", lo, hi);
+		doc = json_pack("{s:s, s:o}", "scan_range", range, "ports_in_use", out);
+		pw_cli_print_json(doc);
+		json_decref(doc);
 		json_decref(ports);
 		json_decref(allocs);
 		return 0;
@@ -190,7 +198,11 @@ int pw_cli_scan(struct pw_cli *cli, int argc, char **argv)
 
 		snprintf(port, sizeof(port), "%lld",
 			 (long long)pw_jnum(json_is_object(so) ? so : al, "port"));
-		snprintf(pid, sizeof(pid), "%lld", (long long)pw_jnum(so, "pid"));
+		/* an owner the kernel did not name shows as "-", as in ports */
+		if (pw_jnum(so, "pid"))
+			snprintf(pid, sizeof(pid), "%lld", (long long)pw_jnum(so, "pid"));
+		else
+			snprintf(pid, sizeof(pid), "-");
 		if (json_is_object(al))
 			snprintf(alloc, sizeof(alloc), "%s%s%s (id %lld, %s)",
 				 pw_jstr(al, "service_type"), *pw_jstr(al, "name") ? " " : "",
@@ -202,7 +214,7 @@ int pw_cli_scan(struct pw_cli *cli, int argc, char **argv)
 								: "-",
 				  json_is_object(so) ? pw_jstr(so, "addr") : "-",
 				  json_is_object(so) ? pid : "-",
-				  json_is_object(so) ? pw_jstr(so, "comm") : "-",
+				  json_is_object(so) && *pw_jstr(so, "comm") ? pw_jstr(so, "comm") : "-",
 				  json_is_object(so) ? pw_jstr(so, "state") : "reserved", alloc });
 	}
 	pw_table_print(t);
@@ -219,13 +231,20 @@ int pw_cli_scan(struct pw_cli *cli, int argc, char **argv)
 static void verdict(json_t *arr, bool json, const char *area, const char *v, const char *what,
 		    const char *hint)
 {
-	if (json)
+	if (json) {
+		/* what may hold the socket's path: any bytes, JSON takes UTF-8 */
+		size_t n = strlen(what) * 4 + 1;
+		char *u = malloc(n);
+
 		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s}", "area", area,
-						     "verdict", v, "detail", what, "hint",
+						     "verdict", v, "detail",
+						     u ? pw_utf8_safe(what, u, n) : "", "hint",
 						     hint ? hint : ""));
-	else
-		printf("%-12s %-5s %s%s%s\n", area, v, what, hint && *hint ? "\n             hint: " : "",
-		       hint ? hint : "");
+		free(u);
+	} else {
+		printf("%-12s %-5s %s%s%s\n", area, v, pw_cli_safe(what),
+		       hint && *hint ? "\n             hint: " : "", hint ? hint : "");
+	}
 }
 
 int pw_cli_doctor(struct pw_cli *cli, int argc, char **argv)
@@ -252,7 +271,7 @@ int pw_cli_doctor(struct pw_cli *cli, int argc, char **argv)
 		}
 	}
 	/* daemon */
-	if (pw_conn_open(&c, cli->socket)) {
+	if (pw_cli_open(cli->socket, &c, msg, sizeof(msg))) {
 		snprintf(buf, sizeof(buf), "no daemon answers on %s", cli->socket);
 		verdict(arr, cli->json, "daemon", "fail", buf,
 			"start it: `make run`, `systemctl start portwatchd`, or point at it with "
@@ -353,17 +372,73 @@ static void daemon_path(char *out, size_t len)
 	snprintf(out, len, "portwatchd");
 }
 
-static int config_validate(int argc, char **argv)
+/* What portwatchd --check-config says, kept up to this many bytes. */
+#define VERDICT_MAX 4096
+
+/* The child's output (stdout and stderr, one pipe) into buf, the rest
+ * drained and dropped. */
+static void read_verdict(int fd, char *buf, size_t len)
+{
+	size_t off = 0;
+	char sink[4096];
+
+	for (;;) {
+		ssize_t n = off < len - 1 ? read(fd, buf + off, len - 1 - off)
+					  : read(fd, sink, sizeof(sink));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (off < len - 1)
+			off += (size_t)n;
+	}
+	buf[off] = '\0';
+}
+
+/* The verdict as one sentence: lines joined with "; ", without the
+ * daemon's "portwatchd: " prefix and the last newline. */
+static void one_line(char *s)
+{
+	char *r = s, *w = s;
+
+	while (*r) {
+		if (!strncmp(r, "portwatchd: ", 12) && (r == s || r[-1] == '\n')) {
+			r += 12;
+			continue;
+		}
+		if (*r == '\n') {
+			r++;
+			if (*r) {
+				*w++ = ';';
+				*w++ = ' ';
+			}
+			continue;
+		}
+		*w++ = *r++;
+	}
+	*w = '\0';
+}
+
+/*
+ * portwatchd --check-config, its verdict captured: printed as it is when
+ * valid (JSON {"valid":true,"message"} with --json); an invalid or missing
+ * file is a bad argument (exit 2), one line naming the file, or one JSON
+ * error object on stderr with --json.
+ */
+static int config_validate(struct pw_cli *cli, int argc, char **argv)
 {
 	const char *file = NULL, *override = NULL;
-	char bin[PATH_MAX + 16];
+	char bin[PATH_MAX + 16], verdict_text[VERDICT_MAX];
 	const char *args[8];
-	int n = 0, status;
+	int n = 0, status, fds[2];
 	pid_t pid;
 
 	for (int i = 2; i < argc; i++) {
 		if ((!strcmp(argv[i], "--override") || !strcmp(argv[i], "-o")) && i + 1 < argc)
 			override = argv[++i];
+		else if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j"))
+			cli->json = true;
 		else if (argv[i][0] != '-' && !file)
 			file = argv[i];
 		else
@@ -382,17 +457,49 @@ static int config_validate(int argc, char **argv)
 	}
 	args[n] = NULL;
 	fflush(stdout);
+	if (pipe2(fds, O_CLOEXEC))
+		return pw_cli_internal("config", "cannot make a pipe");
 	pid = fork();
-	if (pid < 0)
-		return 1;
+	if (pid < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return pw_cli_internal("config", "cannot fork");
+	}
 	if (!pid) {
+		if (dup2(fds[1], STDOUT_FILENO) < 0 || dup2(fds[1], STDERR_FILENO) < 0)
+			_exit(127);
 		execvp(bin, (char *const *)args);
-		fprintf(stderr, "portwatch: cannot run %s: %s\n", bin, strerror(errno));
+		fprintf(stderr, "cannot run %s: %s\n", bin, strerror(errno));
 		_exit(127);
 	}
-	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status))
-		return 1;
-	return WEXITSTATUS(status) == 0 ? 0 : WEXITSTATUS(status) == 127 ? 1 : 4;
+	close(fds[1]);
+	read_verdict(fds[0], verdict_text, sizeof(verdict_text));
+	close(fds[0]);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return pw_cli_internal("config", "lost portwatchd --check-config");
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		if (cli->json) {
+			static char u[VERDICT_MAX * 4];
+			json_t *doc;
+
+			one_line(verdict_text);
+			doc = json_pack("{s:b, s:s}", "valid", 1, "message",
+					pw_utf8_safe(verdict_text, u, sizeof(u)));
+			pw_cli_print_json(doc);
+			json_decref(doc);
+		} else {
+			one_line(verdict_text);
+			printf("%s\n", pw_cli_safe(verdict_text));
+		}
+		return 0;
+	}
+	one_line(verdict_text);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) == 127)
+		return pw_cli_internal("config", *verdict_text ? verdict_text
+				       : "portwatchd --check-config did not run");
+	return pw_cli_error(PW_E_USAGE, "config", *verdict_text ? verdict_text
+			    : "the configuration is not valid");
 }
 
 int pw_cli_config(struct pw_cli *cli, int argc, char **argv)
@@ -403,14 +510,15 @@ int pw_cli_config(struct pw_cli *cli, int argc, char **argv)
 
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
 		printf("Usage: portwatch config show [--json]\n"
-		       "       portwatch config validate [FILE] [--override FILE]\n\n"
+		       "       portwatch config validate [FILE] [--override FILE] [--json]\n\n"
 		       "show: the service types the daemon uses (after merges and\n"
 		       "auto-allocation) and its config warnings. validate: check FILE (default:\n"
-		       "the daemon's default path, else built-in) with portwatchd --check-config.\n");
+		       "the daemon's default path, else built-in) with portwatchd --check-config;\n"
+		       "a file that is missing or not valid exits 2 with the reason.\n");
 		return argc < 2 ? 2 : 0;
 	}
 	if (!strcmp(argv[1], "validate"))
-		return config_validate(argc, argv);
+		return config_validate(cli, argc, argv);
 	if (strcmp(argv[1], "show"))
 		return pw_cli_usage("config", "unknown subcommand \"%s\" (show, validate)", argv[1]);
 	for (int k = 2; k < argc; k++) {
@@ -459,7 +567,7 @@ int pw_cli_config(struct pw_cli *cli, int argc, char **argv)
 		pw_table_print(tb);
 		pw_table_free(tb);
 		json_array_foreach(w, i, v)
-			printf("warning: %s\n", json_string_value(v));
+			printf("warning: %s\n", pw_cli_safe(json_string_value(v)));
 	}
 	json_decref(types);
 	json_decref(st);

@@ -111,10 +111,10 @@ void pw_cli_ports_summary(struct pw_cli *cli, json_t *ports, bool no_header)
 	printf("Total: %zu sockets\n", json_array_size(ports));
 	printf("\nBy protocol:");
 	json_object_foreach(proto, k, v)
-		printf("  %s %lld", k, (long long)json_integer_value(v));
+		printf("  %s %lld", pw_cli_safe(k), (long long)json_integer_value(v));
 	printf("\nBy state:   ");
 	json_object_foreach(state, k, v)
-		printf("  %s %lld", k, (long long)json_integer_value(v));
+		printf("  %s %lld", pw_cli_safe(k), (long long)json_integer_value(v));
 	printf("\n\n");
 	{
 		static const char *const hdr[] = { "NETNS", "INODE", "COOKIE", "SOCKETS" };

@@ -15,6 +15,7 @@ struct pw_conn {
 	int fd;
 	char *buf;
 	size_t len, cap, consumed;
+	int timeout_ms;		/* pw_conn_call's wait for the next bytes */
 };
 
 int pw_conn_open(struct pw_conn **ret, const char *path)
@@ -29,6 +30,7 @@ int pw_conn_open(struct pw_conn **ret, const char *path)
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
+	c->timeout_ms = -1;
 	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&sa, sizeof(sa))) {
 		err = -errno;
@@ -48,6 +50,11 @@ void pw_conn_close(struct pw_conn *c)
 	close(c->fd);
 	free(c->buf);
 	free(c);
+}
+
+void pw_conn_set_timeout(struct pw_conn *c, int timeout_ms)
+{
+	c->timeout_ms = timeout_ms;
 }
 
 int pw_conn_fd(const struct pw_conn *c)
@@ -100,9 +107,16 @@ int pw_conn_read_line(struct pw_conn *c, const char **line, int timeout_ms)
 			*line = c->buf;
 			return 0;
 		}
+		/* a peer that sends no newline does not get all our memory */
+		if (c->len > PW_CONN_MAX_LINE)
+			return -EMSGSIZE;
 		if (c->cap - c->len < 4096) {
 			size_t ncap = c->cap ? c->cap * 2 : 65536;
-			char *nb = realloc(c->buf, ncap);
+			char *nb;
+
+			if (ncap > PW_CONN_MAX_LINE + 65536)
+				ncap = PW_CONN_MAX_LINE + 65536;
+			nb = realloc(c->buf, ncap);
 
 			if (!nb)
 				return -ENOMEM;
@@ -187,7 +201,7 @@ int pw_conn_call(struct pw_conn *c, const char *cmd, json_t *args, json_t **resu
 	if (err)
 		return err;
 	do
-		err = pw_conn_read_line(c, &line, -1);
+		err = pw_conn_read_line(c, &line, c->timeout_ms);
 	while (err == -EINTR);
 	if (err)
 		return err;

@@ -7,12 +7,14 @@
 #include <string.h>
 #include <unistd.h>
 #include <getopt.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "filter.h"
 #include "paths.h"
 #include "proto.h"
 #include "strbuf.h"
+#include "utf8.h"
 #include "version.h"
 
 static void usage(FILE *f)
@@ -31,10 +33,14 @@ static void usage(FILE *f)
 "                           live event stream (bind, close, listen, exit, ...)\n"
 "  status                   mode, hooks, counters, latency, allocations\n"
 "Allocation:\n"
-"  allocate TYPE [--name NAME] [--port N] [--pid PID] [--project DIR] [--exclusive] [-q]\n"
-"                           hand out a port of service type TYPE\n"
-"  run TYPE [--name NAME] [--port N] [--project DIR] -- CMD [ARGS...]\n"
-"                           allocate, then exec CMD with PORT and PORTWATCH_ID set\n"
+"  allocate TYPE [--name NAME] [--port N] [--pid PID] [--project DIR] [--hold DURATION]\n"
+"           [--exclusive] [-q]\n"
+"                           hand out a port of service type TYPE; --hold keeps it\n"
+"                           for a later binder after the owner exits\n"
+"  run TYPE [--name NAME] [--port N] [--project DIR] [--exclusive] [--listen|--udp]\n"
+"           -- CMD [ARGS...]\n"
+"                           allocate, then exec CMD with PORT and PORTWATCH_ID set;\n"
+"                           --listen/--udp pass the bound socket as fd 3\n"
 "  release PORT | --id ID   give an allocation back\n"
 "  list [--type TYPE]       allocations and what the kernel says of their ports\n"
 "  check PORT               is PORT allocated, bound, reserved? by whom?\n"
@@ -59,11 +65,16 @@ static void usage(FILE *f)
 "  -h, --help          this help; COMMAND --help for a command's own\n"
 "      --version       print the version and exit\n"
 "\n"
+"Environment: PORTWATCH_SOCKET (the socket), PORTWATCH_TIMEOUT (seconds a command\n"
+"other than watch waits for the daemon's next byte, default 60, 0: no limit; then\n"
+"exit 1).\n"
+"\n"
 "Exit status: 0 ok, 1 internal error, 2 bad arguments, 3 daemon not running,\n"
 "4 bad request, 5 not permitted, 6 not found, 7 unknown service type,\n"
 "8 range exhausted, 9 invalid port, 10 port conflict, 11 storage failure,\n"
 "12 single-instance type already allocated, 13 watch dropped by the daemon\n"
-"(it read too slowly; the reason is printed).\n");
+"(it read too slowly; the reason is printed). Names, messages and what you typed\n"
+"print with control characters and bytes that are not UTF-8 as \\xNN.\n");
 }
 
 static const struct {
@@ -106,14 +117,44 @@ void pw_cli_error_json(int code, const char *message, long column)
 	json_decref(e);
 }
 
-/* One error: a line on stderr, or with --json a JSON object on stderr. */
+/* The last few escaped copies: enough for the strings of one printf. */
+#define SAFE_RING 16
+
+const char *pw_cli_safe(const char *s)
+{
+	static char *ring[SAFE_RING];
+	static unsigned next;
+	size_t n = strlen(s ? s : "") * 4 + 1;
+	char **slot = &ring[next++ % SAFE_RING];
+
+	free(*slot);
+	*slot = malloc(n);
+	if (!*slot)
+		return "?";
+	return pw_term_safe(s ? s : "", *slot, n);
+}
+
+/* One error: a line on stderr, or with --json a JSON object on stderr. A
+ * message carries the daemon's words and what was typed: terminal-safe. */
 static int cli_error(int code, const char *cmd, const char *msg)
 {
-	if (json_errors)
-		pw_cli_error_json(code, msg, 0);
-	else
-		fprintf(stderr, "portwatch%s%s: %s\n", cmd ? " " : "", cmd ? cmd : "", msg);
+	if (json_errors) {
+		/* jansson needs UTF-8: other bytes become \xNN text */
+		size_t n = strlen(msg) * 4 + 1;
+		char *u = malloc(n);
+
+		pw_cli_error_json(code, u ? pw_utf8_safe(msg, u, n) : "out of memory", 0);
+		free(u);
+	} else {
+		fprintf(stderr, "portwatch%s%s: %s\n", cmd ? " " : "", cmd ? pw_cli_safe(cmd) : "",
+			pw_cli_safe(msg));
+	}
 	return pw_errcode_exit(code);
+}
+
+int pw_cli_error(int code, const char *cmd, const char *msg)
+{
+	return cli_error(code, cmd, msg);
 }
 
 int pw_cli_usage(const char *cmd, const char *fmt, ...)
@@ -140,15 +181,30 @@ int pw_cli_bad_option(const char *cmd, const char *arg)
 
 int pw_cli_filter_error(const char *cmd, const char *expr, const struct pw_filter_error *fe)
 {
-	char msg[400];
+	char msg[400], *head;
+	const char *shown;
+	size_t at, cols = 0;
 
 	snprintf(msg, sizeof(msg), "filter: column %u: %s", fe->col, fe->msg);
 	if (json_errors) {
-		pw_cli_error_json(PW_E_USAGE, msg, fe->col);
+		char u[sizeof(msg) * 4];
+
+		pw_cli_error_json(PW_E_USAGE, pw_utf8_safe(msg, u, sizeof(u)), fe->col);
 		return pw_errcode_exit(PW_E_USAGE);
 	}
-	/* ss-like: the expression, and a caret under the column */
-	fprintf(stderr, "portwatch %s: %s\n  %s\n  %*s^\n", cmd, msg, expr, (int)fe->col - 1, "");
+	/* ss-like: the expression, and a caret under the column. Both are
+	 * shown terminal-safe, so the caret goes under the escaped text: as
+	 * many places in as the escaped prefix has characters. */
+	at = fe->col > 1 ? fe->col - 1 : 0;
+	if (at > strlen(expr))
+		at = strlen(expr);
+	head = strndup(expr, at);
+	shown = pw_cli_safe(head ? head : "");
+	for (const unsigned char *p = (const unsigned char *)shown; *p; p++)
+		cols += (*p & 0xc0) != 0x80;
+	free(head);
+	fprintf(stderr, "portwatch %s: %s\n  %s\n  %*s^\n", cmd, pw_cli_safe(msg),
+		pw_cli_safe(expr), (int)cols, "");
 	return pw_errcode_exit(PW_E_USAGE);
 }
 
@@ -157,18 +213,30 @@ bool pw_cli_pretty(const struct pw_cli *cli)
 	return cli->pretty || isatty(STDOUT_FILENO);
 }
 
-int pw_cli_uint(const char *cmd, const char *what, const char *s, unsigned long max,
-		unsigned long *out)
+int pw_cli_uint(const char *cmd, const char *what, const char *s, unsigned long min,
+		unsigned long max, unsigned long *out)
 {
 	char *end;
 	unsigned long v;
 
 	errno = 0;
 	v = strtoul(s, &end, 10);
-	if (errno || !*s || *end || *s == '-' || *s == '+' || v > max || (max == 65535 && !v))
-		return pw_cli_usage(cmd, "%s: expected an integer %s%lu, got \"%s\"", what,
-				    max == 65535 ? "1-" : "0-", max, s);
+	if (errno || !*s || *end || *s == '-' || *s == '+' || v < min || v > max)
+		return pw_cli_usage(cmd, "%s: expected an integer %lu-%lu, got \"%s\"", what, min,
+				    max, s);
 	*out = v;
+	return 0;
+}
+
+int pw_cli_set_str(const char *cmd, json_t *obj, const char *key, const char *what,
+		   const char *v)
+{
+	json_t *s = json_string(v);
+
+	/* json_string() takes UTF-8 only: NULL would set nothing, silently */
+	if (!s)
+		return pw_cli_usage(cmd, "%s: not valid UTF-8", what);
+	json_object_set_new(obj, key, s);
 	return 0;
 }
 
@@ -182,21 +250,66 @@ void pw_cli_print_json(json_t *res)
 	putchar('\n');
 }
 
+/* PORTWATCH_TIMEOUT, read by main (ms; -1: no limit). */
+static int timeout_ms = PW_CLI_TIMEOUT_S * 1000;
+
+int pw_cli_timeout_ms(void)
+{
+	return timeout_ms;
+}
+
+int pw_cli_open(const char *path, struct pw_conn **ret, char *msg, size_t len)
+{
+	struct stat sb;
+	int r = pw_conn_open(ret, path);
+
+	if (!r) {
+		pw_conn_set_timeout(*ret, timeout_ms);
+		return 0;
+	}
+	/* a file or a directory refuses too: say what it is */
+	if (!stat(path, &sb) && !S_ISSOCK(sb.st_mode))
+		snprintf(msg, len, "cannot connect to portwatchd at %s: not a socket (a %s)", path,
+			 S_ISDIR(sb.st_mode) ? "directory" : S_ISREG(sb.st_mode) ? "regular file"
+			 : "file that is not a socket");
+	else
+		snprintf(msg, len, "cannot connect to portwatchd at %s: %s (is portwatchd "
+			 "running?)", path, strerror(-r));
+	return r;
+}
+
 /* The connection, made on first use; a missing daemon is reported (args
  * are dropped then). */
 static int cli_connect(struct pw_cli *cli, json_t *args)
 {
 	char msg[1024];
-	int r;
 
 	if (cli->conn)
 		return 0;
-	r = pw_conn_open(&cli->conn, cli->socket);
-	if (!r)
+	if (!pw_cli_open(cli->socket, &cli->conn, msg, sizeof(msg)))
 		return 0;
 	json_decref(args);
-	snprintf(msg, sizeof(msg), "cannot connect to portwatchd at %s: %s "
-		 "(is portwatchd running?)", cli->socket, strerror(-r));
+	return cli_error(PW_E_NO_DAEMON, NULL, msg);
+}
+
+int pw_cli_transport_error(struct pw_cli *cli, const char *cmd, int err)
+{
+	char msg[1024];
+
+	/* a peer that stalls, or sends an endless line, is not a missing daemon */
+	if (err == -ETIMEDOUT) {
+		snprintf(msg, sizeof(msg), "portwatchd at %s sent nothing for %d s (the limit is "
+			 "PORTWATCH_TIMEOUT, in seconds)", cli->socket, timeout_ms / 1000);
+		return cli_error(PW_E_INTERNAL, cli->name ? cli->name : cmd, msg);
+	}
+	if (err == -EMSGSIZE) {
+		snprintf(msg, sizeof(msg), "the answer from %s is longer than %u MiB without a "
+			 "newline: not portwatchd, or a broken one", cli->socket,
+			 PW_CONN_MAX_LINE >> 20);
+		return cli_error(PW_E_INTERNAL, cli->name ? cli->name : cmd, msg);
+	}
+	snprintf(msg, sizeof(msg), "lost the connection to portwatchd at %s: %s", cli->socket,
+		 strerror(-err));
 	return cli_error(PW_E_NO_DAEMON, NULL, msg);
 }
 
@@ -209,13 +322,10 @@ int pw_cli_call(struct pw_cli *cli, const char *cmd, json_t *args, json_t **res)
 	if (r)
 		return r;
 	r = pw_conn_call(cli->conn, cmd, args, res, msg, sizeof(msg));
-	if (r < 0) {
-		snprintf(msg, sizeof(msg), "lost the connection to portwatchd at %s: %s",
-			 cli->socket, strerror(-r));
-		return cli_error(PW_E_NO_DAEMON, NULL, msg);
-	}
+	if (r < 0)
+		return pw_cli_transport_error(cli, cmd, r);
 	if (r > 0)
-		return cli_error(r, cmd, msg);
+		return cli_error(r, cli->name ? cli->name : cmd, msg);
 	return 0;
 }
 
@@ -237,6 +347,7 @@ int pw_cli_call_stream(struct pw_cli *cli, const char *cmd, json_t *args,
 	static const size_t plen = sizeof(PW_PROTO_OK_PREFIX) - 1;
 	struct pw_strbuf head = { 0 };
 	bool eol = false, streaming = false, held = false;
+	size_t total = 0;	/* the answer's bytes so far: one line, bounded too */
 	const char *data;
 	char last = 0;
 	json_t *res;
@@ -249,10 +360,15 @@ int pw_cli_call_stream(struct pw_cli *cli, const char *cmd, json_t *args,
 	r = pw_conn_send(cli->conn, cmd, args);
 	while (!r && !eol) {
 		do
-			r = pw_conn_read_part(cli->conn, &data, &len, &eol, -1);
+			r = pw_conn_read_part(cli->conn, &data, &len, &eol, timeout_ms);
 		while (r == -EINTR);
 		if (r)
 			break;
+		total += len;
+		if (total > PW_CONN_MAX_LINE) {
+			r = -EMSGSIZE;
+			break;
+		}
 		if (!streaming) {
 			/* the answer's start says whether it is a result */
 			pw_sb_put(&head, data, len);
@@ -282,12 +398,8 @@ int pw_cli_call_stream(struct pw_cli *cli, const char *cmd, json_t *args,
 		held = true;
 	}
 	if (r) {
-		char msg[512];
-
 		free(head.buf);
-		snprintf(msg, sizeof(msg), "lost the connection to portwatchd at %s: %s",
-			 cli->socket, strerror(-r));
-		return cli_error(PW_E_NO_DAEMON, NULL, msg);
+		return pw_cli_transport_error(cli, cmd, r);
 	}
 	if (streaming) {
 		free(head.buf);
@@ -312,6 +424,7 @@ int pw_cli_call_stream(struct pw_cli *cli, const char *cmd, json_t *args,
 int main(int argc, char **argv)
 {
 	struct pw_cli cli = { .socket = getenv("PORTWATCH_SOCKET") };
+	const char *tmo = getenv("PORTWATCH_TIMEOUT");
 	char msg[300];
 	int i, k, ret;
 
@@ -336,15 +449,30 @@ int main(int argc, char **argv)
 	argv[argc] = NULL;
 	cli.pretty = cli.pretty || isatty(STDOUT_FILENO);
 	pretty_out = cli.pretty;
+	if (tmo && *tmo) {
+		char *end;
+		unsigned long v;
+
+		errno = 0;
+		v = strtoul(tmo, &end, 10);
+		if (errno || *end || *tmo == '-' || *tmo == '+' || v > 86400) {
+			snprintf(msg, sizeof(msg), "PORTWATCH_TIMEOUT: expected seconds 0-86400 (0: "
+				 "no limit), got \"%.100s\"", tmo);
+			return cli_error(PW_E_USAGE, NULL, msg);
+		}
+		timeout_ms = v ? (int)v * 1000 : -1;
+	}
 	opterr = 0;	/* bad options: our one line, not getopt's and ours */
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json")) {
 			cli.json = true;
 		} else if (!strcmp(argv[i], "-s") || !strcmp(argv[i], "--socket")) {
-			if (++i == argc)
+			if (++i == argc || !*argv[i])
 				return cli_error(PW_E_USAGE, NULL, "--socket needs a PATH");
 			cli.socket = argv[i];
 		} else if (!strncmp(argv[i], "--socket=", 9)) {
+			if (!argv[i][9])
+				return cli_error(PW_E_USAGE, NULL, "--socket needs a PATH");
 			cli.socket = argv[i] + 9;
 		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			usage(stdout);
@@ -367,6 +495,7 @@ int main(int argc, char **argv)
 	for (size_t c = 0; c < sizeof(commands) / sizeof(commands[0]); c++) {
 		if (strcmp(commands[c].name, argv[i]))
 			continue;
+		cli.name = commands[c].name;
 		ret = commands[c].fn(&cli, argc - i, argv + i);
 		pw_conn_close(cli.conn);
 		return ret;
