@@ -87,6 +87,18 @@ int pw_conn_send(struct pw_conn *c, const char *cmd, json_t *args)
 	return 0;
 }
 
+static size_t max_line = PW_CONN_MAX_LINE_DEFAULT;
+
+size_t pw_conn_max_line(void)
+{
+	return max_line;
+}
+
+void pw_conn_set_max_line(size_t bytes)
+{
+	max_line = bytes;
+}
+
 int pw_conn_read_line(struct pw_conn *c, const char **line, int timeout_ms)
 {
 	/* drop the line handed out last time */
@@ -108,14 +120,14 @@ int pw_conn_read_line(struct pw_conn *c, const char **line, int timeout_ms)
 			return 0;
 		}
 		/* a peer that sends no newline does not get all our memory */
-		if (c->len > PW_CONN_MAX_LINE)
+		if (c->len > max_line)
 			return -EMSGSIZE;
 		if (c->cap - c->len < 4096) {
 			size_t ncap = c->cap ? c->cap * 2 : 65536;
 			char *nb;
 
-			if (ncap > PW_CONN_MAX_LINE + 65536)
-				ncap = PW_CONN_MAX_LINE + 65536;
+			if (ncap > max_line + 65536)
+				ncap = max_line + 65536;
 			nb = realloc(c->buf, ncap);
 
 			if (!nb)

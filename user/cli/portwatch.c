@@ -67,7 +67,8 @@ static void usage(FILE *f)
 "\n"
 "Environment: PORTWATCH_SOCKET (the socket), PORTWATCH_TIMEOUT (seconds a command\n"
 "other than watch waits for the daemon's next byte, default 60, 0: no limit; then\n"
-"exit 1).\n"
+"exit 1), PORTWATCH_MAX_LINE_MB (the longest answer line read, 1-4096 MiB,\n"
+"default 256; then exit 1).\n"
 "\n"
 "Exit status: 0 ok, 1 internal error, 2 bad arguments, 3 daemon not running,\n"
 "4 bad request, 5 not permitted, 6 not found, 7 unknown service type,\n"
@@ -303,9 +304,9 @@ int pw_cli_transport_error(struct pw_cli *cli, const char *cmd, int err)
 		return cli_error(PW_E_INTERNAL, cli->name ? cli->name : cmd, msg);
 	}
 	if (err == -EMSGSIZE) {
-		snprintf(msg, sizeof(msg), "the answer from %s is longer than %u MiB without a "
-			 "newline: not portwatchd, or a broken one", cli->socket,
-			 PW_CONN_MAX_LINE >> 20);
+		snprintf(msg, sizeof(msg), "the answer from %s is longer than %zu MiB without a "
+			 "newline (PORTWATCH_MAX_LINE_MB): not portwatchd, or a broken one",
+			 cli->socket, pw_conn_max_line() >> 20);
 		return cli_error(PW_E_INTERNAL, cli->name ? cli->name : cmd, msg);
 	}
 	snprintf(msg, sizeof(msg), "lost the connection to portwatchd at %s: %s", cli->socket,
@@ -365,7 +366,7 @@ int pw_cli_call_stream(struct pw_cli *cli, const char *cmd, json_t *args,
 		if (r)
 			break;
 		total += len;
-		if (total > PW_CONN_MAX_LINE) {
+		if (total > pw_conn_max_line()) {
 			r = -EMSGSIZE;
 			break;
 		}
@@ -424,7 +425,7 @@ int pw_cli_call_stream(struct pw_cli *cli, const char *cmd, json_t *args,
 int main(int argc, char **argv)
 {
 	struct pw_cli cli = { .socket = getenv("PORTWATCH_SOCKET") };
-	const char *tmo = getenv("PORTWATCH_TIMEOUT");
+	const char *tmo = getenv("PORTWATCH_TIMEOUT"), *maxl = getenv("PORTWATCH_MAX_LINE_MB");
 	char msg[300];
 	int i, k, ret;
 
@@ -461,6 +462,19 @@ int main(int argc, char **argv)
 			return cli_error(PW_E_USAGE, NULL, msg);
 		}
 		timeout_ms = v ? (int)v * 1000 : -1;
+	}
+	if (maxl && *maxl) {
+		char *end;
+		unsigned long v;
+
+		errno = 0;
+		v = strtoul(maxl, &end, 10);
+		if (errno || *end || *maxl == '-' || *maxl == '+' || v < 1 || v > 4096) {
+			snprintf(msg, sizeof(msg), "PORTWATCH_MAX_LINE_MB: expected MiB 1-4096, got "
+				 "\"%.100s\"", maxl);
+			return cli_error(PW_E_USAGE, NULL, msg);
+		}
+		pw_conn_set_max_line((size_t)v << 20);
 	}
 	opterr = 0;	/* bad options: our one line, not getopt's and ours */
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
