@@ -574,10 +574,13 @@ int pw_cli_watch(struct pw_cli *cli, int argc, char **argv)
 		e = json_loads(line, 0, NULL);
 		/* the daemon let this watcher go, and says why */
 		if (e && !strcmp(pw_jstr(e, "event"), "dropped")) {
+			/* --json: the stream's last line says it (stderr stays free
+			 * of text a JSON reader would trip on) */
 			if (cli->json)
 				printf("%s\n", line);
-			fprintf(stderr, "portwatch watch: dropped by portwatchd: %s\n",
-				pw_jsafe(e, "reason"));
+			else
+				fprintf(stderr, "portwatch watch: dropped by portwatchd: %s\n",
+					pw_jsafe(e, "reason"));
 			json_decref(e);
 			return PW_EXIT_DROPPED;
 		}
