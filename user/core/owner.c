@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "owner.h"
+#include "proc.h"
 #include "proccache.h"
 
 int pw_owner_resolve(uint32_t pid, bool is_parent, const struct ucred *cred, struct pw_alloc *a,
@@ -18,10 +19,23 @@ int pw_owner_resolve(uint32_t pid, bool is_parent, const struct ucred *cred, str
 	/* cached: a pipelining client names the same owner again and again;
 	 * the cache never mistakes a recycled pid (see proccache.h) */
 	r = pw_proc_cached((pid_t)pid, &p);
+	/* a thread id names its process: exits are reported per process (the
+	 * tgid), so an owner recorded by a thread's id would never be seen to go */
+	if (!r && p.tgid > 0 && p.tgid != p.pid) {
+		r = pw_proc_cached(p.tgid, &p);
+		if (!r && p.tgid != p.pid)
+			r = -ESRCH;
+	}
 	if (r) {
 		*code = PW_E_NOT_FOUND;
 		snprintf(err, errlen, "owner pid %u: no such process", pid);
 		return r;
+	}
+	/* a zombie (or a dead leader with no thread left) has exited already */
+	if (!pw_proc_alive(p.pid, p.start_time)) {
+		*code = PW_E_NOT_FOUND;
+		snprintf(err, errlen, "owner pid %u has exited (a zombie): no live process", pid);
+		return -ESRCH;
 	}
 	/* A non-root caller acts for its own uid only: a named owner (any
 	 * form, the CLI's parent included) must be its own process, never

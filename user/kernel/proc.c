@@ -131,7 +131,7 @@ static int read_stat_at(int dirfd, const char *dir, struct pw_proc *out, char *s
 	return parse_stat(buf, out, state);
 }
 
-static int read_uid_at(int dirfd, uid_t *uid)
+static int read_uid_at(int dirfd, uid_t *uid, pid_t *tgid)
 {
 	char buf[STATUS_BUF];
 	unsigned long v;
@@ -149,6 +149,10 @@ static int read_uid_at(int dirfd, uid_t *uid)
 	if (end == p + 5 || v > (uid_t)-1)
 		return -EINVAL;
 	*uid = v;
+	/* Tgid: comes before Uid:; a thread's own /proc/TID names its process */
+	p = strstr(buf, "\nTgid:");
+	v = p ? strtoul(p + 6, &end, 10) : 0;
+	*tgid = p && end != p + 6 && v <= 0x7fffffff ? (pid_t)v : 0;
 	return 0;
 }
 
@@ -163,7 +167,7 @@ int pw_proc_read(pid_t pid, struct pw_proc *out)
 		return dirfd;
 	err = read_stat_at(dirfd, ".", &pr, &state);
 	if (!err)
-		err = read_uid_at(dirfd, &pr.uid);
+		err = read_uid_at(dirfd, &pr.uid, &pr.tgid);
 	close(dirfd);
 	if (!err)
 		*out = pr;

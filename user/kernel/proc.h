@@ -13,6 +13,7 @@ struct pw_proc {
 	pid_t pid;
 	pid_t ppid;
 	uid_t uid;		/* real uid */
+	pid_t tgid;		/* of status (pw_proc_read): pid's process, != pid for a thread */
 	__u64 start_time;	/* field 22 of /proc/PID/stat, clock ticks since boot */
 	char comm[16];
 };
