@@ -615,6 +615,73 @@ static void test_dead_owners_released(void **state)
 	json_decref(res);
 }
 
+/* A listener of uid on port (tcp4), killed at teardown. */
+static struct itest_proc *spawn_listener_as(int uid, unsigned port)
+{
+	char arg[16], line[64];
+	const char *const args[] = { "listen", "tcp4", arg, NULL };
+	struct itest_proc *p;
+
+	snprintf(arg, sizeof(arg), "%u", port);
+	assert_true(fx.n_procs < MAX_PROCS);
+	p = &fx.procs[fx.n_procs];
+	assert_int_equal(itest_proc_spawn(p, uid, args), 0);
+	fx.n_procs++;
+	assert_int_equal(itest_proc_line(p, line, sizeof(line), 5000 * itest_slow()), 0);
+	assert_int_equal(atoi(line), (int)port);
+	return p;
+}
+
+static const char *state_of(unsigned port)
+{
+	static char st[32];
+	json_t *res = call("list", NULL);
+
+	snprintf(st, sizeof(st), "%s", str(find_port(res, port), "state"));
+	json_decref(res);
+	return st;
+}
+
+/* The owner of a root allocation died while the daemon was down and another
+ * user's process now listens on the port: that is no heir (README: a socket
+ * held outside the owner's tree is a conflict, never an heir), the allocation
+ * is released. A root process listening there inherits it, and the state
+ * says it listens. */
+static void test_dead_owner_heir_of_own_uid_only(void **state)
+{
+	struct itest_proc *gone, *gone2, *user, *root;
+	json_t *res, *a;
+
+	(void) state;
+	assert_int_equal(itest_daemon_start(&fx.d, extra), 0);
+	gone = spawn_hold();
+	gone2 = spawn_hold();
+	json_decref(allocate("rtest", TYPE_LO + 30, gone->pid));
+	json_decref(allocate("rtest", TYPE_LO + 31, gone2->pid));
+	itest_daemon_stop(&fx.d, SIGKILL);
+
+	itest_proc_kill(gone, SIGKILL);
+	itest_proc_kill(gone2, SIGKILL);
+	user = spawn_listener_as(65534, TYPE_LO + 30);
+	root = spawn_listener_as(-1, TYPE_LO + 31);
+	assert_int_equal(itest_daemon_restart(&fx.d, extra), 0);
+
+	res = call("list", NULL);
+	assert_null(find_port(res, TYPE_LO + 30));
+	a = find_port(res, TYPE_LO + 31);
+	assert_non_null(a);
+	assert_int_equal(num(a, "pid"), root->pid);
+	json_decref(res);
+	/* observed at once, not left "reserved" */
+	assert_true(ITEST_WAIT(!strcmp(state_of(TYPE_LO + 31), "listening"),
+			       2000 * itest_slow()));
+	res = call("audit", json_pack("{s:i}", "limit", 1000));
+	assert_non_null(find_audit(res, "release", TYPE_LO + 30, "owner gone"));
+	assert_null(find_audit(res, "handover", TYPE_LO + 30, ""));
+	json_decref(res);
+	(void) user;
+}
+
 /* Fill the file system under path; returns the bytes written. */
 static long long fill(const char *path)
 {
@@ -732,6 +799,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_random_database, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_duplicate_singletons, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dead_owners_released, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dead_owner_heir_of_own_uid_only, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_full_filesystem, setup, teardown),
 	};
 

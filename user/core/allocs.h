@@ -232,7 +232,8 @@ void pw_lease_owner_exited(struct pw_allocs *as, pid_t pid, pid_t heir, uint64_t
  * handed over. */
 bool pw_lease_try_handover(struct pw_allocs *as, struct pw_alloc_rt *r, const char *why);
 /* After a restart the dead owner's tree is unknown: a live holder of a socket
- * on the port with the allocation's uid (root's: any), 0 when none. */
+ * on the port whose process has the allocation's uid (root's: root only), 0
+ * when none. A holder of another uid is never an heir. */
 pid_t pw_lease_holder_of_uid(struct pw_allocs *as, const struct pw_alloc_rt *r);
 /* Make pid the owner: persisted, audited, told. 0 or -errno. */
 int pw_lease_set_owner(struct pw_allocs *as, struct pw_alloc_rt *r, pid_t pid, const char *why);

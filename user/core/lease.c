@@ -128,12 +128,17 @@ static pid_t live_holder(struct pw_allocs *as, struct pw_alloc_rt *r, pid_t old)
 pid_t pw_lease_holder_of_uid(struct pw_allocs *as, const struct pw_alloc_rt *r)
 {
 	const struct pw_sock *s;
+	struct pw_proc p;
 
 	for (s = pw_portmap_port_first(as->env.map, r->a.port); s;
 	     s = pw_portmap_port_next(as->env.map, s)) {
 		if (as->env.self_netns && s->netns != as->env.self_netns)
 			continue;
-		if (s->pid && (pid_t)s->pid != as->self_pid && (!r->a.uid || s->uid == r->a.uid))
+		if (!s->pid || (pid_t)s->pid == as->self_pid)
+			continue;
+		/* the holder's own uid, not the socket's: root's allocation
+		 * never passes to another user's process, nor a user's to root's */
+		if (!pw_proc_read((pid_t)s->pid, &p) && p.uid == r->a.uid)
 			return (pid_t)s->pid;
 	}
 	return 0;

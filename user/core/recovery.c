@@ -5,7 +5,8 @@
  *   adopt    after a state reset, live sockets inside configured ranges
  *            become allocations so no port in use is handed out again;
  *   orphans  allocations whose owner is gone (pid absent or start time
- *            differs) are released; ports held outside the owner tree are
+ *            differs) pass to a live holder of the port of the allocation's
+ *            uid, else are released; ports held outside the owner tree are
  *            marked conflict;
  *   singletons  a single-instance type keeps its newest live allocation.
  * With dry_run, the same checks report what they would do and change nothing.
@@ -142,14 +143,17 @@ static void orphan(struct pw_allocs *as, struct pw_alloc_rt *r, void *ctx)
 	}
 	if (!owner_alive(vi, r->a.pid, r->a.start_time)) {
 		/* the owner died while we were down: a live holder of its uid
-		 * that still has a socket on the port is where it went */
+		 * (root's: root) that still has a socket on the port is where it
+		 * went; another user's socket there is no heir, and the
+		 * allocation is released below */
 		pid_t h = pw_lease_holder_of_uid(as, r);
 
 		if (h) {
 			note(vi->step, "hand port %u (%s, id %lld) to pid %d: owner pid %d is "
 			     "gone", r->a.port, r->a.service_type, (long long)r->a.id, h, r->a.pid);
-			if (!vi->dry_run)
-				(void) pw_lease_set_owner(as, r, h, "previous owner is gone (recovery)");
+			if (!vi->dry_run &&
+			    !pw_lease_set_owner(as, r, h, "previous owner is gone (recovery)"))
+				pw_allocs_observe(as, r, PW_SM_EV_POLL);
 			return;
 		}
 		note(vi->step, "release port %u (%s, id %lld): owner pid %d is gone", r->a.port,
