@@ -76,8 +76,15 @@ static int setup(void **state)
 	return 0;
 }
 
+/* processes a test started outside itest_proc, killed if it failed midway */
+static pid_t strays[4];
+
 static int teardown(void **state)
 {
+	for (size_t i = 0; i < sizeof(strays) / sizeof(strays[0]); i++)
+		if (strays[i] > 0)
+			(void) kill(strays[i], SIGKILL);
+	memset(strays, 0, sizeof(strays));
 	itest_daemon_cleanup(*state);
 	unlink(config_path);
 	while (waitpid(-1, NULL, WNOHANG) > 0)
@@ -348,6 +355,96 @@ static void test_pthread_exit_leader(void **state)
 	assert_int_equal(owner_of(d, port), p.pid);
 	assert_true(listed_owner(d, port, p.pid));
 	itest_proc_kill(&p, SIGKILL);
+	assert_true(ITEST_WAIT(owner_of(d, port) == 0, LIMIT_MS));
+}
+
+static const char *state_of(struct itest_daemon *d, unsigned port, char *buf, size_t len);
+static bool audited(struct itest_daemon *d, const char *outcome, const char *needle);
+
+/* A TCP listener on 127.0.0.1:port with SO_REUSEPORT, or -1. */
+static int reuse_listener(unsigned port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int one = 1, fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) ||
+	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 8))
+		return -1;
+	return fd;
+}
+
+/* The owner forks two workers that both listen on the port (SO_REUSEPORT)
+ * and exits: one worker becomes the owner, the other is still the
+ * allocation's (no conflict); when the heir dies the other inherits, and
+ * the allocation goes only with the last of them. */
+static void test_heir_siblings(void **state)
+{
+	struct itest_daemon *d = *state;
+	int go[2], rep[2];
+	pid_t owner, w[2], heir, other;
+	unsigned port;
+	char st[32];
+
+	assert_int_equal(pipe(go), 0);
+	assert_int_equal(pipe(rep), 0);
+	owner = fork();
+	assert_true(owner >= 0);
+	if (owner == 0) {
+		int ready[2];
+		pid_t kid[2];
+		char c;
+
+		close(go[1]);
+		close(rep[0]);
+		if (read(go[0], &port, sizeof(port)) != sizeof(port) || pipe(ready))
+			_exit(1);
+		for (int i = 0; i < 2; i++) {
+			kid[i] = fork();
+			if (kid[i] < 0)
+				_exit(1);
+			if (kid[i] == 0) {
+				int fd = reuse_listener(port);
+
+				if (fd < 0 || write(ready[1], "x", 1) != 1)
+					_exit(1);
+				for (;;)
+					pause();
+			}
+			if (read(ready[0], &c, 1) != 1)
+				_exit(1);
+		}
+		if (write(rep[1], kid, sizeof(kid)) != sizeof(kid))
+			_exit(1);
+		/* exit when told: the daemon has seen both binds by then */
+		_exit(read(go[0], &c, 1) == 1 ? 0 : 1);
+	}
+	close(go[0]);
+	close(rep[1]);
+	port = allocate_for(d, owner);
+	assert_int_equal(write(go[1], &port, sizeof(port)), (ssize_t)sizeof(port));
+	assert_int_equal(read(rep[0], w, sizeof(w)), (ssize_t)sizeof(w));
+	strays[0] = w[0];
+	strays[1] = w[1];
+	assert_true(ITEST_WAIT(held_by(d, port, w[0]) && held_by(d, port, w[1]) &&
+			       !strcmp(state_of(d, port, st, sizeof(st)), "listening"),
+			       2000 * itest_slow()));
+	assert_int_equal(write(go[1], "x", 1), 1);
+	assert_int_equal(waitpid(owner, NULL, 0), owner);
+	close(go[1]);
+	close(rep[0]);
+	assert_true(ITEST_WAIT((owner_of(d, port) == w[0] || owner_of(d, port) == w[1]) &&
+			       !strcmp(state_of(d, port, st, sizeof(st)), "listening"),
+			       2000 * itest_slow()));
+	heir = owner_of(d, port);
+	other = heir == w[0] ? w[1] : w[0];
+	assert_false(audited(d, "ok", "outside the owner's process tree"));
+	assert_int_equal(kill(heir, SIGKILL), 0);
+	assert_int_equal(waitpid(heir, NULL, 0), heir);
+	assert_true(ITEST_WAIT(owner_of(d, port) == other &&
+			       !strcmp(state_of(d, port, st, sizeof(st)), "listening"), LIMIT_MS));
+	assert_int_equal(kill(other, SIGKILL), 0);
+	assert_int_equal(waitpid(other, NULL, 0), other);
 	assert_true(ITEST_WAIT(owner_of(d, port) == 0, LIMIT_MS));
 }
 
@@ -753,6 +850,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_exec_keeps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scm_rights, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pthread_exit_leader, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_heir_siblings, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hold_claimed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hold_expires, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hold_other_uid, setup, teardown),

@@ -40,6 +40,9 @@ struct pw_alloc_rt {
 	struct pw_check_rt *check;	/* active check state, NULL if none */
 	char last_check[96];		/* last active check result, "" if none */
 	uint32_t tag_gen;		/* the port's sockets are classed for this owner */
+	/* the generation before the last handover: a socket that was the
+	 * allocation's then stays the allocation's (siblings of the heir) */
+	uint32_t prev_tag_gen;
 	/* What the port's sockets say, kept current event by event (O(1)); a
 	 * full count of the port only when valid is false. */
 	struct pw_port_count {

@@ -42,7 +42,11 @@ enum pw_sock_class pw_lease_class(struct pw_allocs *as, const struct pw_alloc_rt
 	if (!s->pid)
 		return PW_CLASS_FOREIGN;
 	k = cache_slot(as, s->pid, r->tag_gen);
-	if (k->pid == s->pid && k->tag_gen == r->tag_gen && k->cls) {
+	if (r->prev_tag_gen && s->tag_gen == r->prev_tag_gen && s->tag == PW_CLASS_OWNER) {
+		/* the allocation's before the handover: ownership passed to one
+		 * holder, the others (the heir's siblings) still hold its port */
+		c = PW_CLASS_OWNER;
+	} else if (k->pid == s->pid && k->tag_gen == r->tag_gen && k->cls) {
 		c = (enum pw_sock_class)k->cls;
 	} else {
 		c = pw_proc_is_ancestor(r->a.pid, (pid_t)s->pid) ? PW_CLASS_OWNER
@@ -79,6 +83,7 @@ static int set_owner(struct pw_allocs *as, struct pw_alloc_rt *r, const struct p
 	pw_info("allocation %lld port %u (%s): owner handed to pid %d (%s): %s", (long long)a.id,
 		a.port, a.service_type, a.pid, a.comm, why);
 	r->a = a;
+	r->prev_tag_gen = r->tag_gen;
 	r->tag_gen = ++as->next_tag_gen;
 	r->cnt.valid = false;
 	if (as->env.hooks.track_pid)
