@@ -525,9 +525,10 @@ static void wait_ms(unsigned ms)
 static void test_hold_claimed(void **state)
 {
 	struct itest_daemon *d = *state;
-	char line[64], arg[16];
+	char line[64], arg[16], st[32];
 	struct itest_proc svc;
 	unsigned port;
+	pid_t requester;
 	uint64_t t0;
 
 	assert_int_equal(sh_as(d, USER, "$PW allocate ls --hold 10s -q", line, sizeof(line)), 0);
@@ -535,7 +536,8 @@ static void test_hold_claimed(void **state)
 	assert_true(port >= 45700 && port <= 45799);
 	/* the script is gone; the hold keeps the port */
 	wait_ms(2000);
-	assert_true(owner_of(d, port) > 0);
+	requester = owner_of(d, port);
+	assert_true(requester > 0);
 	snprintf(arg, sizeof(arg), "%u", port);
 	{
 		const char *const args[] = { "listen", "tcp4", arg, NULL };
@@ -550,9 +552,121 @@ static void test_hold_claimed(void **state)
 	print_message("hold: the binder pid %d became the owner in %llu ms\n", svc.pid,
 		      (unsigned long long)ms_since(t0));
 	assert_true(audited(d, "ok", "bound the held port"));
-	t0 = itest_now_ns();
+	/* gone before the hold's deadline: the port is held again, for the
+	 * requester, not released (a crashed service started again finds it) */
 	itest_proc_kill(&svc, SIGKILL);
-	assert_true(ITEST_WAIT(owner_of(d, port) == 0, LIMIT_MS));
+	assert_true(ITEST_WAIT(owner_of(d, port) == requester &&
+			       !strcmp(state_of(d, port, st, sizeof(st)), "reserved"), LIMIT_MS));
+	assert_true(audited(d, "ok", "held again for a binder"));
+}
+
+/* Open and close a socket on 127.0.0.1:port as uid (a port probe) in a
+ * process that lives on (a daemon's test bind); returns its pid. */
+static pid_t probe_as(int uid, unsigned port, bool listen_too)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fd, pfd[2];
+	char c = 0;
+	pid_t pid;
+
+	assert_int_equal(pipe(pfd), 0);
+	pid = itest_fork_as(uid);
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(pfd[0]);
+		fd = socket(AF_INET, SOCK_STREAM, 0);
+		c = fd >= 0 && !bind(fd, (struct sockaddr *)&sa, sizeof(sa)) &&
+		    (!listen_too || !listen(fd, 1)) ? 'y' : 'n';
+		close(fd);
+		if (write(pfd[1], &c, 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(pfd[1]);
+	assert_int_equal(read(pfd[0], &c, 1), 1);
+	close(pfd[0]);
+	assert_int_equal(c, 'y');
+	return pid;
+}
+
+static void end_probe(pid_t pid)
+{
+	(void) kill(pid, SIGKILL);
+	(void) waitpid(pid, NULL, 0);
+}
+
+/* A bind + close of a held port (a probe, another daemon's test bind) does
+ * not burn the hold: the allocation is held again, same deadline, and the
+ * service that binds later becomes its owner. */
+static void test_hold_probe(void **state)
+{
+	struct itest_daemon *d = *state;
+	char line[64], arg[16], st[32];
+	struct itest_proc svc;
+	unsigned port;
+	pid_t requester;
+
+	assert_int_equal(sh_as(d, USER, "$PW allocate ls --hold 10s -q", line, sizeof(line)), 0);
+	port = (unsigned)atoi(line);
+	requester = owner_of(d, port);
+	assert_true(requester > 0);
+	for (int i = 0; i < 2; i++) {
+		pid_t probe = probe_as(USER, port, i == 1);
+
+		assert_true(ITEST_WAIT(audited(d, "ok", "held again for a binder"), LIMIT_MS));
+		/* give a wrong release time to show: the grace period is 0 here */
+		wait_ms(200);
+		assert_int_equal(owner_of(d, port), requester);
+		assert_string_equal(state_of(d, port, st, sizeof(st)), "reserved");
+		end_probe(probe);
+	}
+	wait_ms(100);
+	assert_int_equal(owner_of(d, port), requester);
+	snprintf(arg, sizeof(arg), "%u", port);
+	{
+		const char *const args[] = { "listen", "tcp4", arg, NULL };
+
+		assert_int_equal(itest_proc_spawn(&svc, USER, args), 0);
+	}
+	assert_int_equal(itest_proc_line(&svc, line, sizeof(line), 5000), 0);
+	assert_true(ITEST_WAIT(owner_of(d, port) == svc.pid && listed_owner(d, port, svc.pid),
+			       LIMIT_MS));
+	itest_proc_end(&svc);
+}
+
+/* Root's held allocation is claimed by root's processes only: another
+ * user's bind is a conflict (Styxy's daemon-owned allocations, uid 0 when
+ * root owns the token, rely on this too). */
+static void test_hold_root_not_claimed_by_user(void **state)
+{
+	struct itest_daemon *d = *state;
+	const char *const hold[] = { "hold", NULL };
+	char line[64], arg[16], st[32];
+	struct itest_proc req, svc;
+	json_t *res;
+	unsigned port;
+
+	assert_int_equal(itest_proc_spawn(&req, -1, hold), 0);
+	assert_int_equal(itest_proc_line(&req, line, sizeof(line), 5000), 0);
+	assert_int_equal(itest_call(d, "allocate", json_pack("{s:s, s:i, s:i}", "service_type",
+							     "ls", "pid", req.pid, "hold_ms",
+							     10000), &res), 0);
+	port = (unsigned)json_integer_value(json_object_get(res, "port"));
+	json_decref(res);
+	snprintf(arg, sizeof(arg), "%u", port);
+	{
+		const char *const args[] = { "listen", "tcp4", arg, NULL };
+
+		assert_int_equal(itest_proc_spawn(&svc, USER, args), 0);
+	}
+	assert_int_equal(itest_proc_line(&svc, line, sizeof(line), 5000), 0);
+	assert_true(ITEST_WAIT(!strcmp(state_of(d, port, st, sizeof(st)), "conflict"), LIMIT_MS));
+	assert_int_equal(owner_of(d, port), req.pid);
+	assert_false(audited(d, "ok", "bound the held port"));
+	itest_proc_end(&svc);
+	itest_proc_end(&req);
 }
 
 /* Nothing binds: released when the hold expires, "hold expired". */
@@ -854,6 +968,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hold_claimed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hold_expires, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hold_other_uid, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hold_probe, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hold_root_not_claimed_by_user, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_owner_authorization, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_per_uid_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_run_listen, setup, teardown),

@@ -418,6 +418,34 @@ static void test_pid_reuse(void **state)
 	assert_verdict(&v, PW_ALLOC_STALE, PW_ALLOC_STALE);
 }
 
+/* A hold given back: a closed port is "reserved" again, never stale, even
+ * with a grace deadline armed; a stale allocation stays stale. */
+static void test_rehold(void **state)
+{
+	struct pw_sm sm;
+	struct pw_sm_verdict v;
+
+	(void)state;
+	pw_sm_init(&sm, PW_ALLOC_RESERVED);
+	observe(&sm, &keep, &o_listen, 100, &v);
+	assert_verdict(&v, PW_ALLOC_RESERVED, PW_ALLOC_LISTENING);
+	observe(&sm, &keep, &o_free, 200, &v);	/* grace armed */
+	assert_true(sm.grace_deadline_ms == 5200);
+	pw_sm_rehold(&sm);
+	observe(&sm, &keep, &o_free, 300, &v);
+	assert_verdict(&v, PW_ALLOC_LISTENING, PW_ALLOC_RESERVED);
+	pw_sm_tick(&sm, &keep, 6000, &v);
+	assert_verdict(&v, PW_ALLOC_RESERVED, PW_ALLOC_RESERVED);
+	observe(&sm, &keep, &o_bound, 7000, &v);
+	assert_verdict(&v, PW_ALLOC_RESERVED, PW_ALLOC_BOUND);
+
+	pw_sm_owner_gone(&sm, &keep, true, 8000, &v);
+	assert_verdict(&v, PW_ALLOC_BOUND, PW_ALLOC_STALE);
+	pw_sm_rehold(&sm);
+	observe(&sm, &keep, &o_free, 9000, &v);
+	assert_verdict(&v, PW_ALLOC_STALE, PW_ALLOC_STALE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -432,6 +460,7 @@ int main(void)
 		cmocka_unit_test(test_restored_states),
 		cmocka_unit_test(test_stale_terminal),
 		cmocka_unit_test(test_pid_reuse),
+		cmocka_unit_test(test_rehold),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -43,6 +43,15 @@ struct pw_alloc_rt {
 	/* the generation before the last handover: a socket that was the
 	 * allocation's then stays the allocation's (siblings of the heir) */
 	uint32_t prev_tag_gen;
+	/* A hold met by a bind, until the hold's deadline: if the port is left
+	 * with no holder before then, the allocation returns to held for the
+	 * requester (a probe's bind + close never burns a hold). Memory only. */
+	struct {
+		int64_t until;		/* unix ms, 0: none pending */
+		pid_t pid;
+		uint64_t start_time;
+		char comm[16];
+	} met_hold;
 	/* What the port's sockets say, kept current event by event (O(1)); a
 	 * full count of the port only when valid is false. */
 	struct pw_port_count {
@@ -240,6 +249,10 @@ bool pw_lease_try_handover(struct pw_allocs *as, struct pw_alloc_rt *r, const ch
 pid_t pw_lease_holder_of_uid(struct pw_allocs *as, const struct pw_alloc_rt *r);
 /* Make pid the owner: persisted, audited, told. 0 or -errno. */
 int pw_lease_set_owner(struct pw_allocs *as, struct pw_alloc_rt *r, pid_t pid, const char *why);
+/* A hold met by a bind whose port has no holder left (gone: an exited pid,
+ * not counted) before the hold's deadline returns to held for its requester.
+ * true when it did; the caller observes the port again. */
+bool pw_lease_unclaim(struct pw_allocs *as, struct pw_alloc_rt *r, pid_t gone);
 /* Arm the hold timer for the earliest hold (after one is added or cleared). */
 void pw_lease_arm_holds(struct pw_allocs *as);
 int pw_lease_start(struct pw_allocs *as);

@@ -154,3 +154,14 @@ void pw_sm_tick(struct pw_sm *sm, const struct pw_sm_params *p, uint64_t now_ms,
 	verdict(sm, p, PW_ALLOC_STALE, v, "port closed for longer than the grace period (%u ms)",
 		p->grace_ms);
 }
+
+void pw_sm_rehold(struct pw_sm *sm)
+{
+	if (sm->state == PW_ALLOC_STALE)
+		return;
+	sm->base = PW_ALLOC_RESERVED;
+	sm->ever_bound = false;
+	sm->grace_deadline_ms = 0;
+	sm->poll_failures = 0;
+	sm->check_failing = false;
+}

@@ -67,6 +67,9 @@ void pw_sm_observe(struct pw_sm *sm, const struct pw_sm_params *p, const struct 
 void pw_sm_check(struct pw_sm *sm, const struct pw_sm_params *p, bool healthy, uint64_t now_ms,
 		 struct pw_sm_verdict *v);
 /* Timer: expire the grace period. */
+/* Back to waiting for a first bind (a hold returned to its requester): the
+ * next observation judges the port as never bound, "reserved" when free. */
+void pw_sm_rehold(struct pw_sm *sm);
 void pw_sm_tick(struct pw_sm *sm, const struct pw_sm_params *p, uint64_t now_ms,
 		struct pw_sm_verdict *v);
 

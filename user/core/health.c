@@ -70,8 +70,8 @@ static void recount(struct pw_allocs *as, struct pw_alloc_rt *r, const struct pw
 		if (!countable(as, s))
 			continue;
 		if (!*claim && r->a.hold_until && pw_lease_class(as, r, s) != PW_CLASS_OWNER &&
-		    (!r->a.uid || s->uid == r->a.uid))
-			*claim = s;	/* held for a binder of the same uid (root's: any) */
+		    s->uid == r->a.uid)
+			*claim = s;	/* held for a binder of the same uid (root's: root) */
 		count_sock(as, r, s, 1);
 	}
 }
@@ -98,14 +98,26 @@ void pw_allocs_observe(struct pw_allocs *as, struct pw_alloc_rt *r, enum pw_sm_e
 	recount(as, r, &claim);
 	if (r->a.hold_until && (claim || r->cnt.owner)) {
 		/* the hold is met: the first binder outside the requester's tree
-		 * becomes the owner, a bind inside it just ends the hold */
+		 * becomes the owner, a bind inside it just ends the hold; until
+		 * the hold's deadline the requester is kept, to go back to */
+		struct pw_alloc held = r->a;
+
 		if (claim ? !pw_lease_set_owner(as, r, (pid_t)claim->pid,
 						"bound the held port")
 			  : !pw_lease_set_owner(as, r, r->a.pid, "the requester bound the held port")) {
+			r->met_hold.until = held.hold_until;
+			r->met_hold.pid = held.pid;
+			r->met_hold.start_time = held.start_time;
+			memcpy(r->met_hold.comm, held.comm, sizeof(r->met_hold.comm));
 			pw_lease_arm_holds(as);
 			pw_allocs_observe(as, r, how);
 			return;
 		}
+	}
+	/* the binder left before the hold's deadline: held again (not stale) */
+	if (!r->cnt.owner && r->met_hold.until && pw_lease_unclaim(as, r, 0)) {
+		pw_allocs_observe(as, r, how);
+		return;
 	}
 	judge(as, r, how);
 }
@@ -135,7 +147,7 @@ void pw_allocs_on_event(struct pw_allocs *as, const struct pw_event *ev, const s
 		return;
 	/* O(1): one socket in or out of the counts, when they are current and
 	 * nothing needs the whole port (a pending hold looks for its binder) */
-	if (!r->cnt.valid || r->a.hold_until || !s ||
+	if (!r->cnt.valid || r->a.hold_until || r->met_hold.until || !s ||
 	    (change == PW_PM_REMOVED && s->pid && s->tag_gen != r->tag_gen)) {
 		pw_allocs_observe(as, r, how);
 		return;
@@ -228,7 +240,8 @@ static void poll_owner(struct pw_allocs *as, struct pw_alloc_rt *r, void *ctx)
 
 	if (pw_proc_alive(r->a.pid, r->a.start_time)) {
 		pw_sm_owner_alive(&r->sm, now);
-	} else if (pw_lease_try_handover(as, r, "previous owner is gone")) {
+	} else if (pw_lease_try_handover(as, r, "previous owner is gone") ||
+		   pw_lease_unclaim(as, r, r->a.pid)) {
 		pw_allocs_observe(as, r, PW_SM_EV_POLL);
 		return;
 	} else if (r->a.hold_until > pw_wall_ms()) {

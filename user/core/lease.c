@@ -7,8 +7,10 @@
  * With no holder left, a child the owner left alive inherits (daemonizing
  * before binding).
  * A held allocation (allocate --hold) outlives its requester until the first
- * bind of its port by a process of the same uid (root's: any), which becomes
- * the owner; if nothing binds in time it is released, "hold expired".
+ * bind of its port by a process of the allocation's uid (root's: root only),
+ * which becomes the owner; a binder that leaves the port before the hold's
+ * deadline hands it back to the hold; if nothing binds in time it is
+ * released, "hold expired".
  *
  * The sockets of a port are classed once per owner (owner tree or foreign)
  * and the class kept on the socket, so an event costs no /proc walk per
@@ -149,6 +151,61 @@ pid_t pw_lease_holder_of_uid(struct pw_allocs *as, const struct pw_alloc_rt *r)
 	return 0;
 }
 
+/* Any socket on the port that is the allocation's, held by a live process
+ * other than gone. */
+static bool owner_socket(struct pw_allocs *as, struct pw_alloc_rt *r, pid_t gone)
+{
+	const struct pw_sock *s;
+
+	for (s = pw_portmap_port_first(as->env.map, r->a.port); s;
+	     s = pw_portmap_port_next(as->env.map, s)) {
+		if (as->env.self_netns && s->netns != as->env.self_netns)
+			continue;
+		if (!s->pid || (pid_t)s->pid == gone || (pid_t)s->pid == as->self_pid)
+			continue;
+		if (pw_lease_class(as, r, s) == PW_CLASS_OWNER)
+			return true;
+	}
+	return false;
+}
+
+bool pw_lease_unclaim(struct pw_allocs *as, struct pw_alloc_rt *r, pid_t gone)
+{
+	struct pw_alloc a = r->a;
+	int err;
+
+	if (!r->met_hold.until)
+		return false;
+	if (r->met_hold.until <= pw_wall_ms()) {
+		r->met_hold.until = 0;	/* the hold's time is over: the claim stands */
+		return false;
+	}
+	if (owner_socket(as, r, gone))
+		return false;
+	a.pid = r->met_hold.pid;
+	a.start_time = r->met_hold.start_time;
+	memcpy(a.comm, r->met_hold.comm, sizeof(a.comm));
+	a.hold_until = r->met_hold.until;
+	err = pw_journal_set_owner(as->journal, &a, false);
+	if (err) {
+		as->m.storage_errors_total++;
+		return false;
+	}
+	pw_allocs_audit(as, 0, 0, "handover", "ok", a.port, a.id, a.service_type,
+			"held again for a binder: pid %d (%.16s) left the port before the hold's "
+			"deadline", r->a.pid, r->a.comm);
+	pw_info("allocation %lld port %u (%s): held again: pid %d (%s) left the port before the "
+		"hold's deadline", (long long)a.id, a.port, a.service_type, r->a.pid, r->a.comm);
+	r->a = a;
+	r->met_hold.until = 0;
+	r->prev_tag_gen = 0;
+	r->tag_gen = ++as->next_tag_gen;
+	r->cnt.valid = false;
+	pw_sm_rehold(&r->sm);
+	pw_lease_arm_holds(as);
+	return true;
+}
+
 bool pw_lease_try_handover(struct pw_allocs *as, struct pw_alloc_rt *r, const char *why)
 {
 	pid_t h = live_holder(as, r, r->a.pid);
@@ -193,7 +250,7 @@ static void owner_exited(struct pw_allocs *as, struct pw_alloc_rt *r, void *ctx)
 	if (r->a.pid != ex->pid)
 		return;
 	if (pw_lease_try_handover(as, r, "previous owner exited") ||
-	    (ex->heir && inherit(as, r, ex->heir))) {
+	    (ex->heir && inherit(as, r, ex->heir)) || pw_lease_unclaim(as, r, ex->pid)) {
 		pw_allocs_observe(as, r, PW_SM_EV_EVENT);
 		return;
 	}

@@ -11,8 +11,9 @@
  * is released when that process exits), else by the daemon itself, so that
  * it lives until DELETE /allocate/:lockId or POST /cleanup, as in Styxy, and
  * with a hold-until-bind lease (leases.hold_default_ms): the first bind of
- * the port by the token user's process (the dev server a hook allowed) makes
- * that process the owner, so the port is freed when the server dies.
+ * the port by a process of the token user's uid (the allocation's uid, which
+ * core/health.c checks exactly, root's included) makes that process the
+ * owner, so the port is freed when the server dies.
  */
 #include <errno.h>
 #include <stdio.h>
