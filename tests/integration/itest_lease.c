@@ -680,6 +680,21 @@ static void test_hold_expires(void **state)
 	assert_int_equal(sh_as(d, USER, "$PW allocate ls --hold 1s -q", line, sizeof(line)), 0);
 	port = (unsigned)atoi(line);
 	assert_true(owner_of(d, port) > 0);
+	/* a hold waiting for its binder is nothing for recovery to act on */
+	{
+		json_t *res, *st, *a;
+		size_t i, k;
+		char needle[16];
+
+		snprintf(needle, sizeof(needle), "port %u ", port);
+		assert_int_equal(itest_call(d, "recover", json_object(), &res), 0);
+		json_array_foreach(json_object_get(res, "steps"), i, st)
+			json_array_foreach(json_object_get(st, "actions"), k, a)
+				if (strstr(json_string_value(a), needle))
+					fail_msg("recover --dry-run acts on a hold: %s",
+						 json_string_value(a));
+		json_decref(res);
+	}
 	assert_true(ITEST_WAIT(owner_of(d, port) == 0, 3000 * itest_slow()));
 	assert_true(ms_since(t0) >= 900);
 	assert_true(audited(d, "ok", "hold expired"));

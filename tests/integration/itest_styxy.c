@@ -285,6 +285,14 @@ static void test_validation(void **state)
 		assert_non_null(jstr(r, "error"));
 		json_decref(r);
 	}
+	/* a name too long is said to be too long, not to hold wrong characters */
+	memset(big, 'a', 5000);
+	memcpy(big, "{\"service_type\":\"dev\",\"service_name\":\"", 38);
+	memcpy(big + 5000, "\"}", 3);
+	r = API("POST", "/allocate", big, &code);
+	assert_int_equal(code, 400);
+	assert_non_null(strstr(jstr(r, "error"), "longer than"));
+	json_decref(r);
 	/* Styxy's 10 kB body limit */
 	memset(big, ' ', sizeof(big) - 1);
 	big[0] = '{';

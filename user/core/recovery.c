@@ -135,12 +135,11 @@ static void orphan(struct pw_allocs *as, struct pw_alloc_rt *r, void *ctx)
 	struct visit *vi = ctx;
 	enum pw_alloc_state before = r->a.state;
 
-	/* held for a binder: the hold decides, not the requester's exit */
-	if (r->a.hold_until > pw_wall_ms()) {
-		note(vi->step2, "port %u (%s, id %lld) held for a binder", r->a.port,
-		     r->a.service_type, (long long)r->a.id);
+	/* held for a binder: the hold decides, not the requester's exit; it
+	 * changes nothing, so it is no action (recover --dry-run and doctor
+	 * listed a legitimate hold as something to clean up) */
+	if (r->a.hold_until > pw_wall_ms())
 		return;
-	}
 	if (!owner_alive(vi, r->a.pid, r->a.start_time)) {
 		/* the owner died while we were down: a live holder of its uid
 		 * (root's: root) that still has a socket on the port is where it

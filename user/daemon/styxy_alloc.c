@@ -163,14 +163,20 @@ void styxy_allocate(struct pw_styxy *s, struct pw_http_req *rq)
 		styxy_error(rq, 400, "service_type can only contain letters, numbers, and hyphens");
 		goto out;
 	}
-	if (json_object_get(b, "service_name") && (!name || !*name || !charset(name, "-_.") ||
-						   strlen(name) >= PW_NAME_MAX)) {
+	if (name && strlen(name) >= PW_NAME_MAX) {
+		styxy_error(rq, 400, "service_name is longer than %d characters", PW_NAME_MAX - 1);
+		goto out;
+	}
+	if (json_object_get(b, "service_name") && (!name || !*name || !charset(name, "-_."))) {
 		styxy_error(rq, 400, "service_name can only contain letters, numbers, hyphens, "
 			    "underscores, and dots");
 		goto out;
 	}
-	if (json_object_get(b, "instance_id") && (!inst || !*inst || !charset(inst, "-_") ||
-						  strlen(inst) >= 128)) {
+	if (inst && strlen(inst) >= 128) {
+		styxy_error(rq, 400, "instance_id is longer than 127 characters");
+		goto out;
+	}
+	if (json_object_get(b, "instance_id") && (!inst || !*inst || !charset(inst, "-_"))) {
 		styxy_error(rq, 400, "instance_id can only contain letters, numbers, hyphens, and "
 			    "underscores");
 		goto out;
