@@ -202,71 +202,58 @@ static void expect_handover_then_stale(struct itest_daemon *d, unsigned port, pi
 	(void)waitpid(holder, NULL, 0);
 }
 
-static void daemonize(void **state, const char *mode)
+/*
+ * A service that daemonizes: the parent binds first and lets the child keep
+ * the socket (holder handover), or, late, forks and exits before anything is
+ * bound, and the child it left binds (the exit's heir inherits; through a
+ * double fork too, whose middle process is gone before anyone could look).
+ * Either way the child ends up the owner, and its death releases the port.
+ */
+static void daemonize(void **state, const char *mode, bool late)
 {
 	struct itest_daemon *d = *state;
 	const char *const args[] = { mode, "-", NULL };
 	struct itest_proc p;
 	unsigned port;
-	pid_t child;
+	pid_t child = 0;
 	uint64_t t0;
 
 	assert_int_equal(itest_proc_spawn(&p, -1, args), 0);
 	port = allocate_for(d, p.pid);
 	say_port(&p, port);
-	child = read_child(&p);
-	assert_true(ITEST_WAIT(held_by(d, port, p.pid) || owner_of(d, port) == child, 2000 * itest_slow()));
+	if (!late) {
+		child = read_child(&p);
+		assert_true(ITEST_WAIT(held_by(d, port, p.pid) || owner_of(d, port) == child,
+				       2000 * itest_slow()));
+	}
 	assert_int_equal(waitpid(p.pid, NULL, 0), p.pid);	/* the parent exits */
 	t0 = itest_now_ns();
+	if (late)
+		child = read_child(&p);	/* it binds only now */
+	expect_handover_then_stale(d, port, child, t0, mode);
 	close(p.in);
 	close(p.out);
-	expect_handover_then_stale(d, port, child, t0, mode);
 }
 
 static void test_daemonize(void **state)
 {
-	daemonize(state, "daemonize");
+	daemonize(state, "daemonize", false);
 }
 
 static void test_double_fork_setsid(void **state)
 {
-	daemonize(state, "setsid");
+	daemonize(state, "setsid", false);
 }
 
-/*
- * Daemonizing before binding (daemon(3), then bind(), as redis does): when
- * the owner exits, no socket of the allocation is held yet, and the child it
- * left alive inherits it (the kernel names the child at the exit); through a
- * double fork too, whose middle process is gone before anyone could look.
- */
-static void late_bind(void **state, const char *mode)
-{
-	struct itest_daemon *d = *state;
-	const char *const args[] = { mode, "-", NULL };
-	struct itest_proc p;
-	unsigned port;
-	pid_t child;
-	uint64_t t0;
-
-	assert_int_equal(itest_proc_spawn(&p, -1, args), 0);
-	port = allocate_for(d, p.pid);
-	say_port(&p, port);
-	assert_int_equal(waitpid(p.pid, NULL, 0), p.pid);	/* gone before any bind */
-	t0 = itest_now_ns();
-	child = read_child(&p);
-	expect_handover_then_stale(d, port, child, t0, mode);
-	close(p.in);
-	close(p.out);
-}
-
+/* daemon(3), then bind(), as redis does */
 static void test_late_bind(void **state)
 {
-	late_bind(state, "late");
+	daemonize(state, "late", true);
 }
 
 static void test_double_fork_late_bind(void **state)
 {
-	late_bind(state, "setsid-late");
+	daemonize(state, "setsid-late", true);
 }
 
 /* exec of another program keeping the socket: same pid, same allocation. */
