@@ -21,6 +21,7 @@
  *   helper exec PORT            listens, then execs "helper hold" keeping the socket.
  *   helper recv PATH            listens on the Unix socket PATH ("ready"), takes one
  *                               fd over SCM_RIGHTS ("got"), keeps it until stdin EOF.
+ *   helper recv-later PATH      the same, but receives only after a stdin line "take".
  *   helper pass PATH PORT       listens, sends the socket to PATH, prints "sent", exits.
  *   helper threads PORT         listens in a second thread ("ready") while the main
  *                               thread calls pthread_exit().
@@ -325,7 +326,7 @@ static int unix_addr(const char *path, struct sockaddr_un *sa)
 	return 0;
 }
 
-static int cmd_recv(const char *path)
+static int cmd_recv(const char *path, bool later)
 {
 	char cbuf[CMSG_SPACE(sizeof(int))], b, line[64];
 	struct iovec io = { .iov_base = &b, .iov_len = 1 };
@@ -340,6 +341,9 @@ static int cmd_recv(const char *path)
 	printf("ready\n");
 	fflush(stdout);
 	c = accept(l, NULL, NULL);
+	/* later: the fd stays in flight until stdin says "take" */
+	if (later && (!fgets(line, sizeof(line), stdin) || strcmp(line, "take\n")))
+		return 1;
 	if (c < 0 || recvmsg(c, &m, 0) <= 0 || !CMSG_FIRSTHDR(&m))
 		return 1;
 	printf("got\n");
@@ -451,7 +455,9 @@ int main(int argc, char **argv)
 	if (argc >= 3 && !strcmp(argv[1], "exec"))
 		return cmd_exec("/proc/self/exe", port_arg(argv[2]));
 	if (argc >= 3 && !strcmp(argv[1], "recv"))
-		return cmd_recv(argv[2]);
+		return cmd_recv(argv[2], false);
+	if (argc >= 3 && !strcmp(argv[1], "recv-later"))
+		return cmd_recv(argv[2], true);
 	if (argc >= 4 && !strcmp(argv[1], "pass"))
 		return cmd_pass(argv[2], port_arg(argv[3]));
 	if (argc >= 3 && !strcmp(argv[1], "threads"))
@@ -465,7 +471,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	fprintf(stderr, "usage: helper listen|hold|churn|many|http|daemonize|setsid|late|"
-		"setsid-late|exec|recv|"
+		"setsid-late|exec|recv|recv-later|"
 		"pass|threads|reuse ...\n");
 	return 2;
 }

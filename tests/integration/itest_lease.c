@@ -280,17 +280,25 @@ static void test_exec_keeps(void **state)
 }
 
 /* A socket passed over SCM_RIGHTS to an unrelated process outlives its sender. */
-static void test_scm_rights(void **state)
+static const char *state_of(struct itest_daemon *d, unsigned port, char *buf, size_t len);
+
+/*
+ * A listener passed over SCM_RIGHTS, its sender exiting: the receiver is the
+ * owner. Later: the sender exits while the socket is still in flight (sent,
+ * not received yet), so at the exit nobody holds it; the allocation waits
+ * for the receiver instead of going stale.
+ */
+static void scm_rights(void **state, bool later)
 {
 	struct itest_daemon *d = *state;
-	char path[160], line[64];
+	char path[160], line[64], st[32];
 	struct itest_proc rx, tx;
 	unsigned port;
 	uint64_t t0;
 
 	snprintf(path, sizeof(path), "%s/pass.sock", d->dir);
 	{
-		const char *const rargs[] = { "recv", path, NULL };
+		const char *const rargs[] = { later ? "recv-later" : "recv", path, NULL };
 
 		assert_int_equal(itest_proc_spawn(&rx, -1, rargs), 0);
 	}
@@ -305,15 +313,38 @@ static void test_scm_rights(void **state)
 	say_port(&tx, port);
 	assert_int_equal(itest_proc_line(&tx, line, sizeof(line), 5000), 0);
 	assert_string_equal(line, "sent");
-	assert_int_equal(itest_proc_line(&rx, line, sizeof(line), 5000), 0);
-	assert_string_equal(line, "got");
+	if (!later) {
+		assert_int_equal(itest_proc_line(&rx, line, sizeof(line), 5000), 0);
+		assert_string_equal(line, "got");
+	}
 	assert_int_equal(waitpid(tx.pid, NULL, 0), tx.pid);	/* the sender exits */
 	t0 = itest_now_ns();
 	close(tx.in);
 	close(tx.out);
-	expect_handover_then_stale(d, port, rx.pid, t0, "scm_rights");
+	if (later) {
+		/* in flight for 200 ms: the allocation stays as it was all along
+		 * (the daemon looks again 1, 3, 9 ... ms after the exit) */
+		for (uint64_t t = itest_now_ns(); ms_since(t) < 200; itest_yield())
+			assert_string_equal(state_of(d, port, st, sizeof(st)), "listening");
+		assert_int_equal(itest_proc_say(&rx, "take\n"), 0);
+		assert_int_equal(itest_proc_line(&rx, line, sizeof(line), 5000), 0);
+		assert_string_equal(line, "got");
+		t0 = itest_now_ns();
+	}
+	expect_handover_then_stale(d, port, rx.pid, t0, later ? "scm_rights, in flight"
+							      : "scm_rights");
 	close(rx.in);
 	close(rx.out);
+}
+
+static void test_scm_rights(void **state)
+{
+	scm_rights(state, false);
+}
+
+static void test_scm_rights_in_flight(void **state)
+{
+	scm_rights(state, true);
 }
 
 /* The leader calls pthread_exit while a thread keeps listening: alive. */
@@ -965,6 +996,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_double_fork_late_bind, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exec_keeps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scm_rights, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_scm_rights_in_flight, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pthread_exit_leader, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_heir_siblings, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hold_claimed, setup, teardown),

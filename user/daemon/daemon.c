@@ -287,12 +287,9 @@ static void check_drops(struct pw_daemon *d)
 
 /* While lingering, drain this often: the bound on an event's wait. */
 #define LINGER_NS 250000ull
-/* An exiting process is usually closing its files right now. */
-#define EXIT_RETRY_NS 100000ull
-
 static void drain_ring(struct pw_daemon *d)
 {
-	uint64_t gap = pw_bpf_wakeup_gap_ns(d->bpf), now;
+	uint64_t gap = pw_bpf_wakeup_gap_ns(d->bpf), now, armed = 0, again;
 	int n = pw_bpf_consume(d->bpf);
 
 	if (n < 0 && n != -EINTR)
@@ -304,16 +301,18 @@ static void drain_ring(struct pw_daemon *d)
 		now = pw_now_ns();
 		if (n > 0)
 			d->last_events_ns = now;
-		if (now - d->last_events_ns < gap + LINGER_NS) {
-			struct itimerspec its = { .it_value = { 0, (long)LINGER_NS } };
-
-			(void) timerfd_settime(d->linger_io.fd, 0, &its, NULL);
-		}
+		if (now - d->last_events_ns < gap + LINGER_NS)
+			armed = LINGER_NS;
 	}
 	check_drops(d);
-	/* exits whose files are not closed yet: look again very soon */
-	if (pw_exits_settle(d)) {
-		struct itimerspec its = { .it_value = { 0, (long)EXIT_RETRY_NS } };
+	/* exits that came meanwhile, or whose sockets are in flight: look
+	 * again then, unless lingering looks sooner */
+	again = pw_exits_settle(d);
+	if (again && (!armed || again < armed))
+		armed = again;
+	if (armed) {
+		struct itimerspec its = { .it_value = { (time_t)(armed / 1000000000ull),
+							(long)(armed % 1000000000ull) } };
 
 		(void) timerfd_settime(d->linger_io.fd, 0, &its, NULL);
 	}

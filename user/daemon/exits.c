@@ -34,9 +34,20 @@ static bool files_closed(pid_t pid)
 	return st < 0 || st == 'Z' || st == 'X';
 }
 
+/* How long an exit waits for its sockets in flight to be received, and the
+ * first and longest pause between looks. */
+#define IN_FLIGHT_MAX_NS	1000000000ull
+#define IN_FLIGHT_FIRST_NS	1000000ull
+#define IN_FLIGHT_STEP_MAX_NS	128000000ull
+/* Exits that came while settling, whose processes are closing their files
+ * right now. */
+#define EXIT_AGAIN_NS		100000ull
+
 struct lookup {
 	struct pw_daemon *d;
+	struct pw_exit_pending *v;	/* the exits looked up */
 	__u64 *cookies;
+	size_t *of;			/* per cookie, its exit in v */
 	size_t n;
 	/* records sorted by arrival; per cookie the holders are gathered */
 	struct pw_holder_rec *recs;
@@ -90,6 +101,12 @@ static void apply(struct lookup *l)
 				(void) pw_bpf_track_pid(d->bpf, r->tgid);
 		}
 		s = pw_portmap_find(d->map, l->cookies[c]);
+		/* open and held by nobody: in flight, unless it waited enough */
+		if (s && !nh && (!l->v[l->of[c]].first_ns ||
+				 pw_now_ns() - l->v[l->of[c]].first_ns < IN_FLIGHT_MAX_NS)) {
+			l->v[l->of[c]].in_flight = true;
+			continue;
+		}
 		if (s)
 			pw_allocs_port_changed(d->allocs, s->port);
 		if (!pw_portmap_set_holders(d->map, l->cookies[c], h, nh) && nh)
@@ -98,19 +115,22 @@ static void apply(struct lookup *l)
 }
 
 /* The sockets the exited pids held first that are still open. */
-static void find_holders(struct pw_daemon *d, const struct pw_exit_pending *v, size_t n)
+static void find_holders(struct pw_daemon *d, struct pw_exit_pending *v, size_t n)
 {
-	struct lookup l = { .d = d };
-	size_t cap = 0;
+	struct lookup l = { .d = d, .v = v };
+	size_t cap = 0, cap_of = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		const struct pw_sock *s;
 
+		v[i].in_flight = false;
 		for (s = pw_portmap_pid_first(d->map, (__u32)v[i].pid); s;
 		     s = pw_portmap_pid_next(d->map, s)) {
 			if (l.n == PW_HOLDER_QUERY_MAX ||
-			    pw_array_grow((void **)&l.cookies, &cap, l.n + 1, sizeof(*l.cookies)))
+			    pw_array_grow((void **)&l.cookies, &cap, l.n + 1, sizeof(*l.cookies)) ||
+			    pw_array_grow((void **)&l.of, &cap_of, l.n + 1, sizeof(*l.of)))
 				break;
+			l.of[l.n] = i;
 			l.cookies[l.n++] = s->cookie;
 		}
 	}
@@ -128,36 +148,80 @@ static void find_holders(struct pw_daemon *d, const struct pw_exit_pending *v, s
 	}
 out:
 	free(l.cookies);
+	free(l.of);
 	free(l.recs);
 }
 
-int pw_exits_settle(struct pw_daemon *d)
+/* Queue an exit again, to be looked at from due_ns. */
+static void requeue(struct pw_daemon *d, const struct pw_exit_pending *e)
+{
+	struct pw_exits *x = &d->exits;
+
+	if (pw_array_grow((void **)&x->v, &x->cap, x->n + 1, sizeof(*x->v)))
+		pw_lease_owner_exited(d->allocs, e->pid, e->heir, e->ts_ns);
+	else
+		x->v[x->n++] = *e;
+}
+
+uint64_t pw_exits_settle(struct pw_daemon *d)
 {
 	struct pw_exits *x = &d->exits;
 	struct pw_exit_pending *batch;
-	size_t n = 0;
-
+	uint64_t now = pw_now_ns(), next = 0;
+	size_t n = 0, due = 0;
 	bool closed = true;
 
-	if (!x->n)
-		return 0;
+	for (size_t i = 0; i < x->n; i++)
+		due += x->v[i].due_ns <= now;
+	if (!due)
+		goto out;
 	/* Files already closed (zombie or gone): the releases that caused are in
 	 * the ring, drained now, and fewer sockets need a lookup. Not closed
 	 * yet: no waiting, the lookup skips exiting tasks, so what it finds
 	 * holds the socket beyond this exit. */
 	for (size_t i = 0; i < x->n && closed; i++)
-		closed = files_closed(x->v[i].pid);
+		closed = x->v[i].due_ns > now || files_closed(x->v[i].pid);
 	if (closed && d->bpf)
 		(void) pw_bpf_consume(d->bpf);
 	batch = x->v;
 	n = x->n;
 	*x = (struct pw_exits){ .lookups = x->lookups, .handed = x->handed };
-	find_holders(d, batch, n);
-	for (size_t i = 0; i < n; i++)
-		pw_lease_owner_exited(d->allocs, batch[i].pid, batch[i].heir, batch[i].ts_ns);
+	/* the ones not due yet wait; the others are looked up at once */
+	due = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (batch[i].due_ns > now)
+			requeue(d, &batch[i]);
+		else
+			batch[due++] = batch[i];
+	}
+	find_holders(d, batch, due);
+	for (size_t i = 0; i < due; i++) {
+		struct pw_exit_pending *e = &batch[i];
+
+		if (e->in_flight) {
+			/* 1, 2, 4 ... 128 ms apart, a second in all */
+			uint64_t step = e->first_ns ? 2 * (e->due_ns - e->first_ns) : 0;
+
+			if (!e->first_ns)
+				e->first_ns = now;
+			step = step < IN_FLIGHT_FIRST_NS ? IN_FLIGHT_FIRST_NS : step;
+			step = step > IN_FLIGHT_STEP_MAX_NS ? IN_FLIGHT_STEP_MAX_NS : step;
+			e->due_ns = now + step;
+			requeue(d, e);
+			continue;
+		}
+		pw_lease_owner_exited(d->allocs, e->pid, e->heir, e->ts_ns);
+	}
 	free(batch);
-	/* exits drained meanwhile wait for the next round */
-	return x->n ? 1 : 0;
+out:
+	for (size_t i = 0; i < x->n; i++) {
+		/* exits drained meanwhile: very soon; in flight: when due */
+		uint64_t wait = x->v[i].due_ns > now ? x->v[i].due_ns - now : EXIT_AGAIN_NS;
+
+		if (!next || wait < next)
+			next = wait;
+	}
+	return next;
 }
 
 void pw_exits_fini(struct pw_exits *x)
