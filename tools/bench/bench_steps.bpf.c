@@ -62,7 +62,7 @@ int step_ring_bind(struct __sk_buff *skb)
 	__builtin_memset(e->addr, 0, sizeof(e->addr));
 	__builtin_memset(e->comm, 0, sizeof(e->comm));
 	e->exit_code = 0;
-	e->__pad1 = 0;
+	e->heir = 0;
 	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
 	return 0;
 }
