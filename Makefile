@@ -81,7 +81,7 @@ run: deps
 	exec $(BUILD)/portwatchd $(ARGS)
 
 test: deps
-	@$(MAKE) --no-print-directory all unit-bins integ-bins
+	@$(MAKE) --no-print-directory all unit-bins integ-bins bench-bins
 	@rm -f $(BUILD)/tests/summary
 	@sh tools/check-layers.sh
 	@$(MAKE) --no-print-directory test-unit test-integration
