@@ -323,13 +323,16 @@ static void scm_rights(void **state, bool later)
 	close(tx.out);
 	if (later) {
 		/* in flight for 200 ms: the allocation stays as it was all along
-		 * (the daemon looks again 1, 3, 9 ... ms after the exit) */
+		 * (the daemon looks again 1, 2, 4 ... ms after the exit) */
 		for (uint64_t t = itest_now_ns(); ms_since(t) < 200; itest_yield())
 			assert_string_equal(state_of(d, port, st, sizeof(st)), "listening");
 		assert_int_equal(itest_proc_say(&rx, "take\n"), 0);
 		assert_int_equal(itest_proc_line(&rx, line, sizeof(line), 5000), 0);
 		assert_string_equal(line, "got");
 		t0 = itest_now_ns();
+		/* received: seen at the daemon's next look, at most 128 ms on */
+		assert_true(ITEST_WAIT(owner_of(d, port) == rx.pid,
+				       128 * itest_slow() + LIMIT_MS));
 	}
 	expect_handover_then_stale(d, port, rx.pid, t0, later ? "scm_rights, in flight"
 							      : "scm_rights");

@@ -99,6 +99,7 @@ static int build_filter(const char *cmd, int argc, char **argv, char *flags, cha
 	char typed[PW_FILTER_MAX_LEN + 1];
 	struct pw_filter_error fe;
 	struct pw_filter *f;
+	long at;
 	int r;
 
 	*out = NULL;
@@ -109,9 +110,8 @@ static int build_filter(const char *cmd, int argc, char **argv, char *flags, cha
 	}
 	/* the daemon takes JSON strings: UTF-8 only (json_string() would give
 	 * NULL, and the filter would go unsent: every socket) */
-	if (bad_utf8(typed) >= 0) {
-		long at = bad_utf8(typed);
-
+	at = bad_utf8(typed);
+	if (at >= 0) {
 		fe.col = (unsigned)at + 1;
 		snprintf(fe.msg, sizeof(fe.msg), "a byte that is not UTF-8 (0x%02x)",
 			 (unsigned char)typed[at]);

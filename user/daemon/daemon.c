@@ -605,14 +605,13 @@ int pw_daemon_check_config(const struct pw_daemon_opts *o)
 		const char *ps = o->portserver_addr ?: cfg->listeners.portserver;
 		const char *sx = o->styxy_listen ?: cfg->listeners.styxy_http;
 		char host[256], port[8];
+		bool bad_ps = ps && !pw_portserver_addr_ok(ps);
 
-		if ((ps && !pw_portserver_addr_ok(ps)) ||
+		if (bad_ps ||
 		    (sx && pw_http_split_addr(sx, host, sizeof(host), port, sizeof(port)))) {
 			fprintf(stderr, "portwatchd: config: listeners.%s \"%.64s\": expected %s\n",
-				ps && !pw_portserver_addr_ok(ps) ? "portserver" : "styxy_http",
-				ps && !pw_portserver_addr_ok(ps) ? ps : sx,
-				ps && !pw_portserver_addr_ok(ps) ? "@NAME or a socket path"
-								 : "ADDR:PORT");
+				bad_ps ? "portserver" : "styxy_http", bad_ps ? ps : sx,
+				bad_ps ? "@NAME or a socket path" : "ADDR:PORT");
 			pw_config_free(cfg);
 			return -EINVAL;
 		}

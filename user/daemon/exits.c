@@ -35,7 +35,8 @@ static bool files_closed(pid_t pid)
 }
 
 /* How long an exit waits for its sockets in flight to be received, and the
- * first and longest pause between looks. */
+ * first and longest pause between looks (each pause as long as the wait so
+ * far: looks 1, 2, 4 ... ms after the first). */
 #define IN_FLIGHT_MAX_NS	1000000000ull
 #define IN_FLIGHT_FIRST_NS	1000000ull
 #define IN_FLIGHT_STEP_MAX_NS	128000000ull
@@ -102,8 +103,7 @@ static void apply(struct lookup *l)
 		}
 		s = pw_portmap_find(d->map, l->cookies[c]);
 		/* open and held by nobody: in flight, unless it waited enough */
-		if (s && !nh && (!l->v[l->of[c]].first_ns ||
-				 pw_now_ns() - l->v[l->of[c]].first_ns < IN_FLIGHT_MAX_NS)) {
+		if (s && !nh && !l->v[l->of[c]].waited) {
 			l->v[l->of[c]].in_flight = true;
 			continue;
 		}
@@ -124,6 +124,7 @@ static void find_holders(struct pw_daemon *d, struct pw_exit_pending *v, size_t 
 		const struct pw_sock *s;
 
 		v[i].in_flight = false;
+		v[i].waited = v[i].first_ns && pw_now_ns() - v[i].first_ns >= IN_FLIGHT_MAX_NS;
 		for (s = pw_portmap_pid_first(d->map, (__u32)v[i].pid); s;
 		     s = pw_portmap_pid_next(d->map, s)) {
 			if (l.n == PW_HOLDER_QUERY_MAX ||
@@ -199,8 +200,7 @@ uint64_t pw_exits_settle(struct pw_daemon *d)
 		struct pw_exit_pending *e = &batch[i];
 
 		if (e->in_flight) {
-			/* 1, 2, 4 ... 128 ms apart, a second in all */
-			uint64_t step = e->first_ns ? 2 * (e->due_ns - e->first_ns) : 0;
+			uint64_t step = e->first_ns ? now - e->first_ns : 0;
 
 			if (!e->first_ns)
 				e->first_ns = now;

@@ -28,6 +28,7 @@ struct pw_exits {
 		 * due_ns, for IN_FLIGHT_MAX_NS since first_ns (0: never). */
 		uint64_t first_ns, due_ns;
 		bool in_flight;
+		bool waited;	/* IN_FLIGHT_MAX_NS passed: held by nobody it is */
 	} *v;
 	size_t n, cap;
 	uint64_t lookups, handed;	/* holder lookups run, sockets given new holders */
