@@ -323,7 +323,9 @@ static void scm_rights(void **state, bool later)
 	close(tx.out);
 	if (later) {
 		/* in flight for 200 ms: the allocation stays as it was all along
-		 * (the daemon looks again 1, 2, 4 ... ms after the exit) */
+		 * (the daemon looks again 1, 2, 4 ... ms after the exit). From the
+		 * first answer on: the daemon takes in the ring before answering,
+		 * so the sender's bind and listen, done before "sent", show. */
 		for (uint64_t t = itest_now_ns(); ms_since(t) < 200; itest_yield())
 			assert_string_equal(state_of(d, port, st, sizeof(st)), "listening");
 		assert_int_equal(itest_proc_say(&rx, "take\n"), 0);
@@ -1013,6 +1015,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_run_singleton, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reuseport_linear, setup, teardown),
 	};
+
+	/* one test by name: ITEST_FILTER=test_scm_rights_in_flight (cmocka's glob) */
+	if (getenv("ITEST_FILTER"))
+		cmocka_set_test_filter(getenv("ITEST_FILTER"));
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

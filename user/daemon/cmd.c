@@ -35,6 +35,7 @@ static const struct {
 
 void pw_daemon_request(void *ctx, struct pw_client *c, struct pw_request *req)
 {
+	pw_daemon_catch_up(ctx);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (!strcmp(commands[i].name, req->cmd)) {
 			commands[i].fn(ctx, c, req->args);

@@ -318,6 +318,12 @@ static void drain_ring(struct pw_daemon *d)
 	}
 }
 
+void pw_daemon_catch_up(struct pw_daemon *d)
+{
+	if (d->bpf)
+		drain_ring(d);
+}
+
 static int on_ring(struct pw_io *io, uint32_t events)
 {
 	(void) events;

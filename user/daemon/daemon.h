@@ -108,6 +108,11 @@ void pw_daemon_event(struct pw_daemon *d, const struct pw_event *ev, bool from_k
 /* Take a snapshot and make the map equal to it; changes go to watchers. */
 int pw_daemon_resync(struct pw_daemon *d, bool count_as_resync);
 
+/* Take in the events already in the ring, so that an answer reflects every
+ * bind and close that finished before its request came (the BPF hooks may
+ * skip the wakeup; the ring has them all the same). */
+void pw_daemon_catch_up(struct pw_daemon *d);
+
 /* Send a JSON object to every watcher (steals obj). */
 void pw_daemon_broadcast(struct pw_daemon *d, json_t *obj);
 
