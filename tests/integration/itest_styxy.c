@@ -614,14 +614,37 @@ static char opt_tok[160], opt_ovr[160];
 static const char *extra[] = { "--config", FIXTURE, "--styxy-http=127.0.0.1:9876", opt_tok,
 			       "--config-override", opt_ovr, NULL };
 
-/* Auto-allocated types outlive a restart (<state>/auto-types.json). */
-static void test_auto_types_survive_restart(void **state)
+/* The daemon's owner of an allocation: its pid per `check`. */
+static json_int_t owner_pid(json_int_t port)
 {
-	json_t *cfg, *t;
-	json_int_t lo, hi;
+	json_int_t pid = -1;
+	json_t *c = NULL;
+
+	if (!itest_call(&dmn, "check", json_pack("{s:I}", "port", port), &c))
+		pid = jint(json_object_get(c, "allocation"), "pid");
+	json_decref(c);
+	return pid;
+}
+
+/*
+ * A restart keeps what Styxy keeps: auto-allocated types
+ * (<state>/auto-types.json), and the allocations the daemon owns (for no
+ * live instance), with their lock ids; the new daemon owns them.
+ */
+static void test_restart_keeps_types_and_allocations(void **state)
+{
+	json_t *cfg, *t, *a, *list;
+	json_int_t lo, hi, port;
+	char lock[64];
 	long code;
 
 	(void) state;
+	a = allocate("api", "kept", "no-such-instance", &code);
+	assert_int_equal(code, 200);
+	port = jint(a, "port");
+	snprintf(lock, sizeof(lock), "%s", jstr(a, "lock_id"));
+	json_decref(a);
+	assert_int_equal(owner_pid(port), dmn.pid);
 	cfg = API("GET", "/config", NULL, &code);
 	t = json_object_get(json_object_get(cfg, "service_types"), "brand-new");
 	assert_non_null(t);
@@ -637,6 +660,16 @@ static void test_auto_types_survive_restart(void **state)
 	assert_int_equal(json_integer_value(json_array_get(json_object_get(t, "range"), 0)), lo);
 	assert_int_equal(json_integer_value(json_array_get(json_object_get(t, "range"), 1)), hi);
 	json_decref(cfg);
+	/* the allocation too: same port and lock id, owned by this daemon */
+	list = API("GET", "/allocations", NULL, &code);
+	assert_int_equal(code, 200);
+	a = find_alloc(list, lock);
+	assert_non_null(a);
+	assert_int_equal(jint(a, "port"), port);
+	json_decref(list);
+	assert_int_equal(owner_pid(port), dmn.pid);
+	release_lock(lock);
+	assert_int_equal(owner_pid(port), 0);
 }
 
 static int setup(void **state)
@@ -709,7 +742,7 @@ int main(void)
 		cmocka_unit_test(test_instances_and_ownership),
 		cmocka_unit_test(test_cleanup_health_metrics),
 		cmocka_unit_test(test_config_merge_warnings_cleanup),
-		cmocka_unit_test(test_auto_types_survive_restart),
+		cmocka_unit_test(test_restart_keeps_types_and_allocations),
 	};
 
 	itest_require_root();

@@ -501,6 +501,7 @@ static void test_hold_given_back(void **state)
 	uint64_t cookie;
 
 	a.hold_until = until;
+	a.daemon_owned = true;	/* as Styxy's are: the flag goes and comes back */
 	assert_int_equal(pw_allocs_add(w->as, &a, NULL), 0);
 	reap(req);	/* the hook script that asked is gone */
 	cookie = feed_bind(w, 41001, probe);
@@ -508,6 +509,7 @@ static void test_hold_given_back(void **state)
 	assert_non_null(r);
 	assert_int_equal(r->a.pid, probe);
 	assert_true(r->a.hold_until == 0);
+	assert_false(r->a.daemon_owned);
 	assert_int_equal(r->a.state, PW_ALLOC_BOUND);
 
 	ev = (struct pw_event){ .kind = PW_EV_CLOSE, .cookie = cookie, .pid = (__u32)probe,
@@ -517,6 +519,7 @@ static void test_hold_given_back(void **state)
 	assert_non_null(r);
 	assert_int_equal(r->a.pid, req);
 	assert_true(r->a.hold_until == until);
+	assert_true(r->a.daemon_owned);
 	assert_int_equal(r->a.state, PW_ALLOC_RESERVED);
 	assert_string_equal(w->last_state, "reserved");
 	/* the grace timer (0 here) finds nothing to expire */
@@ -530,10 +533,47 @@ static void test_hold_given_back(void **state)
 	reap(svc);
 }
 
+/* Start-up recovery: an allocation owned by an earlier daemon (gone) becomes
+ * this one's, its hold kept; a process's whose owner is gone is released. */
+static void test_recovery_keeps_daemon_owned(void **state)
+{
+	struct world *w = *state;
+	pid_t old = child(), other = child();
+	struct pw_alloc a = owner_alloc_pid("web", 41002, old);
+	struct pw_alloc b = owner_alloc_pid("web", 41003, other);
+	int64_t until = pw_wall_ms() + 600000;
+	struct pw_alloc_rt *r;
+	struct pw_proc self;
+	json_t *report;
+
+	a.daemon_owned = true;
+	a.hold_until = until;
+	assert_int_equal(pw_allocs_add(w->as, &a, NULL), 0);
+	assert_int_equal(pw_allocs_add(w->as, &b, NULL), 0);
+	reap(old);
+	reap(other);
+	report = pw_recovery_run(w->as, true, false);	/* a dry run changes nothing */
+	assert_non_null(report);
+	json_decref(report);
+	assert_int_equal(pw_allocs_by_port(w->as, 41002)->a.pid, old);
+	report = pw_recovery_run(w->as, false, false);
+	assert_non_null(report);
+	json_decref(report);
+	r = pw_allocs_by_port(w->as, 41002);
+	assert_non_null(r);
+	assert_int_equal(pw_proc_read(getpid(), &self), 0);
+	assert_int_equal(r->a.pid, getpid());
+	assert_true(r->a.start_time == self.start_time);
+	assert_true(r->a.daemon_owned);
+	assert_true(r->a.hold_until == until);
+	assert_null(pw_allocs_by_port(w->as, 41003));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_add_release, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recovery_keeps_daemon_owned, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_state_machine_from_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_conflict_from_foreign_bind, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),

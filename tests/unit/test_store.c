@@ -61,7 +61,7 @@ static void test_open_creates_schema(void **state)
 	assert_int_equal(pw_store_open(f->dir, &s, &info), 0);
 	assert_true(info.created);
 	assert_int_equal(info.schema_version, PW_STORE_SCHEMA_VERSION);
-	assert_int_equal(PW_STORE_SCHEMA_VERSION, 2);
+	assert_int_equal(PW_STORE_SCHEMA_VERSION, 3);
 	assert_int_equal(stat(f->dir, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0700);
 	pw_store_close(s);
@@ -70,7 +70,7 @@ static void test_open_creates_schema(void **state)
 	snprintf(wal, sizeof(wal), "%s-wal", path);
 	assert_int_equal(access(wal, F_OK), -1);
 
-	assert_int_equal(raw_int(path, "PRAGMA user_version"), 2);
+	assert_int_equal(raw_int(path, "PRAGMA user_version"), 3);
 	assert_int_equal(raw_int(path, "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
 				 " AND name IN ('allocations', 'audit', 'meta')"), 3);
 	assert_int_equal(raw_int(path, "SELECT \"unique\" FROM pragma_index_list('allocations')"
@@ -78,14 +78,48 @@ static void test_open_creates_schema(void **state)
 	assert_int_equal(raw_int(path, "SELECT count(*) FROM pragma_table_info('allocations')"
 				 " WHERE name IN ('id', 'service_type', 'name', 'port', 'pid',"
 				 " 'start_time', 'uid', 'comm', 'state', 'created_at', 'project',"
-				 " 'adopted', 'hold_until')"), 13);
+				 " 'adopted', 'hold_until', 'daemon_owned')"), 14);
 	assert_int_equal(raw_int(path, "SELECT count(*) FROM pragma_table_info('audit')"), 10);
 
 	/* Reopening finds the schema instead of creating it. */
 	assert_int_equal(pw_store_open(f->dir, &s, &info), 0);
 	assert_false(info.created);
-	assert_int_equal(info.schema_version, 2);
+	assert_int_equal(info.schema_version, 3);
 	pw_store_close(s);
+}
+
+/* A version 2 database (before daemon_owned) with a row: opening migrates
+ * it, the row kept and not the daemon's. */
+static void test_migrates_from_2(void **state)
+{
+	struct fixture *f = *state;
+	struct pw_alloc a, *out = NULL;
+	char path[PATH_MAX + 16];
+	struct pw_store_info info;
+	struct pw_store *s;
+	size_t n = 0;
+
+	s = open_ok(f->dir);
+	fill_alloc(&a, 3000);
+	a.hold_until = 1700000000999LL;
+	assert_int_equal(pw_store_insert(s, &a), 0);
+	pw_store_close(s);
+	raw_exec(f->dir, "ALTER TABLE allocations DROP COLUMN daemon_owned;"
+		 " PRAGMA user_version = 2");
+	db_path(f, path, sizeof(path));
+	assert_int_equal(raw_int(path, "SELECT count(*) FROM pragma_table_info('allocations')"
+				 " WHERE name = 'daemon_owned'"), 0);
+	assert_int_equal(pw_store_open(f->dir, &s, &info), 0);
+	assert_false(info.created);
+	assert_int_equal(info.schema_version, 3);
+	assert_int_equal(pw_store_load_all(s, &out, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(out[0].port, 3000);
+	assert_int_equal(out[0].hold_until, a.hold_until);
+	assert_false(out[0].daemon_owned);
+	free(out);
+	pw_store_close(s);
+	assert_int_equal(raw_int(path, "PRAGMA user_version"), 3);
 }
 
 static long long conn_int(struct pw_store *s, const char *sql)
@@ -437,6 +471,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_integrity_check_finds_bad_index,
 						fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_foreign_database, fixture_setup,
+						fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_migrates_from_2, fixture_setup,
 						fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_newer_schema, fixture_setup,
 						fixture_teardown),

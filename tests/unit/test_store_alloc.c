@@ -24,6 +24,8 @@ static void assert_alloc_equal(const struct pw_alloc *a, const struct pw_alloc *
 	assert_int_equal(a->created_at, b->created_at);
 	assert_string_equal(a->project, b->project);
 	assert_int_equal(a->adopted, b->adopted);
+	assert_int_equal(a->hold_until, b->hold_until);
+	assert_int_equal(a->daemon_owned, b->daemon_owned);
 }
 
 static void test_round_trip_every_field(void **state)
@@ -53,6 +55,8 @@ static void test_round_trip_every_field(void **state)
 	fill_alloc(&a[2], 8080);
 	a[2].state = PW_ALLOC_LISTENING;
 	a[2].adopted = true;
+	a[2].hold_until = 1700000123456LL;
+	a[2].daemon_owned = true;
 	for (int i = 0; i < 3; i++) {
 		assert_int_equal(pw_store_insert(s, &a[i]), 0);
 		assert_true(a[i].id > 0);
@@ -67,6 +71,19 @@ static void test_round_trip_every_field(void **state)
 	assert_int_equal(n, 3);
 	for (int i = 0; i < 3; i++)
 		assert_alloc_equal(&out[i], &a[i]);
+	free(out);
+	/* a new owner: the daemon's own no more, its hold over */
+	a[2].pid = 4242;
+	a[2].start_time = 77;
+	snprintf(a[2].comm, sizeof(a[2].comm), "vite");
+	a[2].hold_until = 0;
+	a[2].daemon_owned = false;
+	assert_int_equal(pw_store_set_owner(s, &a[2]), 0);
+	pw_store_close(s);
+	s = open_ok(f->dir);
+	assert_int_equal(pw_store_load_all(s, &out, &n), 0);
+	assert_int_equal(n, 3);
+	assert_alloc_equal(&out[2], &a[2]);
 	free(out);
 	pw_store_close(s);
 }

@@ -36,6 +36,9 @@ struct pw_alloc {
 	char project[PW_PROJECT_MAX];	/* may be empty */
 	bool adopted;			/* rebuilt from a live socket (sticky) */
 	int64_t hold_until;		/* unix ms: held for a binder until then; 0 none */
+	/* owned by the daemon itself (Styxy's allocations for no live
+	 * instance): whichever daemon runs owns it, across restarts */
+	bool daemon_owned;
 };
 
 const char *pw_alloc_state_name(enum pw_alloc_state s);

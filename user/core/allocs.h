@@ -51,6 +51,7 @@ struct pw_alloc_rt {
 		pid_t pid;
 		uint64_t start_time;
 		char comm[16];
+		bool daemon_owned;
 	} met_hold;
 	/* What the port's sockets say, kept current event by event (O(1)); a
 	 * full count of the port only when valid is false. */
@@ -249,6 +250,9 @@ bool pw_lease_try_handover(struct pw_allocs *as, struct pw_alloc_rt *r, const ch
 pid_t pw_lease_holder_of_uid(struct pw_allocs *as, const struct pw_alloc_rt *r);
 /* Make pid the owner: persisted, audited, told. 0 or -errno. */
 int pw_lease_set_owner(struct pw_allocs *as, struct pw_alloc_rt *r, pid_t pid, const char *why);
+/* A daemon-owned allocation of an earlier daemon becomes this one's, its
+ * hold kept (start-up recovery). 0 or -errno. */
+int pw_lease_daemon_takes_over(struct pw_allocs *as, struct pw_alloc_rt *r);
 /* A hold met by a bind whose port has no holder left (gone: an exited pid,
  * not counted) before the hold's deadline returns to held for its requester.
  * true when it did; the caller observes the port again. */

@@ -109,6 +109,7 @@ void pw_allocs_observe(struct pw_allocs *as, struct pw_alloc_rt *r, enum pw_sm_e
 			r->met_hold.pid = held.pid;
 			r->met_hold.start_time = held.start_time;
 			memcpy(r->met_hold.comm, held.comm, sizeof(r->met_hold.comm));
+			r->met_hold.daemon_owned = held.daemon_owned;
 			pw_lease_arm_holds(as);
 			pw_allocs_observe(as, r, how);
 			return;

@@ -62,9 +62,10 @@ enum pw_sock_class pw_lease_class(struct pw_allocs *as, const struct pw_alloc_rt
 	return c;
 }
 
-/* The owner becomes the process p (read from /proc, or known to be gone). */
+/* The owner becomes the process p (read from /proc, or known to be gone);
+ * a hold ends, unless keep_hold (the daemon taking over its own). */
 static int set_owner(struct pw_allocs *as, struct pw_alloc_rt *r, const struct pw_proc *pp,
-		     const char *why)
+		     bool keep_hold, const char *why)
 {
 	struct pw_alloc a = r->a;
 	struct pw_proc p = *pp;
@@ -73,7 +74,9 @@ static int set_owner(struct pw_allocs *as, struct pw_alloc_rt *r, const struct p
 	a.pid = p.pid;
 	a.start_time = p.start_time;
 	snprintf(a.comm, sizeof(a.comm), "%s", p.comm);
-	a.hold_until = 0;
+	if (!keep_hold)
+		a.hold_until = 0;
+	a.daemon_owned = p.pid == as->self_pid;
 	/* derived state, as a state change: recovery finds a live holder again */
 	err = pw_journal_set_owner(as->journal, &a, false);
 	if (err) {
@@ -110,7 +113,15 @@ int pw_lease_set_owner(struct pw_allocs *as, struct pw_alloc_rt *r, pid_t pid, c
 	struct pw_proc p;
 	int err = pw_proc_read(pid, &p);
 
-	return err ? err : set_owner(as, r, &p, why);
+	return err ? err : set_owner(as, r, &p, false, why);
+}
+
+int pw_lease_daemon_takes_over(struct pw_allocs *as, struct pw_alloc_rt *r)
+{
+	struct pw_proc p;
+	int err = pw_proc_read(as->self_pid, &p);
+
+	return err ? err : set_owner(as, r, &p, true, "owned by the daemon, which restarted");
 }
 
 /* A live holder of one of the allocation's own sockets, other than the old owner. */
@@ -186,6 +197,7 @@ bool pw_lease_unclaim(struct pw_allocs *as, struct pw_alloc_rt *r, pid_t gone)
 	a.start_time = r->met_hold.start_time;
 	memcpy(a.comm, r->met_hold.comm, sizeof(a.comm));
 	a.hold_until = r->met_hold.until;
+	a.daemon_owned = r->met_hold.daemon_owned;
 	err = pw_journal_set_owner(as->journal, &a, false);
 	if (err) {
 		as->m.storage_errors_total++;
@@ -238,7 +250,7 @@ static bool inherit(struct pw_allocs *as, struct pw_alloc_rt *r, pid_t heir)
 	} else if (err || (r->a.uid && p.uid != r->a.uid)) {
 		return false;
 	}
-	return !set_owner(as, r, &p, "previous owner exited, leaving this child");
+	return !set_owner(as, r, &p, false, "previous owner exited, leaving this child");
 }
 
 static void owner_exited(struct pw_allocs *as, struct pw_alloc_rt *r, void *ctx)

@@ -4,6 +4,8 @@
  * the kernel and before the control socket accepts requests:
  *   adopt    after a state reset, live sockets inside configured ranges
  *            become allocations so no port in use is handed out again;
+ *   daemon_owned  the daemon's own allocations (Styxy's for no instance)
+ *            become this daemon's, on every start;
  *   orphans  allocations whose owner is gone (pid absent or start time
  *            differs) pass to a live holder of the port of the allocation's
  *            uid, else are released; ports held outside the owner tree are
@@ -135,6 +137,9 @@ static void orphan(struct pw_allocs *as, struct pw_alloc_rt *r, void *ctx)
 	struct visit *vi = ctx;
 	enum pw_alloc_state before = r->a.state;
 
+	/* the daemon's own, of an earlier daemon: see take_over() */
+	if (r->a.daemon_owned && r->a.pid != as->self_pid)
+		return;
 	/* held for a binder: the hold decides, not the requester's exit; it
 	 * changes nothing, so it is no action (recover --dry-run and doctor
 	 * listed a legitimate hold as something to clean up) */
@@ -171,6 +176,22 @@ static void orphan(struct pw_allocs *as, struct pw_alloc_rt *r, void *ctx)
 	if (r->a.state == PW_ALLOC_CONFLICT && before != PW_ALLOC_CONFLICT)
 		note(vi->step2, "port %u (%s, id %lld) held outside the owner tree", r->a.port,
 		     r->a.service_type, (long long)r->a.id);
+}
+
+/* The daemon's own (Styxy's, for no live instance) of an earlier daemon: this
+ * one owns them now, a hold included; they go only by DELETE, Styxy's
+ * cleanup, or a binder that claims them. */
+static void take_over(struct pw_allocs *as, struct pw_alloc_rt *r, void *ctx)
+{
+	struct visit *vi = ctx;
+
+	if (!r->a.daemon_owned || r->a.pid == as->self_pid)
+		return;
+	note(vi->step, "keep port %u (%s, id %lld): owned by the daemon, now pid %d", r->a.port,
+	     r->a.service_type, (long long)r->a.id, as->self_pid);
+	if (!vi->dry_run && pw_lease_daemon_takes_over(as, r))
+		pw_warn("recovery: allocation %lld port %u: the daemon could not take it over",
+			(long long)r->a.id, r->a.port);
 }
 
 static void orphans(struct pw_allocs *as, bool dry_run, json_t *s_orphan, json_t *s_conflict)
@@ -249,6 +270,13 @@ json_t *pw_recovery_run(struct pw_allocs *as, bool dry_run, bool store_was_reset
 	}
 	if (store_was_reset)
 		note(s, "corrupt database moved aside, new one created");
+	/* on every start, whatever the config says of recovery: nothing else
+	 * could own these */
+	{
+		struct visit vi = { .dry_run = dry_run, .step = step(report, "daemon_owned") };
+
+		pw_allocs_each(as, take_over, &vi);
+	}
 	if (!dry_run && !(sr->enabled && sr->run_on_startup) && !store_was_reset) {
 		pw_info("recovery: disabled by recovery.system_recovery");
 		return report;

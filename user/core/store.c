@@ -68,6 +68,10 @@ static const char *const migrations[] = {
 	"	('created', strftime('%Y-%m-%dT%H:%M:%SZ', 'now'));",
 	/* 1 -> 2: hold-until-bind leases (unix ms; 0: no hold) */
 	"ALTER TABLE allocations ADD COLUMN hold_until INTEGER NOT NULL DEFAULT 0;",
+	/* 2 -> 3: owned by the daemon itself, whichever runs (a restart's
+	 * recovery keeps these instead of releasing them as orphans) */
+	"ALTER TABLE allocations ADD COLUMN daemon_owned INTEGER NOT NULL DEFAULT 0"
+	" CHECK (daemon_owned IN (0, 1));",
 };
 
 _Static_assert(ARRAY_SIZE(migrations) == PW_STORE_SCHEMA_VERSION,

@@ -19,7 +19,7 @@
 
 #define PW_STORE_DB_NAME "state.db"
 /* The schema version this build creates and understands. */
-#define PW_STORE_SCHEMA_VERSION 2
+#define PW_STORE_SCHEMA_VERSION 3
 
 struct pw_store;
 

@@ -10,7 +10,7 @@
 
 #define ALLOC_COLS \
 	"id, service_type, name, port, pid, start_time, uid, comm, state, created_at, project," \
-	" adopted, hold_until"
+	" adopted, hold_until, daemon_owned"
 
 static int bind_alloc(sqlite3_stmt *st, const struct pw_alloc *a, int64_t created)
 {
@@ -40,6 +40,8 @@ static int bind_alloc(sqlite3_stmt *st, const struct pw_alloc *a, int64_t create
 		rc = sqlite3_bind_int(st, 11, a->adopted || a->state == PW_ALLOC_ADOPTED);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_int64(st, 12, a->hold_until);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int(st, 14, a->daemon_owned);
 	return rc;
 }
 
@@ -58,8 +60,10 @@ int pw_store_insert(struct pw_store *s, struct pw_alloc *a)
 	}
 	err = store_prepare(s, ST_INSERT,
 			    "INSERT INTO allocations (service_type, name, port, pid, start_time,"
-			    " uid, comm, state, created_at, project, adopted, hold_until, id)"
-			    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)", &st);
+			    " uid, comm, state, created_at, project, adopted, hold_until, id,"
+			    " daemon_owned)"
+			    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+			    &st);
 	if (err)
 		return err;
 	rc = bind_alloc(st, a, created);
@@ -137,7 +141,7 @@ int pw_store_set_owner(struct pw_store *s, const struct pw_alloc *a)
 		return err;
 	err = store_prepare(s, ST_SET_OWNER,
 			    "UPDATE allocations SET pid = ?2, start_time = ?3, comm = ?4,"
-			    " hold_until = ?5 WHERE id = ?1", &st);
+			    " hold_until = ?5, daemon_owned = ?6 WHERE id = ?1", &st);
 	if (err)
 		return err;
 	rc = sqlite3_bind_int64(st, 1, a->id);
@@ -149,6 +153,8 @@ int pw_store_set_owner(struct pw_store *s, const struct pw_alloc *a)
 		rc = store_bind_buf(st, 4, a->comm, sizeof(a->comm));
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_int64(st, 5, a->hold_until);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int(st, 6, a->daemon_owned);
 	if (rc != SQLITE_OK) {
 		err = store_fail(s, rc, "set_owner: bind");
 		sqlite3_clear_bindings(st);
@@ -194,6 +200,7 @@ static int read_alloc(struct pw_store *s, sqlite3_stmt *st, struct pw_alloc *a)
 	store_copy_text(a->project, sizeof(a->project), st, 10);
 	a->adopted = sqlite3_column_int(st, 11) != 0;
 	a->hold_until = sqlite3_column_int64(st, 12);
+	a->daemon_owned = sqlite3_column_int(st, 13) != 0;
 	parsed = pw_alloc_state_parse(state);
 	if (parsed < 0) {
 		snprintf(s->errmsg, sizeof(s->errmsg), "allocation %lld: unknown state '%s'",

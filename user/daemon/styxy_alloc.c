@@ -235,6 +235,8 @@ void styxy_allocate(struct pw_styxy *s, struct pw_http_req *rq)
 		goto out;
 	}
 	arq.a.uid = s->token_uid;
+	/* the daemon's: kept across restarts, as Styxy keeps its state */
+	arq.a.daemon_owned = hold;
 	snprintf(arq.a.service_type, sizeof(arq.a.service_type), "%s", arq.t->name);
 	snprintf(arq.a.name, sizeof(arq.a.name), "%s", name ? name : "unnamed-service");
 	snprintf(arq.a.project, sizeof(arq.a.project), "%s", proj ? proj : "");
