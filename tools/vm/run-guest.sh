@@ -16,7 +16,9 @@
 # mounted at /sys/fs/cgroup, the kernel's modules are at /lib/modules/$(uname -r).
 # CMD's output (stdout and stderr together) is printed as it comes; the exit
 # status of run-guest.sh is CMD's, or 125 when the guest failed before CMD
-# ended (the console log's tail is printed), or 124 on --timeout.
+# ended (the console log's tail is printed), or 124 on --timeout. A guest
+# that ends before CMD starts (a kernel that oopsed while booting) is booted
+# again, 3 boots in all, each failed boot's console tail printed.
 #
 # Options:
 #   --env VAR=VALUE   set VAR in CMD's environment (repeatable)
@@ -109,6 +111,8 @@ echo "$kdir/lib/modules/$rel" >"$io/modules"
 
 # The command, with its cwd and environment, as a script for the guest's sh.
 {
+	# the command started: a guest that ends before this did not boot
+	echo ": >/.vmio/started"
 	echo "cd $(printf '%q' "$PWD") || exit 125"
 	echo "unset \$(env | sed -n 's/^\\([A-Za-z_][A-Za-z0-9_]*\\)=.*/\\1/p') 2>/dev/null"
 	echo "export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -159,28 +163,41 @@ if [ "$mode" = systemd ]; then
 fi
 cmdline="$cmdline$cmdline_extra"
 
-: >"$io/out"
 nice_cmd=()
 [ "$(nice)" -lt 10 ] && nice_cmd=(nice -n $((10 - $(nice))))
-"${nice_cmd[@]+"${nice_cmd[@]}"}" timeout -k 5 "$timeout_s" qemu-system-x86_64 \
-	-accel tcg,thread=multi -cpu max -smp 2 -m "$mem" -machine q35 \
-	-nodefaults -nographic -no-reboot \
-	-serial "file:$io/console" -monitor none \
-	-kernel "$kdir/vmlinuz" -initrd "$io/initrd.gz" -append "$cmdline" \
-	-fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap \
-	-device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot \
-	-fsdev local,id=vmio,path="$io",security_model=none,multidevs=remap \
-	-device virtio-9p-pci,fsdev=vmio,mount_tag=vmio &
-qpid=$!
-tail -n +1 -f --pid="$qpid" "$io/out" &
-tpid=$!
-set +e
-wait "$qpid"
-qrc=$?
-set -e
-qpid=""
-wait "$tpid" 2>/dev/null || true
-tpid=""
+# A guest that dies before the command starts (seen: Debian's 7.2 kernel
+# oopsing on an int3 in sched_clock_cpu while patching its own text under
+# multi-threaded TCG, 1.9 s into boot) is booted again, up to 3 times in all;
+# a failure once the command has started is the command's.
+for attempt in 1 2 3; do
+	: >"$io/out"
+	rm -f "$io/started" "$io/rc" "$io/console" "$io/journal"
+	"${nice_cmd[@]+"${nice_cmd[@]}"}" timeout -k 5 "$timeout_s" qemu-system-x86_64 \
+		-accel tcg,thread=multi -cpu max -smp 2 -m "$mem" -machine q35 \
+		-nodefaults -nographic -no-reboot \
+		-serial "file:$io/console" -monitor none \
+		-kernel "$kdir/vmlinuz" -initrd "$io/initrd.gz" -append "$cmdline" \
+		-fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap \
+		-device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot \
+		-fsdev local,id=vmio,path="$io",security_model=none,multidevs=remap \
+		-device virtio-9p-pci,fsdev=vmio,mount_tag=vmio &
+	qpid=$!
+	tail -n +1 -f --pid="$qpid" "$io/out" &
+	tpid=$!
+	set +e
+	wait "$qpid"
+	qrc=$?
+	set -e
+	qpid=""
+	wait "$tpid" 2>/dev/null || true
+	tpid=""
+	if [ -s "$io/rc" ] || [ -e "$io/started" ] || [ "$qrc" -eq 124 ] || [ "$attempt" -eq 3 ]; then
+		break
+	fi
+	echo "run-guest: the guest ended (qemu status $qrc) before the command started" \
+		"(boot $attempt of 3); booting again. Its console's tail:" >&2
+	tail -n 12 "$io/console" | tr -d '\r' | sed 's/^/run-guest:   /' >&2
+done
 
 [ -n "$console" ] && cp "$io/console" "$console"
 [ -n "$journal" ] && [ -f "$io/journal" ] && cp "$io/journal" "$journal"
