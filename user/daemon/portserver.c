@@ -197,6 +197,8 @@ static void handle_request(struct ps_conn *k)
 	char err[256];
 
 	ps->st.requests++;
+	/* as on the control socket: binds and closes done before the request show */
+	pw_daemon_catch_up(d);
 	k->buf[k->len] = '\0';
 	if (parse_pid(k->buf, k->len, &pid)) {
 		ps->st.malformed++;

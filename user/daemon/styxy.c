@@ -538,6 +538,8 @@ static void serve(void *ctx, struct pw_http_req *rq)
 	json_t *body;
 
 	s->requests++;
+	/* as on the control socket: binds and closes done before the request show */
+	pw_daemon_catch_up(s->d);
 	/* Styxy answers /status without a token (its CLI discovers the daemon so) */
 	if (get && !strcmp(p, "/status")) {
 		status(s, rq);
