@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -486,4 +487,98 @@ double itest_cpu_ms(pid_t pid)
 			 &ut, &st) != 2)
 		return -1;
 	return (double)(ut + st) * 1000.0 / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* pid's parent per /proc/PID/stat, or -1; *zombie when it is one. */
+static pid_t parent_of(pid_t pid, bool *zombie)
+{
+	char path[64], buf[512], *rp, st = 0;
+	int fd, ppid = -1;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	/* the comm may hold anything, ')' too: the last one ends it */
+	rp = strrchr(buf, ')');
+	if (!rp || sscanf(rp + 1, " %c %d", &st, &ppid) != 2)
+		return -1;
+	*zombie = st == 'Z';
+	return (pid_t)ppid;
+}
+
+int itest_kill_strays(pid_t keep)
+{
+	pid_t self = getpid(), *pid = NULL, *ppid = NULL;
+	size_t n = 0, cap = 0;
+	bool *mine = NULL, *dead = NULL, grew = true;
+	struct dirent *de;
+	int killed = 0;
+	DIR *dir = opendir("/proc");
+
+	if (!dir)
+		return 0;
+	while ((de = readdir(dir))) {
+		long v = strtol(de->d_name, NULL, 10);
+		bool z = false;
+		pid_t pp;
+
+		if (v <= 0 || (pid_t)v == self || (pp = parent_of((pid_t)v, &z)) < 0)
+			continue;
+		if (n == cap) {
+			size_t nc = cap ? cap * 2 : 256;
+			pid_t *a = realloc(pid, nc * sizeof(*a)), *b;
+			bool *c;
+
+			if (!a)
+				break;
+			pid = a;
+			b = realloc(ppid, nc * sizeof(*b));
+			if (!b)
+				break;
+			ppid = b;
+			c = realloc(dead, nc * sizeof(*c));
+			if (!c)
+				break;
+			dead = c;
+			cap = nc;
+		}
+		pid[n] = (pid_t)v;
+		dead[n] = z;
+		ppid[n++] = pp;
+	}
+	closedir(dir);
+	mine = calloc(n ? n : 1, sizeof(*mine));
+	/* descendants, a generation per pass; keep's subtree is not entered */
+	while (mine && grew) {
+		grew = false;
+		for (size_t i = 0; i < n; i++) {
+			bool m = ppid[i] == self;
+
+			if (mine[i] || pid[i] == keep)
+				continue;
+			for (size_t j = 0; j < n && !m; j++)
+				m = mine[j] && ppid[i] == pid[j];
+			mine[i] = m;
+			grew |= m;
+		}
+	}
+	for (size_t i = 0; mine && i < n; i++) {
+		if (mine[i] && !dead[i] && !kill(pid[i], SIGKILL))
+			killed++;
+	}
+	for (size_t i = 0; mine && i < n; i++)
+		if (mine[i] && ppid[i] == self)
+			(void) waitpid(pid[i], NULL, 0);
+	free(mine);
+	free(dead);
+	free(pid);
+	free(ppid);
+	return killed;
 }

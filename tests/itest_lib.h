@@ -85,6 +85,11 @@ void itest_proc_kill(struct itest_proc *p, int sig);
 /* Close stdin (the helper exits) and reap. */
 void itest_proc_end(struct itest_proc *p);
 
+/* SIGKILL every descendant of this process but keep (the daemon) and its
+ * own, and reap what are children: what a failed test left running, so the
+ * next test does not fail for it. The number killed. */
+int itest_kill_strays(pid_t keep);
+
 /* fork() a child that runs as uid (>= 0; -1 keeps root) and dies with the
  * test: returns 0 in the child, the pid in the parent, or -errno. */
 pid_t itest_fork_as(int uid);

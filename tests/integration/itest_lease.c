@@ -81,10 +81,17 @@ static pid_t strays[4];
 
 static int teardown(void **state)
 {
+	int n;
+
 	for (size_t i = 0; i < sizeof(strays) / sizeof(strays[0]); i++)
 		if (strays[i] > 0)
 			(void) kill(strays[i], SIGKILL);
 	memset(strays, 0, sizeof(strays));
+	/* and whatever else a failed test left running (a receiver still
+	 * listening on the suite's ports would fail the tests after it) */
+	n = itest_kill_strays(((struct itest_daemon *)*state)->pid);
+	if (n)
+		print_message("teardown: killed %d process(es) a test left running\n", n);
 	itest_daemon_cleanup(*state);
 	unlink(config_path);
 	while (waitpid(-1, NULL, WNOHANG) > 0)
