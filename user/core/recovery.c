@@ -2,10 +2,10 @@
 /*
  * Start-up recovery (recovery layer 3), run after the port map is built from
  * the kernel and before the control socket accepts requests:
+ *   daemon   the daemon's own allocations (Styxy's for no instance)
+ *            become this daemon's, on every start, whatever the config says;
  *   adopt    after a state reset, live sockets inside configured ranges
  *            become allocations so no port in use is handed out again;
- *   daemon_owned  the daemon's own allocations (Styxy's for no instance)
- *            become this daemon's, on every start;
  *   orphans  allocations whose owner is gone (pid absent or start time
  *            differs) pass to a live holder of the port of the allocation's
  *            uid, else are released; ports held outside the owner tree are
@@ -273,7 +273,7 @@ json_t *pw_recovery_run(struct pw_allocs *as, bool dry_run, bool store_was_reset
 	/* on every start, whatever the config says of recovery: nothing else
 	 * could own these */
 	{
-		struct visit vi = { .dry_run = dry_run, .step = step(report, "daemon_owned") };
+		struct visit vi = { .dry_run = dry_run, .step = step(report, "daemon") };
 
 		pw_allocs_each(as, take_over, &vi);
 	}
