@@ -216,11 +216,20 @@ static void test_never_bound_owner_exits(void **state)
 	unsigned port;
 
 	(void) state;
+	json_t *e;
+
 	assert_int_equal(start(&d, false, 30000), 0);
 	spawn_owner(&owner);
+	w = subscribe(&d);
 	port = allocate(&d, owner.pid, NULL);
 	assert_true(is_state(&d, port, "reserved"));
-	w = subscribe(&d);
+	/* the allocation's first event: made */
+	e = next_event(w, "allocation", port, itest_now_ns() + 2000000000ull);
+	assert_non_null(e);
+	assert_string_equal(json_string_value(json_object_get(e, "old_state")), "none");
+	assert_string_equal(json_string_value(json_object_get(e, "state")), "reserved");
+	assert_string_equal(json_string_value(json_object_get(e, "reason")), "allocated");
+	json_decref(e);
 	itest_proc_end(&owner);	/* exits normally, never bound the port */
 	assert_true(watch_for(w, port, "released", 50 * (int)itest_slow(), NULL, 0));
 	pw_conn_close(w);

@@ -158,6 +158,10 @@ int pw_allocs_add(struct pw_allocs *as, struct pw_alloc *a, const struct pw_audi
 	}
 	pw_checks_attach(as, &as->v[as->by_port[a->port]]);
 	as->m.allocated_total++;
+	/* its first event, before any change its sockets make */
+	tell_changed(as, a, "none", pw_alloc_state_name(a->state),
+		     a->adopted ? "adopted from a live socket"
+		     : a->hold_until ? "allocated, held for its binder" : "allocated");
 	if (as->env.hooks.track_pid)
 		as->env.hooks.track_pid(as->env.hooks.ctx, a->pid);
 	pw_allocs_observe(as, &as->v[as->by_port[a->port]], PW_SM_EV_EVENT);
