@@ -466,24 +466,34 @@ pid_t itest_fork_as(int uid)
 	return pid;
 }
 
-double itest_cpu_ms(pid_t pid)
+/* /proc/PID/stat into buf: what follows the comm (which may hold anything,
+ * ')' too: the last one ends it), or NULL. */
+static const char *stat_after_comm(pid_t pid, char *buf, size_t len)
 {
-	unsigned long long ut = 0, st = 0;
-	char path[64], buf[1024], *p;
+	char path[64], *rp;
 	ssize_t n;
 	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
+		return NULL;
+	n = read(fd, buf, len - 1);
 	close(fd);
 	if (n <= 0)
-		return -1;
+		return NULL;
 	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+	rp = strrchr(buf, ')');
+	return rp ? rp + 1 : NULL;
+}
+
+double itest_cpu_ms(pid_t pid)
+{
+	unsigned long long ut = 0, st = 0;
+	char buf[1024];
+	const char *p = stat_after_comm(pid, buf, sizeof(buf));
+
+	if (!p || sscanf(p + 1, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
 			 &ut, &st) != 2)
 		return -1;
 	return (double)(ut + st) * 1000.0 / (double)sysconf(_SC_CLK_TCK);
@@ -492,22 +502,11 @@ double itest_cpu_ms(pid_t pid)
 /* pid's parent per /proc/PID/stat, or -1; *zombie when it is one. */
 static pid_t parent_of(pid_t pid, bool *zombie)
 {
-	char path[64], buf[512], *rp, st = 0;
-	int fd, ppid = -1;
-	ssize_t n;
+	char buf[512], st = 0;
+	const char *p = stat_after_comm(pid, buf, sizeof(buf));
+	int ppid = -1;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	/* the comm may hold anything, ')' too: the last one ends it */
-	rp = strrchr(buf, ')');
-	if (!rp || sscanf(rp + 1, " %c %d", &st, &ppid) != 2)
+	if (!p || sscanf(p, " %c %d", &st, &ppid) != 2)
 		return -1;
 	*zombie = st == 'Z';
 	return (pid_t)ppid;
