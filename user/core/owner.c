@@ -24,18 +24,18 @@ int pw_owner_resolve(uint32_t pid, bool is_parent, const struct ucred *cred, str
 	if (!r && p.tgid > 0 && p.tgid != p.pid) {
 		r = pw_proc_cached(p.tgid, &p);
 		if (!r && p.tgid != p.pid)
-			r = -ESRCH;
+			r = -ENOENT;
 	}
+	/* the cache answers for a zombie too (-ESRCH): no /proc read here per
+	 * request of a pipelining client */
 	if (r) {
 		*code = PW_E_NOT_FOUND;
-		snprintf(err, errlen, "owner pid %u: no such process", pid);
+		if (r == -ESRCH)
+			snprintf(err, errlen, "owner pid %u has exited (a zombie): no live process",
+				 pid);
+		else
+			snprintf(err, errlen, "owner pid %u: no such process", pid);
 		return r;
-	}
-	/* a zombie (or a dead leader with no thread left) has exited already */
-	if (!pw_proc_alive(p.pid, p.start_time)) {
-		*code = PW_E_NOT_FOUND;
-		snprintf(err, errlen, "owner pid %u has exited (a zombie): no live process", pid);
-		return -ESRCH;
 	}
 	/* A non-root caller acts for its own uid only: a named owner (any
 	 * form, the CLI's parent included) must be its own process, never

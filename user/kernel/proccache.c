@@ -145,6 +145,10 @@ static struct ent *get(pid_t pid, struct pw_proc *out, int *err)
 	if (fd < 0 && (errno == ENOSYS || errno == EPERM))
 		unsupported = true;	/* old kernel, or a seccomp filter */
 	*err = pw_proc_read(pid, out);
+	/* exited already (a zombie; a leader is one only when its last thread
+	 * is gone): no live process, whatever /proc still shows */
+	if (!*err && (fd >= 0 ? exited(fd) : !pw_proc_alive(pid, out->start_time)))
+		*err = -ESRCH;
 	if (fd < 0)
 		return NULL;
 	if (*err || exited(fd)) {

@@ -27,7 +27,8 @@
 #define PW_PROC_CACHE_TTL_NS	(1000 * 1000)
 
 /* As pw_proc_read() (uid, ppid, start time, comm of the process now at pid),
- * from the cache when it holds that live process. */
+ * from the cache when it holds that live process; -ESRCH when the process
+ * has exited but is not reaped yet (a zombie). */
 int pw_proc_cached(pid_t pid, struct pw_proc *out);
 /*
  * The comm of the process (pid, start_time) if it still runs: from the cache
