@@ -124,16 +124,26 @@ int pw_lease_daemon_takes_over(struct pw_allocs *as, struct pw_alloc_rt *r)
 	return err ? err : set_owner(as, r, &p, true, "owned by the daemon, which restarted");
 }
 
+/* The socket on r's port after s (NULL: the first) held by a known process
+ * other than the daemon, in the daemon's network namespace; NULL at the end. */
+static const struct pw_sock *held_sock(struct pw_allocs *as, const struct pw_alloc_rt *r,
+				       const struct pw_sock *s)
+{
+	s = s ? pw_portmap_port_next(as->env.map, s) : pw_portmap_port_first(as->env.map, r->a.port);
+	for (; s; s = pw_portmap_port_next(as->env.map, s))
+		if ((!as->env.self_netns || s->netns == as->env.self_netns) && s->pid &&
+		    (pid_t)s->pid != as->self_pid)
+			return s;
+	return NULL;
+}
+
 /* A live holder of one of the allocation's own sockets, other than the old owner. */
 static pid_t live_holder(struct pw_allocs *as, struct pw_alloc_rt *r, pid_t old)
 {
 	const struct pw_sock *s;
 
-	for (s = pw_portmap_port_first(as->env.map, r->a.port); s;
-	     s = pw_portmap_port_next(as->env.map, s)) {
-		if (as->env.self_netns && s->netns != as->env.self_netns)
-			continue;
-		if (!s->pid || (pid_t)s->pid == old || (pid_t)s->pid == as->self_pid)
+	for (s = held_sock(as, r, NULL); s; s = held_sock(as, r, s)) {
+		if ((pid_t)s->pid == old)
 			continue;
 		/* the class was fixed while the old owner lived */
 		if (s->tag_gen != r->tag_gen || s->tag != PW_CLASS_OWNER)
@@ -148,12 +158,7 @@ pid_t pw_lease_holder_of_uid(struct pw_allocs *as, const struct pw_alloc_rt *r)
 	const struct pw_sock *s;
 	struct pw_proc p;
 
-	for (s = pw_portmap_port_first(as->env.map, r->a.port); s;
-	     s = pw_portmap_port_next(as->env.map, s)) {
-		if (as->env.self_netns && s->netns != as->env.self_netns)
-			continue;
-		if (!s->pid || (pid_t)s->pid == as->self_pid)
-			continue;
+	for (s = held_sock(as, r, NULL); s; s = held_sock(as, r, s)) {
 		/* the holder's own uid, not the socket's: root's allocation
 		 * never passes to another user's process, nor a user's to root's */
 		if (!pw_proc_read((pid_t)s->pid, &p) && p.uid == r->a.uid)
@@ -168,13 +173,8 @@ static bool owner_socket(struct pw_allocs *as, struct pw_alloc_rt *r, pid_t gone
 {
 	const struct pw_sock *s;
 
-	for (s = pw_portmap_port_first(as->env.map, r->a.port); s;
-	     s = pw_portmap_port_next(as->env.map, s)) {
-		if (as->env.self_netns && s->netns != as->env.self_netns)
-			continue;
-		if (!s->pid || (pid_t)s->pid == gone || (pid_t)s->pid == as->self_pid)
-			continue;
-		if (pw_lease_class(as, r, s) == PW_CLASS_OWNER)
+	for (s = held_sock(as, r, NULL); s; s = held_sock(as, r, s)) {
+		if ((pid_t)s->pid != gone && pw_lease_class(as, r, s) == PW_CLASS_OWNER)
 			return true;
 	}
 	return false;
