@@ -17,10 +17,15 @@ ROUNDS=${1:-5}
 CYCLES=${2:-200000}
 top=$(pwd)
 [ -f bpf/portwatch.bpf.c ] || { echo "hook-ablation: run from the repo root" >&2; exit 2; }
+case "$ROUNDS$CYCLES" in
+*[!0-9]*) echo "hook-ablation: ROUNDS and CYCLES are whole numbers (got '$ROUNDS' '$CYCLES')" >&2; exit 2 ;;
+esac
+[ "$ROUNDS" -ge 1 ] && [ "$CYCLES" -ge 1000 ] ||
+	{ echo "hook-ablation: ROUNDS >= 1, CYCLES >= 1000" >&2; exit 2; }
 work=$(mktemp -d /tmp/pw-ablation.XXXXXX)
 trap 'rm -rf "$work"' EXIT INT TERM
 
-# variant name, then the edit: a Python expression over s (the source)
+# the builds; edit() below makes each one's cut ("full" is the tree as it is)
 variants='full
 empty
 no-bind-record
