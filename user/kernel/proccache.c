@@ -145,14 +145,16 @@ static struct ent *get(pid_t pid, struct pw_proc *out, int *err)
 	if (fd < 0 && (errno == ENOSYS || errno == EPERM))
 		unsupported = true;	/* old kernel, or a seccomp filter */
 	*err = pw_proc_read(pid, out);
-	/* exited already (a zombie; a leader is one only when its last thread
-	 * is gone): no live process, whatever /proc still shows */
+	/* exited already, between the open and the read or before (a zombie;
+	 * a leader is one only when its last thread is gone): no live process,
+	 * whatever /proc still shows. Checked after the read: facts read from
+	 * a process still alive then are its own. */
 	if (!*err && (fd >= 0 ? exited(fd) : !pw_proc_alive(pid, out->start_time)))
 		*err = -ESRCH;
 	if (fd < 0)
 		return NULL;
-	if (*err || exited(fd)) {
-		/* gone, or gone between the open and the read: facts used once */
+	if (*err) {
+		/* facts used once */
 		close(fd);
 		return NULL;
 	}
