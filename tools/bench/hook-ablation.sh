@@ -7,11 +7,12 @@
 # difference between its build and the full one; each build's figure is
 # the median of its rounds.
 #
-# Not part of `make bench`: it builds the daemon once per variant (minutes).
+# Not part of `make bench`: it builds the daemon's BPF side once per variant.
 # A variant whose edit no longer matches bpf/portwatch.bpf.c stops the
 # script (the cuts are text edits of a copy of the tree, never of the tree).
 #
 # Usage (root, repo root): sh tools/bench/hook-ablation.sh [ROUNDS] [CYCLES]
+# (KEEP=1 keeps the scratch tree, builds and make logs in /tmp/pw-ablation.*)
 set -eu
 ROUNDS=${1:-5}
 CYCLES=${2:-200000}
@@ -23,7 +24,7 @@ esac
 [ "$ROUNDS" -ge 1 ] && [ "$CYCLES" -ge 1000 ] ||
 	{ echo "hook-ablation: ROUNDS >= 1, CYCLES >= 1000" >&2; exit 2; }
 work=$(mktemp -d /tmp/pw-ablation.XXXXXX)
-trap 'rm -rf "$work"' EXIT INT TERM
+trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT INT TERM
 
 # the builds; edit() below makes each one's cut ("full" is the tree as it is)
 variants='full
@@ -103,16 +104,30 @@ open(path, "w").write(s)
 PY
 }
 
+# One copy of the tree, built once in full; each variant starts from a copy
+# of that build (times kept), so only its BPF object, the skeleton and what
+# includes it are built again.
+src="$work/src"
+mkdir -p "$src"
+git ls-files -z | (cd "$top" && xargs -0 cp --parents -t "$src")
+cp "$src/bpf/portwatch.bpf.c" "$work/portwatch.bpf.c.orig"
 for v in $variants; do
-	src="$work/src-$v"
-	mkdir -p "$src"
-	git ls-files -z | (cd "$top" && xargs -0 cp --parents -t "$src")
-	[ "$v" = full ] || edit "$v" "$src/bpf/portwatch.bpf.c"
+	if [ "$v" != full ]; then
+		cp -a "$work/build-full" "$work/build-$v"
+		# the dependency files name the build they were made in
+		find "$work/build-$v" -name '*.d' -exec sed -i "s|$work/build-full/|$work/build-$v/|g" {} +
+		cp "$work/portwatch.bpf.c.orig" "$src/bpf/portwatch.bpf.c"
+		edit "$v" "$src/bpf/portwatch.bpf.c"
+	fi
 	echo "hook-ablation: building $v" >&2
 	make -C "$src" -j2 BUILD="$work/build-$v" "$work/build-$v/portwatchd" >"$work/make-$v.log" 2>&1 || {
 		tail -20 "$work/make-$v.log" >&2
 		exit 1
 	}
+	if [ "$v" != full ] && cmp -s "$work/build-full/portwatchd" "$work/build-$v/portwatchd"; then
+		echo "hook-ablation: $v built the same daemon as full" >&2
+		exit 1
+	fi
 done
 
 for r in $(seq "$ROUNDS"); do
