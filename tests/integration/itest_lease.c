@@ -540,16 +540,6 @@ static bool audited(struct itest_daemon *d, const char *outcome, const char *nee
 	return ok;
 }
 
-static void wait_ms(unsigned ms)
-{
-	uint64_t t0 = itest_now_ns();
-
-	/* the scenario's own pause (a service that starts later), not a wait
-	 * for an event */
-	while (ms_since(t0) < ms)
-		itest_yield();
-}
-
 /* For ms, at every look: port's owner is owner and its state state (a
  * release after a wrong grace period, or a brief wrong state, shows). */
 static void stays(struct itest_daemon *d, unsigned port, pid_t owner, const char *state,
@@ -579,10 +569,10 @@ static void test_hold_claimed(void **state)
 	assert_int_equal(sh_as(d, USER, "$PW allocate ls --hold 10s -q", line, sizeof(line)), 0);
 	port = (unsigned)atoi(line);
 	assert_true(port >= 45700 && port <= 45799);
-	/* the script is gone; the hold keeps the port */
-	wait_ms(2000);
+	/* the script is gone; the hold keeps the port, all along */
 	requester = owner_of(d, port);
 	assert_true(requester > 0);
+	stays(d, port, requester, "reserved", 2000);
 	snprintf(arg, sizeof(arg), "%u", port);
 	{
 		const char *const args[] = { "listen", "tcp4", arg, NULL };
